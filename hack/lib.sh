@@ -1,0 +1,26 @@
+# Shared helpers for the hack/ scripts. Sourced, never executed.
+# shellcheck shell=bash
+
+KUANTUM_CACHE="${KUANTUM_CACHE:-$HOME/.cache/kuantum}"
+KUANTUM_STATE="${KUANTUM_STATE:-$HOME/.local/state/kuantum/devcluster}"
+KUANTUM_BIN="$KUANTUM_CACHE/bin"
+
+step() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+info() { printf '    %s\n' "$*" >&2; }
+die() { printf 'kuantum: %s\n' "$*" >&2; exit 1; }
+
+# Runs apt-get as root (or through sudo) with no prompts; explains in one line when that is impossible.
+apt_install() {
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || die "need root or sudo to install Debian packages: $*"
+    sudo="sudo -n"
+  fi
+  command -v apt-get >/dev/null 2>&1 || die "apt-get not found: install $* by hand (Debian/Ubuntu expected)"
+  if [ -z "${KUANTUM_APT_UPDATED:-}" ]; then
+    $sudo apt-get update -qq >/dev/null 2>&1 || die "apt-get update failed: no network access to the Debian mirror?"
+    export KUANTUM_APT_UPDATED=1
+  fi
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null 2>&1 \
+    || die "apt-get install $* failed (try it by hand to see why)"
+}

@@ -1,0 +1,339 @@
+"""The node agent's control loop: register the Node, watch pods bound to it, run and report them."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import queue
+import shutil
+import signal
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client, watch
+from kubernetes.client.rest import ApiException
+
+from . import podstatus
+from .envresolve import EnvError, container_env
+from .expand import expand
+from .processes import ContainerProcess
+
+log = logging.getLogger("node-agent")
+FINAL_PHASES = ("Succeeded", "Failed")
+
+
+def _parse_time(stamp: str) -> float:
+    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+
+
+def image_entrypoint(image: str, entrypoints: dict[str, list[str]]) -> list[str] | None:
+    """The local command standing in for an image's ENTRYPOINT, matched on the repository's last part."""
+    repo = image.rsplit("@", 1)[0]
+    last = repo.rsplit("/", 1)[-1]
+    if ":" in last:
+        last = last.split(":", 1)[0]
+    return entrypoints.get(last)
+
+
+class PodRunner:
+    """Everything the agent knows of one pod lives in its folder, so a restarted agent picks it up."""
+
+    def __init__(self, root: Path, pod: dict[str, Any]) -> None:
+        self.uid: str = pod["metadata"]["uid"]
+        self.folder = root / "pods" / self.uid
+        self.pod = pod
+
+    def process(self, container: str) -> ContainerProcess:
+        return ContainerProcess(self.folder / container)
+
+    def processes(self) -> list[ContainerProcess]:
+        return [self.process(c["name"]) for c in self.pod["spec"]["containers"]]
+
+    def mark(self, name: str, value: str | None = None) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / name).write_text(value or podstatus.now_iso())
+
+    def marked(self, name: str) -> str | None:
+        try:
+            return (self.folder / name).read_text()
+        except OSError:
+            return None
+
+
+class NodeAgent:
+    def __init__(self, api: client.CoreV1Api, node_name: str, state_dir: Path,
+                 entrypoints: dict[str, list[str]], version: str = "v1.20.0-kuantum") -> None:
+        self.api = api
+        self.node_name = node_name
+        self.root = state_dir
+        self.entrypoints = entrypoints
+        self.version = version
+        self.pods: dict[str, dict[str, Any]] = {}
+        self.events: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
+        self.last_status: dict[str, str] = {}
+        self.stopping = threading.Event()
+        bin_dir = str(Path(sys.executable).parent)
+        self.path = f"{bin_dir}:/usr/local/bin:/usr/bin:/bin"
+
+    # ---------- node ----------
+    def register(self) -> None:
+        try:
+            self.api.create_node(podstatus.node_manifest(self.node_name))
+            log.info("registered node %s", self.node_name)
+        except ApiException as e:
+            if e.status != 409:
+                raise
+        self.heartbeat()
+
+    def heartbeat(self) -> None:
+        self.api.patch_node_status(self.node_name, {"status": podstatus.node_status(self.version)})
+
+    def _heartbeat_loop(self) -> None:
+        while not self.stopping.wait(10):
+            try:
+                self.heartbeat()
+            except Exception as e:  # keep beating through API hiccups
+                log.warning("heartbeat failed: %s", e)
+
+    # ---------- pods: watch ----------
+    def _watch_loop(self) -> None:
+        selector = f"spec.nodeName={self.node_name}"
+        while not self.stopping.is_set():
+            try:
+                listing = self.api.list_pod_for_all_namespaces(field_selector=selector)
+                seen = set()
+                for item in listing.items:
+                    pod = self.api.api_client.sanitize_for_serialization(item)
+                    seen.add(pod["metadata"]["uid"])
+                    self.events.put(("SYNC", pod))
+                self.events.put(("RELIST", {"uids": sorted(seen)}))
+                stream = watch.Watch().stream(
+                    self.api.list_pod_for_all_namespaces, field_selector=selector,
+                    resource_version=listing.metadata.resource_version, timeout_seconds=60,
+                    _request_timeout=90,
+                )
+                for event in stream:
+                    if self.stopping.is_set():
+                        return
+                    pod = self.api.api_client.sanitize_for_serialization(event["object"])
+                    self.events.put(("DELETED" if event["type"] == "DELETED" else "SYNC", pod))
+            except Exception as e:
+                if not self.stopping.is_set():
+                    log.warning("pod watch restarting: %s", e)
+                    time.sleep(1)
+
+    # ---------- pods: reconcile ----------
+    def run(self) -> None:
+        (self.root / "pods").mkdir(parents=True, exist_ok=True)
+        self.register()
+        for target in (self._heartbeat_loop, self._watch_loop):
+            threading.Thread(target=target, daemon=True).start()
+        while not self.stopping.is_set():
+            try:
+                kind, obj = self.events.get(timeout=0.25)
+                self._apply_event(kind, obj)
+                while True:  # drain what queued up meanwhile
+                    kind, obj = self.events.get_nowait()
+                    self._apply_event(kind, obj)
+            except queue.Empty:
+                pass
+            for uid in list(self.pods):
+                try:
+                    self.sync(self.pods[uid])
+                except ApiException as e:
+                    if e.status == 404:
+                        self.pods.pop(uid, None)
+                    else:
+                        log.warning("pod %s: %s", uid, e.reason)
+                except Exception:
+                    log.exception("pod %s", uid)
+
+    def _apply_event(self, kind: str, obj: dict[str, Any]) -> None:
+        if kind == "SYNC":
+            self.pods[obj["metadata"]["uid"]] = obj
+        elif kind == "DELETED":
+            uid = obj["metadata"]["uid"]
+            self.pods.pop(uid, None)
+            self._forget(uid)
+        elif kind == "RELIST":
+            live = set(obj["uids"])
+            for uid in list(self.pods):
+                if uid not in live:
+                    self.pods.pop(uid)
+            for folder in (self.root / "pods").iterdir():
+                if folder.name not in live:
+                    self._forget(folder.name)
+
+    def _forget(self, uid: str) -> None:
+        """A pod gone from the API: its processes must not outlive it."""
+        folder = self.root / "pods" / uid
+        for shim in folder.glob("*/shim"):
+            ContainerProcess(shim.parent).signal(signal.SIGKILL)
+        shutil.rmtree(folder, ignore_errors=True)
+
+    def sync(self, pod: dict[str, Any]) -> None:
+        runner = PodRunner(self.root, pod)
+        phase = (pod.get("status") or {}).get("phase", "Pending")
+        if pod["metadata"].get("deletionTimestamp"):
+            self._terminate(runner, phase)
+        elif phase in FINAL_PHASES:
+            return
+        elif runner.marked("started") is None:
+            self._start(runner)
+        else:
+            self._observe(runner)
+
+    def _read_object(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            if kind == "secret":
+                obj = self.api.read_namespaced_secret(name, namespace)
+            else:
+                obj = self.api.read_namespaced_config_map(name, namespace)
+        except ApiException as e:
+            if e.status in (403, 404):
+                return None
+            raise
+        result: dict[str, Any] = self.api.api_client.sanitize_for_serialization(obj)
+        return result
+
+    def _argv(self, container: dict[str, Any], env: dict[str, str]) -> list[str]:
+        command = container.get("command") or image_entrypoint(container.get("image", ""), self.entrypoints)
+        if not command:
+            raise EnvError(f"no local entrypoint for image {container.get('image')!r}; give the container a command")
+        return [expand(part, env) for part in [*command, *(container.get("args") or [])]]
+
+    def _start(self, runner: PodRunner) -> None:
+        pod = runner.pod
+        containers = pod["spec"]["containers"]
+        base = {"PATH": self.path, "HOSTNAME": pod["metadata"]["name"], "HOME": str(runner.folder / "home")}
+        plans: list[tuple[dict[str, Any], list[str], dict[str, str]]] = []
+        for container in containers:
+            try:
+                env = container_env(pod, container, self._read_object, base)
+                argv = self._argv(container, env)
+            except EnvError as e:
+                waiting = {"waiting": {"reason": "CreateContainerConfigError", "message": str(e)}}
+                self._report(runner, "Pending", [podstatus.container_status(c, waiting, runner.uid) for c in containers])
+                return
+            plans.append((container, argv, env))
+        started = podstatus.now_iso()
+        runner.mark("started", started)
+        (runner.folder / "home").mkdir(parents=True, exist_ok=True)
+        for container, argv, env in plans:
+            proc = runner.process(container["name"])
+            env = {"TMPDIR": str(runner.folder / "tmp"), **env}
+            (runner.folder / "tmp").mkdir(exist_ok=True)
+            cwd = runner.folder / "home"
+            if container.get("workingDir"):
+                cwd = Path(container["workingDir"])
+                if not cwd.is_dir():  # a path from the image: give it a private stand-in
+                    cwd = runner.folder / "rootfs" / container["workingDir"].lstrip("/")
+                    cwd.mkdir(parents=True, exist_ok=True)
+            if shutil.which(argv[0], path=env.get("PATH")) is None:
+                proc.folder.mkdir(parents=True, exist_ok=True)
+                (proc.folder / "exit_code").write_text("127")
+                (proc.folder / "cannot-run").write_text(f"executable file not found in $PATH: {argv[0]}")
+                continue
+            proc.start(argv, env, cwd)
+            log.info("started %s/%s container %s: %s", pod["metadata"]["namespace"],
+                     pod["metadata"]["name"], container["name"], argv[0])
+        self._observe(runner)
+
+    def _deadline_passed(self, runner: PodRunner) -> bool:
+        deadline = runner.pod["spec"].get("activeDeadlineSeconds")
+        started = runner.marked("started")
+        return bool(deadline and started and time.time() > _parse_time(started) + int(deadline))
+
+    def _stop_processes(self, runner: PodRunner, grace: int) -> bool:
+        """SIGTERM now, SIGKILL once the grace period is over. True when every process has ended."""
+        if runner.marked("stopping") is None:
+            runner.mark("stopping", str(time.time() + grace))
+            for proc in runner.processes():
+                proc.signal(signal.SIGTERM)
+        alive = [p for p in runner.processes() if p.started() and p.exit_code() is None]
+        if alive and time.time() > float(runner.marked("stopping") or 0):
+            for proc in alive:
+                proc.signal(signal.SIGKILL)
+        return not alive
+
+    def _observe(self, runner: PodRunner) -> None:
+        pod = runner.pod
+        reason = message = None
+        if self._deadline_passed(runner):
+            grace = int(pod["spec"].get("terminationGracePeriodSeconds", 30))
+            if not self._stop_processes(runner, grace):
+                return
+            reason, message = "DeadlineExceeded", "Pod was active on the node longer than the specified deadline"
+        statuses, codes = self._container_statuses(runner)
+        phase = podstatus.phase_from_exit_codes(codes)
+        if reason:
+            phase = "Failed"
+        self._report(runner, phase, statuses, reason, message)
+
+    def _container_statuses(self, runner: PodRunner) -> tuple[list[dict[str, Any]], list[int | None]]:
+        statuses, codes = [], []
+        started = runner.marked("started") or podstatus.now_iso()
+        for container in runner.pod["spec"]["containers"]:
+            proc = runner.process(container["name"])
+            code = proc.exit_code()
+            codes.append(code)
+            if code is None:
+                state = podstatus.running_state(started)
+            else:
+                finished_file = f"{container['name']}.finished"
+                if runner.marked(finished_file) is None:
+                    runner.mark(finished_file)
+                cannot_run = proc.folder / "cannot-run"
+                fallback = container.get("terminationMessagePolicy") == "FallbackToLogsOnError"
+                msg = cannot_run.read_text() if cannot_run.exists() else proc.termination_message(fallback, code != 0)
+                reason = "ContainerCannotRun" if cannot_run.exists() else None
+                state = podstatus.terminated_state(code, started, runner.marked(finished_file) or started, msg, reason)
+            statuses.append(podstatus.container_status(container, state, runner.uid))
+        return statuses, codes
+
+    def _terminate(self, runner: PodRunner, phase: str) -> None:
+        pod = runner.pod
+        grace = pod["metadata"].get("deletionGracePeriodSeconds")
+        grace = int(grace if grace is not None else pod["spec"].get("terminationGracePeriodSeconds", 30))
+        if runner.marked("started") is not None and phase not in FINAL_PHASES:
+            if not self._stop_processes(runner, grace):
+                return
+            statuses, _ = self._container_statuses(runner)
+            with contextlib.suppress(ApiException):
+                self._report(runner, "Failed", statuses, "Terminated", "pod was deleted")
+        with contextlib.suppress(ApiException):
+            self.api.delete_namespaced_pod(
+                pod["metadata"]["name"], pod["metadata"]["namespace"], grace_period_seconds=0,
+                body=client.V1DeleteOptions(grace_period_seconds=0, preconditions={"uid": runner.uid}),
+            )
+        self.pods.pop(runner.uid, None)
+        self._forget(runner.uid)
+
+    def _report(self, runner: PodRunner, phase: str, statuses: list[dict[str, Any]],
+                reason: str | None = None, message: str | None = None) -> None:
+        """Patches pod status only when it changed since the last report."""
+        started = runner.marked("started")
+        status: dict[str, Any] = {
+            "phase": phase,
+            "hostIP": "127.0.0.1",
+            "containerStatuses": statuses,
+            "conditions": podstatus.pod_conditions(phase, phase == "Running", started or podstatus.now_iso()),
+            "reason": reason,
+            "message": message,
+        }
+        if started:
+            status.update(startTime=started, podIP="127.0.0.1", podIPs=[{"ip": "127.0.0.1"}])
+        digest = json.dumps(status, sort_keys=True)
+        if self.last_status.get(runner.uid) == digest:
+            return
+        meta = runner.pod["metadata"]
+        self.api.patch_namespaced_pod_status(meta["name"], meta["namespace"], {"status": status})
+        self.last_status[runner.uid] = digest
+        runner.pod.setdefault("status", {})["phase"] = phase
+        if phase in FINAL_PHASES:
+            log.info("pod %s/%s %s", meta["namespace"], meta["name"], phase)

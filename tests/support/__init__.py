@@ -1,0 +1,1 @@
+"""Test harness: the dev cluster, namespaces, Azurite and the operator, for integration tests."""
