@@ -42,7 +42,7 @@ lint: venv
 	@echo "==> ruff"
 	@$(BIN)/ruff check .
 	@echo "==> mypy"
-	@$(BIN)/mypy operator/kuantum hack/nodeagent solver-image/kuantum_solvers tests
+	@$(BIN)/mypy operator/kuantum hack/nodeagent solver-image/kuantum_solvers
 
 fmt: venv
 	@$(BIN)/ruff check --fix .

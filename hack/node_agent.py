@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from nodeagent.processes import kill_all  # noqa: E402
+from nodeagent.processes import kill_all
 
 
 def main() -> int:
@@ -28,7 +28,6 @@ def main() -> int:
         return 0
 
     from kubernetes import client, config
-
     from nodeagent.agent import NodeAgent
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -83,7 +83,7 @@ class NodeAgent:
     # ---------- node ----------
     def register(self) -> None:
         try:
-            self.api.create_node(podstatus.node_manifest(self.node_name))
+            self.api.create_node(podstatus.node_manifest(self.node_name))  # type: ignore[arg-type]
             log.info("registered node %s", self.node_name)
         except ApiException as e:
             if e.status != 409:
@@ -114,7 +114,8 @@ class NodeAgent:
                 self.events.put(("RELIST", {"uids": sorted(seen)}))
                 stream = watch.Watch().stream(
                     self.api.list_pod_for_all_namespaces, field_selector=selector,
-                    resource_version=listing.metadata.resource_version, timeout_seconds=60,
+                    resource_version=listing.metadata.resource_version if listing.metadata else None,
+                    timeout_seconds=60,
                     _request_timeout=90,
                 )
                 for event in stream:
@@ -190,6 +191,7 @@ class NodeAgent:
 
     def _read_object(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         try:
+            obj: object
             if kind == "secret":
                 obj = self.api.read_namespaced_secret(name, namespace)
             else:
@@ -218,7 +220,8 @@ class NodeAgent:
                 argv = self._argv(container, env)
             except EnvError as e:
                 waiting = {"waiting": {"reason": "CreateContainerConfigError", "message": str(e)}}
-                self._report(runner, "Pending", [podstatus.container_status(c, waiting, runner.uid) for c in containers])
+                statuses = [podstatus.container_status(c, waiting, runner.uid) for c in containers]
+                self._report(runner, "Pending", statuses)
                 return
             plans.append((container, argv, env))
         started = podstatus.now_iso()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _SHIM = '"$@" & child=$!; echo "$child" > "$KUANTUM_AGENT_DIR/pid.tmp"; mv "$KUANTUM_AGENT_DIR/pid.tmp" \
-"$KUANTUM_AGENT_DIR/pid"; wait "$child"; code=$?; echo "$code" > "$KUANTUM_AGENT_DIR/exit_code.tmp"; \
+"$KUANTUM_AGENT_DIR/pid"; wait "$child" 2>/dev/null; code=$?; echo "$code" > "$KUANTUM_AGENT_DIR/exit_code.tmp"; \
 mv "$KUANTUM_AGENT_DIR/exit_code.tmp" "$KUANTUM_AGENT_DIR/exit_code"'
 
 

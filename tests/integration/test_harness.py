@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import uuid
 from typing import Any
 
@@ -11,6 +13,7 @@ from azure.storage.blob import BlobServiceClient
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+from tests.support import devcluster
 from tests.support.kube import kubectl, wait_for
 
 pytestmark = pytest.mark.integration
@@ -115,7 +118,8 @@ def test_job_pod_runs_to_succeeded_with_env_from_secret(
 ) -> None:
     core.create_namespaced_secret(namespace, {"metadata": {"name": "creds"}, "stringData": {"token": "s3cret"}})
     core.create_namespaced_config_map(namespace, {"metadata": {"name": "cfg"}, "data": {"greeting": "hello"}})
-    script = 'test "$TOKEN" = s3cret && test "$GREETING" = hello && echo "$(WHO) ok $POD" > "$TMPDIR/x" && cat "$TMPDIR/x"'
+    script = ('test "$TOKEN" = s3cret && test "$GREETING" = hello'
+              ' && echo "$(WHO) ok $POD" > "$TMPDIR/x" && cat "$TMPDIR/x"')
     job = _job("ok", script, container={"env": [
         {"name": "WHO", "value": "me"},
         {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "token"}}},
@@ -220,3 +224,27 @@ def test_blob_round_trip_through_azurite(azurite_connection_string: str) -> None
         assert container.download_blob("inputData").readall() == b'{"hello": "quantum"}'
     finally:
         container.delete_container()
+
+
+def test_node_agent_restart_keeps_track_of_running_pods(
+    cluster: Any, api_client: client.ApiClient, core: client.CoreV1Api, namespace: str
+) -> None:
+    if cluster.state_dir is None:
+        pytest.skip("needs the dev cluster's node agent")
+    gate = cluster.state_dir / f"gate-{namespace}"
+    script = f'while [ ! -e "{gate}" ]; do sleep 0.1; done; echo done; exit 7'
+    client.BatchV1Api(api_client).create_namespaced_job(namespace, _job("survivor", script))
+    pod = wait_for(lambda: (p := _job_pod(core, namespace, "survivor")) and p.status.phase == "Running" and p,
+                   what="pod running")
+    container_pid = _pid_of(cluster, pod)
+    agent_pid = int((cluster.state_dir / "pids" / "node-agent.pid").read_text())
+    os.kill(agent_pid, signal.SIGKILL)
+    wait_for(lambda: not os.path.exists(f"/proc/{agent_pid}") or _zombie(agent_pid), what="agent gone")
+    assert os.path.exists(f"/proc/{container_pid}"), "the container must outlive the agent"
+    subprocess.run(["bash", str(devcluster.HACK / "cluster-up.sh")], check=True, capture_output=True)
+    gate.write_text("go")
+    try:
+        term = _finished_pod(core, namespace, "survivor").status.container_statuses[0].state.terminated
+    finally:
+        gate.unlink()
+    assert term.exit_code == 7

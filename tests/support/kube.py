@@ -25,7 +25,9 @@ def wait_for(probe: Callable[[], T | None], timeout: float = 60, interval: float
     raise AssertionError(f"timed out after {timeout}s waiting for {what or probe}; last value: {last!r}")
 
 
-def kubectl(kubeconfig: str, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+def kubectl(
+    kubeconfig: str, *args: str, input: str | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(KUBECTL_BIN / "kubectl"), "--kubeconfig", kubeconfig, *args],
         input=input, capture_output=True, text=True, check=check, timeout=120,

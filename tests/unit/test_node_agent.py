@@ -1,0 +1,112 @@
+"""Pure parts of the dev cluster's node agent: $(VAR) expansion, env resolution, status builders."""
+
+from __future__ import annotations
+
+import base64
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from nodeagent import podstatus
+from nodeagent.agent import image_entrypoint
+from nodeagent.envresolve import EnvError, ObjectReader, container_env
+from nodeagent.expand import expand
+from nodeagent.processes import ContainerProcess
+
+POD = {"metadata": {"name": "p", "namespace": "ns", "uid": "u1", "labels": {"app": "x"}}, "spec": {"nodeName": "n"}}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("$(A)-$(B)", "1-$(B)"), ("$$(A)", "$(A)"), ("a$$b", "a$b"), ("$(A", "$(A"), ("plain", "plain")],
+)
+def test_expand_follows_kubelet_rules(text: str, expected: str) -> None:
+    assert expand(text, {"A": "1"}) == expected
+
+
+def _reader(objects: dict[tuple[str, str], dict[str, Any]]) -> ObjectReader:
+    return lambda kind, _ns, name: objects.get((kind, name))
+
+
+def test_env_resolves_values_refs_and_fields() -> None:
+    objects = {
+        ("secret", "s"): {"data": {"k": base64.b64encode(b"secret!").decode()}},
+        ("configmap", "c"): {"data": {"k": "cfg", "other": "o"}},
+    }
+    container = {
+        "envFrom": [{"configMapRef": {"name": "c"}, "prefix": "CM_"}],
+        "env": [
+            {"name": "A", "value": "a"},
+            {"name": "B", "value": "$(A)-b"},
+            {"name": "S", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}},
+            {"name": "C", "valueFrom": {"configMapKeyRef": {"name": "c", "key": "k"}}},
+            {"name": "N", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+            {"name": "L", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['app']"}}},
+            {"name": "O", "valueFrom": {"secretKeyRef": {"name": "gone", "key": "k", "optional": True}}},
+        ],
+    }
+    env = container_env(POD, container, _reader(objects), {"PATH": "/bin"})
+    assert env == {"PATH": "/bin", "CM_k": "cfg", "CM_other": "o", "A": "a", "B": "a-b", "S": "secret!",
+                   "C": "cfg", "N": "ns", "L": "x"}
+
+
+def test_env_missing_secret_or_key_is_a_config_error() -> None:
+    with pytest.raises(EnvError, match='secret "s" not found'):
+        container_env(POD, {"env": [{"name": "S", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]},
+                      _reader({}), {})
+    with pytest.raises(EnvError, match="couldn't find key nope"):
+        container_env(POD, {"env": [{"name": "S", "valueFrom": {"configMapKeyRef": {"name": "c", "key": "nope"}}}]},
+                      _reader({("configmap", "c"): {"data": {}}}), {})
+
+
+def test_image_entrypoint_matches_repository_name() -> None:
+    table = {"kuantum-solver": ["kuantum-solve"]}
+    assert image_entrypoint("ghcr.io/kuantum/kuantum-solver:0.1", table) == ["kuantum-solve"]
+    assert image_entrypoint("kuantum-solver@sha256:abc", table) == ["kuantum-solve"]
+    assert image_entrypoint("busybox", table) is None
+
+
+def test_phase_from_exit_codes() -> None:
+    assert podstatus.phase_from_exit_codes([None, 0]) == "Running"
+    assert podstatus.phase_from_exit_codes([0, 0]) == "Succeeded"
+    assert podstatus.phase_from_exit_codes([0, 1]) == "Failed"
+
+
+def test_node_status_reports_ready_and_capacity() -> None:
+    status = podstatus.node_status("v1")
+    assert {c["type"]: c["status"] for c in status["conditions"]}["Ready"] == "True"
+    assert int(status["capacity"]["cpu"]) >= 1
+    assert status["capacity"]["memory"].endswith("Ki")
+
+
+def _wait_exit(proc: ContainerProcess) -> int:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        code = proc.exit_code()
+        if code is not None:
+            return code
+        time.sleep(0.05)
+    raise AssertionError("process did not exit")
+
+
+def test_container_process_records_exit_code_log_and_message(tmp_path: Path) -> None:
+    proc = ContainerProcess(tmp_path / "c")
+    proc.start(["sh", "-c", 'echo out; echo boom >&2; echo "why" > "$KUANTUM_TERMINATION_LOG"; exit 4'],
+               {"PATH": "/usr/bin:/bin"}, tmp_path)
+    assert _wait_exit(proc) == 4
+    assert "out" in proc.log_tail() and "boom" in proc.log_tail()
+    assert proc.termination_message(fallback_to_logs=True, failed=True) == "why"
+
+
+def test_container_process_falls_back_to_logs_and_is_killable(tmp_path: Path) -> None:
+    proc = ContainerProcess(tmp_path / "c")
+    proc.start(["sh", "-c", "echo last words; exec sleep 60"], {"PATH": "/usr/bin:/bin"}, tmp_path)
+    deadline = time.monotonic() + 10
+    while not (tmp_path / "c" / "pid").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.signal(signal.SIGTERM)
+    assert _wait_exit(proc) == 128 + signal.SIGTERM
+    assert proc.termination_message(fallback_to_logs=True, failed=True) == "last words"
+    assert proc.termination_message(fallback_to_logs=False, failed=True) == ""
