@@ -1,0 +1,89 @@
+"""Built-in providers, their Azure aliases and their targets.
+
+Local targets (solvers and the simulator) come from the solver image's own catalog
+(kuantum_solvers.targets), so the operator validates exactly what the solver accepts.
+Remote hardware targets are described here; their adapters talk to the provider's HTTP API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kuantum_solvers import targets as local_targets
+
+QIO = "microsoft-qio"
+KUANTUM = "kuantum"
+IONQ = "ionq"
+QUANTINUUM = "quantinuum"
+
+# Azure's provider ids (and legacy names) for our canonical ones; matched case-insensitively.
+ALIASES = {"microsoft": QIO, "microsoft-qio": QIO, "microsoft.qio": QIO, "kuantum": KUANTUM,
+           "ionq": IONQ, "quantinuum": QUANTINUUM, "honeywell": QUANTINUUM}
+
+
+@dataclass(frozen=True)
+class Target:
+    id: str
+    provider: str
+    kind: str  # solver | simulator | qpu
+    input_formats: tuple[str, ...]
+    output_formats: dict[str, str]  # input format -> output format
+    hardware: str  # CPU | GPU | FPGA | QPU
+    cancel_while_executing: bool
+    local: bool  # runs in a solver pod (True) or through the provider's API (False)
+    default_cpu: str = "500m"
+    default_memory: str = "512Mi"
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def default_input_format(self) -> str:
+        return self.input_formats[0]
+
+    def output_format_for(self, input_format: str) -> str:
+        return self.output_formats[input_format]
+
+
+def _local(target_id: str, spec: dict[str, Any]) -> Target:
+    formats = list(spec["input_formats"])
+    outputs = {f: local_targets.default_output_format(target_id, f) for f in formats}
+    return Target(
+        id=target_id, provider=spec["provider"], kind=spec["kind"], input_formats=tuple(formats),
+        output_formats=outputs, hardware=str(spec["hardware"]).upper(),
+        cancel_while_executing=bool(spec["cancellable_while_executing"]), local=True,
+        default_memory="1Gi" if spec["kind"] == "simulator" else "512Mi", params=dict(spec["params"]),
+    )
+
+
+def _remote(target_id: str, provider: str, kind: str, input_format: str, output_format: str,
+            cancel_while_executing: bool) -> Target:
+    return Target(id=target_id, provider=provider, kind=kind, input_formats=(input_format,),
+                  output_formats={input_format: output_format}, hardware="QPU" if kind == "qpu" else "CPU",
+                  cancel_while_executing=cancel_while_executing, local=False)
+
+
+def _build() -> dict[str, dict[str, Target]]:
+    providers: dict[str, dict[str, Target]] = {QIO: {}, KUANTUM: {}, IONQ: {}, QUANTINUUM: {}}
+    for target_id, spec in local_targets.TARGETS.items():
+        providers[spec["provider"]][target_id] = _local(target_id, spec)
+    ionq_in, ionq_out = "ionq.circuit.v1", "ionq.quantum-results.v1"
+    for target_id, kind in (("ionq.simulator", "simulator"), ("ionq.qpu.aria-1", "qpu"), ("ionq.qpu.forte-1", "qpu")):
+        # IonQ cancels jobs that have not started; a running QPU job finishes.
+        providers[IONQ][target_id] = _remote(target_id, IONQ, kind, ionq_in, ionq_out, kind == "simulator")
+    qasm, shots = "honeywell.openqasm.v1", "honeywell.quantum-results.v1"
+    for target_id, kind in (("quantinuum.sim.h2-1sc", "simulator"), ("quantinuum.sim.h2-1e", "simulator"),
+                            ("quantinuum.qpu.h2-1", "qpu")):
+        providers[QUANTINUUM][target_id] = _remote(target_id, QUANTINUUM, kind, qasm, shots, kind == "simulator")
+    return providers
+
+
+PROVIDERS: dict[str, dict[str, Target]] = _build()
+
+
+def canonical_provider_id(provider_id: str) -> str | None:
+    """Our id for an Azure or Kuantum provider id, or None when no such provider exists."""
+    return ALIASES.get(provider_id.strip().lower())
+
+
+def targets_of(provider_id: str) -> dict[str, Target]:
+    return PROVIDERS.get(provider_id, {})

@@ -1,0 +1,207 @@
+"""Wires the store, the work queue and the reconcilers; fed by Kopf's watch events (see main.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from typing import Any, cast
+
+from kubernetes import client
+
+from . import metrics
+from .dispatch import Dispatcher, group_of
+from .kubeapi import Kube
+from .models.common import API_GROUP, API_VERSION, LABEL_JOB_ID
+from .queueing import positions
+from .reconcilers.context import Context
+from .reconcilers.job import JobReconciler
+from .reconcilers.provider import ProviderReconciler
+from .reconcilers.workspace import WorkspaceReconciler
+from .settings import Settings
+from .statemachine import is_final
+from .storage_registry import StorageRegistry
+from .store import Store, key_of
+from .workqueue import WorkQueue
+
+log = logging.getLogger("kuantum.controller")
+KINDS = {"quantumjobs": "QuantumJob", "quantumworkspaces": "QuantumWorkspace", "providers": "Provider"}
+
+
+def _pending(job: dict[str, Any]) -> bool:
+    """A job that waits for something to exist (workspace, provider, storage, input)."""
+    status = job.get("status") or {}
+    if status.get("state") is None:
+        return True
+    if status.get("state") != "Waiting":
+        return False
+    queued = next((c for c in status.get("conditions") or [] if c.get("type") == "Queued"), None)
+    return queued is None or queued.get("status") != "True"
+
+
+class Controller:
+    def __init__(self, api_client: client.ApiClient, settings: Settings, namespaces: list[str] | None = None) -> None:
+        self.api_client = api_client
+        self.settings = settings
+        self.namespaces = namespaces or []
+        self.store = Store()
+        self.kube = Kube(api_client)
+        self.dispatcher = Dispatcher(self.store, settings)
+        self.queue = WorkQueue(self._handle, workers=settings.workers)
+        self.ctx = Context(store=self.store, kube=self.kube, settings=settings, dispatcher=self.dispatcher,
+                           storages=StorageRegistry(self.kube), enqueue=self.enqueue,
+                           enqueue_after=self.enqueue_after)
+        self.reconcilers = {"QuantumJob": JobReconciler(self.ctx), "QuantumWorkspace": WorkspaceReconciler(self.ctx),
+                            "Provider": ProviderReconciler(self.ctx)}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # ----- queue -----
+    def enqueue(self, kind: str, key: str) -> None:
+        self.queue.add(f"{kind}|{key}")
+
+    def enqueue_after(self, kind: str, key: str, delay: float) -> None:
+        self.queue.add_after(f"{kind}|{key}", delay)
+
+    async def _handle(self, item: str) -> None:
+        kind, key = item.split("|", 1)
+        try:
+            await self.reconcilers[kind].reconcile(key)  # type: ignore[attr-defined]
+        except Exception:
+            metrics.RECONCILE_ERRORS.labels(kind=kind).inc()
+            raise
+
+    # ----- lifecycle -----
+    async def start(self) -> None:
+        await self._prime()
+        self.queue.start()
+        for kind, table in (("QuantumWorkspace", self.store.workspaces), ("Provider", self.store.providers),
+                            ("QuantumJob", self.store.jobs)):
+            for key in list(table):
+                self.enqueue(kind, key)
+        self._tasks = [asyncio.create_task(self._every(self.settings.resync_seconds, self._resync)),
+                       asyncio.create_task(self._every(self.settings.queue_position_seconds, self._refresh_queues))]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.queue.stop()
+
+    async def _prime(self) -> None:
+        """Loads what exists before reconciling, so capacity is counted right after a restart."""
+        custom = client.CustomObjectsApi(self.api_client)
+        batch, core = client.BatchV1Api(self.api_client), client.CoreV1Api(self.api_client)
+        scopes: list[str | None] = list(self.namespaces) or [None]
+        for namespace in scopes:
+            for plural, kind in KINDS.items():
+                if namespace:
+                    listing = await asyncio.to_thread(custom.list_namespaced_custom_object, API_GROUP, API_VERSION,
+                                                      namespace, plural)
+                else:
+                    listing = await asyncio.to_thread(custom.list_cluster_custom_object, API_GROUP, API_VERSION, plural)
+                for item in cast(dict[str, Any], listing).get("items", []):
+                    self.store.put(kind, item)
+            if namespace:
+                jobs = await asyncio.to_thread(batch.list_namespaced_job, namespace, label_selector=LABEL_JOB_ID)
+                pods = await asyncio.to_thread(core.list_namespaced_pod, namespace, label_selector=LABEL_JOB_ID)
+            else:
+                jobs = await asyncio.to_thread(batch.list_job_for_all_namespaces, label_selector=LABEL_JOB_ID)
+                pods = await asyncio.to_thread(core.list_pod_for_all_namespaces, label_selector=LABEL_JOB_ID)
+            for kind, items in (("Job", jobs.items), ("Pod", pods.items)):
+                for item in items:
+                    self.store.put_child(kind, self.api_client.sanitize_for_serialization(item), deleted=False)
+
+    @staticmethod
+    async def _every(seconds: float, fn: Any) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await fn()
+            except Exception:
+                log.exception("periodic task %s failed", fn.__name__)
+
+    async def _resync(self) -> None:
+        """Level-based safety net: revisit everything that is not final."""
+        for key, job in list(self.store.jobs.items()):
+            if not is_final((job.get("status") or {}).get("state")):
+                self.enqueue("QuantumJob", key)
+        for key in list(self.store.workspaces):
+            self.enqueue("QuantumWorkspace", key)
+        for key in list(self.store.providers):
+            self.enqueue("Provider", key)
+
+    async def _refresh_queues(self) -> None:
+        """Keeps status.queuePosition current with a bounded number of writes per round, front first."""
+        budget = self.settings.queue_position_budget
+        counts: Counter[str] = Counter()
+        metrics.QUEUE_DEPTH.clear()
+        for group in self.dispatcher.groups():
+            entries = self.dispatcher.waiting(group)
+            for target, depth in Counter(e.target for e in entries).items():
+                metrics.QUEUE_DEPTH.labels(namespace=group[0], workspace=group[1], target=target).set(depth)
+            for key, position in sorted(positions(entries).items(), key=lambda kv: kv[1]):
+                job = self.store.jobs.get(key)
+                if job is None or (job.get("status") or {}).get("queuePosition") == position:
+                    continue
+                if budget <= 0:
+                    break
+                budget -= 1
+                with contextlib.suppress(Exception):  # lost the race with a transition: fine, next round
+                    meta = job["metadata"]
+                    updated = await self.kube.patch_status(
+                        "QuantumJob", meta["namespace"], meta["name"],
+                        [{"op": "test", "path": "/status/state", "value": "Waiting"},
+                         {"op": "replace", "path": "/status/queuePosition", "value": position}], json_patch=True)
+                    self.store.put("QuantumJob", updated)
+        for job in self.store.jobs.values():
+            counts[(job.get("status") or {}).get("state") or "Pending"] += 1
+        metrics.JOBS_BY_STATE.clear()
+        for state, count in counts.items():
+            metrics.JOBS_BY_STATE.labels(state=state).set(count)
+
+    # ----- events (from Kopf) -----
+    def on_resource_event(self, kind: str, event_type: str | None, body: dict[str, Any]) -> None:
+        if event_type == "DELETED":
+            self.store.remove(kind, body)
+        else:
+            self.store.put(kind, body)
+        key = key_of(body)
+        namespace = body["metadata"]["namespace"]
+        spec = body.get("spec") or {}
+        if kind == "QuantumJob":
+            if event_type != "DELETED":
+                self.enqueue(kind, key)
+            else:
+                self.dispatcher.started.discard(key)
+                self._kick(body)
+            self.enqueue("QuantumWorkspace", f"{namespace}/{spec.get('workspace')}")
+            self._enqueue_providers(namespace, str(spec.get("workspace")))
+            return
+        workspace = str(body["metadata"]["name"] if kind == "QuantumWorkspace" else spec.get("workspace"))
+        if event_type != "DELETED":
+            self.enqueue(kind, key)
+        self.enqueue("QuantumWorkspace", f"{namespace}/{workspace}")
+        self._enqueue_providers(namespace, workspace)
+        for job_key, job in list(self.store.jobs.items()):
+            job_spec = job.get("spec") or {}
+            if job["metadata"]["namespace"] == namespace and job_spec.get("workspace") == workspace and _pending(job):
+                self.enqueue("QuantumJob", job_key)
+
+    def on_child_event(self, kind: str, event_type: str | None, body: dict[str, Any]) -> None:
+        self.store.put_child(kind, body, deleted=event_type == "DELETED")
+        owner = self.store.owner_key(body)
+        if owner:
+            self.enqueue("QuantumJob", owner)
+
+    def _enqueue_providers(self, namespace: str, workspace: str) -> None:
+        for key, provider in self.store.providers.items():
+            if provider["metadata"]["namespace"] == namespace and (provider.get("spec") or {}).get("workspace") == \
+                    workspace:
+                self.enqueue("Provider", key)
+
+    def _kick(self, job: dict[str, Any]) -> None:
+        group = group_of(job)
+        if group:
+            for key in self.dispatcher.admitted(group):
+                self.enqueue("QuantumJob", key)

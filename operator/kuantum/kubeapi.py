@@ -1,0 +1,152 @@
+"""The operator's writes and reads against the API server (official client, run in threads).
+
+Every write goes through here so that it is counted (kuantum_api_writes_total) and so that
+"already exists" and "already gone" are treated as success: the operator is idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from typing import Any, cast
+
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+from .metrics import API_WRITES
+from .models.common import API_GROUP, API_VERSION
+from .timeutil import now_iso
+
+PLURALS = {"QuantumJob": "quantumjobs", "Provider": "providers", "QuantumWorkspace": "quantumworkspaces"}
+
+
+class Kube:
+    def __init__(self, api_client: client.ApiClient) -> None:
+        self.core = client.CoreV1Api(api_client)
+        self.batch = client.BatchV1Api(api_client)
+        self.custom = client.CustomObjectsApi(api_client)
+        self.api_client = api_client
+
+    @staticmethod
+    async def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    def _count(self, verb: str, resource: str) -> None:
+        API_WRITES.labels(verb=verb, resource=resource).inc()
+
+    # ----- reads -----
+    async def read_data_object(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """A ConfigMap or Secret as a plain dict, or None when it does not exist."""
+        try:
+            if kind == "secret":
+                obj = await self._call(self.core.read_namespaced_secret, name, namespace)
+            else:
+                obj = await self._call(self.core.read_namespaced_config_map, name, namespace)
+        except ApiException as e:
+            if e.status == 404:
+                return None
+            raise
+        data: dict[str, Any] = self.api_client.sanitize_for_serialization(obj)
+        return data
+
+    # ----- custom resources -----
+    async def patch_status(self, kind: str, namespace: str, name: str, patch: Any, json_patch: bool = False
+                           ) -> dict[str, Any]:
+        self._count("patch", f"{PLURALS[kind]}/status")
+        headers = {"Content-Type": "application/json-patch+json"} if json_patch else None
+        return await self._call(self._patch_custom, namespace, name, PLURALS[kind], patch, headers, True)
+
+    async def patch_meta(self, kind: str, namespace: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
+        self._count("patch", PLURALS[kind])
+        return await self._call(self._patch_custom, namespace, name, PLURALS[kind], patch, None, False)
+
+    def _patch_custom(self, namespace: str, name: str, plural: str, body: Any, headers: dict[str, str] | None,
+                      status: bool) -> dict[str, Any]:
+        content_type = (headers or {}).get("Content-Type", "application/merge-patch+json")
+        patch = self.custom.patch_namespaced_custom_object_status if status else self.custom.patch_namespaced_custom_object
+        result = patch(API_GROUP, API_VERSION, namespace, plural, name, body, _content_type=content_type)
+        return cast(dict[str, Any], result)
+
+    async def create_custom(self, kind: str, namespace: str, body: dict[str, Any]) -> bool:
+        """True when created, False when it already existed."""
+        self._count("create", PLURALS[kind])
+        try:
+            await self._call(self.custom.create_namespaced_custom_object, API_GROUP, API_VERSION, namespace,
+                             PLURALS[kind], body)
+            return True
+        except ApiException as e:
+            if e.status == 409:
+                return False
+            raise
+
+    async def delete_custom(self, kind: str, namespace: str, name: str) -> None:
+        self._count("delete", PLURALS[kind])
+        try:
+            await self._call(self.custom.delete_namespaced_custom_object, API_GROUP, API_VERSION, namespace,
+                             PLURALS[kind], name)
+        except ApiException as e:
+            if e.status != 404:
+                raise
+
+    # ----- children -----
+    async def create_secret(self, body: dict[str, Any]) -> None:
+        self._count("create", "secrets")
+        try:
+            await self._call(self.core.create_namespaced_secret, body["metadata"]["namespace"], body)
+        except ApiException as e:
+            if e.status != 409:
+                raise
+
+    async def delete_secret(self, namespace: str, name: str) -> None:
+        self._count("delete", "secrets")
+        try:
+            await self._call(self.core.delete_namespaced_secret, name, namespace)
+        except ApiException as e:
+            if e.status != 404:
+                raise
+
+    async def create_job(self, body: dict[str, Any]) -> None:
+        self._count("create", "jobs")
+        try:
+            await self._call(self.batch.create_namespaced_job, body["metadata"]["namespace"], body)
+        except ApiException as e:
+            if e.status != 409:
+                raise
+
+    async def job_exists(self, namespace: str, name: str) -> bool:
+        try:
+            await self._call(self.batch.read_namespaced_job, name, namespace)
+            return True
+        except ApiException as e:
+            if e.status == 404:
+                return False
+            raise
+
+    async def delete_job(self, namespace: str, name: str) -> None:
+        """Deletes a batch Job and, in the background, its pods (their processes get SIGTERM)."""
+        self._count("delete", "jobs")
+        try:
+            await self._call(self.batch.delete_namespaced_job, name, namespace,
+                             body=client.V1DeleteOptions(propagation_policy="Background"))
+        except ApiException as e:
+            if e.status != 404:
+                raise
+
+    # ----- events -----
+    async def event(self, obj: dict[str, Any], reason: str, message: str, warning: bool = False) -> None:
+        """Records a core/v1 Event on obj. Failures are swallowed: an event is never worth a retry loop."""
+        meta = obj["metadata"]
+        stamp = now_iso()
+        body = {
+            "metadata": {"name": f"{meta['name']}.{uuid.uuid4().hex[:16]}", "namespace": meta["namespace"]},
+            "involvedObject": {"apiVersion": obj.get("apiVersion", f"{API_GROUP}/{API_VERSION}"),
+                               "kind": obj.get("kind"), "name": meta["name"], "namespace": meta["namespace"],
+                               "uid": meta.get("uid"), "resourceVersion": meta.get("resourceVersion")},
+            "reason": reason, "message": message[:1024], "type": "Warning" if warning else "Normal",
+            "source": {"component": "kuantum-operator"}, "reportingComponent": "kuantum-operator",
+            "firstTimestamp": stamp, "lastTimestamp": stamp, "count": 1,
+        }
+        self._count("create", "events")
+        with contextlib.suppress(ApiException):
+            await self._call(self.core.create_namespaced_event, meta["namespace"], body)

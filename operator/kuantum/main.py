@@ -1,0 +1,99 @@
+"""Kopf registrations (the only place handlers are registered) and the `kuantum-operator` entry point."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from typing import Any
+
+import kopf
+from kubernetes import client, config
+from prometheus_client import start_http_server
+
+from .controller import Controller
+from .models.common import API_GROUP, API_VERSION, FINALIZER, LABEL_JOB_ID
+from .settings import Settings
+
+log = logging.getLogger("kuantum")
+_state: dict[str, Any] = {}
+
+
+def _api_client() -> client.ApiClient:
+    try:
+        config.load_incluster_config()
+        return client.ApiClient()
+    except config.ConfigException:
+        return config.new_client_from_config(config_file=os.environ.get("KUBECONFIG"))
+
+
+@kopf.on.startup()
+async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+    # Our own prefix for anything Kopf persists, set before anything is stored (changing it later re-runs handlers).
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=API_GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=API_GROUP, key="last-handled-configuration")
+    # A silently stalled watch must reconnect.
+    settings.watching.server_timeout = 60
+    settings.watching.client_timeout = 90
+    settings.watching.connect_timeout = 10
+    settings.networking.request_timeout = 60
+    settings.posting.level = logging.WARNING  # our reconcilers post the Events users read
+    controller = Controller(_api_client(), Settings(), _state.get("namespaces"))
+    await controller.start()
+    _state["controller"] = controller
+    port = _state.get("metrics_port")
+    if port:
+        start_http_server(int(port), addr=_state.get("metrics_addr", "0.0.0.0"))
+
+
+@kopf.on.cleanup()
+async def cleanup(**_: Any) -> None:
+    controller: Controller | None = _state.pop("controller", None)
+    if controller is not None:
+        await controller.stop()
+
+
+def _resource_event(kind: str) -> Any:
+    async def handler(event: dict[str, Any], **_: Any) -> None:
+        controller: Controller | None = _state.get("controller")
+        if controller is not None:
+            controller.on_resource_event(kind, event.get("type"), event["object"])
+    return handler
+
+
+def _child_event(kind: str) -> Any:
+    async def handler(event: dict[str, Any], **_: Any) -> None:
+        controller: Controller | None = _state.get("controller")
+        if controller is not None:
+            controller.on_child_event(kind, event.get("type"), event["object"])
+    return handler
+
+
+kopf.on.event(API_GROUP, API_VERSION, "quantumjobs", id="quantumjob-events")(_resource_event("QuantumJob"))
+kopf.on.event(API_GROUP, API_VERSION, "quantumworkspaces", id="workspace-events")(_resource_event("QuantumWorkspace"))
+kopf.on.event(API_GROUP, API_VERSION, "providers", id="provider-events")(_resource_event("Provider"))
+kopf.on.event("batch", "v1", "jobs", labels={LABEL_JOB_ID: kopf.PRESENT}, id="solver-job-events")(_child_event("Job"))
+kopf.on.event("", "v1", "pods", labels={LABEL_JOB_ID: kopf.PRESENT}, id="solver-pod-events")(_child_event("Pod"))
+
+
+def run(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="kuantum-operator", description="Run the Kuantum operator.")
+    parser.add_argument("-n", "--namespace", action="append", default=[],
+                        help="watch only this namespace (repeatable); default: all namespaces")
+    parser.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, then $KUBECONFIG)")
+    parser.add_argument("--liveness", default=os.environ.get("KUANTUM_LIVENESS", "http://0.0.0.0:8081/healthz"),
+                        help="Kopf liveness endpoint URL")
+    parser.add_argument("--metrics-port", type=int, default=int(os.environ.get("KUANTUM_METRICS_PORT", "8080")))
+    parser.add_argument("--metrics-addr", default=os.environ.get("KUANTUM_METRICS_ADDR", "0.0.0.0"))
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    if args.kubeconfig:
+        os.environ["KUBECONFIG"] = args.kubeconfig
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _state.update(namespaces=args.namespace, metrics_port=args.metrics_port, metrics_addr=args.metrics_addr)
+    kopf.configure(verbose=args.verbose)
+    kopf.run(standalone=True, clusterwide=not args.namespace, namespaces=args.namespace,
+             liveness_endpoint=args.liveness or None)

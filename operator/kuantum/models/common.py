@@ -1,0 +1,39 @@
+"""Pieces shared by the three kinds."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+API_GROUP = "kuantum.dev"
+API_VERSION = "v1alpha1"
+FINALIZER = "kuantum.dev/cleanup"
+LABEL_WORKSPACE = "kuantum.dev/workspace"
+LABEL_PROVIDER = "kuantum.dev/provider"
+LABEL_TARGET = "kuantum.dev/target"
+LABEL_JOB_ID = "kuantum.dev/job-id"
+
+
+class Model(BaseModel):
+    """Base: camelCase field names on the wire (they are the Kubernetes field names), unknown keys kept out."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, use_enum_values=True)
+
+
+class KeyRef(Model):
+    """A key of a Secret or ConfigMap in the same namespace."""
+
+    name: str = Field(min_length=1, description="Name of the object, in the same namespace.")
+    key: str = Field(min_length=1, description="Key within the object's data.")
+
+
+class Condition(Model):
+    """A kstatus-style condition (Ready, Reconciling, Stalled and kind-specific types)."""
+
+    type: str = Field(description="Condition type, e.g. Ready, Reconciling, Stalled, Queued.")
+    status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
+    reason: str = Field(default="", description="CamelCase reason, stable for automation.")
+    message: str = Field(default="", description="Human-readable explanation.")
+    lastTransitionTime: str | None = Field(default=None, description="When status last changed (RFC 3339).")
+    observedGeneration: int | None = Field(default=None, description="Generation the condition was set for.")

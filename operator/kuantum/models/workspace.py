@@ -1,0 +1,30 @@
+"""QuantumWorkspace: a workspace with its blob storage, like an Azure Quantum workspace."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from .common import Condition, KeyRef, Model
+
+
+class StorageSpec(Model):
+    connectionStringSecretRef: KeyRef = Field(
+        description="Secret key holding an Azure Storage (or Azurite) connection string.")
+
+
+class QuantumWorkspaceSpec(Model):
+    storage: StorageSpec = Field(description="Blob storage that holds job inputs and outputs.")
+
+
+class WorkspaceProvider(Model):
+    name: str = Field(description="Name of the Provider object.")
+    providerId: str = Field(description="Canonical provider id.")
+    ready: bool = Field(default=False, description="Whether the Provider is Ready.")
+
+
+class QuantumWorkspaceStatus(Model):
+    observedGeneration: int | None = None
+    conditions: list[Condition] = Field(default_factory=list)
+    storageAccount: str | None = Field(default=None, description="Account name of the connected storage.")
+    providers: list[WorkspaceProvider] = Field(default_factory=list, description="Providers of this workspace.")
+    jobCounts: dict[str, int] = Field(default_factory=dict, description="Number of jobs by state.")

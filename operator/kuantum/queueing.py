@@ -1,0 +1,60 @@
+"""Job queues: per workspace, provider and target, ordered by priority then creation time. Pure."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    key: str  # namespace/name
+    target: str
+    priority: str  # High | Standard
+    created: str  # RFC 3339 creation timestamp
+    name: str
+
+    @property
+    def order(self) -> tuple[int, str, str]:
+        return (0 if self.priority == "High" else 1, self.created, self.name)
+
+
+def ordered(waiting: Iterable[QueueEntry]) -> list[QueueEntry]:
+    return sorted(waiting, key=lambda e: e.order)
+
+
+def positions(waiting: Iterable[QueueEntry]) -> dict[str, int]:
+    """1-based queue position of every waiting job within its target's queue."""
+    seen: Counter[str] = Counter()
+    result = {}
+    for entry in ordered(waiting):
+        seen[entry.target] += 1
+        result[entry.key] = seen[entry.target]
+    return result
+
+
+def admit(waiting: Iterable[QueueEntry], running_by_target: dict[str, int], target_capacity: int,
+          plan_capacity: int | None) -> list[str]:
+    """Keys of the waiting jobs that may start now, in queue order.
+
+    A job starts when its target has room (target_capacity) and the provider's plan has room
+    (plan_capacity, across all targets of the provider; None is unlimited). Jobs of one target
+    never overtake each other: once a target's head cannot start, nothing behind it does.
+    """
+    running = Counter(running_by_target)
+    total = sum(running.values())
+    blocked: set[str] = set()
+    chosen: list[str] = []
+    for entry in ordered(waiting):
+        if plan_capacity is not None and total >= plan_capacity:
+            break
+        if entry.target in blocked:
+            continue
+        if running[entry.target] >= target_capacity:
+            blocked.add(entry.target)
+            continue
+        chosen.append(entry.key)
+        running[entry.target] += 1
+        total += 1
+    return chosen

@@ -1,0 +1,617 @@
+"""QuantumJob reconciler: moves one job along Waiting -> Executing -> Succeeded | Failed | Cancelled.
+
+Level-based: every call looks at the job, its workspace and provider, its solver Job and pod and
+its blobs, and does the next step. Every step is idempotent (deterministic names, idempotent
+uploads), so it may run any number of times, also after an operator restart. Status is written
+only when it changed, and a state is never written over a final one (JSON-patch test on state).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from .. import builders, metrics
+from ..catalog import canonical_provider_id, targets_of
+from ..conditions import get_condition, set_condition
+from ..dispatch import group_of
+from ..inputs import InputPending, InvalidInput, check_json, read_input
+from ..lookup import provider_for_job, workspace_of
+from ..models import JobState, QuantumJobSpec, QuantumJobStatus
+from ..models.common import FINALIZER, LABEL_JOB_ID, LABEL_PROVIDER, LABEL_TARGET, LABEL_WORKSPACE
+from ..statemachine import Cancelled, Completed, Enqueued, Event, Failed, Started, apply, is_final
+from ..storage import INPUT_BLOB, OUTPUT_BLOB, StorageError, WorkspaceStorage, container_name
+from ..storage_registry import StorageNotConfigured
+from ..store import key_of
+from ..timeutil import month_of, now_iso, seconds_between
+from ..validation import JobInvalid, Resolved, resolve
+from .context import Context
+
+log = logging.getLogger("kuantum.job")
+ACCEPTED_SPEC = "kuantum.dev/accepted-spec"
+MUTABLE_FIELDS = ("cancel", "ttlSecondsAfterFinished", "tags")
+PENDING_RETRY_SECONDS = 10.0
+
+
+def job_id_for(uid: str) -> str:
+    """The job's id, derived from its uid: stable across restarts without having to be stored first."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"kuantum.dev/quantumjob/{uid}"))
+
+
+def immutable_part(spec: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in spec.items() if k not in MUTABLE_FIELDS}
+
+
+def parse_termination_message(message: str) -> tuple[str, str] | None:
+    """The solver's `{"code", "message"}` JSON (the last JSON line of the message), if there is one."""
+    for line in reversed(message.strip().splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(data, dict) and "code" in data and "message" in data:
+                return str(data["code"]), str(data["message"])
+    return None
+
+
+class Pending(Exception):
+    """Something the job needs does not exist yet; the job waits with a condition that says what."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+class JobReconciler:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.cleaned: set[str] = set()  # uids whose SAS Secret is already deleted
+        self.stopping: set[str] = set()  # job ids whose solver Job we deleted
+
+    # ------------------------------------------------------------------ entry point
+    async def reconcile(self, key: str) -> None:
+        job = self.ctx.store.jobs.get(key)
+        if job is None:
+            return
+        status = QuantumJobStatus.model_validate(job.get("status") or {})
+        if job["metadata"].get("deletionTimestamp"):
+            await self._on_deletion(job, status)
+            return
+        if is_final(status.state):
+            await self._after_final(job, status)
+            return
+        job = await self._ensure_metadata(job)
+        try:
+            spec = QuantumJobSpec.model_validate(self._accepted_spec(job))
+        except ValidationError as e:
+            await self._write(job, status, [Failed("InvalidSpec", _first_error(e))])
+            return
+        status = await self._note_spec_changes(job, status)
+        if status.state is None or (status.state == JobState.WAITING and not self.ctx.dispatcher.has_child(job)):
+            await self._waiting(job, status, spec)
+        else:
+            await self._running(job, status, spec)
+
+    # ------------------------------------------------------------------ metadata
+    def _accepted_spec(self, job: dict[str, Any]) -> dict[str, Any]:
+        """The spec as first accepted, with today's mutable fields (cancel, ttl, tags)."""
+        spec = dict(job.get("spec") or {})
+        raw = (job["metadata"].get("annotations") or {}).get(ACCEPTED_SPEC)
+        if raw:
+            spec = {**json.loads(raw), **{k: spec[k] for k in MUTABLE_FIELDS if k in spec}}
+        return spec
+
+    async def _ensure_metadata(self, job: dict[str, Any]) -> dict[str, Any]:
+        """One metadata write per job: finalizer, labels and the accepted spec, together."""
+        meta = job["metadata"]
+        spec = job.get("spec") or {}
+        job_id = job_id_for(meta["uid"])
+        labels = {LABEL_JOB_ID: job_id, LABEL_WORKSPACE: str(spec.get("workspace", ""))[:63],
+                  LABEL_PROVIDER: str(spec.get("provider", "")).lower()[:63], LABEL_TARGET: str(spec.get("target", ""))[:63]}
+        have_labels = meta.get("labels") or {}
+        finalizers = list(meta.get("finalizers") or [])
+        annotations = meta.get("annotations") or {}
+        if FINALIZER in finalizers and all(have_labels.get(k) == v for k, v in labels.items()) \
+                and ACCEPTED_SPEC in annotations:
+            return job
+        patch: dict[str, Any] = {"metadata": {
+            "labels": labels,
+            "finalizers": finalizers if FINALIZER in finalizers else [*finalizers, FINALIZER],
+            "annotations": {ACCEPTED_SPEC: annotations.get(ACCEPTED_SPEC)
+                            or json.dumps(immutable_part(spec), sort_keys=True, separators=(",", ":"))},
+            "resourceVersion": meta.get("resourceVersion"),  # refuse to build on a stale spec
+        }}
+        updated = await self.ctx.kube.patch_meta("QuantumJob", meta["namespace"], meta["name"], patch)
+        self.ctx.store.put("QuantumJob", updated)
+        return updated
+
+    async def _note_spec_changes(self, job: dict[str, Any], status: QuantumJobStatus) -> QuantumJobStatus:
+        raw = (job["metadata"].get("annotations") or {}).get(ACCEPTED_SPEC)
+        if not raw:
+            return status
+        accepted = json.loads(raw)
+        current = immutable_part(job.get("spec") or {})
+        changed = sorted(k for k in set(accepted) | set(current) if accepted.get(k) != current.get(k))
+        existing = get_condition(status.conditions, "SpecChangeIgnored")
+        if not changed:
+            return status
+        message = (f"spec fields {', '.join(changed)} cannot change after creation; the job keeps running with "
+                   "the spec it was created with (only cancel, ttlSecondsAfterFinished and tags may change)")
+        if existing and existing.message == message:
+            return status
+        new = status.model_copy(deep=True)
+        new.conditions = set_condition(new.conditions, "SpecChangeIgnored", True, "ImmutableField", message,
+                                       now_iso(), job["metadata"].get("generation"))
+        await self._write_status(job, status, new)
+        await self.ctx.kube.event(job, "SpecChangeIgnored", message, warning=True)
+        return new
+
+    # ------------------------------------------------------------------ waiting
+    async def _waiting(self, job: dict[str, Any], status: QuantumJobStatus, spec: QuantumJobSpec) -> None:
+        key = key_of(job)
+        meta = job["metadata"]
+        job_id = job_id_for(meta["uid"])
+        events: list[Event] = [] if status.state else [Enqueued(job_id, None)]
+        if spec.cancel:
+            await self._write(job, status, [*events, Cancelled(now_iso())])
+            return
+        try:
+            workspace, storage, resolved = await self._prerequisites(job, spec)
+        except Pending as p:
+            await self._pending(job, status, events, p)
+            return
+        except JobInvalid as e:
+            await self._write(job, status, [*events, Failed(e.code, e.message)])
+            return
+        new = status
+        if new.state is None:
+            new = apply(new, events[0], now_iso(), meta.get("generation"))
+        if new.inputDataUri is None:
+            if quota := self._jobs_quota_exceeded(job, spec):
+                await self._write(job, status, [*events, Failed("QuotaExceeded", quota)])
+                return
+            try:
+                uri = await self._upload(job, job_id, spec, resolved, storage)
+            except Pending as p:
+                await self._pending(job, status, events, p)
+                return
+            except InvalidInput as e:
+                await self._write(job, status, [*events, Failed("InvalidInputData", str(e))])
+                return
+            new = new.model_copy(deep=True)
+            new.inputDataUri = uri
+        new = new.model_copy(deep=True)
+        new.conditions = set_condition(new.conditions, "Queued", True, "Queued",
+                                       f"queued for {spec.target} in workspace {spec.workspace}", now_iso(),
+                                       meta.get("generation"))
+        if new.queuePosition is None:
+            new.queuePosition = self._queue_position(job)
+        first_time = status.inputDataUri is None
+        job = await self._write_status(job, status, new)
+        if first_time:
+            await self.ctx.kube.event(job, "Queued", f"job {job_id} queued for {spec.target}")
+        group = group_of(job)
+        if group and key in self.ctx.dispatcher.admitted(group):
+            await self._start(job, new, spec, resolved, storage, workspace)
+
+    async def _prerequisites(self, job: dict[str, Any], spec: QuantumJobSpec
+                             ) -> tuple[dict[str, Any], WorkspaceStorage, Resolved]:
+        namespace = job["metadata"]["namespace"]
+        workspace = workspace_of(self.ctx.store, namespace, spec.workspace)
+        if workspace is None:
+            raise Pending("WorkspaceNotFound", f"QuantumWorkspace {spec.workspace} does not exist in {namespace}")
+        found = provider_for_job(self.ctx.store, namespace, spec.workspace, spec.provider)
+        if found is None:
+            if canonical_provider_id(spec.provider) is None and f"{namespace}/{spec.provider}" not in \
+                    self.ctx.store.providers:
+                raise Pending("ProviderNotFound", f"no provider {spec.provider!r} in workspace {spec.workspace}: "
+                                                  "not a known provider id nor a Provider object here")
+            raise Pending("ProviderNotFound", f"provider {spec.provider} is not added to workspace {spec.workspace} "
+                                              "(no Provider object for it)")
+        _provider, canonical = found
+        resolved = resolve(spec, canonical)
+        if not resolved.target.local:
+            raise JobInvalid("TargetNotSupported", f"target {spec.target} runs on {canonical}'s hardware API, which "
+                                                   "this version of Kuantum does not connect to yet")
+        try:
+            storage = await self.ctx.storages.for_workspace(workspace)
+        except StorageNotConfigured as e:
+            raise Pending("WorkspaceNotReady", f"workspace {spec.workspace}: {e.message}") from e
+        except StorageError as e:
+            raise Pending("WorkspaceNotReady", f"workspace {spec.workspace}: {e}") from e
+        return workspace, storage, resolved
+
+    async def _pending(self, job: dict[str, Any], status: QuantumJobStatus, events: list[Event], p: Pending) -> None:
+        new = status
+        for event in events:
+            new = apply(new, event, now_iso(), job["metadata"].get("generation"))
+        previous = get_condition(status.conditions, "Queued")
+        new = new.model_copy(deep=True)
+        new.conditions = set_condition(new.conditions, "Queued", False, p.reason, p.message, now_iso(),
+                                       job["metadata"].get("generation"))
+        job = await self._write_status(job, status, new)
+        if previous is None or previous.reason != p.reason or previous.message != p.message:
+            await self.ctx.kube.event(job, p.reason, p.message, warning=True)
+        self.ctx.enqueue_after("QuantumJob", key_of(job), PENDING_RETRY_SECONDS)
+
+    async def _upload(self, job: dict[str, Any], job_id: str, spec: QuantumJobSpec, resolved: Resolved,
+                      storage: WorkspaceStorage) -> str:
+        if spec.input.blobUri:
+            if storage.locate(spec.input.blobUri) is None and "?" not in spec.input.blobUri:
+                raise InvalidInput(f"spec.input.blobUri {spec.input.blobUri} is not in the workspace's storage "
+                                   f"account {storage.account_name} and carries no SAS token to read it with")
+            await asyncio.to_thread(storage.ensure_container, job_id)
+            return spec.input.blobUri
+        namespace = job["metadata"]["namespace"]
+        objects: dict[tuple[str, str], dict[str, Any] | None] = {}
+        for kind, ref in (("configmap", spec.input.configMapKeyRef), ("secret", spec.input.secretKeyRef)):
+            if ref is not None:
+                objects[(kind, ref.name)] = await self.ctx.kube.read_data_object(kind, namespace, ref.name)
+        try:
+            data = read_input(spec.input, lambda kind, name: objects.get((kind, name)))
+        except InputPending as e:
+            raise Pending("InputNotFound", str(e)) from e
+        check_json(data, resolved.input_format)
+        try:
+            return await asyncio.to_thread(storage.upload_input, job_id, data, resolved.input_format)
+        except StorageError as e:
+            raise Pending("StorageUnavailable", str(e)) from e
+
+    # ------------------------------------------------------------------ quotas and queue
+    def _provider_limits(self, job: dict[str, Any], spec: QuantumJobSpec) -> dict[str, Any]:
+        found = provider_for_job(self.ctx.store, job["metadata"]["namespace"], spec.workspace, spec.provider)
+        if found is None:
+            return {}
+        return dict(((found[0].get("spec") or {}).get("billingPlan") or {}).get("limits") or {})
+
+    def _month_jobs(self, job: dict[str, Any]) -> list[dict[str, Any]]:
+        group = group_of(job)
+        month = month_of(now_iso())
+        result = []
+        for other in self.ctx.dispatcher.members(group) if group else []:
+            status = other.get("status") or {}
+            created = status.get("creationTime")
+            if created and month_of(created) == month and (status.get("errorData") or {}).get("code") != \
+                    "QuotaExceeded":
+                result.append(other)
+        return result
+
+    def _jobs_quota_exceeded(self, job: dict[str, Any], spec: QuantumJobSpec) -> str | None:
+        limit = self._provider_limits(job, spec).get("maxJobsPerMonth")
+        if limit is None:
+            return None
+        used = sum(1 for other in self._month_jobs(job)
+                   if other["metadata"]["uid"] != job["metadata"]["uid"] and (other.get("status") or {}).get("inputDataUri"))
+        if used >= int(limit):
+            return f"the billing plan allows {limit} jobs per month for {spec.provider}; {used} were submitted this month"
+        return None
+
+    def _seconds_quota_exceeded(self, job: dict[str, Any], spec: QuantumJobSpec) -> str | None:
+        limit = self._provider_limits(job, spec).get("maxExecutionSecondsPerMonth")
+        if limit is None:
+            return None
+        used = sum(float(((other.get("status") or {}).get("usage") or {}).get("executionSeconds", 0))
+                   for other in self._month_jobs(job))
+        if used >= float(limit):
+            return (f"the billing plan allows {limit} execution seconds per month for {spec.provider}; "
+                    f"{used:.0f} were used this month")
+        return None
+
+    def _queue_position(self, job: dict[str, Any]) -> int | None:
+        from ..queueing import positions
+
+        group = group_of(job)
+        if group is None:
+            return None
+        entries = self.ctx.dispatcher.waiting(group)
+        key = key_of(job)
+        if all(e.key != key for e in entries):
+            from ..queueing import QueueEntry
+
+            spec = job.get("spec") or {}
+            entries.append(QueueEntry(key, str(spec.get("target")), str(spec.get("priority", "Standard")),
+                                      job["metadata"].get("creationTimestamp") or "", job["metadata"]["name"]))
+        return positions(entries).get(key)
+
+    # ------------------------------------------------------------------ start
+    async def _start(self, job: dict[str, Any], status: QuantumJobStatus, spec: QuantumJobSpec, resolved: Resolved,
+                     storage: WorkspaceStorage, workspace: dict[str, Any]) -> None:
+        if quota := self._seconds_quota_exceeded(job, spec):
+            await self._write(job, status, [Failed("QuotaExceeded", quota)])
+            return
+        job_id = str(status.id)
+        seconds = (spec.timeoutSeconds + self.ctx.settings.sas_margin_seconds) if spec.timeoutSeconds \
+            else self.ctx.settings.sas_default_seconds
+        valid = timedelta(seconds=seconds)
+        input_url = self._input_sas(spec, storage, job_id, valid)
+        output_url = storage.sas_url(container_name(job_id), OUTPUT_BLOB, write=True, valid_for=valid)
+        override = self._target_override(job, spec)
+        secret = builders.sas_secret(job, job_id, input_url, output_url, resolved.params)
+        batch_job = builders.solver_job(
+            job, job_id, resolved.target, override.get("image") or self.ctx.settings.solver_image,
+            resolved.input_format, resolved.output_format, spec.timeoutSeconds,
+            override.get("cpu") or resolved.target.default_cpu, override.get("memory") or resolved.target.default_memory)
+        self.ctx.dispatcher.started.add(key_of(job))
+        await self.ctx.kube.create_secret(secret)
+        await self.ctx.kube.create_job(batch_job)
+        log.info("job %s: started solver Job %s", key_of(job), batch_job["metadata"]["name"])
+
+    def _input_sas(self, spec: QuantumJobSpec, storage: WorkspaceStorage, job_id: str, valid: timedelta) -> str:
+        if spec.input.blobUri:
+            located = storage.locate(spec.input.blobUri)
+            if located is None:
+                return spec.input.blobUri  # carries its own SAS token (checked at upload)
+            return storage.sas_url(located[0], located[1], write=False, valid_for=valid)
+        return storage.sas_url(container_name(job_id), INPUT_BLOB, write=False, valid_for=valid)
+
+    def _target_override(self, job: dict[str, Any], spec: QuantumJobSpec) -> dict[str, Any]:
+        found = provider_for_job(self.ctx.store, job["metadata"]["namespace"], spec.workspace, spec.provider)
+        for item in ((found[0].get("spec") or {}).get("targets") or []) if found else []:
+            if item.get("id") == spec.target:
+                return dict(item)
+        return {}
+
+    # ------------------------------------------------------------------ running
+    def _pods(self, job_id: str) -> list[dict[str, Any]]:
+        pods = list(self.ctx.store.pods.get(job_id, {}).values())
+        return sorted(pods, key=lambda p: p["metadata"].get("creationTimestamp") or "")
+
+    async def _running(self, job: dict[str, Any], status: QuantumJobStatus, spec: QuantumJobSpec) -> None:
+        job_id = str(status.id)
+        pods = self._pods(job_id)
+        pod = pods[-1] if pods else None
+        events: list[Event] = []
+        begin = _container_time(pod, "startedAt") if pod else None
+        phase = ((pod or {}).get("status") or {}).get("phase")
+        if pod and phase in ("Running", "Succeeded", "Failed") and status.state == JobState.WAITING:
+            events.append(Started(begin or now_iso()))
+        if phase == "Succeeded":
+            events.append(await self._completed(job, status, spec, pod))
+        elif phase == "Failed":
+            events.append(self._failed_pod(status, spec, pod, begin))
+        elif spec.cancel:
+            await self._cancel(job, status, spec, events)
+            return
+        elif self._pod_deleted(job_id, pod):
+            if self._timed_out(status, spec, begin):
+                events.append(Failed("Timeout", f"the job ran longer than timeoutSeconds={spec.timeoutSeconds}",
+                                     usage=_usage(begin, now_iso())))
+            else:
+                events.append(Failed("PodDeleted", "the solver pod was deleted while the job was executing",
+                                     usage=_usage(begin, now_iso())))
+        elif (deadline := _job_condition(self.ctx.store.batch_jobs.get(job_id), "DeadlineExceeded")) is not None:
+            events.append(Failed("Timeout", f"the job ran longer than timeoutSeconds={spec.timeoutSeconds}: {deadline}",
+                                 usage=_usage(begin, now_iso())))
+        elif await self._execution_lost(job["metadata"]["namespace"], job_id, pod):
+            events.append(Failed("ExecutionLost", "the solver Job disappeared while the job was executing"))
+        if events:
+            await self._write(job, status, events)
+
+    async def _completed(self, job: dict[str, Any], status: QuantumJobStatus, spec: QuantumJobSpec,
+                         pod: dict[str, Any] | None) -> Event:
+        begin = _container_time(pod, "startedAt") or status.beginExecutionTime or now_iso()
+        end = _container_time(pod, "finishedAt") or now_iso()
+        workspace = workspace_of(self.ctx.store, job["metadata"]["namespace"], spec.workspace)
+        if workspace is None:
+            raise RuntimeError("workspace vanished; retrying")
+        storage = await self.ctx.storages.for_workspace(workspace)
+        job_id = str(status.id)
+        if not await asyncio.to_thread(storage.exists, job_id, OUTPUT_BLOB):
+            return Failed("OutputMissing", "the solver exited 0 but wrote no output blob", end, _usage(begin, end))
+        return Completed(storage.blob_url(job_id, OUTPUT_BLOB), end, _usage(begin, end))
+
+    def _failed_pod(self, status: QuantumJobStatus, spec: QuantumJobSpec, pod: dict[str, Any] | None,
+                    begin: str | None) -> Event:
+        pod_status = (pod or {}).get("status") or {}
+        end = _container_time(pod, "finishedAt") or now_iso()
+        usage = _usage(begin, end)
+        if pod_status.get("reason") == "DeadlineExceeded" or self._timed_out(status, spec, begin):
+            return Failed("Timeout", f"the job ran longer than timeoutSeconds={spec.timeoutSeconds}", end, usage)
+        terminated = _terminated(pod)
+        message = str(terminated.get("message") or "")
+        parsed = parse_termination_message(message)
+        if parsed:
+            return Failed(parsed[0], parsed[1], end, usage)
+        if pod_status.get("reason") == "Terminated" or (pod or {}).get("metadata", {}).get("deletionTimestamp"):
+            return Failed("PodDeleted", "the solver pod was deleted while the job was executing", end, usage)
+        code = terminated.get("exitCode")
+        return Failed("SolverFailed", f"the solver exited with code {code}: {message[-500:] or 'no message'}", end,
+                      usage)
+
+    def _timed_out(self, status: QuantumJobStatus, spec: QuantumJobSpec, begin: str | None) -> bool:
+        start = begin or status.beginExecutionTime
+        return bool(spec.timeoutSeconds and start and seconds_between(start, now_iso()) >= spec.timeoutSeconds)
+
+    def _pod_deleted(self, job_id: str, pod: dict[str, Any] | None) -> bool:
+        if job_id in self.stopping:
+            return False
+        return bool(self.ctx.store.deleted_pods.get(job_id)) or bool(pod and pod["metadata"].get("deletionTimestamp"))
+
+    async def _execution_lost(self, namespace: str, job_id: str, pod: dict[str, Any] | None) -> bool:
+        """Only after the API server confirms it: the store may not have seen the child yet."""
+        if pod is not None or job_id in self.ctx.store.batch_jobs:
+            return False
+        return not await self.ctx.kube.job_exists(namespace, builders.child_name(job_id))
+
+    # ------------------------------------------------------------------ cancel
+    async def _cancel(self, job: dict[str, Any], status: QuantumJobStatus, spec: QuantumJobSpec,
+                      events: list[Event]) -> None:
+        target = targets_of(canonical_provider_id(spec.provider) or "").get(spec.target)
+        executing = status.state == JobState.EXECUTING or bool(events)
+        if executing and target is not None and not target.cancel_while_executing:
+            await self._cancel_refused(job, status, spec, target.id)
+            return
+        if await self._stop_children(job, str(status.id)):
+            pods = self._pods(str(status.id))
+            begin = _container_time(pods[-1], "startedAt") if pods else status.beginExecutionTime
+            await self._write(job, status, [*events, Cancelled(now_iso(), _usage(begin, now_iso()) if begin else None)])
+
+    async def _cancel_refused(self, job: dict[str, Any], status: QuantumJobStatus, spec: QuantumJobSpec,
+                              target: str) -> None:
+        if get_condition(status.conditions, "CancelRequested"):
+            return
+        message = f"target {target} cannot cancel a job while it executes; the job runs to completion"
+        new = status.model_copy(deep=True)
+        new.conditions = set_condition(new.conditions, "CancelRequested", True, "NotCancellableWhileExecuting",
+                                       message, now_iso(), job["metadata"].get("generation"))
+        job = await self._write_status(job, status, new)
+        await self.ctx.kube.event(job, "CancelRequested", message, warning=True)
+
+    async def _stop_children(self, job: dict[str, Any], job_id: str) -> bool:
+        """Deletes the solver Job (its pod gets SIGTERM); True once no pod of the job is left running."""
+        namespace = job["metadata"]["namespace"]
+        if self.ctx.dispatcher.has_child(job) and job_id not in self.stopping:
+            self.stopping.add(job_id)
+            await self.ctx.kube.delete_job(namespace, builders.child_name(job_id))
+        alive = [p for p in self._pods(job_id) if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+        if alive:
+            self.ctx.enqueue_after("QuantumJob", key_of(job), 2.0)
+        return not alive
+
+    # ------------------------------------------------------------------ final and deletion
+    async def _after_final(self, job: dict[str, Any], status: QuantumJobStatus) -> None:
+        key = key_of(job)
+        if key in self.ctx.dispatcher.started:
+            self.ctx.dispatcher.started.discard(key)
+            self._kick(job)
+        uid = job["metadata"]["uid"]
+        if status.id and uid not in self.cleaned and status.id in self.ctx.store.batch_jobs:
+            await self.ctx.kube.delete_secret(job["metadata"]["namespace"], builders.secret_name(status.id))
+        self.cleaned.add(uid)
+        ttl = (job.get("spec") or {}).get("ttlSecondsAfterFinished")
+        if ttl is not None:
+            finished = status.endExecutionTime or status.cancellationTime or now_iso()
+            remaining = float(ttl) - seconds_between(finished, now_iso())
+            if remaining <= 0:
+                await self.ctx.kube.delete_custom("QuantumJob", job["metadata"]["namespace"], job["metadata"]["name"])
+            else:
+                self.ctx.enqueue_after("QuantumJob", key, remaining + 0.5)
+
+    async def _on_deletion(self, job: dict[str, Any], status: QuantumJobStatus) -> None:
+        """Deleting a job cancels it first; the blobs stay (they are the user's data)."""
+        meta = job["metadata"]
+        if FINALIZER not in (meta.get("finalizers") or []):
+            return
+        if not is_final(status.state) and status.state is not None:
+            if not await self._stop_children(job, str(status.id)):
+                return
+            job = await self._write(job, status, [Cancelled(now_iso())])
+        remaining = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
+        await self.ctx.kube.patch_meta("QuantumJob", meta["namespace"], meta["name"],
+                                       {"metadata": {"finalizers": remaining}})
+        self.ctx.dispatcher.started.discard(key_of(job))
+        if status.id:
+            self.ctx.store.forget_job_children(status.id)
+        self._kick(job)
+
+    # ------------------------------------------------------------------ writing
+    async def _write(self, job: dict[str, Any], status: QuantumJobStatus, events: list[Event]) -> dict[str, Any]:
+        """Applies events through the state machine, writes the status once, and records Events."""
+        generation = job["metadata"].get("generation")
+        new = status
+        now = now_iso()
+        for event in events:
+            if isinstance(event, Enqueued) and new.state is not None:
+                continue
+            new = apply(new, event, now, generation)
+        if new.id is None:
+            new = new.model_copy(update={"id": job_id_for(job["metadata"]["uid"])})
+        job = await self._write_status(job, status, new)
+        if new.state != status.state:
+            await self._record_transition(job, status, new)
+        return job
+
+    async def _write_status(self, job: dict[str, Any], old: QuantumJobStatus, new: QuantumJobStatus
+                            ) -> dict[str, Any]:
+        new = new.model_copy(update={"observedGeneration": job["metadata"].get("generation")})
+        if new == old:
+            return job
+        meta = job["metadata"]
+        body = new.model_dump(mode="json", exclude_none=True)
+        if old.state is None:
+            patch: Any = {"status": body}
+            updated = await self.ctx.kube.patch_status("QuantumJob", meta["namespace"], meta["name"], patch)
+        else:
+            # The test makes the API server refuse the write if the state moved meanwhile (never over a final one).
+            patch = [{"op": "test", "path": "/status/state", "value": str(old.state)},
+                     {"op": "replace", "path": "/status", "value": body}]
+            updated = await self.ctx.kube.patch_status("QuantumJob", meta["namespace"], meta["name"], patch,
+                                                       json_patch=True)
+        self.ctx.store.put("QuantumJob", updated)
+        return updated
+
+    async def _record_transition(self, job: dict[str, Any], old: QuantumJobStatus, new: QuantumJobStatus) -> None:
+        state = JobState(new.state) if new.state else None
+        if state is None:
+            return
+        metrics.TRANSITIONS.labels(state=state.value).inc()
+        if new.beginExecutionTime and not old.beginExecutionTime and new.creationTime:
+            metrics.TIME_IN_QUEUE.observe(seconds_between(new.creationTime, new.beginExecutionTime))
+            await self.ctx.kube.event(job, "Executing", f"job {new.id} started executing")
+        if state == JobState.SUCCEEDED:
+            if new.beginExecutionTime and new.endExecutionTime:
+                metrics.EXECUTION_TIME.observe(seconds_between(new.beginExecutionTime, new.endExecutionTime))
+            await self.ctx.kube.event(job, "Succeeded", f"job {new.id} succeeded; output at {new.outputDataUri}")
+        elif state == JobState.FAILED:
+            error = new.errorData
+            await self.ctx.kube.event(job, "Failed", f"{error.code}: {error.message}" if error else "failed",
+                                      warning=True)
+        elif state == JobState.CANCELLED:
+            await self.ctx.kube.event(job, "Cancelled", f"job {new.id} was cancelled")
+        if is_final(state):
+            self.ctx.enqueue("QuantumJob", key_of(job))  # clean up, TTL
+            self._kick(job)
+
+    def _kick(self, job: dict[str, Any]) -> None:
+        """Capacity may have freed: reconcile the jobs that may start now."""
+        group = group_of(job)
+        if group:
+            for key in self.ctx.dispatcher.admitted(group):
+                self.ctx.enqueue("QuantumJob", key)
+
+
+def _first_error(e: ValidationError) -> str:
+    err = e.errors()[0]
+    where = ".".join(str(p) for p in err["loc"])
+    return f"spec.{where}: {err['msg']}" if where else err["msg"]
+
+
+def _terminated(pod: dict[str, Any] | None) -> dict[str, Any]:
+    for cs in ((pod or {}).get("status") or {}).get("containerStatuses") or []:
+        term = (cs.get("state") or {}).get("terminated")
+        if term:
+            return dict(term)
+    return {}
+
+
+def _container_time(pod: dict[str, Any] | None, field: str) -> str | None:
+    for cs in ((pod or {}).get("status") or {}).get("containerStatuses") or []:
+        for state in (cs.get("state") or {}).values():
+            if isinstance(state, dict) and state.get(field):
+                return str(state[field])
+    if field == "startedAt":
+        return ((pod or {}).get("status") or {}).get("startTime")
+    return None
+
+
+def _usage(begin: str | None, end: str | None) -> dict[str, float]:
+    if not begin or not end:
+        return {"executionSeconds": 0.0}
+    return {"executionSeconds": round(seconds_between(begin, end), 3)}
+
+
+def _job_condition(batch_job: dict[str, Any] | None, reason: str) -> str | None:
+    for cond in ((batch_job or {}).get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Failed" and cond.get("status") == "True" and cond.get("reason") == reason:
+            return str(cond.get("message") or reason)
+    return None
+

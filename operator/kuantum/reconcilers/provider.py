@@ -1,0 +1,127 @@
+"""Provider reconciler: canonical id, one Provider per id per workspace, targets, queue depth and usage."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..catalog import ALIASES, canonical_provider_id, targets_of
+from ..conditions import get_condition, remove_condition, set_condition
+from ..lookup import primary_provider, workspace_of
+from ..models import ProviderSpec, ProviderStatus, TargetStatus
+from ..models.provider import ProviderUsage
+from ..store import key_of
+from ..timeutil import month_of, now_iso
+from .context import Context
+from .throttle import WriteThrottle
+
+
+class ProviderReconciler:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.throttle = WriteThrottle(5.0)
+
+    async def reconcile(self, key: str) -> None:
+        body = self.ctx.store.providers.get(key)
+        if body is None or body["metadata"].get("deletionTimestamp"):
+            return
+        meta = body["metadata"]
+        old = ProviderStatus.model_validate(body.get("status") or {})
+        new = old.model_copy(deep=True)
+        new.observedGeneration = meta.get("generation")
+        problem = self._problem(body, new)
+        now, generation = now_iso(), meta.get("generation")
+        if problem is None:
+            new.conditions = set_condition(new.conditions, "Ready", True, "Ready", "the provider's targets are listed",
+                                           now, generation)
+            new.conditions = remove_condition(remove_condition(new.conditions, "Stalled"), "Reconciling")
+        else:
+            reason, message, permanent = problem
+            new.conditions = set_condition(new.conditions, "Ready", False, reason, message, now, generation)
+            kind = "Stalled" if permanent else "Reconciling"
+            new.conditions = set_condition(new.conditions, kind, True, reason, message, now, generation)
+            new.conditions = remove_condition(new.conditions, "Reconciling" if permanent else "Stalled")
+            if not permanent:
+                self.ctx.enqueue_after("Provider", key, 10.0)
+        await self._write(body, old, new)
+
+    def _problem(self, body: dict[str, Any], new: ProviderStatus) -> tuple[str, str, bool] | None:
+        """(reason, message, permanent) when the Provider cannot serve jobs, else None (status filled in)."""
+        meta = body["metadata"]
+        try:
+            spec = ProviderSpec.model_validate(body.get("spec") or {})
+        except ValidationError as e:
+            return "InvalidSpec", str(e.errors()[0]["msg"]), True
+        canonical = canonical_provider_id(spec.providerId)
+        if canonical is None:
+            known = ", ".join(sorted(ALIASES))
+            return "UnknownProvider", f"unknown providerId {spec.providerId!r}; known ids: {known}", True
+        new.providerId = canonical
+        if workspace_of(self.ctx.store, meta["namespace"], spec.workspace) is None:
+            return "WorkspaceNotFound", f"QuantumWorkspace {spec.workspace} does not exist in {meta['namespace']}", False
+        primary = primary_provider(self.ctx.store, meta["namespace"], spec.workspace, canonical)
+        if primary is not None and primary["metadata"]["uid"] != meta["uid"]:
+            new.targets = []
+            return ("DuplicateProvider",
+                    f"provider {canonical} is already added to workspace {spec.workspace} by Provider "
+                    f"{primary['metadata']['name']}; a workspace has one billing plan per provider, so this "
+                    "Provider runs no jobs", True)
+        new.targets = self._targets(meta["namespace"], spec, canonical)
+        new.usage = self._usage(meta["namespace"], spec, canonical)
+        if not any(t.availability == "Available" for t in new.targets) and new.targets:
+            return ("AdapterUnavailable", f"provider {canonical}'s targets run on its hardware API, which this "
+                                          "version of Kuantum does not connect to yet", True)
+        return None
+
+    def _targets(self, namespace: str, spec: ProviderSpec, canonical: str) -> list[TargetStatus]:
+        group = (namespace, spec.workspace, canonical)
+        waiting = Counter(e.target for e in self.ctx.dispatcher.waiting(group))
+        running = self.ctx.dispatcher.running(group)
+        overrides = {o.id: o for o in spec.targets}
+        result = []
+        for target in targets_of(canonical).values():
+            override = overrides.get(target.id)
+            available = target.local and (override is None or override.available is not False)
+            result.append(TargetStatus(
+                id=target.id, kind=target.kind, inputFormats=list(target.input_formats),
+                outputFormat=target.output_format_for(target.default_input_format),
+                hardware=target.hardware, cancelWhileExecuting=target.cancel_while_executing,
+                availability="Available" if available else "Unavailable",
+                queueDepth=waiting.get(target.id, 0), running=running.get(target.id, 0)))
+        return result
+
+    def _usage(self, namespace: str, spec: ProviderSpec, canonical: str) -> ProviderUsage:
+        month = month_of(now_iso())
+        jobs, seconds = 0, 0.0
+        for job in self.ctx.dispatcher.members((namespace, spec.workspace, canonical)):
+            status = job.get("status") or {}
+            if status.get("creationTime") and month_of(status["creationTime"]) == month and status.get("inputDataUri"):
+                jobs += 1
+            if status.get("endExecutionTime") and month_of(status["endExecutionTime"]) == month:
+                seconds += float((status.get("usage") or {}).get("executionSeconds", 0))
+        limits = spec.billingPlan.limits
+        return ProviderUsage(period=month, jobs=jobs, executionSeconds=round(seconds, 3),
+                             maxJobsPerMonth=limits.maxJobsPerMonth,
+                             maxExecutionSecondsPerMonth=limits.maxExecutionSecondsPerMonth)
+
+    async def _write(self, body: dict[str, Any], old: ProviderStatus, new: ProviderStatus) -> None:
+        if new == old:
+            return
+        key = key_of(body)
+        counters = {"targets": [t.model_copy(update={"queueDepth": 0, "running": 0}) for t in new.targets],
+                    "usage": old.usage}
+        old_counters = {"targets": [t.model_copy(update={"queueDepth": 0, "running": 0}) for t in old.targets]}
+        counters_only = new.model_copy(update=counters) == old.model_copy(update=old_counters)
+        if counters_only and (delay := self.throttle.wait_for(key)) > 0:
+            self.ctx.enqueue_after("Provider", key, delay)
+            return
+        meta = body["metadata"]
+        patch = {"status": new.model_dump(mode="json", exclude_none=True)}
+        updated = await self.ctx.kube.patch_status("Provider", meta["namespace"], meta["name"], patch)
+        self.ctx.store.put("Provider", updated)
+        self.throttle.wrote(key)
+        before, after = get_condition(old.conditions, "Ready"), get_condition(new.conditions, "Ready")
+        if after and (before is None or (before.status, before.reason) != (after.status, after.reason)):
+            await self.ctx.kube.event(body, after.reason, after.message, warning=after.status != "True")

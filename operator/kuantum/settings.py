@@ -1,0 +1,24 @@
+"""Operator settings, from the environment (the Helm chart sets them)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+@dataclass(frozen=True)
+class Settings:
+    solver_image: str = os.environ.get("KUANTUM_SOLVER_IMAGE", "ghcr.io/kuantum-dev/kuantum-solver:0.1.0")
+    # Jobs executing at once per target when the billing plan sets no maxConcurrentJobs.
+    target_concurrency: int = _int("KUANTUM_TARGET_CONCURRENCY", 4)
+    resync_seconds: int = _int("KUANTUM_RESYNC_SECONDS", 30)
+    queue_position_seconds: int = _int("KUANTUM_QUEUE_POSITION_SECONDS", 5)
+    # At most this many queuePosition writes per refresh, front of the queues first: no write storms.
+    queue_position_budget: int = _int("KUANTUM_QUEUE_POSITION_BUDGET", 50)
+    workers: int = _int("KUANTUM_WORKERS", 8)
+    sas_margin_seconds: int = _int("KUANTUM_SAS_MARGIN_SECONDS", 3600)
+    sas_default_seconds: int = _int("KUANTUM_SAS_DEFAULT_SECONDS", 24 * 3600)

@@ -1,0 +1,131 @@
+"""The one authority on job states: which transitions exist and what each writes into status.
+
+Pure: takes a status and an event, returns the new status. Final states never change: any event
+on a Succeeded, Failed or Cancelled job returns the status untouched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .conditions import remove_condition, set_condition
+from .models import ErrorData, JobState, QuantumJobStatus
+from .models.job import FINAL_STATES
+from .timeutil import seconds_between
+
+# Allowed moves; everything else (backwards, or out of a final state) is ignored.
+ALLOWED: dict[JobState | None, frozenset[JobState]] = {
+    None: frozenset({JobState.WAITING, JobState.FAILED, JobState.CANCELLED}),
+    JobState.WAITING: frozenset({JobState.EXECUTING, JobState.FAILED, JobState.CANCELLED}),
+    JobState.EXECUTING: frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED}),
+}
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    id: str
+    input_data_uri: str | None
+    queue_position: int | None = None
+
+
+@dataclass(frozen=True)
+class Started:
+    begin_time: str
+
+
+@dataclass(frozen=True)
+class Completed:
+    output_data_uri: str
+    end_time: str
+    usage: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Failed:
+    code: str
+    message: str
+    end_time: str | None = None
+    usage: dict[str, float] | None = None
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    time: str
+    usage: dict[str, float] | None = None
+
+
+Event = Enqueued | Started | Completed | Failed | Cancelled
+_TARGET_STATE: dict[type, JobState] = {
+    Enqueued: JobState.WAITING, Started: JobState.EXECUTING, Completed: JobState.SUCCEEDED,
+    Failed: JobState.FAILED, Cancelled: JobState.CANCELLED,
+}
+
+
+def is_final(state: JobState | str | None) -> bool:
+    return state is not None and JobState(state) in FINAL_STATES
+
+
+def can_move(current: JobState | str | None, target: JobState) -> bool:
+    return target in ALLOWED.get(JobState(current) if current else None, frozenset())
+
+
+def _duration(begin: str | None, end: str | None) -> str | None:
+    if not begin or not end:
+        return None
+    seconds = round(seconds_between(begin, end))
+    return f"{seconds // 60}m{seconds % 60}s" if seconds >= 60 else f"{seconds}s"
+
+
+def apply(status: QuantumJobStatus, event: Event, now: str, generation: int | None = None) -> QuantumJobStatus:
+    """The status after event, or the same object when the event does not apply in this state."""
+    target = _TARGET_STATE[type(event)]
+    if not can_move(status.state, target):
+        return status
+    new = status.model_copy(deep=True)
+    new.state = target
+    new.observedGeneration = generation
+    conds = new.conditions
+    if isinstance(event, Enqueued):
+        new.id = event.id
+        new.creationTime = new.creationTime or now
+        new.inputDataUri = event.input_data_uri
+        new.queuePosition = event.queue_position
+        conds = set_condition(conds, "Queued", True, "Queued", "waiting for the target", now, generation)
+        conds = set_condition(conds, "Reconciling", True, "Waiting", "the job is waiting in the queue", now, generation)
+        conds = set_condition(conds, "Ready", False, "Waiting", "the job has not run yet", now, generation)
+    elif isinstance(event, Started):
+        new.beginExecutionTime = event.begin_time
+        new.queuePosition = None
+        conds = set_condition(conds, "Queued", False, "Started", "the job left the queue", now, generation)
+        conds = set_condition(conds, "Executing", True, "Executing", "the target is running the job", now, generation)
+        conds = set_condition(conds, "Reconciling", True, "Executing", "the job is executing", now, generation)
+        conds = set_condition(conds, "Ready", False, "Executing", "the job is executing", now, generation)
+    else:
+        new.queuePosition = None
+        conds = remove_condition(conds, "Reconciling")
+        conds = set_condition(conds, "Queued", False, "Finished", "the job is no longer queued", now, generation)
+        if new.beginExecutionTime:
+            conds = set_condition(conds, "Executing", False, "Finished", "the job is no longer executing", now,
+                                  generation)
+        if isinstance(event, Completed):
+            new.outputDataUri = event.output_data_uri
+            new.endExecutionTime = event.end_time
+            new.usage = event.usage
+            new.errorData = None
+            conds = set_condition(conds, "Ready", True, "Succeeded", "the job succeeded; output written", now,
+                                  generation)
+        elif isinstance(event, Failed):
+            new.errorData = ErrorData(code=event.code, message=event.message)
+            new.endExecutionTime = event.end_time or (now if new.beginExecutionTime else None)
+            new.usage = event.usage or new.usage
+            conds = set_condition(conds, "Ready", False, "Failed", f"{event.code}: {event.message}", now, generation)
+            conds = set_condition(conds, "Stalled", True, event.code, event.message, now, generation)
+        elif isinstance(event, Cancelled):
+            new.cancellationTime = event.time
+            if new.beginExecutionTime:
+                new.endExecutionTime = event.time
+            new.usage = event.usage or new.usage
+            conds = set_condition(conds, "Ready", False, "Cancelled", "the job was cancelled", now, generation)
+        new.duration = _duration(new.beginExecutionTime, new.endExecutionTime)
+    new.conditions = conds
+    return new

@@ -1,0 +1,60 @@
+"""Connects each workspace to its storage, from the Secret its spec names. Cached briefly."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from typing import Any
+
+from .kubeapi import Kube
+from .storage import WorkspaceStorage
+
+_CACHE_SECONDS = 30.0
+
+
+class StorageNotConfigured(Exception):
+    """The Secret or its key is missing: the workspace is not Ready (reason in .reason)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+class StorageRegistry:
+    def __init__(self, kube: Kube) -> None:
+        self.kube = kube
+        self._cache: dict[tuple[str, str], tuple[float, str, WorkspaceStorage]] = {}
+
+    async def connection_string(self, workspace: dict[str, Any]) -> str:
+        namespace = workspace["metadata"]["namespace"]
+        ref = ((workspace.get("spec") or {}).get("storage") or {}).get("connectionStringSecretRef") or {}
+        name, key = ref.get("name"), ref.get("key")
+        if not name or not key:
+            raise StorageNotConfigured("InvalidSpec", "spec.storage.connectionStringSecretRef needs name and key")
+        secret = await self.kube.read_data_object("secret", namespace, name)
+        if secret is None:
+            raise StorageNotConfigured("SecretNotFound", f"Secret {name} (spec.storage.connectionStringSecretRef) "
+                                                         f"does not exist in namespace {namespace}")
+        value = (secret.get("data") or {}).get(key)
+        if value is None:
+            keys = ", ".join(sorted(secret.get("data") or {})) or "none"
+            raise StorageNotConfigured("SecretKeyNotFound", f"Secret {name} has no key {key!r} (its keys: {keys})")
+        return base64.b64decode(value).decode().strip()
+
+    async def for_workspace(self, workspace: dict[str, Any], fresh: bool = False) -> WorkspaceStorage:
+        """The storage of a workspace; raises StorageNotConfigured or StorageError."""
+        key = (workspace["metadata"]["namespace"], workspace["metadata"]["name"])
+        cached = self._cache.get(key)
+        if cached and not fresh and time.monotonic() - cached[0] < _CACHE_SECONDS:
+            return cached[2]
+        conn = await self.connection_string(workspace)
+        storage = cached[2] if cached and cached[1] == conn else WorkspaceStorage(conn)
+        self._cache[key] = (time.monotonic(), conn, storage)
+        return storage
+
+    async def check(self, workspace: dict[str, Any]) -> WorkspaceStorage:
+        storage = await self.for_workspace(workspace, fresh=True)
+        await asyncio.to_thread(storage.check)
+        return storage
