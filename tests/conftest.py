@@ -9,6 +9,8 @@ import pytest
 from kubernetes import client, config
 
 from tests.support import devcluster
+from tests.support.operator import OperatorProcess
+from tests.support.quantum import delete_all_jobs
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +47,18 @@ def azurite_connection_string(cluster: devcluster.Cluster) -> str:
     if not cluster.azurite_connection_string:
         pytest.skip("set KUANTUM_TEST_STORAGE_CONNECTION_STRING to run storage tests on an external cluster")
     return cluster.azurite_connection_string
+
+
+@pytest.fixture
+def operator(cluster: devcluster.Cluster, api_client: client.ApiClient, namespace: str,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+    """A Kuantum operator watching this test's namespace, stopped by PID afterwards."""
+    proc = OperatorProcess(cluster.kubeconfig, namespace, tmp_path_factory.mktemp("operator")).start()
+    try:
+        yield proc
+    finally:
+        try:
+            if proc.proc and proc.proc.poll() is None:
+                delete_all_jobs(api_client, namespace)  # while the operator runs, so finalizers are released
+        finally:
+            proc.stop()

@@ -40,9 +40,9 @@ class Kube:
         """A ConfigMap or Secret as a plain dict, or None when it does not exist."""
         try:
             if kind == "secret":
-                obj = await self._call(self.core.read_namespaced_secret, name, namespace)
+                obj = await self._call(self.core.read_namespaced_secret, name, namespace, _request_timeout=30)
             else:
-                obj = await self._call(self.core.read_namespaced_config_map, name, namespace)
+                obj = await self._call(self.core.read_namespaced_config_map, name, namespace, _request_timeout=30)
         except ApiException as e:
             if e.status == 404:
                 return None

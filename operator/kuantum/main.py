@@ -12,7 +12,7 @@ from kubernetes import client, config
 from prometheus_client import start_http_server
 
 from .controller import Controller
-from .models.common import API_GROUP, API_VERSION, FINALIZER, LABEL_JOB_ID
+from .models.common import API_GROUP, API_VERSION, LABEL_JOB_ID
 from .settings import Settings
 
 log = logging.getLogger("kuantum")
@@ -30,7 +30,9 @@ def _api_client() -> client.ApiClient:
 @kopf.on.startup()
 async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     # Our own prefix for anything Kopf persists, set before anything is stored (changing it later re-runs handlers).
-    settings.persistence.finalizer = FINALIZER
+    # Kopf's own finalizer must differ from ours: Kopf strips its finalizer from objects it has no
+    # deletion handlers for, and our kuantum.dev/cleanup is managed by the job reconciler.
+    settings.persistence.finalizer = f"{API_GROUP}/kopf-finalizer"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=API_GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=API_GROUP, key="last-handled-configuration")
@@ -90,7 +92,11 @@ def run(argv: list[str] | None = None) -> None:
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     if args.kubeconfig:
+        from kubernetes.config import kube_config
+
         os.environ["KUBECONFIG"] = args.kubeconfig
+        # The client fixed its default path from $KUBECONFIG at import; Kopf's login reads that default.
+        kube_config.KUBE_CONFIG_DEFAULT_LOCATION = args.kubeconfig
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _state.update(namespaces=args.namespace, metrics_port=args.metrics_port, metrics_addr=args.metrics_addr)

@@ -6,7 +6,7 @@ import contextlib
 import gzip
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import (
@@ -123,7 +123,7 @@ class WorkspaceStorage:
         if not plain.startswith(base):
             return None
         container, _, blob = plain[len(base):].partition("/")
-        return (container, blob) if container and blob else None
+        return (container, unquote(blob)) if container and blob else None
 
     def exists(self, job_id: str, blob: str) -> bool:
         try:

@@ -1,0 +1,375 @@
+"""The Helm chart: lint, schema, install/uninstall against the real API server, and least-privilege RBAC.
+
+The RBAC test runs the operator as a local process with the chart's ServiceAccount token (the dev
+cluster's node agent cannot run the operator image) and drives a QuantumJob to Succeeded with it.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+from tests.support import devcluster
+from tests.support.kube import KUBECTL_BIN, kubectl, wait_for
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "helm" / "kuantum"
+EXAMPLES = ROOT / "examples"
+HELM = KUBECTL_BIN / "helm"
+OPERATOR = Path(sys.executable).parent / "kuantum-operator"
+GROUP, VERSION = "kuantum.dev", "v1alpha1"
+FORBIDDEN = re.compile(r"forbidden|not enough permissions|\(403\)|'code': 403|\"code\":\s*403", re.IGNORECASE)
+
+# Exactly what the operator may do in a namespace it watches (operator/kuantum/kubeapi.py, controller.py,
+# main.py); the chart must grant this and nothing more.
+NAMESPACED_RULES = {
+    ("kuantum.dev", "quantumjobs"): {"list", "watch", "patch", "delete"},
+    ("kuantum.dev", "quantumworkspaces"): {"list", "watch"},
+    ("kuantum.dev", "providers"): {"list", "watch", "create"},
+    ("kuantum.dev", "quantumjobs/status"): {"patch"},
+    ("kuantum.dev", "quantumworkspaces/status"): {"patch"},
+    ("kuantum.dev", "providers/status"): {"patch"},
+    ("kuantum.dev", "quantumjobs/finalizers"): {"update"},
+    ("kuantum.dev", "quantumworkspaces/finalizers"): {"update"},
+    ("batch", "jobs"): {"get", "list", "watch", "create", "delete"},
+    ("", "pods"): {"list", "watch"},
+    ("", "secrets"): {"get", "create", "delete"},
+    ("", "configmaps"): {"get"},
+    ("", "events"): {"create"},
+}
+# Cluster-scoped reads Kopf's discovery needs in every mode.
+CLUSTER_RULES = {
+    ("apiextensions.k8s.io", "customresourcedefinitions"): {"list", "watch"},
+    ("", "namespaces"): {"list", "watch"},
+}
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+def helm(*args: str, kubeconfig: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    cmd = [str(HELM), *args]
+    if kubeconfig:
+        cmd += ["--kubeconfig", kubeconfig]
+    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+    env.setdefault("HELM_CACHE_HOME", str(Path.home() / ".cache" / "helm"))
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def render(*args: str, namespace: str = "kuantum-system", release: str = "kuantum") -> list[dict[str, Any]]:
+    out = helm("template", release, str(CHART), "--namespace", namespace, *args).stdout
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+def rules_of(doc: dict[str, Any]) -> dict[tuple[str, str], set[str]]:
+    granted: dict[tuple[str, str], set[str]] = {}
+    for rule in doc["rules"]:
+        assert "*" not in rule["verbs"] and "*" not in rule["resources"] and "*" not in rule["apiGroups"], rule
+        assert not rule.get("nonResourceURLs") and not rule.get("resourceNames"), rule
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                granted.setdefault((group, resource), set()).update(rule["verbs"])
+    return granted
+
+
+def by_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def release_name() -> str:
+    return f"kq-{uuid.uuid4().hex[:8]}"
+
+
+def can_i(kubeconfig: str, sa: str, *args: str) -> bool:
+    result = kubectl(kubeconfig, "auth", "can-i", *args, f"--as={sa}", check=False)
+    answer = result.stdout.strip()
+    assert answer in ("yes", "no"), f"kubectl auth can-i {args}: {result.stdout} {result.stderr}"
+    return answer == "yes"
+
+
+# ----------------------------------------------------------------------------------------------- offline
+def test_lint_passes_cluster_wide_and_namespaced() -> None:
+    helm("lint", "--strict", str(CHART))
+    helm("lint", "--strict", str(CHART), "--set", "watchNamespaces={team-a,team-b}")
+
+
+def test_cluster_wide_render_is_least_privilege_and_hardened() -> None:
+    docs = render()
+    assert not by_kind(docs, "Role") and not by_kind(docs, "RoleBinding")
+    [cluster_role] = by_kind(docs, "ClusterRole")
+    assert rules_of(cluster_role) == {**NAMESPACED_RULES, **CLUSTER_RULES}
+    [binding] = by_kind(docs, "ClusterRoleBinding")
+    [sa] = by_kind(docs, "ServiceAccount")
+    assert binding["roleRef"]["name"] == cluster_role["metadata"]["name"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": sa["metadata"]["name"],
+                                    "namespace": "kuantum-system"}]
+    assert not by_kind(docs, "CustomResourceDefinition"), "CRDs belong in crds/, not templates/"
+
+    [deployment] = by_kind(docs, "Deployment")
+    spec = deployment["spec"]
+    assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
+    pod = spec["template"]["spec"]
+    assert pod["serviceAccountName"] == sa["metadata"]["name"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    [container] = pod["containers"]
+    sc = container["securityContext"]
+    assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
+    assert sc["capabilities"] == {"drop": ["ALL"]}
+    assert container["image"] == "ghcr.io/kuantum-dev/kuantum-operator:0.1.0"
+    assert "-n" not in container["args"]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "liveness"}
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"metrics": 8080, "liveness": 8081}
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["KUANTUM_SOLVER_IMAGE"] == "ghcr.io/kuantum-dev/kuantum-solver:0.1.0"
+    assert env["KUANTUM_TARGET_CONCURRENCY"] == "4"
+    [service] = by_kind(docs, "Service")
+    assert service["spec"]["ports"][0]["port"] == 8080
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+
+
+def test_namespaced_render_grants_roles_only_in_watched_namespaces() -> None:
+    docs = render("--set", "watchNamespaces={team-a,team-b}", "--set", "solverImage.tag=9.9",
+                  "--set", "targetConcurrency=7")
+    roles = by_kind(docs, "Role")
+    assert sorted(r["metadata"]["namespace"] for r in roles) == ["team-a", "team-b"]
+    for role in roles:
+        assert rules_of(role) == NAMESPACED_RULES
+    bindings = by_kind(docs, "RoleBinding")
+    assert sorted(b["metadata"]["namespace"] for b in bindings) == ["team-a", "team-b"]
+    assert {b["subjects"][0]["namespace"] for b in bindings} == {"kuantum-system"}
+    [cluster_role] = by_kind(docs, "ClusterRole")
+    assert rules_of(cluster_role) == CLUSTER_RULES, "namespaced mode: only Kopf's cluster-scoped discovery reads"
+    [deployment] = by_kind(docs, "Deployment")
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["args"][:4] == ["-n", "team-a", "-n", "team-b"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["KUANTUM_SOLVER_IMAGE"] == "ghcr.io/kuantum-dev/kuantum-solver:9.9"
+    assert env["KUANTUM_TARGET_CONCURRENCY"] == "7"
+
+
+def test_cluster_scoped_names_are_unique_per_release_and_namespace() -> None:
+    names = set()
+    for namespace, release in (("ns-a", "kuantum"), ("ns-b", "kuantum"), ("ns-a", "other")):
+        docs = render("--set", "watchNamespaces={shared}", namespace=namespace, release=release)
+        cluster_objects = by_kind(docs, "ClusterRole") + by_kind(docs, "ClusterRoleBinding")
+        names.add(tuple(sorted(d["metadata"]["name"] for d in cluster_objects)))
+        # Roles in a shared watched namespace must not collide either.
+        names.add(tuple(sorted(d["metadata"]["name"] for d in by_kind(docs, "Role"))))
+    assert len(names) == 6
+
+
+@pytest.mark.parametrize("bad", [
+    "replicas: two\n",
+    "replicas: 2\n",
+    "unknownKey: 1\n",
+    "image:\n  repository: x\n  tga: latest\n",
+    "watchNamespaces: [Not_A_Namespace]\n",
+])
+def test_schema_rejects_invalid_values(tmp_path: Path, bad: str) -> None:
+    values = tmp_path / "values.yaml"
+    values.write_text(bad)
+    result = helm("template", "x", str(CHART), "-f", str(values), check=False)
+    assert result.returncode != 0, result.stdout
+    assert "schema" in result.stderr, result.stderr
+    lint = helm("lint", str(CHART), "-f", str(values), check=False)
+    assert lint.returncode != 0
+
+
+# ----------------------------------------------------------------------------------------------- cluster
+def test_install_and_uninstall(cluster: devcluster.Cluster, namespace: str) -> None:
+    kubeconfig = cluster.kubeconfig
+    first, second = release_name(), release_name()
+    cluster_names = [f"{namespace}-{first}-kuantum", f"{namespace}-{second}-kuantum"]
+    try:
+        result = helm("install", first, str(CHART), "--namespace", namespace, "--skip-crds", kubeconfig=kubeconfig)
+        assert "STATUS: deployed" in result.stdout
+        # A second release beside it (namespaced mode) must not clash on cluster-scoped objects.
+        helm("install", second, str(CHART), "--namespace", namespace, "--skip-crds",
+             "--set", f"watchNamespaces={{{namespace}}}", "--set", "replicas=0", kubeconfig=kubeconfig)
+        listed = helm("list", "--namespace", namespace, "-q", kubeconfig=kubeconfig).stdout.split()
+        assert sorted(listed) == sorted([first, second])
+        for name in cluster_names:
+            kubectl(kubeconfig, "get", "clusterrole", name)
+            kubectl(kubeconfig, "get", "clusterrolebinding", name)
+        kubectl(kubeconfig, "-n", namespace, "get", f"deployment/{first}-kuantum", f"serviceaccount/{first}-kuantum",
+                f"service/{first}-kuantum-metrics")
+        kubectl(kubeconfig, "-n", namespace, "get", f"role/{cluster_names[1]}", f"rolebinding/{cluster_names[1]}")
+        deployment = yaml.safe_load(kubectl(kubeconfig, "-n", namespace, "get", f"deployment/{first}-kuantum",
+                                            "-o", "yaml").stdout)
+        assert deployment["spec"]["strategy"]["type"] == "Recreate"
+    finally:
+        for release in (first, second):
+            helm("uninstall", release, "--namespace", namespace, "--timeout", "60s", kubeconfig=kubeconfig,
+                 check=False)
+    for name in cluster_names:
+        for kind in ("clusterrole", "clusterrolebinding"):
+            gone = kubectl(kubeconfig, "get", kind, name, "--ignore-not-found", "-o", "name").stdout.strip()
+            assert not gone, f"{kind} {name} left behind"
+    assert not kubectl(kubeconfig, "-n", namespace, "get", "deployment,serviceaccount,service,role,rolebinding",
+                       "-l", "app.kubernetes.io/part-of=kuantum", "-o", "name").stdout.strip()
+    assert not helm("list", "--namespace", namespace, "-q", kubeconfig=kubeconfig).stdout.strip()
+
+
+def _sa_kubeconfig(admin_kubeconfig: str, core: client.CoreV1Api, namespace: str, sa_name: str, path: Path) -> Path:
+    def token_secret() -> str | None:
+        sa = core.read_namespaced_service_account(sa_name, namespace)
+        names = [s.name for s in sa.secrets or []]
+        return names[0] if names else None
+
+    secret_name = wait_for(token_secret, timeout=60, what=f"a token Secret for ServiceAccount {sa_name}")
+    secret = wait_for(lambda: (s := core.read_namespaced_secret(secret_name, namespace)).data and s,
+                      timeout=30, what="the token Secret's data")
+    token = base64.b64decode(secret.data["token"]).decode()
+    admin = yaml.safe_load(Path(admin_kubeconfig).read_text())
+    context = next(c for c in admin["contexts"] if c["name"] == admin["current-context"])["context"]
+    server = next(c for c in admin["clusters"] if c["name"] == context["cluster"])["cluster"]
+    kubeconfig = {
+        "apiVersion": "v1", "kind": "Config", "current-context": "operator",
+        "clusters": [{"name": "cluster", "cluster": server}],
+        "users": [{"name": "operator", "user": {"token": token}}],
+        "contexts": [{"name": "operator", "context": {"cluster": "cluster", "user": "operator",
+                                                      "namespace": namespace}}],
+    }
+    path.write_text(yaml.safe_dump(kubeconfig))
+    path.chmod(0o600)
+    return path
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def _other_operators(own_pid: int) -> list[str]:
+    result = subprocess.run(["pgrep", "-af", "kuantum-operator"], capture_output=True, text=True, check=False)
+    return [line for line in result.stdout.splitlines()
+            if line.split()[0] != str(own_pid) and "pgrep" not in line and "python" in line]
+
+
+def test_operator_runs_with_chart_rbac_only(cluster: devcluster.Cluster, namespace: str, core: client.CoreV1Api,
+                                            api_client: client.ApiClient, azurite_connection_string: str,
+                                            tmp_path: Path) -> None:
+    kubeconfig = cluster.kubeconfig
+    release = release_name()
+    sa_name = f"{release}-kuantum"
+    sa = f"system:serviceaccount:{namespace}:{sa_name}"
+    custom = client.CustomObjectsApi(api_client)
+    log_path = tmp_path / "operator.log"
+    proc: subprocess.Popen[bytes] | None = None
+    helm("install", release, str(CHART), "--namespace", namespace, "--skip-crds", "--set", "replicas=0",
+         "--set", f"watchNamespaces={{{namespace}}}", kubeconfig=kubeconfig)
+    try:
+        # Least privilege, as the API server's authorizer answers it.
+        assert can_i(kubeconfig, sa, "create", "jobs.batch", "-n", namespace)
+        assert can_i(kubeconfig, sa, "patch", "quantumjobs.kuantum.dev", "--subresource=status", "-n", namespace)
+        assert can_i(kubeconfig, sa, "get", "secrets", "-n", namespace)
+        assert can_i(kubeconfig, sa, "watch", "customresourcedefinitions.apiextensions.k8s.io")
+        for denied in (("delete", "nodes"), ("get", "secrets", "-n", "kube-system"),
+                       ("list", "secrets", "-n", namespace), ("create", "pods", "-n", namespace),
+                       ("create", "jobs.batch", "-n", "default"),
+                       ("delete", "quantumworkspaces.kuantum.dev", "-n", namespace),
+                       ("update", "quantumjobs.kuantum.dev", "-n", namespace),
+                       ("create", "clusterrolebindings.rbac.authorization.k8s.io"),
+                       ("create", "serviceaccounts", "--subresource=token", "-n", namespace),
+                       ("delete", "customresourcedefinitions.apiextensions.k8s.io")):
+            assert not can_i(kubeconfig, sa, *denied), f"{sa} may {' '.join(denied)}"
+
+        sa_kubeconfig = _sa_kubeconfig(kubeconfig, core, namespace, sa_name, tmp_path / "operator.kubeconfig")
+        liveness_port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KUBERNETES_")}
+        # Also in the environment: Kopf's own login reads kubernetes' default kubeconfig location, which the
+        # client library fixes from $KUBECONFIG at import time, before --kubeconfig is parsed (see report).
+        env["KUBECONFIG"] = str(sa_kubeconfig)
+        with log_path.open("wb") as log_file:
+            proc = subprocess.Popen(
+                [str(OPERATOR), "-n", namespace, "--kubeconfig", str(sa_kubeconfig),
+                 "--metrics-port", str(free_port()), "--metrics-addr", "127.0.0.1",
+                 "--liveness", f"http://127.0.0.1:{liveness_port}/healthz"],
+                stdout=log_file, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
+
+        def healthy() -> bool:
+            assert proc is not None and proc.poll() is None, log_path.read_text()
+            url = f"http://127.0.0.1:{liveness_port}/healthz"
+            with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:
+                return bool(response.status == 200)
+            return False
+
+        wait_for(healthy, timeout=60, interval=0.5, what="the operator's liveness endpoint")
+
+        core.create_namespaced_secret(namespace, {"metadata": {"name": "demo-storage"},
+                                                  "stringData": {"connectionString": azurite_connection_string}})
+        workspace = yaml.safe_load((EXAMPLES / "00-workspace.yaml").read_text())
+        job = yaml.safe_load((EXAMPLES / "20-job-simulated-annealing.yaml").read_text())
+        custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "quantumworkspaces", workspace)
+        custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "quantumjobs", job)
+        job_name = job["metadata"]["name"]
+
+        def final_state() -> str | None:
+            assert proc is not None and proc.poll() is None, log_path.read_text()
+            obj = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "quantumjobs", job_name)
+            state = (obj.get("status") or {}).get("state")
+            return state if state in ("Succeeded", "Failed", "Cancelled") else None
+
+        state = wait_for(final_state, timeout=120, interval=1, what=f"QuantumJob {job_name} to finish")
+        obj = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "quantumjobs", job_name)
+        assert state == "Succeeded", obj.get("status")
+        assert obj["status"]["outputDataUri"]
+
+        # Deleting the job goes through the operator's finalizer (patch), proving that path too; it also
+        # lets the namespace go away once the operator is stopped.
+        custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, "quantumjobs", job_name)
+
+        def job_gone() -> bool:
+            try:
+                custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "quantumjobs", job_name)
+            except ApiException as e:
+                return e.status == 404
+            return False
+
+        wait_for(job_gone, timeout=60, interval=0.5, what=f"QuantumJob {job_name} to be deleted")
+
+        others = _other_operators(proc.pid)
+        log = log_path.read_text()
+        assert not FORBIDDEN.search(log), f"the operator hit a permission error:\n{log}"
+        started = f"job {namespace}/{job_name}: started solver Job"
+        if not others:
+            assert started in log, f"this operator did not run the job:\n{log}"
+        else:
+            # Another (cluster-wide) operator shares the cluster and may have won the race for this job.
+            assert started in log or namespace in log, f"this operator never reconciled the job:\n{log}"
+    finally:
+        if proc is not None:
+            _stop(proc)
+        helm("uninstall", release, "--namespace", namespace, "--timeout", "60s", kubeconfig=kubeconfig, check=False)
+    assert not FORBIDDEN.search(log_path.read_text()), log_path.read_text()

@@ -1,0 +1,86 @@
+"""Runs the Kuantum operator for tests: as a subprocess (killable, restartable) or in-process (KopfRunner)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from kopf.testing import KopfRunner
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class OperatorProcess:
+    """`kuantum-operator -n NAMESPACE` as a child process, with its log in a file."""
+
+    def __init__(self, kubeconfig: str, namespace: str, log_dir: Path, env: dict[str, str] | None = None) -> None:
+        self.kubeconfig = kubeconfig
+        self.namespace = namespace
+        self.log_path = log_dir / f"operator-{namespace}.log"
+        self.env = env or {}
+        self.metrics_port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> OperatorProcess:
+        env = {**os.environ, "KUBECONFIG": self.kubeconfig, "KUANTUM_QUEUE_POSITION_SECONDS": "1", **self.env}
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", "from kuantum.main import run; run()", "-n", self.namespace,
+                 "--metrics-port", str(self.metrics_port), "--metrics-addr", "127.0.0.1",
+                 "--liveness", f"http://127.0.0.1:{free_port()}/healthz"],
+                env=env, stdout=log, stderr=subprocess.STDOUT)
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: the operator gets no chance to clean up (restart-safety tests)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+    def restart(self) -> None:
+        self.kill()
+        self.start()
+
+    def metrics(self) -> str:
+        import urllib.request
+
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as r:
+                    return str(r.read().decode())
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+@contextmanager
+def in_process(kubeconfig: str, namespace: str) -> Iterator[KopfRunner]:
+    """The operator inside the test process (Kopf's KopfRunner), for tests that inspect its output."""
+    os.environ["KUBECONFIG"] = kubeconfig
+    with KopfRunner(["run", "--standalone", "-n", namespace, "-m", "kuantum.main"], timeout=60) as runner:
+        yield runner

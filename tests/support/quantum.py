@@ -1,0 +1,112 @@
+"""Builders and waits for Kuantum's custom resources in integration tests."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+from tests.support.kube import wait_for
+
+GROUP, VERSION = "kuantum.dev", "v1alpha1"
+FINAL = ("Succeeded", "Failed", "Cancelled")
+
+
+def custom(api_client: client.ApiClient) -> client.CustomObjectsApi:
+    return client.CustomObjectsApi(api_client)
+
+
+def create(api_client: client.ApiClient, namespace: str, plural: str, body: dict[str, Any]) -> dict[str, Any]:
+    body = {"apiVersion": f"{GROUP}/{VERSION}", **body}
+    return dict(custom(api_client).create_namespaced_custom_object(GROUP, VERSION, namespace, plural, body))
+
+
+def get(api_client: client.ApiClient, namespace: str, plural: str, name: str) -> dict[str, Any] | None:
+    try:
+        return dict(custom(api_client).get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name))
+    except ApiException as e:
+        if e.status == 404:
+            return None
+        raise
+
+
+def patch(api_client: client.ApiClient, namespace: str, plural: str, name: str, body: dict[str, Any]) -> None:
+    custom(api_client).patch_namespaced_custom_object(GROUP, VERSION, namespace, plural, name, body,
+                                                      _content_type="application/merge-patch+json")
+
+
+def storage_secret(core: client.CoreV1Api, namespace: str, connection_string: str, name: str = "storage") -> None:
+    core.create_namespaced_secret(namespace, {"metadata": {"name": name},  # type: ignore[arg-type]
+                                              "stringData": {"connectionString": connection_string}})
+
+
+def workspace(api_client: client.ApiClient, namespace: str, name: str = "ws", secret: str = "storage",
+              key: str = "connectionString") -> dict[str, Any]:
+    return create(api_client, namespace, "quantumworkspaces", {
+        "kind": "QuantumWorkspace", "metadata": {"name": name},
+        "spec": {"storage": {"connectionStringSecretRef": {"name": secret, "key": key}}}})
+
+
+def provider(api_client: client.ApiClient, namespace: str, name: str, provider_id: str, workspace: str = "ws",
+             limits: dict[str, Any] | None = None) -> dict[str, Any]:
+    return create(api_client, namespace, "providers", {
+        "kind": "Provider", "metadata": {"name": name},
+        "spec": {"workspace": workspace, "providerId": provider_id,
+                 "billingPlan": {"name": "test", "limits": limits or {}}}})
+
+
+ISING = {"cost_function": {"version": "1.0", "type": "ising", "terms": [
+    {"c": -1, "ids": [0, 1]}, {"c": -1, "ids": [1, 2]}, {"c": 1, "ids": [2, 3]}, {"c": -2, "ids": [0]}]}}
+
+
+def sa_job(api_client: client.ApiClient, namespace: str, name: str | None = None, sweeps: int = 50,
+           workspace: str = "ws", **spec: Any) -> dict[str, Any]:
+    body = {
+        "workspace": workspace, "provider": "microsoft-qio", "target": "microsoft.simulatedannealing.cpu",
+        "inputParams": {"params": {"sweeps": sweeps, "seed": 7, "restarts": 1}}, "input": {"inline": ISING},
+    }
+    body.update(spec)
+    return create(api_client, namespace, "quantumjobs", {
+        "kind": "QuantumJob", "metadata": {"name": name or f"job-{uuid.uuid4().hex[:6]}"}, "spec": body})
+
+
+def long_job(api_client: client.ApiClient, namespace: str, name: str, **spec: Any) -> dict[str, Any]:
+    """A job that runs for minutes unless stopped (an enormous sweep count on a small problem)."""
+    return sa_job(api_client, namespace, name, sweeps=1_000_000_000, **spec)
+
+
+def job_status(api_client: client.ApiClient, namespace: str, name: str) -> dict[str, Any]:
+    job = get(api_client, namespace, "quantumjobs", name)
+    return dict((job or {}).get("status") or {})
+
+
+def wait_state(api_client: client.ApiClient, namespace: str, name: str, states: tuple[str, ...] | str,
+               timeout: float = 120) -> dict[str, Any]:
+    wanted = (states,) if isinstance(states, str) else states
+
+    def probe() -> dict[str, Any] | None:
+        status = job_status(api_client, namespace, name)
+        return status if status.get("state") in wanted else None
+
+    return wait_for(probe, timeout=timeout, what=f"job {name} in {wanted}")
+
+
+def condition(status: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    return next((c for c in status.get("conditions") or [] if c["type"] == kind), None)
+
+
+def events_for(core: client.CoreV1Api, namespace: str, name: str) -> list[tuple[str, str, str]]:
+    events = core.list_namespaced_event(namespace, field_selector=f"involvedObject.name={name}").items
+    return [(e.type or "", e.reason or "", e.message or "") for e in events]
+
+
+def delete_all_jobs(api_client: client.ApiClient, namespace: str, timeout: float = 60) -> None:
+    api = custom(api_client)
+    with contextlib.suppress(ApiException):
+        api.delete_collection_namespaced_custom_object(GROUP, VERSION, namespace, "quantumjobs")
+    with contextlib.suppress(AssertionError):
+        wait_for(lambda: not api.list_namespaced_custom_object(GROUP, VERSION, namespace, "quantumjobs")["items"],
+                 timeout=timeout, what="jobs deleted")
