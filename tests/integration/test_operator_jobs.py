@@ -222,7 +222,8 @@ def test_queue_respects_plan_concurrency_priority_and_positions(
                                                                                    "urgent")}
         return found if all(found.values()) else None  # type: ignore[return-value]
 
-    assert wait_for(positions, what="queue positions") == {"urgent": 1, "standard-1": 2, "standard-2": 3}
+    expected = {"urgent": 1, "standard-1": 2, "standard-2": 3}
+    wait_for(lambda: positions() == expected, timeout=30, what=f"queue positions {expected}")
     assert len(_batch_jobs(api_client, ns)) == 1, "the plan allows one executing job"
     provider = q.get(api_client, ns, "providers", "qio")
     sa = next(t for t in provider["status"]["targets"] if t["id"] == "microsoft.simulatedannealing.cpu")  # type: ignore[index]
