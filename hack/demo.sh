@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# `make demo`: the dev cluster is up (make's prerequisite); install the CRDs, run the operator, apply
+# examples/, wait for the jobs and show their status and the first job's output.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/.." && pwd)"
+. "$here/lib.sh"
+. "$here/cluster-env.sh"
+export KUBECONFIG="$KUBECONFIG_ADMIN"
+kubectl() { "$KUANTUM_BIN/kubectl" "$@"; }
+NS="${KUANTUM_DEMO_NAMESPACE:-kuantum-demo}"
+VENV_BIN="$repo/.venv/bin"
+
+step "installing the CRDs"
+kubectl apply -f "$repo/crds/" >/dev/null
+kubectl wait --for condition=established --timeout=60s crd/quantumjobs.kuantum.dev crd/providers.kuantum.dev \
+  crd/quantumworkspaces.kuantum.dev >/dev/null
+
+pidf="$STATE/pids/operator.pid"
+if [ -f "$pidf" ] && grep -qa kuantum-operator "/proc/$(cat "$pidf")/cmdline" 2>/dev/null; then
+  info "operator already running (pid $(cat "$pidf"))"
+else
+  step "starting the operator (log: $STATE/logs/operator.log)"
+  # Watches only the demo namespace, so it never competes with the operators that tests start.
+  setsid "$VENV_BIN/kuantum-operator" --kubeconfig "$KUBECONFIG_ADMIN" -n "$NS" --metrics-addr 127.0.0.1 \
+    --liveness http://127.0.0.1:8081/healthz >>"$STATE/logs/operator.log" 2>&1 < /dev/null &
+  echo $! > "$pidf"
+  printf 'kuantum-operator' > "$STATE/pids/operator.cmd"
+  for _ in $(seq 60); do curl -fs --max-time 1 http://127.0.0.1:8081/healthz >/dev/null 2>&1 && break; sleep 0.5; done
+fi
+
+step "applying examples/ in namespace $NS"
+kubectl create namespace "$NS" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl -n "$NS" create secret generic demo-storage --from-literal=connectionString="$AZURITE_CONNECTION_STRING" \
+  --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl -n "$NS" apply -f "$repo/examples/"
+
+step "waiting for the jobs to finish (at most 3 minutes)"
+for _ in $(seq 180); do
+  pending=$(kubectl -n "$NS" get qjob -o jsonpath='{range .items[*]}{.status.state}{"\n"}{end}' \
+            | grep -cvE '^(Succeeded|Failed|Cancelled)$' || true)
+  [ "$pending" = 0 ] && break
+  sleep 1
+done
+kubectl -n "$NS" get quantum
+echo
+step "why ising-bad-params failed"
+kubectl -n "$NS" get qjob ising-bad-params -o jsonpath='{.status.errorData.code}: {.status.errorData.message}{"\n"}'
+step "output of ising-sa (kuantum output ising-sa -n $NS)"
+"$VENV_BIN/kuantum" --kubeconfig "$KUBECONFIG_ADMIN" -n "$NS" output ising-sa
+echo
+cat >&2 <<MSG
+    The operator keeps running. Try:
+      export KUBECONFIG=$KUBECONFIG_ADMIN PATH=$KUANTUM_BIN:$VENV_BIN:\$PATH
+      kubectl -n $NS get quantum
+      kuantum -n $NS submit problem.json --workspace demo --provider microsoft-qio \\
+          --target microsoft.simulatedannealing.cpu --wait
+    Stop everything with: make cluster-down
+MSG
