@@ -11,6 +11,7 @@ import kopf
 from kubernetes import client, config
 from prometheus_client import start_http_server
 
+from . import webhooks
 from .controller import Controller
 from .models.common import API_GROUP, API_VERSION, LABEL_JOB_ID
 from .settings import Settings
@@ -42,6 +43,14 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.connect_timeout = 10
     settings.networking.request_timeout = 60
     settings.posting.level = logging.WARNING  # our reconcilers post the Events users read
+    webhook = _state.get("webhook")
+    if webhook:
+        host, port, certfile, keyfile = webhook
+        if not certfile:
+            certfile, keyfile = webhooks.self_signed_certificate(host)
+        settings.admission.server = kopf.WebhookServer(addr="0.0.0.0", port=port, host=host, certfile=certfile,
+                                                       pkeyfile=keyfile)
+        settings.admission.managed = _state["webhook_name"]
     controller = Controller(_api_client(), Settings(), _state.get("namespaces"))
     await controller.start()
     _state["controller"] = controller
@@ -89,6 +98,13 @@ def run(argv: list[str] | None = None) -> None:
                         help="Kopf liveness endpoint URL")
     parser.add_argument("--metrics-port", type=int, default=int(os.environ.get("KUANTUM_METRICS_PORT", "8080")))
     parser.add_argument("--metrics-addr", default=os.environ.get("KUANTUM_METRICS_ADDR", "0.0.0.0"))
+    parser.add_argument("--webhook-port", type=int, default=int(os.environ.get("KUANTUM_WEBHOOK_PORT", "0")),
+                        help="serve the validating admission webhook on this port (0: off)")
+    parser.add_argument("--webhook-host", default=os.environ.get("KUANTUM_WEBHOOK_HOST", "127.0.0.1"),
+                        help="host name or IP the API server reaches the webhook at")
+    parser.add_argument("--webhook-cert", default=os.environ.get("KUANTUM_WEBHOOK_CERT"),
+                        help="TLS certificate (PEM); default: a self-signed one")
+    parser.add_argument("--webhook-key", default=os.environ.get("KUANTUM_WEBHOOK_KEY"))
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
     if args.kubeconfig:
@@ -100,6 +116,15 @@ def run(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _state.update(namespaces=args.namespace, metrics_port=args.metrics_port, metrics_addr=args.metrics_addr)
+    if args.webhook_port:
+        _state["webhook"] = (args.webhook_host, args.webhook_port, args.webhook_cert, args.webhook_key)
+        scope = "-".join(args.namespace) or "cluster"
+        _state["webhook_name"] = f"kuantum-{scope}.kuantum.dev"[:253]
+        # Registered only when served: Kopf refuses to start with admission handlers but no server.
+        # Failures are ignored so a stopped operator never blocks edits; the operator still guards
+        # immutability itself (SpecChangeIgnored).
+        kopf.on.validate(API_GROUP, API_VERSION, "quantumjobs", id="validate-quantumjob",
+                         ignore_failures=True)(webhooks.validate_quantumjob)
     kopf.configure(verbose=args.verbose)
     kopf.run(standalone=True, clusterwide=not args.namespace, namespaces=args.namespace,
              liveness_endpoint=args.liveness or None)
