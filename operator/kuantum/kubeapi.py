@@ -64,7 +64,8 @@ class Kube:
     def _patch_custom(self, namespace: str, name: str, plural: str, body: Any, headers: dict[str, str] | None,
                       status: bool) -> dict[str, Any]:
         content_type = (headers or {}).get("Content-Type", "application/merge-patch+json")
-        patch = self.custom.patch_namespaced_custom_object_status if status else self.custom.patch_namespaced_custom_object
+        custom = self.custom
+        patch = custom.patch_namespaced_custom_object_status if status else custom.patch_namespaced_custom_object
         result = patch(API_GROUP, API_VERSION, namespace, plural, name, body, _content_type=content_type)
         return cast(dict[str, Any], result)
 

@@ -42,7 +42,8 @@ class Store:
         table = self.table(kind)
         key = key_of(body)
         current = table.get(key)
-        if current is None or current["metadata"].get("uid") != body["metadata"].get("uid") or _rv(body) >= _rv(current):
+        replaced = current is None or current["metadata"].get("uid") != body["metadata"].get("uid")
+        if replaced or _rv(body) >= _rv(current or body):
             table[key] = body
 
     def remove(self, kind: str, body: dict[str, Any]) -> None:

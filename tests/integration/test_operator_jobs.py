@@ -7,6 +7,7 @@ import json
 import os
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -158,7 +159,7 @@ def test_cancel_while_waiting_and_while_executing(
     assert status["state"] == "Cancelled"
     assert status["cancellationTime"] and status["endExecutionTime"]
     assert "executionSeconds" in status["usage"], "partial work is billed"
-    assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+    assert not os.path.exists(f"/proc/{pid}") or Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
     assert "Cancelled" in [r for _, r, _ in q.events_for(core, ns, "busy")]
 
 

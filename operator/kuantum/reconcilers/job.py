@@ -116,7 +116,8 @@ class JobReconciler:
         spec = job.get("spec") or {}
         job_id = job_id_for(meta["uid"])
         labels = {LABEL_JOB_ID: job_id, LABEL_WORKSPACE: str(spec.get("workspace", ""))[:63],
-                  LABEL_PROVIDER: str(spec.get("provider", "")).lower()[:63], LABEL_TARGET: str(spec.get("target", ""))[:63]}
+                  LABEL_PROVIDER: str(spec.get("provider", "")).lower()[:63],
+                  LABEL_TARGET: str(spec.get("target", ""))[:63]}
         have_labels = meta.get("labels") or {}
         finalizers = list(meta.get("finalizers") or [])
         annotations = meta.get("annotations") or {}
@@ -289,10 +290,12 @@ class JobReconciler:
         limit = self._provider_limits(job, spec).get("maxJobsPerMonth")
         if limit is None:
             return None
+        uid = job["metadata"]["uid"]
         used = sum(1 for other in self._month_jobs(job)
-                   if other["metadata"]["uid"] != job["metadata"]["uid"] and (other.get("status") or {}).get("inputDataUri"))
+                   if other["metadata"]["uid"] != uid and (other.get("status") or {}).get("inputDataUri"))
         if used >= int(limit):
-            return f"the billing plan allows {limit} jobs per month for {spec.provider}; {used} were submitted this month"
+            return (f"the billing plan allows {limit} jobs per month for {spec.provider}; "
+                    f"{used} were submitted this month")
         return None
 
     def _seconds_quota_exceeded(self, job: dict[str, Any], spec: QuantumJobSpec) -> str | None:
@@ -339,7 +342,8 @@ class JobReconciler:
         batch_job = builders.solver_job(
             job, job_id, resolved.target, override.get("image") or self.ctx.settings.solver_image,
             resolved.input_format, resolved.output_format, spec.timeoutSeconds,
-            override.get("cpu") or resolved.target.default_cpu, override.get("memory") or resolved.target.default_memory)
+            override.get("cpu") or resolved.target.default_cpu,
+            override.get("memory") or resolved.target.default_memory)
         self.ctx.dispatcher.started.add(key_of(job))
         await self.ctx.kube.create_secret(secret)
         await self.ctx.kube.create_job(batch_job)

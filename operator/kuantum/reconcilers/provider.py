@@ -60,7 +60,8 @@ class ProviderReconciler:
             return "UnknownProvider", f"unknown providerId {spec.providerId!r}; known ids: {known}", True
         new.providerId = canonical
         if workspace_of(self.ctx.store, meta["namespace"], spec.workspace) is None:
-            return "WorkspaceNotFound", f"QuantumWorkspace {spec.workspace} does not exist in {meta['namespace']}", False
+            message = f"QuantumWorkspace {spec.workspace} does not exist in {meta['namespace']}"
+            return "WorkspaceNotFound", message, False
         primary = primary_provider(self.ctx.store, meta["namespace"], spec.workspace, canonical)
         if primary is not None and primary["metadata"]["uid"] != meta["uid"]:
             new.targets = []
