@@ -24,6 +24,7 @@ class WorkQueue:
         self._base = base_delay
         self._max = max_delay
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
 
     def add(self, key: str) -> None:
         if key in self._processing:
@@ -50,17 +51,24 @@ class WorkQueue:
         self._tasks = [asyncio.create_task(self._work(), name=f"kuantum-worker-{i}") for i in range(self._workers)]
 
     async def stop(self) -> None:
+        self._stopping = True
         for timer in self._timers.values():
             timer.cancel()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # Cancel until every worker is done: on Python 3.11 a handler inside asyncio.wait_for can
+        # swallow one cancellation, so a single cancel() is not always enough.
+        for _ in range(50):
+            pending = [t for t in self._tasks if not t.done()]
+            if not pending:
+                break
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending, timeout=0.2)
 
     def __len__(self) -> int:
         return self._queue.qsize()
 
     async def _work(self) -> None:
-        while True:
+        while not self._stopping:
             key = await self._queue.get()
             self._queued.discard(key)
             self._processing.add(key)

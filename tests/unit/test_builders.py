@@ -1,0 +1,156 @@
+"""The solver batch/v1 Job and its per-job SAS Secret."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from kuantum import builders
+from kuantum.catalog import targets_of
+
+JOB_ID = "0b0c6f6e-7d55-5d1e-9c55-2f5d2c3f6a01"
+QJOB: dict[str, Any] = {
+    "apiVersion": "kuantum.dev/v1alpha1",
+    "kind": "QuantumJob",
+    "metadata": {"name": "my-job", "namespace": "team-a", "uid": "5f1c3c9e-0000-4000-8000-000000000001"},
+    "spec": {"workspace": "ws", "provider": "Microsoft-QIO", "target": "microsoft.simulatedannealing.cpu",
+             "input": {"inline": {}}},
+}
+TARGET = targets_of("microsoft-qio")["microsoft.simulatedannealing.cpu"]
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+def _job(timeout: int | None = 120) -> dict[str, Any]:
+    return builders.solver_job(QJOB, JOB_ID, TARGET, "ghcr.io/kuantum/solver:1", "microsoft.qio.v2",
+                               "microsoft.qio-results.v2", timeout, "750m", "1Gi")
+
+
+def _container(job: dict[str, Any]) -> dict[str, Any]:
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    return container
+
+
+def test_names_are_deterministic_and_valid() -> None:
+    assert builders.child_name(JOB_ID) == builders.child_name(JOB_ID) == f"kuantum-{JOB_ID}"
+    assert builders.secret_name(JOB_ID) == f"kuantum-{JOB_ID}-sas"
+    assert builders.child_name(JOB_ID) != builders.secret_name(JOB_ID)
+    for name in (builders.child_name(JOB_ID), builders.secret_name(JOB_ID)):
+        assert len(name) <= 63 and DNS_LABEL.match(name)
+    assert _job() == _job()
+
+
+def test_job_basics() -> None:
+    job = _job()
+    assert job["apiVersion"] == "batch/v1" and job["kind"] == "Job"
+    assert job["metadata"]["name"] == f"kuantum-{JOB_ID}"
+    assert job["metadata"]["namespace"] == "team-a"
+    spec = job["spec"]
+    assert spec["backoffLimit"] == 0
+    assert spec["activeDeadlineSeconds"] == 120
+    assert spec["template"]["spec"]["restartPolicy"] == "Never"
+
+
+def test_no_timeout_means_no_deadline() -> None:
+    assert "activeDeadlineSeconds" not in _job(None)["spec"]
+
+
+def test_owner_reference_is_the_controlling_quantumjob() -> None:
+    expected = {"apiVersion": "kuantum.dev/v1alpha1", "kind": "QuantumJob", "name": "my-job",
+                "uid": QJOB["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}
+    assert builders.owner_reference(QJOB) == expected
+    assert _job()["metadata"]["ownerReferences"] == [expected]
+    secret = builders.sas_secret(QJOB, JOB_ID, "in", "out", {})
+    assert secret["metadata"]["ownerReferences"] == [expected]
+
+
+def test_labels() -> None:
+    labels = builders.child_labels(QJOB, JOB_ID)
+    assert labels["kuantum.dev/workspace"] == "ws"
+    assert labels["kuantum.dev/provider"] == "microsoft-qio"
+    assert labels["kuantum.dev/target"] == "microsoft.simulatedannealing.cpu"
+    assert labels["kuantum.dev/job-id"] == JOB_ID
+    for value in labels.values():
+        assert len(value) <= 63 and LABEL_VALUE.match(value)
+    job = _job()
+    assert job["metadata"]["labels"] == labels
+    assert job["spec"]["template"]["metadata"]["labels"] == labels
+    assert builders.sas_secret(QJOB, JOB_ID, "in", "out", {})["metadata"]["labels"] == labels
+
+
+def test_every_catalog_target_id_is_a_valid_label_value() -> None:
+    for provider in ("microsoft-qio", "kuantum", "ionq", "quantinuum"):
+        for target_id in targets_of(provider):
+            assert len(target_id) <= 63 and LABEL_VALUE.match(target_id), target_id
+
+
+def test_pod_is_locked_down() -> None:
+    pod = _job()["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] != 0
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    sc = _container(_job())["securityContext"]
+    assert sc["runAsNonRoot"] is True
+    assert sc["readOnlyRootFilesystem"] is True
+    assert sc["allowPrivilegeEscalation"] is False
+    assert sc["capabilities"] == {"drop": ["ALL"]}
+    assert "add" not in sc["capabilities"]
+    assert not sc.get("privileged")
+    # a writable /tmp (read-only root) comes from an emptyDir
+    mounts = {m["name"]: m["mountPath"] for m in _container(_job())["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert mounts == {"tmp": "/tmp"}
+    assert "emptyDir" in volumes["tmp"]
+
+
+def test_resources() -> None:
+    resources = _container(_job())["resources"]
+    assert resources["requests"] == {"cpu": "750m", "memory": "1Gi"}
+    assert resources["limits"]["memory"] == "1Gi"
+
+
+def test_container_reads_urls_and_params_from_the_per_job_secret() -> None:
+    container = _container(_job())
+    assert container["image"] == "ghcr.io/kuantum/solver:1"
+    env = {e["name"]: e for e in container["env"]}
+    for name, key in (("KUANTUM_INPUT_URL", builders.INPUT_URL_KEY), ("KUANTUM_OUTPUT_URL", builders.OUTPUT_URL_KEY),
+                      ("KUANTUM_PARAMS", builders.PARAMS_KEY)):
+        assert "value" not in env[name]
+        assert env[name]["valueFrom"] == {"secretKeyRef": {"name": builders.secret_name(JOB_ID), "key": key}}
+    args = container["args"]
+    # the URLs never appear in the Job itself, only references to the env
+    assert args[args.index("--input") + 1] == "$(KUANTUM_INPUT_URL)"
+    assert args[args.index("--output") + 1] == "$(KUANTUM_OUTPUT_URL)"
+    assert args[args.index("--target") + 1] == "microsoft.simulatedannealing.cpu"
+    assert args[args.index("--input-format") + 1] == "microsoft.qio.v2"
+    assert args[args.index("--output-format") + 1] == "microsoft.qio-results.v2"
+    assert "http" not in json.dumps(_job())
+
+
+def test_secret_keys_and_content() -> None:
+    params = {"params": {"sweeps": 100, "seed": 7}}
+    secret = builders.sas_secret(QJOB, JOB_ID, "https://in?sig=a", "https://out?sig=b", params)
+    assert secret["apiVersion"] == "v1" and secret["kind"] == "Secret"
+    assert secret["type"] == "Opaque"
+    assert secret["metadata"]["name"] == builders.secret_name(JOB_ID)
+    assert secret["metadata"]["namespace"] == "team-a"
+    data = secret["stringData"]
+    assert set(data) == {builders.INPUT_URL_KEY, builders.OUTPUT_URL_KEY, builders.PARAMS_KEY}
+    assert data[builders.INPUT_URL_KEY] == "https://in?sig=a"
+    assert data[builders.OUTPUT_URL_KEY] == "https://out?sig=b"
+    assert json.loads(data[builders.PARAMS_KEY]) == params
+    assert all(isinstance(v, str) for v in data.values())
+
+
+@pytest.mark.parametrize("target_id", sorted(targets_of("kuantum")))
+def test_simulator_job(target_id: str) -> None:
+    target = targets_of("kuantum")[target_id]
+    qjob = {**QJOB, "spec": {**QJOB["spec"], "provider": "kuantum", "target": target_id}}
+    job = builders.solver_job(qjob, JOB_ID, target, "img", "ionq.circuit.v1", "ionq.quantum-results.v1", None,
+                              target.default_cpu, target.default_memory)
+    args = _container(job)["args"]
+    assert args[args.index("--target") + 1] == target_id
+    assert job["metadata"]["labels"]["kuantum.dev/provider"] == "kuantum"
