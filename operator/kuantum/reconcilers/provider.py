@@ -8,20 +8,19 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..catalog import ALIASES, canonical_provider_id, targets_of
-from ..conditions import get_condition, remove_condition, set_condition
+from ..conditions import remove_condition, set_condition
 from ..lookup import primary_provider, workspace_of
 from ..models import ProviderSpec, ProviderStatus, TargetStatus
 from ..models.provider import ProviderUsage
-from ..store import key_of
 from ..timeutil import month_of, now_iso
 from .context import Context
-from .throttle import WriteThrottle
+from .throttle import ThrottledStatusWriter
 
 
 class ProviderReconciler:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self.throttle = WriteThrottle(5.0)
+        self.writer = ThrottledStatusWriter(ctx, "Provider", min_interval=5.0)
 
     async def reconcile(self, key: str) -> None:
         body = self.ctx.store.providers.get(key)
@@ -108,21 +107,8 @@ class ProviderReconciler:
                              maxExecutionSecondsPerMonth=limits.maxExecutionSecondsPerMonth)
 
     async def _write(self, body: dict[str, Any], old: ProviderStatus, new: ProviderStatus) -> None:
-        if new == old:
-            return
-        key = key_of(body)
-        counters = {"targets": [t.model_copy(update={"queueDepth": 0, "running": 0}) for t in new.targets],
-                    "usage": old.usage}
-        old_counters = {"targets": [t.model_copy(update={"queueDepth": 0, "running": 0}) for t in old.targets]}
-        counters_only = new.model_copy(update=counters) == old.model_copy(update=old_counters)
-        if counters_only and (delay := self.throttle.wait_for(key)) > 0:
-            self.ctx.enqueue_after("Provider", key, delay)
-            return
-        meta = body["metadata"]
-        patch = {"status": new.model_dump(mode="json", exclude_none=True)}
-        updated = await self.ctx.kube.patch_status("Provider", meta["namespace"], meta["name"], patch)
-        self.ctx.store.put("Provider", updated)
-        self.throttle.wrote(key)
-        before, after = get_condition(old.conditions, "Ready"), get_condition(new.conditions, "Ready")
-        if after and (before is None or (before.status, before.reason) != (after.status, after.reason)):
-            await self.ctx.kube.event(body, after.reason, after.message, warning=after.status != "True")
+        def without_counters(status: ProviderStatus) -> ProviderStatus:
+            targets = [t.model_copy(update={"queueDepth": 0, "running": 0}) for t in status.targets]
+            return status.model_copy(update={"targets": targets, "usage": None})
+
+        await self.writer.write(body, old, new, counters_only=without_counters(new) == without_counters(old))

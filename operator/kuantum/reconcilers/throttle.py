@@ -1,21 +1,44 @@
-"""Writes that only refresh counters wait a little, so busy queues do not cause write storms."""
+"""Status writes of workspaces and providers: counter-only changes wait a little, so busy queues do not
+cause write storms; a change of the Ready condition is announced as an Event."""
 
 from __future__ import annotations
 
 import time
+from typing import Any
+
+from pydantic import BaseModel
+
+from ..conditions import get_condition
+from ..store import key_of
+from .context import Context
 
 
-class WriteThrottle:
-    def __init__(self, min_interval: float) -> None:
+class ThrottledStatusWriter:
+    def __init__(self, ctx: Context, kind: str, min_interval: float) -> None:
+        self.ctx = ctx
+        self.kind = kind
         self.min_interval = min_interval
         self._last: dict[str, float] = {}
 
-    def wait_for(self, key: str) -> float:
-        """Seconds until a counters-only write of key is allowed (0 when it is)."""
+    def _wait_for(self, key: str) -> float:
         last = self._last.get(key)
-        if last is None:
-            return 0.0
-        return max(0.0, self.min_interval - (time.monotonic() - last))
+        return 0.0 if last is None else max(0.0, self.min_interval - (time.monotonic() - last))
 
-    def wrote(self, key: str) -> None:
+    async def write(self, body: dict[str, Any], old: Any, new: Any, counters_only: bool) -> None:
+        """Writes new (a status model with .conditions) unless unchanged, or only counters changed too recently."""
+        assert isinstance(old, BaseModel) and isinstance(new, BaseModel)
+        if new == old:
+            return
+        key = key_of(body)
+        if counters_only and (delay := self._wait_for(key)) > 0:
+            self.ctx.enqueue_after(self.kind, key, delay)
+            return
+        meta = body["metadata"]
+        patch = {"status": new.model_dump(mode="json", exclude_none=True)}
+        updated = await self.ctx.kube.patch_status(self.kind, meta["namespace"], meta["name"], patch)
+        self.ctx.store.put(self.kind, updated)
         self._last[key] = time.monotonic()
+        before = get_condition(getattr(old, "conditions", []), "Ready")
+        after = get_condition(getattr(new, "conditions", []), "Ready")
+        if after and (before is None or (before.status, before.reason) != (after.status, after.reason)):
+            await self.ctx.kube.event(body, after.reason, after.message, warning=after.status != "True")

@@ -7,16 +7,15 @@ from collections import Counter
 from typing import Any
 
 from ..catalog import QIO, canonical_provider_id
-from ..conditions import get_condition, remove_condition, set_condition
+from ..conditions import remove_condition, set_condition
 from ..lookup import providers_with_id
 from ..models import API_GROUP, API_VERSION, QuantumWorkspaceStatus
 from ..models.workspace import WorkspaceProvider
 from ..storage import StorageError
 from ..storage_registry import StorageNotConfigured
-from ..store import key_of
 from ..timeutil import now_iso
 from .context import Context
-from .throttle import WriteThrottle
+from .throttle import ThrottledStatusWriter
 
 log = logging.getLogger("kuantum.workspace")
 MAX_RETRY_SECONDS = 300.0
@@ -41,7 +40,7 @@ class WorkspaceReconciler:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.failures: Counter[str] = Counter()
-        self.throttle = WriteThrottle(10.0)
+        self.writer = ThrottledStatusWriter(ctx, "QuantumWorkspace", min_interval=10.0)
 
     async def reconcile(self, key: str) -> None:
         ws = self.ctx.store.workspaces.get(key)
@@ -111,18 +110,5 @@ class WorkspaceReconciler:
         return dict(sorted(counts.items()))
 
     async def _write(self, ws: dict[str, Any], old: QuantumWorkspaceStatus, new: QuantumWorkspaceStatus) -> None:
-        if new == old:
-            return
-        key = key_of(ws)
         counters_only = new.model_copy(update={"jobCounts": old.jobCounts}) == old
-        if counters_only and (delay := self.throttle.wait_for(key)) > 0:
-            self.ctx.enqueue_after("QuantumWorkspace", key, delay)
-            return
-        meta = ws["metadata"]
-        body = {"status": new.model_dump(mode="json", exclude_none=True)}
-        updated = await self.ctx.kube.patch_status("QuantumWorkspace", meta["namespace"], meta["name"], body)
-        self.ctx.store.put("QuantumWorkspace", updated)
-        self.throttle.wrote(key)
-        before, after = get_condition(old.conditions, "Ready"), get_condition(new.conditions, "Ready")
-        if after and (before is None or (before.status, before.reason) != (after.status, after.reason)):
-            await self.ctx.kube.event(ws, after.reason, after.message, warning=after.status != "True")
+        await self.writer.write(ws, old, new, counters_only=counters_only)
