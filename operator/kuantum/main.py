@@ -115,6 +115,7 @@ def run(argv: list[str] | None = None) -> None:
         kube_config.KUBE_CONFIG_DEFAULT_LOCATION = args.kubeconfig
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("azure").setLevel(logging.WARNING)  # the SDK logs every request with headers at INFO
     _state.update(namespaces=args.namespace, metrics_port=args.metrics_port, metrics_addr=args.metrics_addr)
     if args.webhook_port:
         _state["webhook"] = (args.webhook_host, args.webhook_port, args.webhook_cert, args.webhook_key)

@@ -16,7 +16,9 @@ class Settings:
     # Jobs executing at once per target when the billing plan sets no maxConcurrentJobs.
     target_concurrency: int = _int("KUANTUM_TARGET_CONCURRENCY", 4)
     resync_seconds: int = _int("KUANTUM_RESYNC_SECONDS", 30)
-    queue_position_seconds: int = _int("KUANTUM_QUEUE_POSITION_SECONDS", 5)
+    # queuePosition is written on enqueue, then refreshed at this interval: about one write per job per
+    # interval at most, however long the queue, instead of one per waiting job each time a job starts.
+    queue_position_seconds: int = _int("KUANTUM_QUEUE_POSITION_SECONDS", 30)
     # At most this many queuePosition writes per refresh, front of the queues first: no write storms.
     queue_position_budget: int = _int("KUANTUM_QUEUE_POSITION_BUDGET", 50)
     workers: int = _int("KUANTUM_WORKERS", 8)

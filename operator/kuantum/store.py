@@ -33,6 +33,7 @@ class Store:
     batch_jobs: dict[str, dict[str, Any]] = field(default_factory=dict)  # by kuantum.dev/job-id
     pods: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: defaultdict(dict))  # job-id -> name
     deleted_pods: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # job-id -> pods seen deleted
+    job_keys: dict[str, str] = field(default_factory=dict)  # job-id -> namespace/name
 
     def table(self, kind: str) -> dict[str, dict[str, Any]]:
         return {"QuantumJob": self.jobs, "QuantumWorkspace": self.workspaces, "Provider": self.providers}[kind]
@@ -45,12 +46,16 @@ class Store:
         replaced = current is None or current["metadata"].get("uid") != body["metadata"].get("uid")
         if replaced or _rv(body) >= _rv(current or body):
             table[key] = body
+            job_id = (body["metadata"].get("labels") or {}).get(LABEL_JOB_ID)
+            if kind == "QuantumJob" and job_id:
+                self.job_keys[job_id] = key
 
     def remove(self, kind: str, body: dict[str, Any]) -> None:
         table = self.table(kind)
         key = key_of(body)
         if key in table and table[key]["metadata"].get("uid") == body["metadata"].get("uid"):
-            del table[key]
+            job_id = (table.pop(key)["metadata"].get("labels") or {}).get(LABEL_JOB_ID)
+            self.job_keys.pop(job_id or "", None)
 
     def put_child(self, kind: str, body: dict[str, Any], deleted: bool) -> str | None:
         """Records a batch Job or Pod of a job; returns the job id it belongs to."""
@@ -73,13 +78,14 @@ class Store:
                 self.pods.pop(job_id, None)
         return job_id
 
-    @staticmethod
-    def owner_key(body: dict[str, Any]) -> str | None:
-        """namespace/name of the QuantumJob owning a child object."""
+    def owner_key(self, body: dict[str, Any]) -> str | None:
+        """namespace/name of the QuantumJob a child belongs to: its owner, or (for pods, which the batch
+        Job owns) the job whose kuantum.dev/job-id label it carries."""
         for ref in body["metadata"].get("ownerReferences") or []:
             if ref.get("kind") == "QuantumJob":
                 return f"{body['metadata']['namespace']}/{ref['name']}"
-        return None
+        job_id = (body["metadata"].get("labels") or {}).get(LABEL_JOB_ID)
+        return self.job_keys.get(job_id) if job_id else None
 
     def forget_job_children(self, job_id: str) -> None:
         self.batch_jobs.pop(job_id, None)

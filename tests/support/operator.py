@@ -81,6 +81,9 @@ class OperatorProcess:
 @contextmanager
 def in_process(kubeconfig: str, namespace: str) -> Iterator[KopfRunner]:
     """The operator inside the test process (Kopf's KopfRunner), for tests that inspect its output."""
+    from kubernetes.config import kube_config
+
     os.environ["KUBECONFIG"] = kubeconfig
+    kube_config.KUBE_CONFIG_DEFAULT_LOCATION = kubeconfig  # Kopf's login reads the client's default path
     with KopfRunner(["run", "--standalone", "-n", namespace, "-m", "kuantum.main"], timeout=60) as runner:
         yield runner
