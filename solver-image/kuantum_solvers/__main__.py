@@ -1,0 +1,3 @@
+from kuantum_solvers.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,381 @@
+"""OpenQASM 2.0 programs (`honeywell.openqasm.v1` / `quantinuum.openqasm.v1`) → shots.
+
+Parsing is done by the `openqasm3` package (its grammar accepts OpenQASM 2.0 programs); this
+module only interprets the syntax tree: registers, qelib1 gates, user gate definitions,
+measure, reset, barrier and `if (creg == n)`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from kuantum_solvers.circuits.qelib1 import QELIB1
+from kuantum_solvers.circuits.statevector import (
+    MAX_QUBITS,
+    Gate,
+    Progress,
+    State,
+    apply_all,
+    apply_gate,
+    check_memory,
+    probabilities,
+    sample_indices,
+    zero_state,
+)
+from kuantum_solvers.errors import invalid_input
+
+_INCLUDES = {"qelib1.inc", "stdgates.inc"}
+_FUNCS: dict[str, Callable[[float], float]] = {
+    "sin": math.sin, "cos": math.cos, "tan": math.tan, "exp": math.exp, "ln": math.log, "sqrt": math.sqrt,
+    "asin": math.asin, "acos": math.acos, "atan": math.atan, "arcsin": math.asin, "arccos": math.acos,
+    "arctan": math.atan,
+}
+_CONSTS = {"pi": math.pi, "π": math.pi, "tau": math.tau, "τ": math.tau, "euler": math.e, "ℇ": math.e}
+
+
+@dataclass
+class Measure:
+    qubit: int
+    clbit: int
+
+
+@dataclass
+class Reset:
+    qubit: int
+
+
+@dataclass
+class IfEq:
+    """QASM2 `if (creg == value) op;`"""
+
+    creg: str
+    value: int
+    body: list[Any]
+
+
+@dataclass
+class GateDef:
+    params: list[str]
+    qubits: list[str]
+    body: list[Any]
+
+
+@dataclass
+class Program:
+    qubits: int = 0
+    clbits: int = 0
+    qregs: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (offset, size)
+    cregs: dict[str, tuple[int, int]] = field(default_factory=dict)
+    ops: list[Any] = field(default_factory=list)  # Gate | Measure | Reset | IfEq
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.prog = Program()
+        self.defs: dict[str, GateDef] = {}
+
+    # --- expressions -------------------------------------------------------------------------
+    def expr(self, node: Any, env: dict[str, float]) -> float:
+        from openqasm3 import ast
+
+        if isinstance(node, ast.IntegerLiteral | ast.FloatLiteral):
+            return float(node.value)
+        if isinstance(node, ast.Identifier):
+            if node.name in env:
+                return env[node.name]
+            if node.name in _CONSTS:
+                return _CONSTS[node.name]
+            raise invalid_input(f"line {_line(node)}: unknown identifier {node.name!r} in expression")
+        if isinstance(node, ast.UnaryExpression):
+            value = self.expr(node.expression, env)
+            if node.op.name == "-":
+                return -value
+            raise invalid_input(f"line {_line(node)}: unsupported operator {node.op.name!r}")
+        if isinstance(node, ast.BinaryExpression):
+            a, b = self.expr(node.lhs, env), self.expr(node.rhs, env)
+            op = node.op.name
+            try:
+                if op == "+":
+                    return a + b
+                if op == "-":
+                    return a - b
+                if op == "*":
+                    return a * b
+                if op == "/":
+                    return a / b
+                if op in ("^", "**"):  # QASM2 '^' is exponentiation
+                    return float(a**b)
+            except (ZeroDivisionError, OverflowError) as exc:
+                raise invalid_input(f"line {_line(node)}: {exc}") from exc
+            raise invalid_input(f"line {_line(node)}: unsupported operator {op!r} in expression")
+        if isinstance(node, ast.FunctionCall) and node.name.name in _FUNCS:
+            if len(node.arguments) != 1:
+                raise invalid_input(f"line {_line(node)}: {node.name.name}() takes one argument")
+            try:
+                return _FUNCS[node.name.name](self.expr(node.arguments[0], env))
+            except ValueError as exc:
+                raise invalid_input(f"line {_line(node)}: {node.name.name}(): {exc}") from exc
+        raise invalid_input(f"line {_line(node)}: unsupported expression {type(node).__name__}")
+
+    # --- declarations ---------------------------------------------------------------------------
+    def declare(self, node: Any, quantum: bool) -> None:
+        from openqasm3 import ast
+
+        ident = node.qubit if quantum else node.identifier
+        size_node = node.size if quantum else getattr(node.type, "size", None)
+        size = 1 if size_node is None else int(self.expr(size_node, {}))
+        if quantum is False and not isinstance(node.type, ast.BitType):
+            raise invalid_input(f"line {_line(node)}: only bit registers (creg) are supported")
+        if size < 1:
+            raise invalid_input(f"line {_line(node)}: register {ident.name!r} must have size >= 1")
+        regs = self.prog.qregs if quantum else self.prog.cregs
+        if ident.name in self.prog.qregs or ident.name in self.prog.cregs:
+            raise invalid_input(f"line {_line(node)}: register {ident.name!r} declared twice")
+        if quantum:
+            regs[ident.name] = (self.prog.qubits, size)
+            self.prog.qubits += size
+            if self.prog.qubits > MAX_QUBITS:
+                raise invalid_input(f"program declares {self.prog.qubits} qubits; at most {MAX_QUBITS} supported")
+        else:
+            regs[ident.name] = (self.prog.clbits, size)
+            self.prog.clbits += size
+
+    def operand(self, node: Any, regs: dict[str, tuple[int, int]], kind: str) -> list[int]:
+        """Absolute bit indices of `q` (whole register) or `q[i]`."""
+        from openqasm3 import ast
+
+        if isinstance(node, ast.Identifier):
+            name, index = node.name, None
+        elif isinstance(node, ast.IndexedIdentifier):
+            name = node.name.name
+            indices: Any = node.indices
+            if len(indices) != 1 or len(indices[0]) != 1:
+                raise invalid_input(f"line {_line(node)}: only single indices like {name}[0] are supported")
+            index = int(self.expr(indices[0][0], {}))
+        else:
+            raise invalid_input(f"line {_line(node)}: unsupported {kind} operand")
+        if name not in regs:
+            raise invalid_input(f"line {_line(node)}: unknown {kind} register {name!r}")
+        offset, size = regs[name]
+        if index is None:
+            return list(range(offset, offset + size))
+        if not 0 <= index < size:
+            raise invalid_input(f"line {_line(node)}: index {index} out of range for {name}[{size}]")
+        return [offset + index]
+
+    # --- statements ----------------------------------------------------------------------------
+    def statement(self, node: Any, out: list[Any]) -> None:
+        from openqasm3 import ast
+
+        if isinstance(node, ast.Include):
+            if node.filename not in _INCLUDES:
+                raise invalid_input(f"line {_line(node)}: cannot include {node.filename!r} (only qelib1.inc)")
+        elif isinstance(node, ast.QubitDeclaration):
+            self.declare(node, quantum=True)
+        elif isinstance(node, ast.ClassicalDeclaration):
+            self.declare(node, quantum=False)
+        elif isinstance(node, ast.QuantumGateDefinition):
+            self.defs[node.name.name] = GateDef([a.name for a in node.arguments], [q.name for q in node.qubits],
+                                                node.body)
+        elif isinstance(node, ast.QuantumGate):
+            args = [self.expr(a, {}) for a in node.arguments]
+            if node.modifiers:
+                raise invalid_input(f"line {_line(node)}: gate modifiers are not OpenQASM 2.0")
+            operands = [self.operand(q, self.prog.qregs, "qubit") for q in node.qubits]
+            for qubits in _broadcast(operands, node):
+                self.apply(node.name.name, args, qubits, out, node, depth=0)
+        elif isinstance(node, ast.QuantumMeasurementStatement):
+            if node.target is None:
+                raise invalid_input(f"line {_line(node)}: measure needs a target: measure q -> c")
+            qs = self.operand(node.measure.qubit, self.prog.qregs, "qubit")
+            cs = self.operand(node.target, self.prog.cregs, "classical")
+            if len(qs) != len(cs):
+                raise invalid_input(f"line {_line(node)}: measure of {len(qs)} qubits into {len(cs)} bits")
+            out.extend(Measure(q, c) for q, c in zip(qs, cs, strict=True))
+        elif isinstance(node, ast.QuantumReset):
+            out.extend(Reset(q) for q in self.operand(node.qubits, self.prog.qregs, "qubit"))
+        elif isinstance(node, ast.QuantumBarrier):
+            pass
+        elif isinstance(node, ast.BranchingStatement):
+            out.append(self.branch(node))
+        else:
+            raise invalid_input(f"line {_line(node)}: unsupported statement {type(node).__name__}")
+
+    def branch(self, node: Any) -> IfEq:
+        from openqasm3 import ast
+
+        cond = node.condition
+        if (not isinstance(cond, ast.BinaryExpression) or cond.op.name != "=="
+                or not isinstance(cond.lhs, ast.Identifier) or cond.lhs.name not in self.prog.cregs):
+            raise invalid_input(f"line {_line(node)}: only 'if (creg == integer)' conditions are supported")
+        if node.else_block:
+            raise invalid_input(f"line {_line(node)}: 'else' is not OpenQASM 2.0")
+        body: list[Any] = []
+        for stmt in node.if_block:
+            self.statement(stmt, body)
+        return IfEq(cond.lhs.name, int(self.expr(cond.rhs, {})), body)
+
+    def apply(self, name: str, args: list[float], qubits: list[int], out: list[Any], node: Any, depth: int) -> None:
+        if depth > 64:
+            raise invalid_input(f"line {_line(node)}: gate definitions nest too deeply (recursive gate {name!r}?)")
+        if len(set(qubits)) != len(qubits):
+            raise invalid_input(f"line {_line(node)}: gate {name!r} uses a qubit twice")
+        if name in self.defs:
+            d = self.defs[name]
+            _arity(name, args, qubits, len(d.params), len(d.qubits), node)
+            env = dict(zip(d.params, args, strict=True))
+            qmap = dict(zip(d.qubits, qubits, strict=True))
+            for stmt in d.body:
+                self.apply_in_def(stmt, env, qmap, out, depth + 1)
+            return
+        if name not in QELIB1:
+            raise invalid_input(f"line {_line(node)}: unknown gate {name!r}")
+        n_params, n_controls, n_targets, build = QELIB1[name]
+        _arity(name, args, qubits, n_params, n_controls + n_targets, node)
+        out.append(Gate(tuple(qubits[n_controls:]), build(*args), tuple(qubits[:n_controls])))
+
+    def apply_in_def(self, stmt: Any, env: dict[str, float], qmap: dict[str, int], out: list[Any],
+                     depth: int) -> None:
+        from openqasm3 import ast
+
+        if isinstance(stmt, ast.QuantumBarrier):
+            return
+        if not isinstance(stmt, ast.QuantumGate):
+            raise invalid_input(f"line {_line(stmt)}: only gates are allowed inside gate definitions")
+        args = [self.expr(a, env) for a in stmt.arguments]
+        qubits = []
+        for q in stmt.qubits:
+            if not isinstance(q, ast.Identifier) or q.name not in qmap:
+                raise invalid_input(f"line {_line(stmt)}: unknown qubit argument in gate body")
+            qubits.append(qmap[q.name])
+        self.apply(stmt.name.name, args, qubits, out, stmt, depth)
+
+
+def _line(node: Any) -> str:
+    span = getattr(node, "span", None)
+    return str(span.start_line) if span is not None else "?"
+
+
+def _arity(name: str, args: list[float], qubits: list[int], n_params: int, n_qubits: int, node: Any) -> None:
+    if len(args) != n_params:
+        raise invalid_input(f"line {_line(node)}: gate {name!r} takes {n_params} parameters, got {len(args)}")
+    if len(qubits) != n_qubits:
+        raise invalid_input(f"line {_line(node)}: gate {name!r} acts on {n_qubits} qubits, got {len(qubits)}")
+
+
+def _broadcast(operands: list[list[int]], node: Any) -> list[list[int]]:
+    """QASM2: whole-register operands apply the gate element-wise (registers of equal size)."""
+    sizes = {len(o) for o in operands if len(o) > 1}
+    if len(sizes) > 1:
+        raise invalid_input(f"line {_line(node)}: register operands have different sizes {sorted(sizes)}")
+    count = sizes.pop() if sizes else 1
+    return [[o[i] if len(o) > 1 else o[0] for o in operands] for i in range(count)]
+
+
+def parse_program(text: str) -> Program:
+    import openqasm3
+
+    try:
+        tree = openqasm3.parse(text)
+    except Exception as exc:  # the parser raises its own error types; all mean bad input
+        raise invalid_input(f"OpenQASM parse error: {str(exc).strip() or type(exc).__name__}") from exc
+    if tree.version is None or not str(tree.version).startswith("2"):
+        raise invalid_input(f"expected an 'OPENQASM 2.0;' program, got version {tree.version!r}")
+    builder = _Builder()
+    for stmt in tree.statements:
+        builder.statement(stmt, builder.prog.ops)
+    if builder.prog.qubits == 0:
+        raise invalid_input("program declares no qubits (qreg)")
+    return builder.prog
+
+
+def _is_static(ops: list[Any]) -> bool:
+    """True when all measurements are terminal, so one simulation + sampling gives every shot."""
+    measured: set[int] = set()
+    for op in ops:
+        if isinstance(op, IfEq | Reset):
+            return False
+        if isinstance(op, Measure):
+            if op.qubit in measured:
+                return False
+            measured.add(op.qubit)
+        elif isinstance(op, Gate) and measured.intersection((*op.targets, *op.controls)):
+            return False
+    return True
+
+
+def _bitstrings(prog: Program, clbits: np.ndarray) -> dict[str, list[str]]:
+    """Per register, one string per shot with bit 0 rightmost (qiskit convention)."""
+    out: dict[str, list[str]] = {}
+    for name, (offset, size) in prog.cregs.items():
+        cols = clbits[:, offset:offset + size][:, ::-1].astype(np.uint8) + ord("0")
+        out[name] = [row.tobytes().decode("ascii") for row in cols]
+    return out
+
+
+def run_qasm(text: str, shots: int, seed: int, progress: Progress | None = None) -> dict[str, list[str]]:
+    prog = parse_program(text)
+    rng = np.random.default_rng(seed)
+    clbits = np.zeros((shots, prog.clbits), dtype=np.uint8)
+    check_memory(prog.qubits, extra_factor=1.0)
+    gates = [op for op in prog.ops if isinstance(op, Gate)]
+    if _is_static(prog.ops):
+        psi = zero_state(prog.qubits)
+        apply_all(psi, gates, progress)
+        probs = probabilities(psi)
+        del psi
+        samples = sample_indices(probs, shots, rng)
+        for op in prog.ops:
+            if isinstance(op, Measure):
+                clbits[:, op.clbit] = (samples >> op.qubit) & 1
+        return _bitstrings(prog, clbits)
+    # Dynamic circuit: simulate the unitary prefix once, then each shot on its own copy.
+    first = next(i for i, op in enumerate(prog.ops) if not isinstance(op, Gate))
+    base = zero_state(prog.qubits)
+    apply_all(base, prog.ops[:first], progress)
+    last = time.monotonic()
+    for shot in range(shots):
+        psi = base.copy()
+        _execute(prog, prog.ops[first:], psi, clbits[shot], rng)
+        if progress is not None and time.monotonic() - last >= 1.0:
+            last = time.monotonic()
+            progress(f"dynamic circuit: {shot + 1}/{shots} shots simulated")
+    return _bitstrings(prog, clbits)
+
+
+def _execute(prog: Program, ops: list[Any], psi: State, bits: np.ndarray, rng: np.random.Generator) -> None:
+    for op in ops:
+        if isinstance(op, Gate):
+            apply_gate(psi, op)
+        elif isinstance(op, Measure):
+            bits[op.clbit] = _measure(psi, op.qubit, rng)
+        elif isinstance(op, Reset):
+            if _measure(psi, op.qubit, rng):
+                from kuantum_solvers.circuits import gates as g
+
+                apply_gate(psi, Gate((op.qubit,), g.X))
+        elif isinstance(op, IfEq):
+            offset, size = prog.cregs[op.creg]
+            value = sum(int(bits[offset + i]) << i for i in range(size))
+            if value == op.value:
+                _execute(prog, op.body, psi, bits, rng)
+
+
+def _measure(psi: State, qubit: int, rng: np.random.Generator) -> int:
+    """Projective measurement of one qubit: sample, collapse, renormalise."""
+    view = psi.reshape(-1, 2, 1 << qubit)
+    p1 = float(np.sum(np.abs(view[:, 1, :]) ** 2))
+    outcome = int(rng.random() < p1)
+    view[:, 1 - outcome, :] = 0.0
+    norm = math.sqrt(p1 if outcome else 1.0 - p1)
+    if norm > 0:
+        psi /= norm
+    return outcome
+
+

@@ -1,0 +1,47 @@
+"""Entry point for the `kuantum.simulator` target."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from kuantum_solvers.errors import INVALID_INPUT_FORMAT, SolverError, invalid_input
+from kuantum_solvers.resources import available_cores
+from kuantum_solvers.targets import HONEYWELL_QASM, IONQ_INPUT, QUANTINUUM_QASM
+
+
+def _configure_threads() -> None:
+    import numba
+
+    numba.set_num_threads(max(1, min(available_cores(), numba.config.NUMBA_NUM_THREADS)))
+
+
+def run_circuit(input_format: str, data: bytes, params: dict[str, Any],
+                progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    _configure_threads()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise invalid_input(f"input is not UTF-8 text: {exc}") from exc
+    if input_format == IONQ_INPUT:
+        from kuantum_solvers.circuits.ionq import run_ionq
+
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise invalid_input(f"input is not valid JSON: {exc.msg} at line {exc.lineno}") from exc
+        return run_ionq(document, progress)
+    if input_format in (HONEYWELL_QASM, QUANTINUUM_QASM):
+        from kuantum_solvers.circuits.qasm import run_qasm
+
+        seed = params.get("seed")
+        if seed is None:
+            seed = int(np.random.SeedSequence().generate_state(1, dtype=np.uint32)[0])
+        shots = int(params.get("shots") or 100)
+        if progress is not None:
+            progress(f"simulating OpenQASM program, {shots} shots, seed {seed}")
+        return run_qasm(text, shots, seed, progress)
+    raise SolverError(INVALID_INPUT_FORMAT, f"the simulator does not accept input format {input_format!r}")

@@ -1,0 +1,179 @@
+"""`kuantum-solve`: the command the operator's solver pods run.
+
+Contract: output is written once, at the very end; on error nothing is written, a JSON line
+{"code", "message"} is the last stderr line (and goes to the termination log), exit 2 for bad
+input, 1 for internal errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Any, NoReturn
+
+from kuantum_solvers import errors
+from kuantum_solvers.errors import SolverError
+
+TERMINATION_LOG = "/dev/termination-log"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise SolverError(errors.INVALID_PARAMETERS, f"command line: {message}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="kuantum-solve", description="Run a Kuantum solver or simulator target.")
+    p.add_argument("--target", required=True, help="target id, e.g. microsoft.simulatedannealing.cpu")
+    p.add_argument("--input", required=True, help="input blob SAS URL or local path")
+    p.add_argument("--output", required=True, help="output blob SAS URL or local path")
+    p.add_argument("--params", help="the job's inputParams as JSON (default: $KUANTUM_PARAMS)")
+    p.add_argument("--input-format", help="input data format (default: the target's)")
+    p.add_argument("--output-format", help="output data format (default: the target's)")
+    return p
+
+
+def _load_params(text: str | None) -> Any:
+    if text is None:
+        text = os.environ.get("KUANTUM_PARAMS")
+    if text is None or not text.strip():
+        return {}
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SolverError(errors.INVALID_PARAMETERS, f"params are not valid JSON: {exc.msg}") from exc
+
+
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _sniff_format(target: dict[str, Any], data: bytes) -> str:
+    """The simulator takes JSON circuits and QASM text; pick by content when no format is given."""
+    from kuantum_solvers.targets import HONEYWELL_QASM, IONQ_INPUT
+
+    if target["kind"] == "simulator":
+        head = data.lstrip()[:64]
+        if not head.startswith((b"{", b"[")):
+            return HONEYWELL_QASM
+        return IONQ_INPUT
+    return str(target["input_formats"][0])
+
+
+def run(args: argparse.Namespace) -> bytes:
+    """Everything up to (not including) writing the output; returns the output bytes."""
+    from kuantum_solvers import io, targets
+
+    spec = targets.get_target(args.target)
+    params = targets.validate_params(args.target, _load_params(args.params))
+    if args.input_format is not None and args.input_format not in spec["input_formats"]:
+        raise SolverError(
+            errors.INVALID_INPUT_FORMAT,
+            f"target {args.target!r} does not accept input format {args.input_format!r}; "
+            f"accepted: {spec['input_formats']}",
+        )
+    data = io.read_input(args.input)
+    input_format = args.input_format or _sniff_format(spec, data)
+    expected_output = targets.default_output_format(args.target, input_format)
+    if args.output_format is not None and args.output_format != expected_output:
+        raise SolverError(
+            errors.INVALID_INPUT_FORMAT,
+            f"target {args.target!r} writes {expected_output!r} for input {input_format!r}, "
+            f"not {args.output_format!r}",
+        )
+    started = time.monotonic()
+    if spec["kind"] == "solver":
+        from kuantum_solvers.qio.run import run_qio
+        from kuantum_solvers.qio.solvers.common import Context
+
+        result = run_qio(args.target, data, params, Context(progress=_progress))
+    else:
+        from kuantum_solvers.circuits.run import run_circuit
+
+        result = run_circuit(input_format, data, params, progress=_progress)
+    _progress(f"{args.target}: done in {time.monotonic() - started:.2f}s")
+    return json.dumps(result, separators=(",", ":"), allow_nan=False).encode("utf-8")
+
+
+def _termination_log(payload: str) -> None:
+    for path in (os.environ.get("KUANTUM_TERMINATION_LOG"), TERMINATION_LOG):
+        if not path:
+            continue
+        if path == TERMINATION_LOG and not os.path.exists(path):
+            continue
+        try:
+            with open(path, "w") as fh:
+                fh.write(payload)
+            return
+        except OSError:
+            continue
+
+
+MAX_MESSAGE = 3000  # Kubernetes keeps at most 4096 bytes of a termination message
+
+
+def report_error(err: SolverError) -> int:
+    message = err.message if len(err.message) <= MAX_MESSAGE else err.message[:MAX_MESSAGE] + "…"
+    payload = json.dumps({"code": err.code, "message": message})
+    _termination_log(payload)
+    print(payload, file=sys.stderr, flush=True)
+    return err.exit_code
+
+
+def main(argv: list[str] | None = None) -> int:
+    _ensure_numba_cache_dir()
+    try:
+        args = _parser().parse_args(argv)
+        output = run(args)
+        from kuantum_solvers import io
+
+        io.write_output(args.output, output)
+    except SolverError as err:
+        return report_error(err)
+    except MemoryError:
+        return report_error(SolverError(errors.INSUFFICIENT_MEMORY, "ran out of memory while solving"))
+    except Exception as exc:  # any bug must still produce a clear code, never partial output
+        return report_error(SolverError(errors.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}"))
+    return 0
+
+
+def _ensure_numba_cache_dir() -> None:
+    """Pods run with a read-only root filesystem, and numba refuses to even define a cached kernel
+    without a writable cache directory. Use the configured one if writable; otherwise copy the
+    kernels compiled at image build time into a writable temp dir (/tmp emptyDir, else /dev/shm)."""
+    configured = os.environ.get("NUMBA_CACHE_DIR")
+    if configured and _writable_dir(configured):
+        return
+    package_dir = os.path.dirname(os.path.abspath(__file__))
+    if not configured and os.access(package_dir, os.W_OK):
+        return
+    import tempfile
+
+    for base in (tempfile.gettempdir(), "/dev/shm"):
+        fallback = os.path.join(base, "kuantum-numba-cache")
+        if not _writable_dir(fallback):
+            continue
+        if configured and os.path.isdir(configured):
+            import shutil
+
+            try:
+                shutil.copytree(configured, fallback, dirs_exist_ok=True)
+            except OSError:
+                pass
+        os.environ["NUMBA_CACHE_DIR"] = fallback
+        return
+
+
+def _writable_dir(path: str) -> bool:
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(path, os.W_OK)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Quantum-inspired optimization (microsoft.qio.v2) solvers."""

@@ -1,0 +1,1 @@
+"""QIO solver drivers: each module exposes `solve(problem, params, ctx) -> SolveResult`."""

@@ -1,0 +1,91 @@
+"""Parallel tempering: one replica per temperature, Metropolis sweeps in parallel, then
+neighbour swaps (of temperatures, not of configurations, so nothing is copied)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numba import njit, prange
+
+from kuantum_solvers.qio.kernels import metropolis_sweep, rand01
+from kuantum_solvers.qio.problem import Problem
+from kuantum_solvers.qio.solvers.common import (
+    Context,
+    Runner,
+    SolveResult,
+    auto_beta_range,
+    init_replicas,
+    make_seed,
+    problem_args,
+    random_bits,
+    rng_streams,
+    schedule,
+    until_stable,
+)
+
+
+@njit(parallel=True, cache=True)
+def pt_sweeps(term_ptr, term_vars, term_coef, var_ptr, var_terms, is_ising, bits, de, tstate, energy,
+              best_bits, best_energy, rng, betas, perm, count):
+    k_count = betas.shape[0]
+    swap_stream = k_count  # last rng stream is reserved for swap decisions
+    for _ in range(count):
+        for k in prange(k_count):
+            r = perm[k]
+            energy[r] += metropolis_sweep(betas[k], r, term_ptr, term_vars, term_coef, var_ptr, var_terms,
+                                          is_ising, bits[r], de[r], tstate[r], rng)
+            if energy[r] < best_energy[r] - 1e-12:
+                best_energy[r] = energy[r]
+                best_bits[r, :] = bits[r]
+        for k in range(k_count - 1):
+            a = perm[k]
+            b = perm[k + 1]
+            x = (betas[k] - betas[k + 1]) * (energy[a] - energy[b])
+            if x >= 0.0 or rand01(rng, swap_stream) < np.exp(x):
+                perm[k] = b
+                perm[k + 1] = a
+
+
+def temper(p: Problem, runner: Runner, sweeps: int, betas: np.ndarray, seed: int, salt: int = 0) -> list[np.ndarray]:
+    k = betas.shape[0]
+    bits = random_bits(seed + salt, k, p.n, p.initial)
+    de, tstate, energy = init_replicas(p, bits)
+    best_bits = bits.copy()
+    best_energy = energy.copy()
+    rng = rng_streams(seed, k + 1, salt)
+    perm = np.arange(k, dtype=np.int64)
+
+    def step(start: int, count: int) -> float:
+        pt_sweeps(*problem_args(p), bits, de, tstate, energy, best_bits, best_energy, rng, betas, perm, count)
+        return float(best_energy.min()) + p.offset
+
+    runner.run(sweeps, step, work=p.n * k)
+    return [best_bits[r] for r in range(k)]
+
+
+def solve(p: Problem, params: dict[str, Any], ctx: Context, parameter_free: bool) -> SolveResult:
+    threads = ctx.configure_threads()
+    seed = make_seed(params.get("seed"))
+    hot, cold = auto_beta_range(p)
+    if parameter_free:
+        runner = Runner(ctx, "parallel tempering (parameter-free)", params["timeout"])
+        replicas = max(8, threads)
+        betas = schedule("geometric", hot, cold, replicas).values()
+
+        def round_fn(sweeps: int, salt: int) -> list[np.ndarray]:
+            return temper(p, runner, sweeps, betas, seed, salt)
+
+        states, sweeps, rounds = until_stable(p, runner, round_fn, 32)
+        return SolveResult(states, {"sweeps": sweeps, "replicas": replicas, "all_betas": betas.tolist(),
+                                    "rounds": rounds, "seed": seed, "timeout": params["timeout"]})
+    if params["all_betas"] is not None:
+        betas = np.sort(np.array(params["all_betas"], dtype=np.float64))
+    else:
+        betas = schedule("geometric", hot, cold, params["replicas"]).values()
+    runner = Runner(ctx, "parallel tempering", params.get("timeout"))
+    states = temper(p, runner, params["sweeps"], betas, seed)
+    used = {"sweeps": params["sweeps"], "replicas": int(betas.shape[0]), "all_betas": betas.tolist(), "seed": seed}
+    if params.get("timeout") is not None:
+        used["timeout"] = params["timeout"]
+    return SolveResult(states, used)

@@ -1,0 +1,276 @@
+"""Target catalog: what each target accepts and which parameters it takes.
+
+Kept as plain data (dicts/lists of JSON-compatible values) so the operator can import it or
+serialise it into `Provider.status.targets` without depending on solver internals.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from kuantum_solvers.errors import UNKNOWN_TARGET, SolverError, invalid_params
+
+QIO_INPUT = "microsoft.qio.v2"
+QIO_OUTPUT = "microsoft.qio-results.v2"
+IONQ_INPUT = "ionq.circuit.v1"
+IONQ_OUTPUT = "ionq.quantum-results.v1"
+HONEYWELL_QASM = "honeywell.openqasm.v1"
+QUANTINUUM_QASM = "quantinuum.openqasm.v1"
+HONEYWELL_OUTPUT = "honeywell.quantum-results.v1"
+
+SIMULATOR = "kuantum.simulator"
+
+# Parameter spec: {"type": int|float|schedule|float_list, "default": value or None (= chosen
+# automatically from the problem), "min"/"max" (inclusive unless "min_exclusive"), "description"}.
+ParamSpec = dict[str, Any]
+
+_MAX_INT = 2**31 - 1
+
+
+def _int(default: int | None, lo: int, hi: int, description: str) -> ParamSpec:
+    return {"type": "int", "default": default, "min": lo, "max": hi, "description": description}
+
+
+def _float(default: float | None, lo: float, hi: float, description: str, *, lo_excl: bool = False) -> ParamSpec:
+    spec: ParamSpec = {"type": "float", "default": default, "min": lo, "max": hi, "description": description}
+    if lo_excl:
+        spec["min_exclusive"] = True
+    return spec
+
+
+def _schedule(description: str) -> ParamSpec:
+    return {"type": "schedule", "default": None, "min": 0.0, "max": 1e9, "description": description}
+
+
+SEED = _int(None, 0, 2**32 - 1, "random seed; the same seed reproduces the same result")
+TIMEOUT = _float(None, 0.0, 86400.0, "wall-clock budget in seconds (the solver stops early when reached)")
+TIMEOUT_PF = _float(5.0, 0.0, 86400.0, "wall-clock budget in seconds for the parameter-free search")
+SWEEPS = _int(1000, 1, 10**9, "Monte Carlo sweeps (one sweep = one update attempt per variable)")
+RESTARTS = _int(None, 1, 100_000, "independent runs (default: one per available core)")
+
+_SA = {
+    "sweeps": SWEEPS,
+    "beta_start": _float(None, 0.0, 1e9, "initial inverse temperature (default: from the problem)", lo_excl=True),
+    "beta_stop": _float(None, 0.0, 1e9, "final inverse temperature (default: from the problem)", lo_excl=True),
+    "restarts": RESTARTS,
+    "seed": SEED,
+    "timeout": TIMEOUT,
+}
+_PT = {
+    "sweeps": SWEEPS,
+    "replicas": _int(8, 2, 4096, "number of replicas (temperatures)"),
+    "all_betas": {"type": "float_list", "default": None, "min": 0.0, "max": 1e9,
+                  "description": "inverse temperatures, one per replica (sets replicas)"},
+    "seed": SEED,
+    "timeout": TIMEOUT,
+}
+_TABU = {
+    "sweeps": _int(1000, 1, 10**9, "tabu iterations (single-variable moves) per restart"),
+    "tabu_tenure": _int(None, 0, _MAX_INT, "iterations a flipped variable stays tabu (default: from size)"),
+    "restarts": RESTARTS,
+    "seed": SEED,
+    "timeout": TIMEOUT,
+}
+_PA = {
+    "sweeps": _int(100, 1, 10**8, "annealing steps (one resampling + one sweep each)"),
+    "population": _int(None, 2, 1_000_000, "population size (default: 64 per core)"),
+    "alpha": _float(2.0, 1.0, 1e6, "resample when the effective population falls below population/alpha",
+                    lo_excl=True),
+    "beta": _schedule("inverse temperature schedule (increasing; default from the problem)"),
+    "seed": SEED,
+    "timeout": TIMEOUT,
+}
+_QMC = {
+    "sweeps": SWEEPS,
+    "trotter_number": _int(16, 2, 4096, "number of imaginary-time slices"),
+    "transverse_field_start": _float(10.0, 0.0, 1e9, "initial transverse field Γ"),
+    "transverse_field_stop": _float(0.01, 0.0, 1e9, "final transverse field Γ"),
+    "beta_start": _float(None, 0.0, 1e9, "inverse temperature (default: from the problem)", lo_excl=True),
+    "restarts": RESTARTS,
+    "seed": SEED,
+}
+_SSMC = {
+    "step_limit": _int(1000, 1, 10**9, "number of population steps"),
+    "steps_per_walker": _int(1, 1, 10**6, "random-walk attempts per walker per step"),
+    "target_population": _int(None, 2, 1_000_000, "number of walkers (default: 64 per core)"),
+    "alpha": _schedule("random-walk probability schedule (decreasing, values in [0, 1])"),
+    "beta": _schedule("birth/death rate schedule (increasing; default from the problem)"),
+    "seed": SEED,
+    "timeout": TIMEOUT,
+}
+_PARAMFREE = {"timeout": TIMEOUT_PF, "seed": SEED}
+_CIRCUIT = {
+    "shots": _int(100, 1, 10_000_000, "number of shots (OpenQASM results); ignored for exact histograms"),
+    "seed": SEED,
+}
+
+
+def _qio(algorithm: str, params: dict[str, ParamSpec], description: str) -> dict[str, Any]:
+    return {
+        "kind": "solver",
+        "provider": "microsoft-qio",
+        "algorithm": algorithm,
+        "input_formats": [QIO_INPUT],
+        "output_format": QIO_OUTPUT,
+        "hardware": "cpu",
+        "cancellable_while_executing": True,
+        "description": description,
+        "params": params,
+    }
+
+
+TARGETS: dict[str, dict[str, Any]] = {
+    "microsoft.simulatedannealing.cpu": _qio("sa", _SA, "simulated annealing"),
+    "microsoft.simulatedannealing-parameterfree.cpu": _qio("sa", _PARAMFREE, "simulated annealing, parameter-free"),
+    "microsoft.paralleltempering.cpu": _qio("pt", _PT, "parallel tempering"),
+    "microsoft.paralleltempering-parameterfree.cpu": _qio("pt", _PARAMFREE, "parallel tempering, parameter-free"),
+    "microsoft.tabu.cpu": _qio("tabu", _TABU, "tabu search"),
+    "microsoft.tabu-parameterfree.cpu": _qio("tabu", _PARAMFREE, "tabu search, parameter-free"),
+    "microsoft.populationannealing.cpu": _qio("pa", _PA, "population annealing"),
+    "microsoft.populationannealing-parameterfree.cpu": _qio("pa", _PARAMFREE, "population annealing, parameter-free"),
+    "microsoft.qmc.cpu": _qio("qmc", _QMC, "path-integral quantum Monte Carlo"),
+    "microsoft.substochasticmontecarlo.cpu": _qio("ssmc", _SSMC, "substochastic Monte Carlo"),
+    "microsoft.substochasticmontecarlo-parameterfree.cpu": _qio("ssmc", _PARAMFREE,
+                                                               "substochastic Monte Carlo, parameter-free"),
+    SIMULATOR: {
+        "kind": "simulator",
+        "provider": "kuantum",
+        "algorithm": "statevector",
+        "input_formats": [IONQ_INPUT, HONEYWELL_QASM, QUANTINUUM_QASM],
+        "output_format": IONQ_OUTPUT,
+        # Output format depends on the input format (IonQ histogram vs Quantinuum shots).
+        "output_formats": {
+            IONQ_INPUT: IONQ_OUTPUT,
+            HONEYWELL_QASM: HONEYWELL_OUTPUT,
+            QUANTINUUM_QASM: HONEYWELL_OUTPUT,
+        },
+        "hardware": "cpu",
+        "cancellable_while_executing": True,
+        "description": "exact statevector simulator",
+        "params": _CIRCUIT,
+    },
+}
+
+# Legacy parameter spellings accepted on input and renamed.
+_ALIASES: dict[str, dict[str, str]] = {SIMULATOR: {"count": "shots"}}
+
+
+def get_target(target: str) -> dict[str, Any]:
+    try:
+        return TARGETS[target]
+    except KeyError:
+        known = ", ".join(sorted(TARGETS))
+        raise SolverError(UNKNOWN_TARGET, f"unknown target {target!r}; known targets: {known}") from None
+
+
+def is_parameter_free(target: str) -> bool:
+    return "-parameterfree." in target
+
+
+def default_output_format(target: str, input_format: str) -> str:
+    spec = get_target(target)
+    formats: dict[str, str] = spec.get("output_formats", {})
+    return formats.get(input_format, spec["output_format"])
+
+
+def _range_text(spec: ParamSpec) -> str:
+    lo = "(" if spec.get("min_exclusive") else "["
+    return f"{lo}{spec['min']}, {spec['max']}]"
+
+
+def _check_number(name: str, value: Any, spec: ParamSpec) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise invalid_params(f"parameter {name!r} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise invalid_params(f"parameter {name!r} must be finite, got {value!r}")
+    lo, hi = spec["min"], spec["max"]
+    below = value <= lo if spec.get("min_exclusive") else value < lo
+    if below or value > hi:
+        raise invalid_params(f"parameter {name!r}={value!r} is out of range; allowed range {_range_text(spec)}")
+    return float(value)
+
+
+def _check_value(name: str, value: Any, spec: ParamSpec) -> Any:
+    kind = spec["type"]
+    if kind == "int":
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise invalid_params(f"parameter {name!r} must be an integer in {_range_text(spec)}, got {value!r}")
+        _check_number(name, value, spec)
+        return value
+    if kind == "float":
+        return _check_number(name, value, spec)
+    if kind == "float_list":
+        if not isinstance(value, list) or not value:
+            raise invalid_params(f"parameter {name!r} must be a non-empty list of numbers, got {value!r}")
+        return [_check_number(f"{name}[{i}]", v, spec) for i, v in enumerate(value)]
+    if kind == "schedule":
+        return _check_schedule(name, value, spec)
+    raise AssertionError(f"unknown parameter type {kind}")
+
+
+def _check_schedule(name: str, value: Any, spec: ParamSpec) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise invalid_params(
+            f"parameter {name!r} must be a schedule {{\"type\": \"linear\"|\"geometric\", \"initial\": x, "
+            f"\"final\": y}}, got {value!r}"
+        )
+    unknown = set(value) - {"type", "initial", "final"}
+    if unknown:
+        raise invalid_params(f"parameter {name!r}: unknown schedule field(s) {sorted(unknown)}")
+    kind = value.get("type", "linear")
+    if kind not in ("linear", "geometric"):
+        raise invalid_params(f"parameter {name!r}: schedule type must be 'linear' or 'geometric', got {kind!r}")
+    for key in ("initial", "final"):
+        if key not in value:
+            raise invalid_params(f"parameter {name!r}: schedule needs {key!r}")
+    initial = _check_number(f"{name}.initial", value["initial"], spec)
+    final = _check_number(f"{name}.final", value["final"], spec)
+    if kind == "geometric" and (initial <= 0 or final <= 0):
+        raise invalid_params(f"parameter {name!r}: a geometric schedule needs initial and final > 0")
+    return {"type": kind, "initial": initial, "final": final}
+
+
+def validate_params(target: str, input_params: Any) -> dict[str, Any]:
+    """Validate a job's `inputParams` (as Azure Quantum sends them) for `target`.
+
+    QIO targets take `{"params": {...}}` (a flat dict is accepted too); circuit targets take
+    `{"shots": N}` (legacy `{"count": N}`). Returns every parameter of the target, defaults filled
+    in; `None` means "chosen automatically". Raises SolverError(InvalidParameters) otherwise.
+    """
+    spec = get_target(target)
+    schema: dict[str, ParamSpec] = spec["params"]
+    if input_params is None:
+        input_params = {}
+    if not isinstance(input_params, dict):
+        raise invalid_params(f"inputParams must be a JSON object, got {type(input_params).__name__}")
+    raw = dict(input_params)
+    if spec["kind"] == "solver" and "params" in raw:
+        nested = raw.pop("params")
+        if nested is None:
+            nested = {}
+        if not isinstance(nested, dict):
+            raise invalid_params(f"inputParams.params must be a JSON object, got {type(nested).__name__}")
+        if raw:
+            raise invalid_params(f"unknown parameter(s) {sorted(raw)} next to 'params' for target {target!r}")
+        raw = dict(nested)
+    for old, new in _ALIASES.get(target, {}).items():
+        if old in raw:
+            if new in raw and raw[new] != raw[old]:
+                raise invalid_params(f"parameters {old!r} and {new!r} disagree ({raw[old]!r} vs {raw[new]!r})")
+            raw[new] = raw.pop(old)
+    unknown = sorted(set(raw) - set(schema))
+    if unknown:
+        raise invalid_params(
+            f"unknown parameter(s) {unknown} for target {target!r}; allowed: {sorted(schema)}"
+        )
+    result: dict[str, Any] = {}
+    for name, pspec in schema.items():
+        value = raw.get(name)
+        result[name] = pspec["default"] if value is None else _check_value(name, value, pspec)
+    if target.startswith("microsoft.paralleltempering") and result.get("all_betas") is not None:
+        # Azure: all_betas sets the number of replicas.
+        result["replicas"] = len(result["all_betas"])
+    return result
