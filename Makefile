@@ -42,7 +42,8 @@ lint: venv
 	@echo "==> ruff"
 	@$(BIN)/ruff check .
 	@echo "==> mypy"
-	@$(BIN)/mypy operator/kuantum hack/nodeagent solver-image/kuantum_solvers
+	@$(BIN)/mypy operator/kuantum hack/nodeagent
+	@$(BIN)/mypy --config-file solver-image/pyproject.toml solver-image/kuantum_solvers
 
 fmt: venv
 	@$(BIN)/ruff check --fix .
