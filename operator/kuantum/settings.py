@@ -20,7 +20,7 @@ class Settings:
     # interval at most, however long the queue, instead of one per waiting job each time a job starts.
     queue_position_seconds: int = _int("KUANTUM_QUEUE_POSITION_SECONDS", 30)
     # At most this many queuePosition writes per refresh, front of the queues first: no write storms.
-    queue_position_budget: int = _int("KUANTUM_QUEUE_POSITION_BUDGET", 50)
+    queue_position_budget: int = _int("KUANTUM_QUEUE_POSITION_BUDGET", 25)
     workers: int = _int("KUANTUM_WORKERS", 8)
     sas_margin_seconds: int = _int("KUANTUM_SAS_MARGIN_SECONDS", 3600)
     sas_default_seconds: int = _int("KUANTUM_SAS_DEFAULT_SECONDS", 24 * 3600)
