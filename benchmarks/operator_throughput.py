@@ -324,10 +324,12 @@ def throughput_phase(api_client: client.ApiClient, ns: str, seen: Seen, count: i
             queued.append(left - (seen.get(n, "Waiting") or t0))
     done = sum(1 for s in states.values() if s != "timeout")
     elapsed = (t_end or time.monotonic()) - t0
+    failed = [n for n, s in states.items() if s not in ("Succeeded", "timeout")]
+    for name in failed:  # say why, before the namespace is deleted
+        print(f"job {name} ended {states[name]}: {q.job_status(api_client, ns, name).get('errorData')}")
     return {"elapsed": elapsed, "apply_s": t_applied - t0, "done": done,
             "succeeded": sum(1 for s in states.values() if s == "Succeeded"),
-            "failed": [n for n, s in states.items() if s not in ("Succeeded", "timeout")],
-            "timed_out": t_end is None, "queued": queued}
+            "failed": failed, "timed_out": t_end is None, "queued": queued}
 
 
 def baseline_phase(api_client: client.ApiClient, ns: str, conn: str, count: int, timeout: float) -> dict[str, Any]:
