@@ -25,6 +25,7 @@ from ..inputs import InputPending, InvalidInput, check_json, read_input
 from ..lookup import provider_for_job, workspace_of
 from ..models import JobState, QuantumJobSpec, QuantumJobStatus
 from ..models.common import FINALIZER, LABEL_JOB_ID, LABEL_PROVIDER, LABEL_TARGET, LABEL_WORKSPACE
+from ..queueing import QueueEntry, positions
 from ..statemachine import Cancelled, Completed, Enqueued, Event, Failed, Started, apply, is_final
 from ..storage import INPUT_BLOB, OUTPUT_BLOB, StorageError, WorkspaceStorage, container_name
 from ..storage_registry import StorageNotConfigured
@@ -310,16 +311,12 @@ class JobReconciler:
         return None
 
     def _queue_position(self, job: dict[str, Any]) -> int | None:
-        from ..queueing import positions
-
         group = group_of(job)
         if group is None:
             return None
         entries = self.ctx.dispatcher.waiting(group)
         key = key_of(job)
         if all(e.key != key for e in entries):
-            from ..queueing import QueueEntry
-
             spec = job.get("spec") or {}
             entries.append(QueueEntry(key, str(spec.get("target")), str(spec.get("priority", "Standard")),
                                       job["metadata"].get("creationTimestamp") or "", job["metadata"]["name"]))
