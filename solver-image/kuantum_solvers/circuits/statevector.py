@@ -370,12 +370,45 @@ def simulate(circuit: Circuit, psi: State | None = None, progress: Progress | No
     return psi
 
 
+@njit(cache=True)
+def _total(probs: npt.NDArray[np.float64]) -> float:
+    acc = 0.0
+    for i in range(probs.shape[0]):
+        acc += probs[i]
+    return acc
+
+
+@njit(cache=True)
+def _walk_cdf(probs: npt.NDArray[np.float64], sorted_u: npt.NDArray[np.float64], out: npt.NDArray[np.int64]) -> None:
+    """One sequential pass over the probabilities, accumulating in the same order as _total, so every
+    sorted uniform below the total lands on an outcome of non-zero probability."""
+    acc = 0.0
+    j = 0
+    m = sorted_u.shape[0]
+    last = 0
+    for i in range(probs.shape[0]):
+        if probs[i] > 0.0:
+            last = i
+        acc += probs[i]
+        while j < m and sorted_u[j] < acc:
+            out[j] = i
+            j += 1
+        if j == m:
+            return
+    while j < m:  # rounding at the very top of the CDF
+        out[j] = last
+        j += 1
+
+
 def sample_indices(probs: npt.NDArray[np.float64], shots: int, rng: np.random.Generator) -> npt.NDArray[np.int64]:
-    """Draw basis-state indices by inverse CDF. The uniforms are sorted first so the binary
-    searches walk the (possibly multi-GiB) CDF in order, then the shots are shuffled back into a
-    random order."""
-    cdf = np.cumsum(probs)
-    u = np.sort(rng.random(shots) * cdf[-1])
-    idx = np.minimum(np.searchsorted(cdf, u, side="right"), probs.shape[0] - 1).astype(np.int64)
+    """Draw basis-state indices by inverse CDF in one streaming pass: sorted uniforms come straight from
+    exponential spacings (no sort), the CDF is never materialised, then the shots are shuffled back into
+    a random order."""
+    probs = np.ascontiguousarray(probs, dtype=np.float64)
+    total = _total(probs)
+    spacings = np.cumsum(rng.standard_exponential(shots + 1))
+    sorted_u = spacings[:shots] * (total / spacings[shots])
+    idx = np.empty(shots, dtype=np.int64)
+    _walk_cdf(probs, sorted_u, idx)
     rng.shuffle(idx)
     return idx
