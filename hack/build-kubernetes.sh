@@ -24,7 +24,7 @@ work="$KUANTUM_CACHE/k8s-src"
 rm -rf "$work"; mkdir -p "$work"; cd "$work"
 info "downloading the kubernetes source package"
 apt-get source --download-only kubernetes >/dev/null 2>&1 || die "apt-get source kubernetes failed (is a deb-src entry for bookworm main reachable?)"
-dpkg-source -x kubernetes_*.dsc >/dev/null
+dpkg-source -x kubernetes_*.dsc >/dev/null 2>&1 || die "dpkg-source could not unpack the kubernetes source package"
 src=$(ls -d "$work"/kubernetes-*/ | head -1); src=${src%/}
 
 # The vendored reflect2 1.0.1 crashes the apiserver on Go >= 1.18 when a custom resource is created.
