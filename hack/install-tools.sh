@@ -12,13 +12,16 @@ need_cmd() { command -v "$1" >/dev/null 2>&1 || die "'$1' is required and missin
 need_cmd openssl "install it with: apt-get install openssl"
 need_cmd curl "install it with: apt-get install curl"
 
-if ! command -v etcd >/dev/null 2>&1; then
+# The system's etcd, never our own link to it ($KUANTUM_BIN may be on PATH).
+system_etcd() { PATH="$(printf '%s' "$PATH" | tr ':' '\n' | grep -vxF "$KUANTUM_BIN" | paste -sd:)" command -v etcd || true; }
+if [ -z "$(system_etcd)" ]; then
   step "installing etcd (apt etcd-server)"
   apt_install etcd-server
   # Debian starts a system etcd on the default ports; ours uses its own ports and data dir.
   (systemctl disable --now etcd >/dev/null 2>&1 || true)
 fi
-ln -sfn "$(command -v etcd)" "$KUANTUM_BIN/etcd"
+[ -n "$(system_etcd)" ] || die "etcd is not on PATH after installing etcd-server"
+ln -sfn "$(system_etcd)" "$KUANTUM_BIN/etcd"
 
 bash "$here/build-kubernetes.sh"
 
