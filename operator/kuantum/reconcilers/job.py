@@ -375,13 +375,16 @@ class JobReconciler:
         phase = ((pod or {}).get("status") or {}).get("phase")
         if pod and phase in ("Running", "Succeeded", "Failed") and status.state == JobState.WAITING:
             events.append(Started(begin or now_iso()))
+        if spec.cancel and phase != "Succeeded":
+            if self._cancellable(status, spec, events):
+                # Before looking at a Failed pod: stopping the pod for the cancel makes it fail.
+                await self._cancel(job, status, events)
+                return
+            job, status = await self._cancel_refused(job, status, spec)
         if phase == "Succeeded":
             events.append(await self._completed(job, status, spec, pod))
         elif phase == "Failed":
             events.append(self._failed_pod(status, spec, pod, begin))
-        elif spec.cancel:
-            await self._cancel(job, status, spec, events)
-            return
         elif self._pod_deleted(job_id, pod):
             if self._timed_out(status, spec, begin):
                 events.append(Failed("Timeout", f"the job ran longer than timeoutSeconds={spec.timeoutSeconds}",
@@ -444,28 +447,30 @@ class JobReconciler:
         return not await self.ctx.kube.job_exists(namespace, builders.child_name(job_id))
 
     # ------------------------------------------------------------------ cancel
-    async def _cancel(self, job: dict[str, Any], status: QuantumJobStatus, spec: QuantumJobSpec,
-                      events: list[Event]) -> None:
-        target = targets_of(canonical_provider_id(spec.provider) or "").get(spec.target)
+    def _cancellable(self, status: QuantumJobStatus, spec: QuantumJobSpec, events: list[Event]) -> bool:
+        """Waiting jobs always are; executing ones where the target can cancel while executing."""
         executing = status.state == JobState.EXECUTING or bool(events)
-        if executing and target is not None and not target.cancel_while_executing:
-            await self._cancel_refused(job, status, spec, target.id)
-            return
+        target = targets_of(canonical_provider_id(spec.provider) or "").get(spec.target)
+        return not executing or target is None or target.cancel_while_executing
+
+    async def _cancel(self, job: dict[str, Any], status: QuantumJobStatus, events: list[Event]) -> None:
         if await self._stop_children(job, str(status.id)):
             pods = self._pods(str(status.id))
             begin = _container_time(pods[-1], "startedAt") if pods else status.beginExecutionTime
             await self._write(job, status, [*events, Cancelled(now_iso(), _usage(begin, now_iso()) if begin else None)])
 
-    async def _cancel_refused(self, job: dict[str, Any], status: QuantumJobStatus, spec: QuantumJobSpec,
-                              target: str) -> None:
+    async def _cancel_refused(self, job: dict[str, Any], status: QuantumJobStatus, spec: QuantumJobSpec
+                              ) -> tuple[dict[str, Any], QuantumJobStatus]:
+        """The job runs on; a CancelRequested condition (once) says why."""
         if get_condition(status.conditions, "CancelRequested"):
-            return
-        message = f"target {target} cannot cancel a job while it executes; the job runs to completion"
+            return job, status
+        message = f"target {spec.target} cannot cancel a job while it executes; the job runs to completion"
         new = status.model_copy(deep=True)
         new.conditions = set_condition(new.conditions, "CancelRequested", True, "NotCancellableWhileExecuting",
                                        message, now_iso(), job["metadata"].get("generation"))
         job = await self._write_status(job, status, new)
         await self.ctx.kube.event(job, "CancelRequested", message, warning=True)
+        return job, QuantumJobStatus.model_validate(job.get("status") or {})
 
     async def _stop_children(self, job: dict[str, Any], job_id: str) -> bool:
         """Deletes the solver Job (its pod gets SIGTERM); True once no pod of the job is left running."""
