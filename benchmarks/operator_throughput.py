@@ -416,6 +416,7 @@ def main() -> None:
     timeout = args.timeout or max(300.0, jobs * 3.0)
 
     cluster = devcluster.start()
+    devcluster.install_crds(cluster)
     api_client = config.new_client_from_config(config_file=cluster.kubeconfig)
     watch_client = config.new_client_from_config(config_file=cluster.kubeconfig)
     core = client.CoreV1Api(api_client)

@@ -17,6 +17,7 @@ from tests.support.quantum import delete_all_jobs
 def cluster() -> Iterator[devcluster.Cluster]:
     started = devcluster.start()
     try:
+        devcluster.install_crds(started)
         yield started
     finally:
         devcluster.stop(started)

@@ -50,6 +50,16 @@ def start() -> Cluster:
     )
 
 
+def install_crds(cluster: Cluster) -> None:
+    """Applies the generated CRDs (the operator does not install them) and waits until they are served."""
+    kubectl = Path(os.environ.get("KUANTUM_CACHE", Path.home() / ".cache/kuantum")) / "bin" / "kubectl"
+    base = [str(kubectl), "--kubeconfig", cluster.kubeconfig]
+    subprocess.run([*base, "apply", "-f", str(ROOT / "crds")], check=True, capture_output=True, timeout=120)
+    names = [f"crd/{plural}.kuantum.dev" for plural in ("quantumjobs", "providers", "quantumworkspaces")]
+    subprocess.run([*base, "wait", "--for", "condition=established", "--timeout=60s", *names], check=True,
+                   capture_output=True, timeout=90)
+
+
 def stop(cluster: Cluster) -> None:
     if cluster.started_here:
         subprocess.run(["bash", str(HACK / "cluster-down.sh")], check=True)
