@@ -66,27 +66,23 @@ async def cleanup(**_: Any) -> None:
         await controller.stop()
 
 
-def _resource_event(kind: str) -> Any:
+def _forward(kind: str, child: bool = False) -> Any:
+    """A watch-event handler that hands the raw event to the controller's store and queue."""
     async def handler(event: dict[str, Any], **_: Any) -> None:
         controller: Controller | None = _state.get("controller")
-        if controller is not None:
-            controller.on_resource_event(kind, event.get("type"), event["object"])
+        if controller is None:
+            return
+        receive = controller.on_child_event if child else controller.on_resource_event
+        receive(kind, event.get("type"), event["object"])
     return handler
 
 
-def _child_event(kind: str) -> Any:
-    async def handler(event: dict[str, Any], **_: Any) -> None:
-        controller: Controller | None = _state.get("controller")
-        if controller is not None:
-            controller.on_child_event(kind, event.get("type"), event["object"])
-    return handler
-
-
-kopf.on.event(API_GROUP, API_VERSION, "quantumjobs", id="quantumjob-events")(_resource_event("QuantumJob"))
-kopf.on.event(API_GROUP, API_VERSION, "quantumworkspaces", id="workspace-events")(_resource_event("QuantumWorkspace"))
-kopf.on.event(API_GROUP, API_VERSION, "providers", id="provider-events")(_resource_event("Provider"))
-kopf.on.event("batch", "v1", "jobs", labels={LABEL_JOB_ID: kopf.PRESENT}, id="solver-job-events")(_child_event("Job"))
-kopf.on.event("", "v1", "pods", labels={LABEL_JOB_ID: kopf.PRESENT}, id="solver-pod-events")(_child_event("Pod"))
+kopf.on.event(API_GROUP, API_VERSION, "quantumjobs", id="quantumjob-events")(_forward("QuantumJob"))
+kopf.on.event(API_GROUP, API_VERSION, "quantumworkspaces", id="workspace-events")(_forward("QuantumWorkspace"))
+kopf.on.event(API_GROUP, API_VERSION, "providers", id="provider-events")(_forward("Provider"))
+_SOLVER_CHILDREN = {LABEL_JOB_ID: kopf.PRESENT}
+kopf.on.event("batch", "v1", "jobs", labels=_SOLVER_CHILDREN, id="solver-job-events")(_forward("Job", child=True))
+kopf.on.event("", "v1", "pods", labels=_SOLVER_CHILDREN, id="solver-pod-events")(_forward("Pod", child=True))
 
 
 def run(argv: list[str] | None = None) -> None:

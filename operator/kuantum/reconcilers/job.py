@@ -167,7 +167,7 @@ class JobReconciler:
             await self._write(job, status, [*events, Cancelled(now_iso())])
             return
         try:
-            workspace, storage, resolved = await self._prerequisites(job, spec)
+            provider, storage, resolved = await self._prerequisites(job, spec)
         except Pending as p:
             await self._pending(job, status, events, p)
             return
@@ -178,7 +178,7 @@ class JobReconciler:
         if new.state is None:
             new = apply(new, events[0], now_iso(), meta.get("generation"))
         if new.inputDataUri is None:
-            if quota := self._jobs_quota_exceeded(job, spec):
+            if quota := self._jobs_quota_exceeded(job, spec, provider):
                 await self._write(job, status, [*events, Failed("QuotaExceeded", quota)])
                 return
             try:
@@ -203,10 +203,11 @@ class JobReconciler:
             await self.ctx.kube.event(job, "Queued", f"job {job_id} queued for {spec.target}")
         group = group_of(job)
         if group and key in self.ctx.dispatcher.admitted(group):
-            await self._start(job, new, spec, resolved, storage, workspace)
+            await self._start(job, new, spec, resolved, storage, provider)
 
     async def _prerequisites(self, job: dict[str, Any], spec: QuantumJobSpec
                              ) -> tuple[dict[str, Any], WorkspaceStorage, Resolved]:
+        """The job's Provider (the one that counts for its id), its workspace's storage and its target."""
         namespace = job["metadata"]["namespace"]
         workspace = workspace_of(self.ctx.store, namespace, spec.workspace)
         if workspace is None:
@@ -219,7 +220,7 @@ class JobReconciler:
                                                   "not a known provider id nor a Provider object here")
             raise Pending("ProviderNotFound", f"provider {spec.provider} is not added to workspace {spec.workspace} "
                                               "(no Provider object for it)")
-        _provider, canonical = found
+        provider, canonical = found
         resolved = resolve(spec, canonical)
         if not resolved.target.local:
             raise JobInvalid("TargetNotSupported", f"target {spec.target} runs on {canonical}'s hardware API, which "
@@ -230,7 +231,7 @@ class JobReconciler:
             raise Pending("WorkspaceNotReady", f"workspace {spec.workspace}: {e.message}") from e
         except StorageError as e:
             raise Pending("WorkspaceNotReady", f"workspace {spec.workspace}: {e}") from e
-        return workspace, storage, resolved
+        return provider, storage, resolved
 
     async def _pending(self, job: dict[str, Any], status: QuantumJobStatus, events: list[Event], p: Pending) -> None:
         new = status
@@ -269,11 +270,9 @@ class JobReconciler:
             raise Pending("StorageUnavailable", str(e)) from e
 
     # ------------------------------------------------------------------ quotas and queue
-    def _provider_limits(self, job: dict[str, Any], spec: QuantumJobSpec) -> dict[str, Any]:
-        found = provider_for_job(self.ctx.store, job["metadata"]["namespace"], spec.workspace, spec.provider)
-        if found is None:
-            return {}
-        return dict(((found[0].get("spec") or {}).get("billingPlan") or {}).get("limits") or {})
+    @staticmethod
+    def _plan_limits(provider: dict[str, Any]) -> dict[str, Any]:
+        return dict(((provider.get("spec") or {}).get("billingPlan") or {}).get("limits") or {})
 
     def _month_jobs(self, job: dict[str, Any]) -> list[dict[str, Any]]:
         group = group_of(job)
@@ -287,8 +286,8 @@ class JobReconciler:
                 result.append(other)
         return result
 
-    def _jobs_quota_exceeded(self, job: dict[str, Any], spec: QuantumJobSpec) -> str | None:
-        limit = self._provider_limits(job, spec).get("maxJobsPerMonth")
+    def _jobs_quota_exceeded(self, job: dict[str, Any], spec: QuantumJobSpec, provider: dict[str, Any]) -> str | None:
+        limit = self._plan_limits(provider).get("maxJobsPerMonth")
         if limit is None:
             return None
         uid = job["metadata"]["uid"]
@@ -299,8 +298,9 @@ class JobReconciler:
                     f"{used} were submitted this month")
         return None
 
-    def _seconds_quota_exceeded(self, job: dict[str, Any], spec: QuantumJobSpec) -> str | None:
-        limit = self._provider_limits(job, spec).get("maxExecutionSecondsPerMonth")
+    def _seconds_quota_exceeded(self, job: dict[str, Any], spec: QuantumJobSpec, provider: dict[str, Any]
+                                ) -> str | None:
+        limit = self._plan_limits(provider).get("maxExecutionSecondsPerMonth")
         if limit is None:
             return None
         used = sum(float(((other.get("status") or {}).get("usage") or {}).get("executionSeconds", 0))
@@ -324,8 +324,8 @@ class JobReconciler:
 
     # ------------------------------------------------------------------ start
     async def _start(self, job: dict[str, Any], status: QuantumJobStatus, spec: QuantumJobSpec, resolved: Resolved,
-                     storage: WorkspaceStorage, workspace: dict[str, Any]) -> None:
-        if quota := self._seconds_quota_exceeded(job, spec):
+                     storage: WorkspaceStorage, provider: dict[str, Any]) -> None:
+        if quota := self._seconds_quota_exceeded(job, spec, provider):
             await self._write(job, status, [Failed("QuotaExceeded", quota)])
             return
         job_id = str(status.id)
@@ -334,7 +334,7 @@ class JobReconciler:
         valid = timedelta(seconds=seconds)
         input_url = self._input_sas(spec, storage, job_id, valid)
         output_url = storage.sas_url(container_name(job_id), OUTPUT_BLOB, write=True, valid_for=valid)
-        override = self._target_override(job, spec)
+        override = self._target_override(provider, spec.target)
         secret = builders.sas_secret(job, job_id, input_url, output_url, resolved.params)
         batch_job = builders.solver_job(
             job, job_id, resolved.target, override.get("image") or self.ctx.settings.solver_image,
@@ -354,10 +354,10 @@ class JobReconciler:
             return storage.sas_url(located[0], located[1], write=False, valid_for=valid)
         return storage.sas_url(container_name(job_id), INPUT_BLOB, write=False, valid_for=valid)
 
-    def _target_override(self, job: dict[str, Any], spec: QuantumJobSpec) -> dict[str, Any]:
-        found = provider_for_job(self.ctx.store, job["metadata"]["namespace"], spec.workspace, spec.provider)
-        for item in ((found[0].get("spec") or {}).get("targets") or []) if found else []:
-            if item.get("id") == spec.target:
+    @staticmethod
+    def _target_override(provider: dict[str, Any], target: str) -> dict[str, Any]:
+        for item in (provider.get("spec") or {}).get("targets") or []:
+            if item.get("id") == target:
                 return dict(item)
         return {}
 
