@@ -22,9 +22,6 @@ _S27 = np.uint64(27)
 _S31 = np.uint64(31)
 _S11 = np.uint64(11)
 _INV53 = 1.0 / 9007199254740992.0
-_S32 = np.uint64(32)
-_LOW32 = np.uint64(0xFFFFFFFF)
-_TWO32 = 4294967296.0
 
 
 @njit(cache=True, inline="always")
@@ -123,63 +120,4 @@ def metropolis_sweep(beta, r, term_ptr, term_vars, term_coef, var_ptr, var_terms
         if accept:
             flip(v, term_ptr, term_vars, term_coef, var_ptr, var_terms, is_ising, bits, de, tstate)
             total += d
-    return total
-
-
-@njit(cache=True, inline="always")
-def metropolis_sweep_quadratic(beta, r, nbr_ptr, nbr_idx, nbr_w4, spins, de, rng):
-    """Fast path for quadratic Ising problems: neighbour lists instead of term lists, spins kept
-    as ±1.0 floats and couplings pre-multiplied by 4 (de[u] += 4·J_uv·s_u·s_v on flipping v).
-
-    The RNG state lives in a local for the sweep so it stays in a register, and each 64-bit draw
-    serves two acceptance tests (32 bits each, as dwave-samplers uses), halving the RNG work.
-    """
-    n = spins.shape[0]
-    total = 0.0
-    threshold = 40.0 / beta if beta > 0.0 else np.inf
-    state = rng[r]
-    spare = np.uint64(0)
-    have_spare = False
-    # Two-entry memo of the acceptance threshold exp(-beta*d)·2^32: on problems with few distinct move
-    # costs (e.g. ±J) most exp() calls are skipped; on continuous ones it costs two compares.
-    d0 = -1.0
-    p0 = np.uint64(0)
-    d1 = -1.0
-    p1 = np.uint64(0)
-    for v in range(n):
-        d = de[v]
-        if d > 0.0:
-            if d >= threshold:
-                continue
-            if d == d0:
-                p = p0
-            elif d == d1:
-                p = p1
-            else:
-                p = np.uint64(np.exp(-beta * d) * _TWO32)
-                d1 = d0
-                p1 = p0
-                d0 = d
-                p0 = p
-            if have_spare:
-                draw = spare >> _S32
-                have_spare = False
-            else:
-                state += _GOLDEN
-                z = (state ^ (state >> _S30)) * _M1
-                z = (z ^ (z >> _S27)) * _M2
-                z = z ^ (z >> _S31)
-                spare = z
-                draw = z & _LOW32
-                have_spare = True
-            if draw >= p:
-                continue
-        sv = spins[v]
-        for k in range(nbr_ptr[v], nbr_ptr[v + 1]):
-            u = nbr_idx[k]
-            de[u] += nbr_w4[k] * spins[u] * sv
-        spins[v] = -sv
-        de[v] = -d
-        total += d
-    rng[r] = state
     return total

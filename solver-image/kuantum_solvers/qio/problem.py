@@ -48,24 +48,6 @@ class Problem:
     def n_terms(self) -> int:
         return int(self.term_coef.shape[0])
 
-    def quadratic_ising_neighbours(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32],
-                                                  npt.NDArray[np.float64]] | None:
-        """For Ising problems with only 1- and 2-variable terms: CSR neighbour lists (ptr, idx,
-        coupling), used by the faster quadratic kernels. None otherwise."""
-        lengths = np.diff(self.term_ptr)
-        if not self.is_ising or (lengths.size and lengths.max() > 2):
-            return None
-        pairs = np.flatnonzero(lengths == 2)
-        a = self.term_vars[self.term_ptr[pairs]]
-        b = self.term_vars[self.term_ptr[pairs] + 1]
-        src = np.concatenate([a, b])
-        dst = np.concatenate([b, a]).astype(np.int32)
-        w = np.concatenate([self.term_coef[pairs], self.term_coef[pairs]])
-        order = np.argsort(src, kind="stable")
-        ptr = np.zeros(self.n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(src, minlength=self.n), out=ptr[1:])
-        return ptr, dst[order], w[order]
-
     def to_values(self, state: npt.NDArray[np.int8]) -> npt.NDArray[np.int64]:
         """Kernel encoding (0/1 bits) -> user values (ising: bit 1 means spin -1; pubo: the bit)."""
         bits = state.astype(np.int64)

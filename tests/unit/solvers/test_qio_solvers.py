@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from kuantum_solvers.qio.quadratic import quadratic_model
 from kuantum_solvers.qio.run import run_qio
 from kuantum_solvers.targets import TARGETS, validate_params
 
@@ -103,9 +104,9 @@ def test_timeout_stops_early(problem_factory: Any) -> None:
 
 @pytest.mark.parametrize("seed", [21, 22])
 def test_quadratic_ising_fast_path(problem_factory: Any, seed: int) -> None:
-    """Ising problems with only 1- and 2-variable terms use the neighbour-list kernel."""
+    """Ising problems with only 1- and 2-variable terms run on the spin-form (local field) kernels."""
     doc, problem = problem_factory("ising", 12, seed, max_order=2, n_terms=30)
-    assert problem.quadratic_ising_neighbours() is not None
+    assert quadratic_model(problem) is not None
     out = _solve("microsoft.simulatedannealing.cpu", doc)
     assert out["cost"] == pytest.approx(brute_force(problem), abs=1e-9)
     assert cost_of(doc, out["configuration"]) == pytest.approx(out["cost"], abs=1e-9)

@@ -33,6 +33,7 @@ class Context:
 
     progress: Callable[[str], None] = field(default=lambda line: print(line, file=sys.stderr, flush=True))
     threads: int = 0  # 0 = all available cores
+    threads_in_use: int = 1  # set by configure_threads
 
     def configure_threads(self) -> int:
         import numba
@@ -40,6 +41,7 @@ class Context:
         wanted = self.threads or available_cores()
         n = max(1, min(wanted, numba.config.NUMBA_NUM_THREADS))
         numba.set_num_threads(n)
+        self.threads_in_use = n
         return n
 
 

@@ -10,7 +10,9 @@ import numpy as np
 from numba import njit, prange
 
 from kuantum_solvers.qio.kernels import metropolis_sweep
+from kuantum_solvers.qio.lane_kernels import neg_beta_log2e
 from kuantum_solvers.qio.problem import Problem
+from kuantum_solvers.qio.quadratic import ReplicaSet, choose_layout, quadratic_model
 from kuantum_solvers.qio.solvers.common import (
     Context,
     Runner,
@@ -53,33 +55,66 @@ def effective_size(logw: np.ndarray) -> float:
     return float(w.sum() ** 2 / (w * w).sum())
 
 
-def anneal_population(p: Problem, runner: Runner, betas: Schedule, population: int, alpha: float, seed: int,
-                      salt: int = 0) -> list[np.ndarray]:
+class _TermPopulation:
+    """Replicas of a k-local problem for the term kernels; same interface as ReplicaSet."""
+
+    def __init__(self, p: Problem, bits: np.ndarray, seed: int, salt: int) -> None:
+        self.p = p
+        self.bits = bits
+        self.de, self.tstate, self.energy = init_replicas(p, bits)
+        self.best = bits.copy()
+        self.best_energy = self.energy.copy()
+        self.rng = rng_streams(seed, bits.shape[0], salt)
+
+    def energies(self) -> np.ndarray:
+        return self.energy
+
+    def resample(self, order: np.ndarray) -> None:
+        for key in ("bits", "de", "tstate", "energy"):
+            setattr(self, key, np.ascontiguousarray(getattr(self, key)[order]))
+
+    def sweep(self, beta: float, _index: int) -> None:
+        sweep_all(*problem_args(self.p), self.bits, self.de, self.tstate, self.energy, self.best,
+                  self.best_energy, self.rng, beta)
+
+    def best_cost(self) -> float:
+        return float(self.best_energy.min())
+
+    def best_bits(self) -> list[np.ndarray]:
+        return [self.best[r] for r in range(self.best.shape[0])]
+
+
+class _LanePopulation(ReplicaSet):
+    def sweep(self, beta: float, index: int) -> None:
+        self.anneal(neg_beta_log2e([beta]), index)
+
+
+def anneal_population(p: Problem, ctx: Context, runner: Runner, betas: Schedule, population: int, alpha: float,
+                      seed: int, salt: int = 0) -> list[np.ndarray]:
     bits = random_bits(seed + salt, population, p.n, p.initial)
-    de, tstate, energy = init_replicas(p, bits)
-    best_bits = bits.copy()
-    best_energy = energy.copy()
-    rng = rng_streams(seed, population, salt)
+    q = quadratic_model(p)
+    pop: _TermPopulation | _LanePopulation
+    if q is not None:
+        pop = _LanePopulation(p, q, choose_layout(population, ctx.threads_in_use, q.dtype), bits, seed, salt)
+    else:
+        pop = _TermPopulation(p, bits, seed, salt)
     gen = np.random.default_rng([seed, salt, 11])
     logw = np.zeros(population)
-    state: dict[str, Any] = {"bits": bits, "de": de, "tstate": tstate, "energy": energy, "prev": float(betas[0])}
+    prev = [float(betas[0])]
 
     def step(start: int, count: int) -> float:
         for s in range(start, start + count):
             beta = float(betas[s])
-            logw[:] += -(beta - state["prev"]) * state["energy"]
-            state["prev"] = beta
+            logw[:] += -(beta - prev[0]) * pop.energies()
+            prev[0] = beta
             if effective_size(logw) < population / alpha:
-                idx = systematic_resample(gen, logw)
-                for key in ("bits", "de", "tstate", "energy"):
-                    state[key] = np.ascontiguousarray(state[key][idx])
+                pop.resample(systematic_resample(gen, logw))
                 logw[:] = 0.0
-            sweep_all(*problem_args(p), state["bits"], state["de"], state["tstate"], state["energy"],
-                      best_bits, best_energy, rng, beta)
-        return float(best_energy.min()) + p.offset
+            pop.sweep(beta, s)
+        return pop.best_cost() + p.offset
 
     runner.run(betas.count, step, unit="steps", work=p.n * population)
-    return [best_bits[r] for r in range(population)]
+    return pop.best_bits()
 
 
 def solve(p: Problem, params: dict[str, Any], ctx: Context, parameter_free: bool) -> SolveResult:
@@ -91,7 +126,8 @@ def solve(p: Problem, params: dict[str, Any], ctx: Context, parameter_free: bool
         population = 64 * threads
 
         def round_fn(steps: int, salt: int) -> list[np.ndarray]:
-            return anneal_population(p, runner, schedule("geometric", hot, cold, steps), population, 2.0, seed, salt)
+            betas = schedule("geometric", hot, cold, steps)
+            return anneal_population(p, ctx, runner, betas, population, 2.0, seed, salt)
 
         states, steps, rounds = until_stable(p, runner, round_fn, 32)
         return SolveResult(states, {"sweeps": steps, "population": population, "alpha": 2.0,
@@ -101,7 +137,7 @@ def solve(p: Problem, params: dict[str, Any], ctx: Context, parameter_free: bool
     population = params["population"] or 64 * threads
     betas = schedule(beta_spec["type"], beta_spec["initial"], beta_spec["final"], params["sweeps"])
     runner = Runner(ctx, "population annealing", params.get("timeout"))
-    states = anneal_population(p, runner, betas, population, params["alpha"], seed)
+    states = anneal_population(p, ctx, runner, betas, population, params["alpha"], seed)
     used = {"sweeps": params["sweeps"], "population": population, "alpha": params["alpha"], "beta": beta_spec,
             "seed": seed}
     if params.get("timeout") is not None:

@@ -9,7 +9,9 @@ import numpy as np
 from numba import njit, prange
 
 from kuantum_solvers.qio.kernels import metropolis_sweep, rand01
+from kuantum_solvers.qio.lane_kernels import keep_best, neg_beta_log2e, sweep_block
 from kuantum_solvers.qio.problem import Problem
+from kuantum_solvers.qio.quadratic import ReplicaSet, choose_layout, quadratic_model
 from kuantum_solvers.qio.solvers.common import (
     Context,
     Runner,
@@ -47,14 +49,54 @@ def pt_sweeps(term_ptr, term_vars, term_coef, var_ptr, var_terms, is_ising, bits
                 perm[k + 1] = a
 
 
-def temper(p: Problem, runner: Runner, sweeps: int, betas: np.ndarray, seed: int, salt: int = 0) -> list[np.ndarray]:
+@njit(parallel=True, cache=True)
+def pt_sweeps_lanes(ptr, idx, w, spins, local, seeds, energy, best_spins, best_energy, betas, nbetas, perm, rng,
+                    first_sweep, count):
+    """`pt_sweeps` for replicas in lanes: replica r = perm[k] runs at betas[k] (nbetas[k] =
+    -betas[k]·log2 e, in block r // lanes, lane r % lanes); padding lanes run at beta 0, never swap."""
+    blocks, _, lanes = spins.shape
+    k_count = betas.shape[0]
+    swap_stream = 0
+    nb = np.zeros((blocks, lanes), dtype=np.float32)
+    flat_energy = energy.reshape(-1)
+    for t in range(count):
+        for k in range(k_count):
+            r = perm[k]
+            nb[r // lanes, r % lanes] = nbetas[k]
+        for b in prange(blocks):
+            sweep_block(ptr, idx, w, spins[b], local[b], seeds[b], first_sweep + t, nb[b], energy[b])
+            keep_best(spins[b], energy[b], best_spins[b], best_energy[b])
+        for k in range(k_count - 1):
+            a = perm[k]
+            c = perm[k + 1]
+            x = (betas[k] - betas[k + 1]) * (flat_energy[a] - flat_energy[c])
+            if x >= 0.0 or rand01(rng, swap_stream) < np.exp(x):
+                perm[k] = c
+                perm[k + 1] = a
+
+
+def temper(p: Problem, ctx: Context, runner: Runner, sweeps: int, betas: np.ndarray, seed: int,
+           salt: int = 0) -> list[np.ndarray]:
     k = betas.shape[0]
     bits = random_bits(seed + salt, k, p.n, p.initial)
+    perm = np.arange(k, dtype=np.int64)
+    q = quadratic_model(p)
+    if q is not None:
+        replicas = ReplicaSet(p, q, choose_layout(k, ctx.threads_in_use, q.dtype), bits, seed, salt)
+        swap_rng = rng_streams(seed, 1, salt + 1)
+        nbetas = neg_beta_log2e(betas)
+
+        def lane_step(start: int, count: int) -> float:
+            pt_sweeps_lanes(*replicas.kernel_args(), betas, nbetas, perm, swap_rng, start, count)
+            return replicas.best_cost() + p.offset
+
+        runner.run(sweeps, lane_step, work=p.n * k)
+        return replicas.best_bits()
+
     de, tstate, energy = init_replicas(p, bits)
     best_bits = bits.copy()
     best_energy = energy.copy()
     rng = rng_streams(seed, k + 1, salt)
-    perm = np.arange(k, dtype=np.int64)
 
     def step(start: int, count: int) -> float:
         pt_sweeps(*problem_args(p), bits, de, tstate, energy, best_bits, best_energy, rng, betas, perm, count)
@@ -74,7 +116,7 @@ def solve(p: Problem, params: dict[str, Any], ctx: Context, parameter_free: bool
         betas = schedule("geometric", hot, cold, replicas).values()
 
         def round_fn(sweeps: int, salt: int) -> list[np.ndarray]:
-            return temper(p, runner, sweeps, betas, seed, salt)
+            return temper(p, ctx, runner, sweeps, betas, seed, salt)
 
         states, sweeps, rounds = until_stable(p, runner, round_fn, 32)
         return SolveResult(states, {"sweeps": sweeps, "replicas": replicas, "all_betas": betas.tolist(),
@@ -84,7 +126,7 @@ def solve(p: Problem, params: dict[str, Any], ctx: Context, parameter_free: bool
     else:
         betas = schedule("geometric", hot, cold, params["replicas"]).values()
     runner = Runner(ctx, "parallel tempering", params.get("timeout"))
-    states = temper(p, runner, params["sweeps"], betas, seed)
+    states = temper(p, ctx, runner, params["sweeps"], betas, seed)
     used = {"sweeps": params["sweeps"], "replicas": int(betas.shape[0]), "all_betas": betas.tolist(), "seed": seed}
     if params.get("timeout") is not None:
         used["timeout"] = params["timeout"]

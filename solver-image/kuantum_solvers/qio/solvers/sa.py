@@ -8,8 +8,10 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
-from kuantum_solvers.qio.kernels import metropolis_sweep, metropolis_sweep_quadratic
+from kuantum_solvers.qio.kernels import metropolis_sweep
+from kuantum_solvers.qio.lane_kernels import neg_beta_log2e
 from kuantum_solvers.qio.problem import Problem
+from kuantum_solvers.qio.quadratic import ReplicaSet, choose_layout, quadratic_model
 from kuantum_solvers.qio.solvers.common import (
     Context,
     Runner,
@@ -37,40 +39,29 @@ def sa_sweeps(term_ptr, term_vars, term_coef, var_ptr, var_terms, is_ising,
                 best_bits[r, :] = bits[r]
 
 
-@njit(parallel=True, cache=True)
-def sa_sweeps_quadratic(nbr_ptr, nbr_idx, nbr_w4, spins, de, energy, best_bits, best_energy, rng, betas):
-    n = spins.shape[1]
-    for r in prange(spins.shape[0]):
-        for b in range(betas.shape[0]):
-            energy[r] += metropolis_sweep_quadratic(betas[b], r, nbr_ptr, nbr_idx, nbr_w4, spins[r], de[r], rng)
-            if energy[r] < best_energy[r] - 1e-12:
-                best_energy[r] = energy[r]
-                for i in range(n):  # branchless copy
-                    best_bits[r, i] = spins[r, i] < 0.0
-
-
 def anneal(p: Problem, ctx: Context, runner: Runner, sweeps: int, restarts: int, beta_start: float,
            beta_stop: float, seed: int, salt: int = 0) -> list[np.ndarray]:
     bits = random_bits(seed + salt, restarts, p.n, p.initial)
+    betas = schedule("geometric", beta_start, beta_stop, sweeps)
+    q = quadratic_model(p)
+    if q is not None:
+        replicas = ReplicaSet(p, q, choose_layout(restarts, ctx.threads_in_use, q.dtype), bits, seed, salt)
+
+        def lane_step(start: int, count: int) -> float:
+            nbetas = neg_beta_log2e(betas.chunk(start, count))
+            replicas.anneal(nbetas, start)
+            return replicas.best_cost() + p.offset
+
+        runner.run(sweeps, lane_step, work=p.n * restarts)
+        return replicas.best_bits() + replicas.bits()
+
     de, tstate, energy = init_replicas(p, bits)
     best_bits = bits.copy()
     best_energy = energy.copy()
     rng = rng_streams(seed, restarts, salt)
-    betas = schedule("geometric", beta_start, beta_stop, sweeps)
-
-    quadratic = p.quadratic_ising_neighbours()
-    if quadratic is not None:  # faster kernel on ±1.0 spins; tstate is not needed afterwards
-        ptr, idx, w = quadratic
-        quadratic = (ptr, idx, 4.0 * w)
-        spins = 1.0 - 2.0 * bits.astype(np.float64)
 
     def step(start: int, count: int) -> float:
-        chunk = betas.chunk(start, count)
-        if quadratic is not None:
-            sa_sweeps_quadratic(*quadratic, spins, de, energy, best_bits, best_energy, rng, chunk)
-            bits[:] = spins < 0.0
-        else:
-            sa_sweeps(*problem_args(p), bits, de, tstate, energy, best_bits, best_energy, rng, chunk)
+        sa_sweeps(*problem_args(p), bits, de, tstate, energy, best_bits, best_energy, rng, betas.chunk(start, count))
         return float(best_energy.min()) + p.offset
 
     runner.run(sweeps, step, work=p.n * restarts)
