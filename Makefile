@@ -7,7 +7,7 @@ KUANTUM_CACHE ?= $(HOME)/.cache/kuantum
 export KUANTUM_PYTHON := $(abspath $(BIN)/python)
 export PATH := $(abspath $(BIN)):$(KUANTUM_CACHE)/bin:$(PATH)
 
-.PHONY: help venv tools cluster-up cluster-down cluster-purge lint fmt crds test test-unit test-integration demo bench clean
+.PHONY: help venv bench-venv tools cluster-up cluster-down cluster-purge lint fmt crds test test-unit test-integration demo bench clean
 
 help:
 	@echo "make demo          dev cluster up, operator running, example jobs applied and shown"
@@ -24,6 +24,18 @@ $(VENV)/.installed: pyproject.toml solver-image/pyproject.toml
 	@$(PYTHON) -m venv $(VENV) || { echo "kuantum: python3 -m venv failed (apt-get install python3-venv)"; exit 1; }
 	@$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
 	@$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]' -e './solver-image[test]'
+	@touch $@
+
+# Solver benchmarks compare against peers (dwave-samplers, dwave-hybrid, qiskit-aer) whose
+# dependencies clash with the operator's (dwave-cloud-client pins python-dateutil<3, kubernetes
+# needs >=3): they get a venv of their own, with the solver package only.
+BENCH_VENV := .venv-bench
+bench-venv: $(BENCH_VENV)/.installed
+$(BENCH_VENV)/.installed: solver-image/pyproject.toml
+	@echo "==> creating $(BENCH_VENV) (kuantum-solvers and its peers)"
+	@$(PYTHON) -m venv $(BENCH_VENV)
+	@$(BENCH_VENV)/bin/pip install -q --disable-pip-version-check --upgrade pip
+	@$(BENCH_VENV)/bin/pip install -q --disable-pip-version-check -e './solver-image[bench]'
 	@touch $@
 
 tools:
@@ -65,7 +77,7 @@ test: lint tools
 demo: cluster-up
 	@bash hack/demo.sh
 
-bench: venv cluster-up
+bench: venv bench-venv cluster-up
 	@bash benchmarks/run-all.sh
 
 clean:

@@ -7,13 +7,18 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 PY="${PYTHON:-$ROOT/.venv/bin/python}"
 [ -x "$PY" ] || PY=python3
+# The solver benchmarks' peers have their own venv (make bench-venv): their pins clash with the operator's.
+BENCH_PY="${BENCH_PYTHON:-$ROOT/.venv-bench/bin/python}"
+[ -x "$BENCH_PY" ] || BENCH_PY="$PY"
 status=0
 run() {
+    local py="$1"
+    shift
     echo "==> $*"
-    "$PY" "$@" || { echo "!! $1 failed (exit $?)"; status=1; }
+    "$py" "$@" || { echo "!! $1 failed (exit $?)"; status=1; }
     echo
 }
-run benchmarks/qio_sa.py --quick
-run benchmarks/statevector.py --quick
-run benchmarks/operator_throughput.py --jobs 50 --latency-jobs 20 --baseline-jobs 50
+run "$BENCH_PY" benchmarks/qio_sa.py --quick
+run "$BENCH_PY" benchmarks/statevector.py --quick
+run "$PY" benchmarks/operator_throughput.py --jobs 50 --latency-jobs 20 --baseline-jobs 50
 exit "$status"

@@ -172,9 +172,10 @@ class Runner:
             done += count
             if self.deadline is None and self.timeout is not None:
                 self.deadline = time.monotonic() + self.timeout
-            # Grow the chunk towards ~target_s per call (the first call may include JIT loading).
+            # Grow the chunk towards ~target_s per call (the first call may include JIT loading),
+            # and never past the deadline, so a time budget is kept to about one step.
             per_step = max(elapsed / count, 1e-9)
-            chunk = max(1, min(chunk * 4, int(self.target_s / per_step)))
+            chunk = max(1, min(chunk * 4, int(min(self.target_s, self.remaining()) / per_step)))
             now = time.monotonic()
             if now - self.last_report >= 1.0:
                 self.last_report = now
