@@ -12,6 +12,7 @@ SOLVER_UID = 10001
 INPUT_URL_KEY = "input-url"
 OUTPUT_URL_KEY = "output-url"
 PARAMS_KEY = "params"
+GPU_RESOURCE = "nvidia.com/gpu"
 
 
 def child_name(job_id: str) -> str:
@@ -58,10 +59,14 @@ def _secret_env(name: str, secret: str, key: str) -> dict[str, Any]:
 
 
 def solver_job(qjob: dict[str, Any], job_id: str, target: Target, image: str, input_format: str,
-               output_format: str, timeout_seconds: int | None, cpu: str, memory: str) -> dict[str, Any]:
+               output_format: str, timeout_seconds: int | None, cpu: str, memory: str,
+               gpus: int | None = None) -> dict[str, Any]:
     """A batch/v1 Job running kuantum-solve: no token, non-root, read-only root, no capabilities."""
     labels = child_labels(qjob, job_id)
     secret = secret_name(job_id)
+    limits: dict[str, str] = {"memory": memory}
+    if gpus:
+        limits[GPU_RESOURCE] = str(gpus)
     container = {
         "name": "solver",
         "image": image,
@@ -72,7 +77,7 @@ def solver_job(qjob: dict[str, Any], job_id: str, target: Target, image: str, in
             _secret_env("KUANTUM_OUTPUT_URL", secret, OUTPUT_URL_KEY),
             _secret_env("KUANTUM_PARAMS", secret, PARAMS_KEY),
         ],
-        "resources": {"requests": {"cpu": cpu, "memory": memory}, "limits": {"memory": memory}},
+        "resources": {"requests": {"cpu": cpu, "memory": memory}, "limits": limits},
         "securityContext": {
             "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "runAsNonRoot": True,
             "capabilities": {"drop": ["ALL"]},

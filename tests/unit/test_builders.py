@@ -112,6 +112,13 @@ def test_resources() -> None:
     assert resources["limits"]["memory"] == "1Gi"
 
 
+def test_gpus_are_a_limit_only_when_asked_for() -> None:
+    assert builders.GPU_RESOURCE not in _container(_job())["resources"]["limits"]
+    job = builders.solver_job(QJOB, JOB_ID, TARGET, "ghcr.io/kuantum/solver:1-gpu", "microsoft.qio.v2",
+                              "microsoft.qio-results.v2", None, "2", "4Gi", gpus=1)
+    assert _container(job)["resources"]["limits"] == {"memory": "4Gi", "nvidia.com/gpu": "1"}
+
+
 def test_container_reads_urls_and_params_from_the_per_job_secret() -> None:
     container = _container(_job())
     assert container["image"] == "ghcr.io/kuantum/solver:1"

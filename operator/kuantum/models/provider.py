@@ -27,6 +27,10 @@ class TargetOverride(Model):
     cpu: str | None = Field(default=None, description="CPU request of the target's pods, e.g. 500m.")
     memory: str | None = Field(default=None, description="Memory request and limit of the target's pods, e.g. 1Gi.")
     image: str | None = Field(default=None, description="Solver image for this target.")
+    gpus: int | None = Field(
+        default=None, ge=1,
+        description="NVIDIA GPUs (nvidia.com/gpu) per pod of the target. The solver image (built with its gpu "
+                    "extra) runs quadratic QIO problems with many replicas on a GPU it sees.")
 
 
 class ProviderSpec(Model):

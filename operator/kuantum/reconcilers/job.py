@@ -340,7 +340,7 @@ class JobReconciler:
             job, job_id, resolved.target, override.get("image") or self.ctx.settings.solver_image,
             resolved.input_format, resolved.output_format, spec.timeoutSeconds,
             override.get("cpu") or resolved.target.default_cpu,
-            override.get("memory") or resolved.target.default_memory)
+            override.get("memory") or resolved.target.default_memory, override.get("gpus"))
         self.ctx.dispatcher.started.add(key_of(job))
         await self.ctx.kube.create_secret(secret)
         await self.ctx.kube.create_job(batch_job)

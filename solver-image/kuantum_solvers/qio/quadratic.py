@@ -15,7 +15,7 @@ import llvmlite.binding as llvm
 import numpy as np
 import numpy.typing as npt
 
-from kuantum_solvers.qio.lane_kernels import anneal_blocks, local_fields
+from kuantum_solvers.qio.lane_kernels import anneal_blocks, local_fields, neg_beta_log2e
 from kuantum_solvers.qio.problem import Problem
 
 # Problems whose coefficients are multiples of 2^-k (integers, halves, ...; PUBO adds two bits) and
@@ -159,6 +159,10 @@ class ReplicaSet:
 
     def best_bits(self) -> list[npt.NDArray[np.int8]]:
         return self._to_bits(self.best_spins)
+
+    def sweep_at(self, beta: float, index: int) -> None:
+        """Sweep number `index` of every replica at inverse temperature beta."""
+        self.anneal(neg_beta_log2e([beta]), index)
 
     def energies(self) -> npt.NDArray[np.float64]:
         """Current cost (without offset) of each replica: a view, updated by the kernels."""

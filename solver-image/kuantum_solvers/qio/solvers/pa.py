@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
+from kuantum_solvers.qio.gpu import replica_set
 from kuantum_solvers.qio.kernels import metropolis_sweep
-from kuantum_solvers.qio.lane_kernels import neg_beta_log2e
 from kuantum_solvers.qio.problem import Problem
 from kuantum_solvers.qio.quadratic import ReplicaSet, choose_layout, quadratic_model
 from kuantum_solvers.qio.solvers.common import (
@@ -73,7 +73,7 @@ class _TermPopulation:
         for key in ("bits", "de", "tstate", "energy"):
             setattr(self, key, np.ascontiguousarray(getattr(self, key)[order]))
 
-    def sweep(self, beta: float, _index: int) -> None:
+    def sweep_at(self, beta: float, _index: int) -> None:
         sweep_all(*problem_args(self.p), self.bits, self.de, self.tstate, self.energy, self.best,
                   self.best_energy, self.rng, beta)
 
@@ -84,18 +84,13 @@ class _TermPopulation:
         return [self.best[r] for r in range(self.best.shape[0])]
 
 
-class _LanePopulation(ReplicaSet):
-    def sweep(self, beta: float, index: int) -> None:
-        self.anneal(neg_beta_log2e([beta]), index)
-
-
 def anneal_population(p: Problem, ctx: Context, runner: Runner, betas: Schedule, population: int, alpha: float,
                       seed: int, salt: int = 0) -> list[np.ndarray]:
     bits = random_bits(seed + salt, population, p.n, p.initial)
     q = quadratic_model(p)
-    pop: _TermPopulation | _LanePopulation
+    pop: _TermPopulation | ReplicaSet
     if q is not None:
-        pop = _LanePopulation(p, q, choose_layout(population, ctx.threads_in_use, q.dtype), bits, seed, salt)
+        pop = replica_set(p, q, choose_layout(population, ctx.threads_in_use, q.dtype), bits, seed, salt)
     else:
         pop = _TermPopulation(p, bits, seed, salt)
     gen = np.random.default_rng([seed, salt, 11])
@@ -110,7 +105,7 @@ def anneal_population(p: Problem, ctx: Context, runner: Runner, betas: Schedule,
             if effective_size(logw) < population / alpha:
                 pop.resample(systematic_resample(gen, logw))
                 logw[:] = 0.0
-            pop.sweep(beta, s)
+            pop.sweep_at(beta, s)
         return pop.best_cost() + p.offset
 
     runner.run(betas.count, step, unit="steps", work=p.n * population)

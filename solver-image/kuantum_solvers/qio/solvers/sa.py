@@ -8,10 +8,11 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
+from kuantum_solvers.qio.gpu import replica_set
 from kuantum_solvers.qio.kernels import metropolis_sweep
 from kuantum_solvers.qio.lane_kernels import neg_beta_log2e
 from kuantum_solvers.qio.problem import Problem
-from kuantum_solvers.qio.quadratic import ReplicaSet, choose_layout, quadratic_model
+from kuantum_solvers.qio.quadratic import choose_layout, quadratic_model
 from kuantum_solvers.qio.solvers.common import (
     Context,
     Runner,
@@ -45,7 +46,7 @@ def anneal(p: Problem, ctx: Context, runner: Runner, sweeps: int, restarts: int,
     betas = schedule("geometric", beta_start, beta_stop, sweeps)
     q = quadratic_model(p)
     if q is not None:
-        replicas = ReplicaSet(p, q, choose_layout(restarts, ctx.threads_in_use, q.dtype), bits, seed, salt)
+        replicas = replica_set(p, q, choose_layout(restarts, ctx.threads_in_use, q.dtype), bits, seed, salt)
 
         def lane_step(start: int, count: int) -> float:
             nbetas = neg_beta_log2e(betas.chunk(start, count))

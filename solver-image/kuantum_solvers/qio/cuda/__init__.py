@@ -1,0 +1,1 @@
+"""CUDA sources of the optional GPU kernels (package data)."""
