@@ -24,8 +24,7 @@ from kuantum_solvers.circuits.statevector import (
     apply_all,
     apply_gate,
     check_memory,
-    probabilities,
-    sample_indices,
+    sample_basis_states,
     zero_state,
 )
 from kuantum_solvers.errors import invalid_input
@@ -328,9 +327,8 @@ def run_qasm(text: str, shots: int, seed: int, progress: Progress | None = None)
     if _is_static(prog.ops):
         psi = zero_state(prog.qubits)
         apply_all(psi, gates, progress)
-        probs = probabilities(psi)
+        samples = sample_basis_states(psi, shots, rng)
         del psi
-        samples = sample_indices(probs, shots, rng)
         for op in prog.ops:
             if isinstance(op, Measure):
                 clbits[:, op.clbit] = (samples >> op.qubit) & 1

@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from kuantum_solvers.qio.problem import Problem
 from kuantum_solvers.qio.quadratic import Layout, QuadraticModel, ReplicaSet
 
 GPU_MIN_REPLICAS = 256
@@ -62,9 +61,9 @@ def _kernel(real: str) -> Any:
 class GpuReplicaSet(ReplicaSet):
     """ReplicaSet whose arrays live on the GPU: one lane block of all replicas, [n, replicas]."""
 
-    def __init__(self, p: Problem, q: QuadraticModel, replicas: int, bits: npt.NDArray[np.int8], seed: int,
+    def __init__(self, q: QuadraticModel, replicas: int, bits: npt.NDArray[np.int8], seed: int,
                  salt: int = 0) -> None:
-        super().__init__(p, q, Layout(1, replicas, replicas), bits, seed, salt)
+        super().__init__(q, Layout(1, replicas, replicas), bits, seed, salt)
         cupy = _cupy()
         assert cupy is not None
         self.cp = cupy
@@ -100,13 +99,13 @@ class GpuReplicaSet(ReplicaSet):
         return self._to_bits(self.cp.asnumpy(self.best_spins))
 
 
-def replica_set(p: Problem, q: QuadraticModel, layout: Layout, bits: npt.NDArray[np.int8], seed: int,
+def replica_set(q: QuadraticModel, layout: Layout, bits: npt.NDArray[np.int8], seed: int,
                 salt: int = 0) -> ReplicaSet:
     """Replicas on the GPU when it pays off (see use_gpu), else in CPU lanes with `layout`."""
     cupy = _cupy()
     if cupy is not None and use_gpu(layout.replicas):
         try:
-            return GpuReplicaSet(p, q, layout.replicas, bits, seed, salt)
+            return GpuReplicaSet(q, layout.replicas, bits, seed, salt)
         except cupy.cuda.memory.OutOfMemoryError:
             pass  # too large for the device: the CPU has the host's memory
-    return ReplicaSet(p, q, layout, bits, seed, salt)
+    return ReplicaSet(q, layout, bits, seed, salt)

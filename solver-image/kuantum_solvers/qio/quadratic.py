@@ -34,6 +34,7 @@ class QuadraticModel:
     idx: npt.NDArray[np.int32]
     couplings: npt.NDArray[np.float64]  # J_uv per neighbour entry (both directions)
     fields: npt.NDArray[np.float64]  # h_v
+    constant: float  # cost of the spin form not carried by h and J (PUBO rewriting), offset excluded
     dtype: np.dtype  # float32 where exact, else float64
 
     @property
@@ -54,6 +55,7 @@ def quadratic_model(p: Problem) -> QuadraticModel | None:
     b = p.term_vars[starts[pairs] + 1]
     c_pair = p.term_coef[pairs]
     h = np.zeros(p.n)
+    constant = 0.0
     if p.is_ising:
         j = c_pair
         np.add.at(h, p.term_vars[starts[ones]], p.term_coef[ones])
@@ -62,13 +64,14 @@ def quadratic_model(p: Problem) -> QuadraticModel | None:
         np.add.at(h, p.term_vars[starts[ones]], -p.term_coef[ones] / 2.0)
         np.add.at(h, a, -c_pair / 4.0)
         np.add.at(h, b, -c_pair / 4.0)
+        constant = float(p.term_coef[ones].sum() / 2.0 + c_pair.sum() / 4.0)
     src = np.concatenate([a, b])
     order = np.argsort(src, kind="stable")
     idx = np.concatenate([b, a]).astype(np.int32)[order]
     couplings = np.concatenate([j, j])[order]
     ptr = np.zeros(p.n + 1, dtype=np.int64)
     np.cumsum(np.bincount(src, minlength=p.n), out=ptr[1:])
-    return QuadraticModel(p.n, ptr, idx, couplings, h, _kernel_dtype(ptr, couplings, h))
+    return QuadraticModel(p.n, ptr, idx, couplings, h, constant, _kernel_dtype(ptr, couplings, h))
 
 
 def _kernel_dtype(ptr: npt.NDArray[np.int64], couplings: npt.NDArray[np.float64],
@@ -123,20 +126,18 @@ def choose_layout(replicas: int, threads: int, dtype: np.dtype) -> Layout:
 class ReplicaSet:
     """Spins, fields, energies and best-so-far states of `layout.replicas` replicas."""
 
-    def __init__(self, p: Problem, q: QuadraticModel, layout: Layout, bits: npt.NDArray[np.int8], seed: int,
+    def __init__(self, q: QuadraticModel, layout: Layout, bits: npt.NDArray[np.int8], seed: int,
                  salt: int = 0) -> None:
         self.q = q
         self.layout = layout
-        shape = (layout.blocks, q.n, layout.lanes)
         padded_bits = np.zeros((layout.padded, q.n), dtype=np.int8)
         padded_bits[: layout.replicas] = bits
         self.spins = _lane_blocks((1.0 - 2.0 * padded_bits).astype(q.dtype), layout)
-        exact = np.empty(shape, dtype=np.float64)
+        exact = np.empty((layout.blocks, q.n, layout.lanes), dtype=np.float64)
         local_fields(q.ptr, q.idx, q.couplings, q.fields, self.spins, exact)
         self.local = exact.astype(q.dtype)
-        energy = np.zeros(layout.padded)
-        energy[: layout.replicas] = [p.energy(row) - p.offset for row in bits]
-        self.energy = energy.reshape(layout.blocks, layout.lanes)
+        # Cost without offset: sum_v s_v·(h_v + f_v)/2 counts each coupling once.
+        self.energy = q.constant + 0.5 * (self.spins * (q.fields[None, :, None] + exact)).sum(axis=1)
         self.seeds = replica_seeds(seed, layout.padded, salt).reshape(layout.blocks, layout.lanes)
         self.best_spins = self.spins.copy()
         self.best_energy = self.energy.copy()
@@ -184,7 +185,7 @@ class ReplicaSet:
 
 
 def _replica_rows(blocks: npt.NDArray[np.floating]) -> npt.NDArray[np.floating]:
-    """[block, n, lane] -> [replica, n] (a copy)."""
+    """[block, n, lane] -> [replica, n] (a copy, or a view when lanes == 1)."""
     b, n, lanes = blocks.shape
     return blocks.transpose(0, 2, 1).reshape(b * lanes, n)
 

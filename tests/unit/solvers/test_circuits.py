@@ -170,6 +170,30 @@ def test_sampled_histogram_matches_distribution() -> None:
     assert run_qasm(text, 50, seed=9) == run_qasm(text, 50, seed=9)
 
 
+@pytest.mark.parametrize("block", [4, 7, 1 << 14])
+def test_sampling_follows_the_probabilities(monkeypatch: pytest.MonkeyPatch, block: int) -> None:
+    """Blocks walked in parallel, including blocks of zero probability and a ragged last block."""
+    from kuantum_solvers.circuits import statevector
+
+    monkeypatch.setattr(statevector, "_SAMPLE_BLOCK", block)
+    rng = np.random.default_rng(3)
+    probs = rng.random(61) ** 3
+    probs[8:16] = 0.0
+    probs[[0, 30, 60]] = 0.0
+    shots = 200_000
+    amplitudes = np.sqrt(probs * 7.0) * np.exp(1j * rng.uniform(0, 2 * np.pi, probs.size))  # unnormalised
+    idx = statevector.sample_basis_states(amplitudes, shots, np.random.default_rng(11))
+    counts = np.bincount(idx, minlength=probs.size)
+    assert counts[probs == 0.0].sum() == 0
+    expected = probs / probs.sum() * shots
+    live = probs > 0
+    chi2 = float(np.sum((counts[live] - expected[live]) ** 2 / expected[live]))
+    # 49 degrees of freedom: P(chi2 > 86.7) ≈ 0.001; seeded, so deterministic.
+    assert chi2 < 86.7
+    assert len(np.unique(idx[:1000])) > 30  # shuffled: not in sorted order
+    assert not np.all(np.diff(idx[:1000]) >= 0)
+
+
 def test_dynamic_circuit_measure_if_reset() -> None:
     text = """OPENQASM 2.0;
 include "qelib1.inc";

@@ -82,8 +82,8 @@ def _pair(p: Problem, replicas: int) -> tuple[ReplicaSet, ReplicaSet]:
     q = quadratic_model(p)
     assert q is not None
     bits = random_bits(4, replicas, p.n, None)
-    return (ReplicaSet(p, q, Layout(1, replicas, replicas), bits, seed=21),
-            ReplicaSet(p, q, Layout(replicas, 1, replicas), bits, seed=21))
+    return (ReplicaSet(q, Layout(1, replicas, replicas), bits, seed=21),
+            ReplicaSet(q, Layout(replicas, 1, replicas), bits, seed=21))
 
 
 @pytest.mark.parametrize(("kind", "integer"), [("ising", True), ("pubo", True), ("ising", False), ("pubo", False)])
@@ -117,8 +117,8 @@ def test_on_a_cuda_device_the_gpu_replicas_match_the_cpu() -> None:
     q = quadratic_model(p)
     assert q is not None
     bits = random_bits(4, 300, p.n, None)
-    on_gpu = gpu.GpuReplicaSet(p, q, 300, bits, seed=3)
-    cpu = ReplicaSet(p, q, Layout(300, 1, 300), bits, seed=3)
+    on_gpu = gpu.GpuReplicaSet(q, 300, bits, seed=3)
+    cpu = ReplicaSet(q, Layout(300, 1, 300), bits, seed=3)
     betas = neg_beta_log2e(np.geomspace(0.05, 4.0, 50))
     on_gpu.anneal(betas, 0)
     cpu.anneal(betas, 0)

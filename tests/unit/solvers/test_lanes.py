@@ -76,7 +76,7 @@ def test_large_or_fractional_coefficients_use_float64() -> None:
 def _anneal(p: Problem, layout: Layout, sweeps: int, seed: int = 11) -> ReplicaSet:
     q = quadratic_model(p)
     assert q is not None
-    replicas = ReplicaSet(p, q, layout, random_bits(seed, layout.replicas, p.n, None), seed)
+    replicas = ReplicaSet(q, layout, random_bits(seed, layout.replicas, p.n, None), seed)
     betas = np.geomspace(0.05, 3.0, sweeps)
     for start in range(0, sweeps, 7):  # in chunks, like the solver's runner
         replicas.anneal(neg_beta_log2e(betas[start:start + 7]), start)
@@ -125,7 +125,7 @@ def test_fixed_temperature_samples_the_boltzmann_distribution() -> None:
     weights = np.array([np.exp(-beta * p.energy(s)) for s in states])
     expected = weights / weights.sum()
     layout = Layout(1, 64, 64)
-    rs = ReplicaSet(p, q, layout, random_bits(1, 64, p.n, None), seed=5)
+    rs = ReplicaSet(q, layout, random_bits(1, 64, p.n, None), seed=5)
     counts = np.zeros(len(states))
     nb = neg_beta_log2e([beta])
     for sweep in range(3000):

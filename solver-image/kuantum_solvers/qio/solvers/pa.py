@@ -90,7 +90,7 @@ def anneal_population(p: Problem, ctx: Context, runner: Runner, betas: Schedule,
     q = quadratic_model(p)
     pop: _TermPopulation | ReplicaSet
     if q is not None:
-        pop = replica_set(p, q, choose_layout(population, ctx.threads_in_use, q.dtype), bits, seed, salt)
+        pop = replica_set(q, choose_layout(population, ctx.threads_in_use, q.dtype), bits, seed, salt)
     else:
         pop = _TermPopulation(p, bits, seed, salt)
     gen = np.random.default_rng([seed, salt, 11])

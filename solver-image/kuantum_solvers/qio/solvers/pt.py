@@ -27,6 +27,18 @@ from kuantum_solvers.qio.solvers.common import (
 )
 
 
+@njit(cache=True, inline="always")
+def swap_temperatures(betas, perm, energy, rng, stream):
+    """Metropolis swaps of neighbouring temperatures (perm[k] = replica at betas[k]), coldest last."""
+    for k in range(betas.shape[0] - 1):
+        a = perm[k]
+        b = perm[k + 1]
+        x = (betas[k] - betas[k + 1]) * (energy[a] - energy[b])
+        if x >= 0.0 or rand01(rng, stream) < np.exp(x):
+            perm[k] = b
+            perm[k + 1] = a
+
+
 @njit(parallel=True, cache=True)
 def pt_sweeps(term_ptr, term_vars, term_coef, var_ptr, var_terms, is_ising, bits, de, tstate, energy,
               best_bits, best_energy, rng, betas, perm, count):
@@ -40,13 +52,7 @@ def pt_sweeps(term_ptr, term_vars, term_coef, var_ptr, var_terms, is_ising, bits
             if energy[r] < best_energy[r] - 1e-12:
                 best_energy[r] = energy[r]
                 best_bits[r, :] = bits[r]
-        for k in range(k_count - 1):
-            a = perm[k]
-            b = perm[k + 1]
-            x = (betas[k] - betas[k + 1]) * (energy[a] - energy[b])
-            if x >= 0.0 or rand01(rng, swap_stream) < np.exp(x):
-                perm[k] = b
-                perm[k + 1] = a
+        swap_temperatures(betas, perm, energy, rng, swap_stream)
 
 
 @njit(parallel=True, cache=True)
@@ -55,24 +61,16 @@ def pt_sweeps_lanes(ptr, idx, w, spins, local, seeds, energy, best_spins, best_e
     """`pt_sweeps` for replicas in lanes: replica r = perm[k] runs at betas[k] (nbetas[k] =
     -betas[k]·log2 e, in block r // lanes, lane r % lanes); padding lanes run at beta 0, never swap."""
     blocks, _, lanes = spins.shape
-    k_count = betas.shape[0]
-    swap_stream = 0
     nb = np.zeros((blocks, lanes), dtype=np.float32)
     flat_energy = energy.reshape(-1)
     for t in range(count):
-        for k in range(k_count):
+        for k in range(betas.shape[0]):
             r = perm[k]
             nb[r // lanes, r % lanes] = nbetas[k]
         for b in prange(blocks):
             sweep_block(ptr, idx, w, spins[b], local[b], seeds[b], first_sweep + t, nb[b], energy[b])
             keep_best(spins[b], energy[b], best_spins[b], best_energy[b])
-        for k in range(k_count - 1):
-            a = perm[k]
-            c = perm[k + 1]
-            x = (betas[k] - betas[k + 1]) * (flat_energy[a] - flat_energy[c])
-            if x >= 0.0 or rand01(rng, swap_stream) < np.exp(x):
-                perm[k] = c
-                perm[k + 1] = a
+        swap_temperatures(betas, perm, flat_energy, rng, 0)
 
 
 def temper(p: Problem, ctx: Context, runner: Runner, sweeps: int, betas: np.ndarray, seed: int,
@@ -82,7 +80,7 @@ def temper(p: Problem, ctx: Context, runner: Runner, sweeps: int, betas: np.ndar
     perm = np.arange(k, dtype=np.int64)
     q = quadratic_model(p)
     if q is not None:
-        replicas = ReplicaSet(p, q, choose_layout(k, ctx.threads_in_use, q.dtype), bits, seed, salt)
+        replicas = ReplicaSet(q, choose_layout(k, ctx.threads_in_use, q.dtype), bits, seed, salt)
         swap_rng = rng_streams(seed, 1, salt + 1)
         nbetas = neg_beta_log2e(betas)
 

@@ -46,7 +46,7 @@ def anneal(p: Problem, ctx: Context, runner: Runner, sweeps: int, restarts: int,
     betas = schedule("geometric", beta_start, beta_stop, sweeps)
     q = quadratic_model(p)
     if q is not None:
-        replicas = replica_set(p, q, choose_layout(restarts, ctx.threads_in_use, q.dtype), bits, seed, salt)
+        replicas = replica_set(q, choose_layout(restarts, ctx.threads_in_use, q.dtype), bits, seed, salt)
 
         def lane_step(start: int, count: int) -> float:
             nbetas = neg_beta_log2e(betas.chunk(start, count))
