@@ -136,8 +136,10 @@ class ReplicaSet:
         exact = np.empty((layout.blocks, q.n, layout.lanes), dtype=np.float64)
         local_fields(q.ptr, q.idx, q.couplings, q.fields, self.spins, exact)
         self.local = exact.astype(q.dtype)
-        # Cost without offset: sum_v s_v·(h_v + f_v)/2 counts each coupling once.
-        self.energy = q.constant + 0.5 * (self.spins * (q.fields[None, :, None] + exact)).sum(axis=1)
+        # Cost without offset: sum_v s_v·(h_v + f_v)/2 counts each coupling once. Summed per replica
+        # row, so the rounding is the same whatever the layout.
+        rows = np.ascontiguousarray(_replica_rows(self.spins) * (q.fields + _replica_rows(exact)))
+        self.energy = (q.constant + 0.5 * rows.sum(axis=1)).reshape(layout.blocks, layout.lanes)
         self.seeds = replica_seeds(seed, layout.padded, salt).reshape(layout.blocks, layout.lanes)
         self.best_spins = self.spins.copy()
         self.best_energy = self.energy.copy()
