@@ -12,6 +12,9 @@ from kuantum_solvers.targets import TARGETS, validate_params
 
 _ISING: dict[str, Any] = {"cost_function": {"version": "1.0", "type": "ising", "terms": [
     {"c": 1, "ids": [0, 1]}, {"c": -1, "ids": [1, 2]}, {"c": 0.5, "ids": [0]}]}}
+# Coefficients off the power-of-two grid: the float64 variants of the quadratic kernels.
+_ISING_REAL: dict[str, Any] = {"cost_function": {"version": "1.0", "type": "ising", "terms": [
+    {"c": 0.1, "ids": [0, 1]}, {"c": -0.3, "ids": [1, 2]}, {"c": 0.7, "ids": [0]}]}}
 _KLOCAL: dict[str, Any] = {"cost_function": {"version": "1.0", "type": "pubo", "terms": [
     {"c": 1, "ids": [0, 1, 2]}, {"c": -1, "ids": [1, 2]}, {"c": -0.5, "ids": [0]}]}}
 _CIRCUIT: dict[str, Any] = {"qubits": 3, "circuit": [
@@ -31,7 +34,7 @@ def main() -> None:
         if spec["kind"] != "solver":
             continue
         inner = {"seed": 1, "timeout": 0.2} if "-parameterfree" in target else {"seed": 1}
-        for doc in (_ISING, _KLOCAL):
+        for doc in (_ISING, _ISING_REAL, _KLOCAL):
             run_qio(target, json.dumps(doc).encode(), validate_params(target, {"params": inner}), quiet)
     for doc in (_CIRCUIT, _NATIVE):
         run_circuit("ionq.circuit.v1", json.dumps(doc).encode(), {})
