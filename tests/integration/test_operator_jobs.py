@@ -69,9 +69,7 @@ def test_job_succeeds_with_output_events_and_hardened_pod(
     output = json.loads(_blob(azurite_connection_string, status["outputDataUri"])[0])
     assert set(output["configuration"]) == {"0", "1", "2", "3"}
     assert isinstance(output["cost"], float | int)
-    reasons = [r for _, r, _ in q.events_for(core, ns, "ising")]
-    for reason in ("Queued", "Executing", "Succeeded"):
-        assert reason in reasons
+    q.wait_for_events(core, ns, "ising", "Queued", "Executing", "Succeeded")
     # the solver ran as a hardened batch/v1 Job owned by the QuantumJob; its SAS Secret is gone afterwards
     batch_job = _batch_jobs(api_client, ns)[0]
     assert batch_job.metadata.owner_references[0].kind == "QuantumJob"
@@ -136,8 +134,7 @@ def test_gitops_order_job_waits_for_what_is_missing(
                                            "data": {"bell.json": json.dumps(circuit)}})
     status = q.wait_state(api_client, ns, "early", q.FINAL, timeout=180)
     assert status["state"] == "Succeeded", status
-    reasons = [r for _, r, _ in q.events_for(core, ns, "early")]
-    assert "WorkspaceNotFound" in reasons and "ProviderNotFound" in reasons
+    q.wait_for_events(core, ns, "early", "WorkspaceNotFound", "ProviderNotFound")
 
 
 def test_cancel_while_waiting_and_while_executing(
@@ -160,7 +157,7 @@ def test_cancel_while_waiting_and_while_executing(
     assert status["cancellationTime"] and status["endExecutionTime"]
     assert "executionSeconds" in status["usage"], "partial work is billed"
     assert not os.path.exists(f"/proc/{pid}") or Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
-    assert "Cancelled" in [r for _, r, _ in q.events_for(core, ns, "busy")]
+    q.wait_for_events(core, ns, "busy", "Cancelled")
 
 
 def test_deleting_an_executing_job_cancels_and_cleans_up_but_keeps_blobs(
@@ -256,7 +253,7 @@ def test_duplicate_provider_and_monthly_quota(
     dup = wait_for(lambda: (c := ready("sim-again")) and c["reason"] == "DuplicateProvider" and c, what="duplicate")
     assert dup["status"] == "False" and "sim" in dup["message"]
     assert ready("sim")["status"] == "True"  # type: ignore[index]
-    assert "DuplicateProvider" in [r for _, r, _ in q.events_for(core, ns, "sim-again")]
+    q.wait_for_events(core, ns, "sim-again", "DuplicateProvider")
     circuit = {"inline": {"qubits": 1, "circuit": [{"gate": "x", "target": 0}]}}
     for name in ("one", "two"):
         q.create(api_client, ns, "quantumjobs", {"kind": "QuantumJob", "metadata": {"name": name}, "spec": {
@@ -288,8 +285,7 @@ def test_workspace_reports_missing_secret_then_recovers(
     assert status["storageAccount"] == "devstoreaccount1"
     assert wait_for(lambda: (q.get(api_client, ns, "quantumworkspaces", "ws") or {})["status"].get("providers"),
                     what="providers listed")[0]["providerId"] == "microsoft-qio"
-    reasons = [r for _, r, _ in q.events_for(core, ns, "ws")]
-    assert "SecretNotFound" in reasons and "Ready" in reasons
+    q.wait_for_events(core, ns, "ws", "SecretNotFound", "Ready")
 
 
 def test_metrics_endpoint(api_client: client.ApiClient, ready_workspace: str, operator: OperatorProcess) -> None:

@@ -103,6 +103,17 @@ def events_for(core: client.CoreV1Api, namespace: str, name: str) -> list[tuple[
     return [(e.type or "", e.reason or "", e.message or "") for e in events]
 
 
+def wait_for_events(core: client.CoreV1Api, namespace: str, name: str, *reasons: str,
+                    timeout: float = 30) -> list[str]:
+    """The reasons of obj's Events once all of `reasons` are among them. The operator records an Event
+    right after the status write it reports, so a test that saw the status may be a moment early."""
+    def recorded() -> list[str] | None:
+        found = [r for _, r, _ in events_for(core, namespace, name)]
+        return found if set(reasons) <= set(found) else None
+
+    return wait_for(recorded, timeout=timeout, what=f"events {', '.join(reasons)} on {name}")
+
+
 def delete_all_jobs(api_client: client.ApiClient, namespace: str, timeout: float = 60) -> None:
     api = custom(api_client)
     with contextlib.suppress(ApiException):
