@@ -78,10 +78,14 @@ class ContainerProcess:
 
     def exit_code(self) -> int | None:
         """The exit code once the process has ended; 137 when it died without the shim recording it."""
+        # Liveness first, then the file: the shim writes exit_code before it exits, so once it is seen
+        # dead a missing file means it was killed. Reading the file first raced with a shim that
+        # wrote it and exited in between, and reported a finished solver as killed (137).
+        alive = self.shim_alive()
         code = self._recorded("exit_code")
         if code is not None:
             return code
-        if (self.folder / "shim").exists() and not self.shim_alive():
+        if (self.folder / "shim").exists() and not alive:
             return 137
         return None
 

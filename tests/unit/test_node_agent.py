@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -103,10 +104,38 @@ def test_container_process_records_exit_code_log_and_message(tmp_path: Path) -> 
 def test_container_process_falls_back_to_logs_and_is_killable(tmp_path: Path) -> None:
     proc = ContainerProcess(tmp_path / "c")
     proc.start(["sh", "-c", "echo last words; exec sleep 60"], {"PATH": "/usr/bin:/bin"}, tmp_path)
+    # Wait for the words, not just the pid file: a SIGTERM before the echo ran would leave no words.
     deadline = time.monotonic() + 10
-    while not (tmp_path / "c" / "pid").exists() and time.monotonic() < deadline:
+    while "last words" not in proc.log_tail() and time.monotonic() < deadline:
         time.sleep(0.05)
     proc.signal(signal.SIGTERM)
     assert _wait_exit(proc) == 128 + signal.SIGTERM
     assert proc.termination_message(fallback_to_logs=True, failed=True) == "last words"
     assert proc.termination_message(fallback_to_logs=False, failed=True) == ""
+
+
+def test_every_short_container_reports_its_real_exit_code(tmp_path: Path) -> None:
+    """Hundreds of short containers, each watched by a thread polling exit_code as the agent does.
+
+    The shim writes exit_code and exits right after: a reader that looked at the file, then at the
+    shim, could see neither and report 137 for a process that had finished. Tight polling from the
+    moment each container starts puts a reader in that window often.
+    """
+    count, batch = 300, 20
+    codes: dict[int, int | None] = {}
+
+    def watch(i: int) -> None:
+        proc = ContainerProcess(tmp_path / f"c{i}")
+        proc.start(["sh", "-c", f"exit {i % 7}"], {"PATH": "/usr/bin:/bin"}, tmp_path)
+        deadline = time.monotonic() + 60
+        code = None
+        while code is None and time.monotonic() < deadline:
+            code = proc.exit_code()
+        codes[i] = code
+
+    with ThreadPoolExecutor(max_workers=batch) as pool:
+        list(pool.map(watch, range(count)))
+    missing = [i for i, code in codes.items() if code is None]
+    assert not missing, f"containers never reported an exit code: {missing}"
+    wrong = {i: code for i, code in codes.items() if code != i % 7}
+    assert not wrong, f"containers reported exit codes they did not exit with: {wrong}"
