@@ -278,12 +278,9 @@ def _broadcast(operands: list[list[int]], node: Any) -> list[list[int]]:
 
 
 def parse_program(text: str) -> Program:
-    import openqasm3
+    from kuantum_solvers.circuits.qasm_syntax import parse_tree
 
-    try:
-        tree = openqasm3.parse(text)
-    except Exception as exc:  # the parser raises its own error types; all mean bad input
-        raise invalid_input(f"OpenQASM parse error: {str(exc).strip() or type(exc).__name__}") from exc
+    tree = parse_tree(text)
     if tree.version is None or not str(tree.version).startswith("2"):
         raise invalid_input(f"expected an 'OPENQASM 2.0;' program, got version {tree.version!r}")
     builder = _Builder()

@@ -243,7 +243,7 @@ def test_ionq_errors(doc: dict[str, Any], fragment: str) -> None:
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [
-        ("OPENQASM 2.0;\nqreg q[1];\nh q[0]\n", "parse error"),
+        ("OPENQASM 2.0;\nqreg q[1];\nh q[0]\n", "syntax error at line 3, column 7"),
         ('OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[1];\nfoo q[0];\n', "line 4: unknown gate 'foo'"),
         ('OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[1];\nh q[3];\n', "index 3 out of range"),
         ('OPENQASM 2.0;\ninclude "other.inc";\nqreg q[1];\n', "cannot include"),
