@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from azure.core.exceptions import ResourceExistsError
+from azure.storage.blob import ContentSettings
 from kuantum.storage import (
     INPUT_BLOB,
     OUTPUT_BLOB,
@@ -137,3 +140,81 @@ def test_sas_urls_differ_per_blob_and_permission(storage: WorkspaceStorage) -> N
     other = storage.sas_url(c, OUTPUT_BLOB, write=False, valid_for=timedelta(minutes=5))
     sig = [parse_qs(urlsplit(u).query)["sig"][0] for u in (read, write, other)]
     assert len(set(sig)) == 3
+
+
+# ---------------------------------------------------------------------------------------------- upload_input
+class _FakeContainer:
+    def __init__(self, service: _FakeService, name: str) -> None:
+        self.service = service
+        self.name = name
+
+    def create_container(self) -> None:
+        if self.name in self.service.containers:
+            raise ResourceExistsError("exists")
+        self.service.containers[self.name] = {}
+
+    def upload_blob(self, name: str, data: bytes, overwrite: bool = False,
+                    content_settings: ContentSettings | None = None) -> None:
+        assert overwrite, "uploads must overwrite (idempotent re-uploads of the same input)"
+        assert content_settings is not None
+        self.service.containers[self.name][name] = (bytes(data), content_settings)
+
+
+class _FakeService:
+    """Records what WorkspaceStorage.upload_input writes (the subset of BlobServiceClient it uses)."""
+
+    url = BASE
+
+    def __init__(self) -> None:
+        self.containers: dict[str, dict[str, tuple[bytes, ContentSettings]]] = {}
+
+    def get_container_client(self, name: str) -> _FakeContainer:
+        return _FakeContainer(self, name)
+
+
+@pytest.fixture
+def fake(storage: WorkspaceStorage) -> _FakeService:
+    service = _FakeService()
+    storage.service = service  # type: ignore[assignment]
+    return service
+
+
+QIO_DOC = b'{"cost_function": {"version": "1.0", "type": "ising", "terms": [{"c": 1, "ids": [0, 1]}]}}'
+
+
+def test_qio_input_is_uploaded_gzipped_and_labelled_gzip(storage: WorkspaceStorage, fake: _FakeService) -> None:
+    uri = storage.upload_input(JOB_ID, QIO_DOC, "microsoft.qio.v2")
+    assert uri == f"{BASE}/job-{JOB_ID}/inputData"
+    body, settings = fake.containers[f"job-{JOB_ID}"]["inputData"]
+    assert body[:2] == b"\x1f\x8b", "labelled gzip, so the bytes must be gzip"
+    assert gzip.decompress(body) == QIO_DOC
+    assert settings.content_encoding == "gzip"
+    assert settings.content_type == "application/json"
+
+
+@pytest.mark.parametrize(("fmt", "content_type"), [("ionq.circuit.v1", "application/json"),
+                                                   ("honeywell.openqasm.v1", "application/qasm")])
+def test_other_inputs_are_uploaded_as_they_are(storage: WorkspaceStorage, fake: _FakeService, fmt: str,
+                                               content_type: str) -> None:
+    storage.upload_input(JOB_ID, b"payload", fmt)
+    body, settings = fake.containers[f"job-{JOB_ID}"]["inputData"]
+    assert body == b"payload"
+    assert settings.content_encoding is None
+    assert settings.content_type == content_type
+
+
+def test_upload_is_idempotent_and_byte_identical(storage: WorkspaceStorage, fake: _FakeService) -> None:
+    storage.upload_input(JOB_ID, QIO_DOC, "microsoft.qio.v2")
+    first = fake.containers[f"job-{JOB_ID}"]["inputData"][0]
+    storage.upload_input(JOB_ID, QIO_DOC, "microsoft.qio.v2")  # the container exists now: no error
+    assert fake.containers[f"job-{JOB_ID}"]["inputData"][0] == first  # gzip mtime fixed: same bytes
+
+
+@pytest.mark.parametrize("minutes", [5, 90])
+def test_sas_expiry_is_the_requested_validity(storage: WorkspaceStorage, minutes: int) -> None:
+    before = datetime.now(UTC).replace(microsecond=0)
+    url = storage.sas_url(container_name(JOB_ID), INPUT_BLOB, write=False, valid_for=timedelta(minutes=minutes))
+    after = datetime.now(UTC) + timedelta(seconds=1)
+    expiry = datetime.fromisoformat(parse_qs(urlsplit(url).query)["se"][0].replace("Z", "+00:00"))
+    assert before + timedelta(minutes=minutes) <= expiry + timedelta(seconds=1)
+    assert expiry <= after + timedelta(minutes=minutes)
