@@ -122,9 +122,19 @@ def test_job_input_needs_exactly_one_source() -> None:
 
 
 # ---------------------------------------------------------------------------------------------- check_json
+def accepted(data: bytes, fmt: str) -> bool:
+    """Whether check_json lets the input through (it raises InvalidInput otherwise)."""
+    try:
+        check_json(data, fmt)
+    except InvalidInput:
+        return False
+    return True
+
+
 @pytest.mark.parametrize("fmt", ["microsoft.qio.v2", "ionq.circuit.v1"])
 def test_check_json_accepts_json(fmt: str) -> None:
-    check_json(b'{"a": [1, 2]}', fmt)
+    assert accepted(b'{"a": [1, 2]}', fmt)
+    assert not accepted(b'{"a": [1, 2]', fmt)  # the same document, truncated
 
 
 @pytest.mark.parametrize("fmt", ["microsoft.qio.v2", "ionq.circuit.v1"])
@@ -137,12 +147,15 @@ def test_check_json_rejects_non_json(fmt: str, data: bytes) -> None:
 
 @pytest.mark.parametrize("fmt", ["honeywell.openqasm.v1", "quantinuum.openqasm.v1"])
 def test_check_json_leaves_qasm_alone(fmt: str) -> None:
-    check_json(QASM.encode(), fmt)
+    assert accepted(QASM.encode(), fmt)
+    assert not accepted(QASM.encode(), "ionq.circuit.v1")  # QASM is not JSON: the format is what lets it in
 
 
 def test_check_json_leaves_gzip_to_the_solver() -> None:
-    check_json(gzip.compress(b"{not json"), "microsoft.qio.v2")
+    assert accepted(gzip.compress(b"{not json"), "microsoft.qio.v2")
+    assert not accepted(b"{not json", "microsoft.qio.v2")  # uncompressed, the same bytes are refused
 
 
 def test_check_json_ignores_unversioned_formats() -> None:
-    check_json(b"\x00\x01binary", "application/octet-stream")
+    assert accepted(b"\x00\x01binary", "application/octet-stream")
+    assert not accepted(b"\x00\x01binary", "microsoft.qio.v2")

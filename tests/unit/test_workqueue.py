@@ -242,11 +242,20 @@ async def test_stop_returns_even_when_the_handler_swallows_the_cancellation() ->
 
 
 async def test_stop_without_start_is_fine() -> None:
+    seen: list[str] = []
+
     async def handler(key: str) -> None:
-        return None
+        seen.append(key)
 
     q = WorkQueue(handler)
-    await q.stop()
+    q.add("now")
+    q.add_after("later", 0.001)
+    timer = q._timers["later"]
+    await asyncio.wait_for(q.stop(), WAIT)  # returns although no worker ever ran
+    assert timer.cancelled()  # a pending retry does not fire after stop()
+    await asyncio.sleep(0.01)
+    assert len(q) == 1  # "now" stays queued: nothing processed it, nothing dropped it
+    assert seen == []
 
 
 def _make(handler: Callable[[str], Awaitable[None]]) -> WorkQueue:
