@@ -38,6 +38,13 @@ def _blob(conn: str, uri: str) -> tuple[bytes, Any]:
     return client_.download_blob(decompress=False).readall(), client_.get_blob_properties()
 
 
+def _spin_product(configuration: dict[str, int], ids: list[int]) -> int:
+    product = 1
+    for i in ids:
+        product *= configuration[str(i)]
+    return product
+
+
 def _batch_jobs(api_client: client.ApiClient, namespace: str) -> list[Any]:
     return client.BatchV1Api(api_client).list_namespaced_job(namespace, label_selector="kuantum.dev/job-id").items
 
@@ -67,8 +74,12 @@ def test_job_succeeds_with_output_events_and_hardened_pod(
     assert props.content_settings.content_encoding == "gzip"
     assert json.loads(gzip.decompress(raw))["cost_function"]["type"] == "ising"
     output = json.loads(_blob(azurite_connection_string, status["outputDataUri"])[0])
-    assert set(output["configuration"]) == {"0", "1", "2", "3"}
-    assert isinstance(output["cost"], float | int)
+    # q.ISING's unique ground state: every term at -|c| (s0 = s1 = s2 = +1, s3 = -1), cost -5
+    assert output["configuration"] == {"0": 1, "1": 1, "2": 1, "3": -1}, output
+    assert output["cost"] == pytest.approx(-5.0)
+    terms: list[dict[str, Any]] = json.loads(json.dumps(q.ISING))["cost_function"]["terms"]
+    recomputed = sum(t["c"] * _spin_product(output["configuration"], t["ids"]) for t in terms)
+    assert recomputed == pytest.approx(output["cost"])
     q.wait_for_events(core, ns, "ising", "Queued", "Executing", "Succeeded")
     # the solver ran as a hardened batch/v1 Job owned by the QuantumJob; its SAS Secret is gone afterwards
     batch_job = _batch_jobs(api_client, ns)[0]
