@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections import Counter
 from typing import Any, cast
 
 from kubernetes import client
+from kubernetes.client.rest import ApiException
 
 from . import metrics
 from .dispatch import Dispatcher, group_of
-from .kubeapi import Kube
+from .kubeapi import Conflict, Kube, ObjectGone
 from .models.common import API_GROUP, API_VERSION, LABEL_JOB_ID
 from .queueing import positions
 from .reconcilers.context import Context
@@ -23,10 +25,18 @@ from .settings import Settings
 from .statemachine import is_final
 from .storage_registry import StorageRegistry
 from .store import Store, key_of
-from .workqueue import WorkQueue
+from .workqueue import HandlerError, Requeue, WorkQueue
 
 log = logging.getLogger("kuantum.controller")
 KINDS = {"quantumjobs": "QuantumJob", "quantumworkspaces": "QuantumWorkspace", "providers": "Provider"}
+
+
+def _api_message(e: ApiException) -> str:
+    """The API server's own message (from its Status body), not the whole HTTP response."""
+    try:
+        return str(json.loads(e.body or "{}").get("message") or e.reason)[:500]
+    except (ValueError, AttributeError):
+        return str(e.reason)
 
 
 def _pending(job: dict[str, Any]) -> bool:
@@ -67,6 +77,13 @@ class Controller:
         kind, key = item.split("|", 1)
         try:
             await self.reconcilers[kind].reconcile(key)  # type: ignore[attr-defined]
+        except ObjectGone as e:
+            log.debug("%s %s: %s; nothing left to do", kind, key, e)  # deleted meanwhile: done, not an error
+        except Conflict as e:
+            raise Requeue(str(e)) from e
+        except ApiException as e:
+            metrics.RECONCILE_ERRORS.labels(kind=kind).inc()
+            raise HandlerError(f"API server answered {e.status} {e.reason}: {_api_message(e)}") from e
         except Exception:
             metrics.RECONCILE_ERRORS.labels(kind=kind).inc()
             raise

@@ -21,6 +21,24 @@ from .timeutil import now_iso
 PLURALS = {"QuantumJob": "quantumjobs", "Provider": "providers", "QuantumWorkspace": "quantumworkspaces"}
 
 
+class ObjectGone(Exception):
+    """The object a write was for no longer exists (404): whatever was to be done with it is done."""
+
+
+class Conflict(Exception):
+    """The write lost a race (409, or a JSON-patch test that no longer holds): reconcile again, from fresher data."""
+
+
+def _api_error(e: ApiException, what: str) -> Exception:
+    """404 and lost races as their own exceptions; everything else stays an ApiException."""
+    if e.status == 404:
+        return ObjectGone(f"{what} no longer exists")
+    if e.status == 409 or (e.status == 422 and "test" in str(e.body or "").lower() and "patch" in str(e.body or "")
+                           .lower()):
+        return Conflict(f"{what} changed meanwhile")
+    return e
+
+
 class Kube:
     def __init__(self, api_client: client.ApiClient) -> None:
         self.core = client.CoreV1Api(api_client)
@@ -66,7 +84,10 @@ class Kube:
         content_type = (headers or {}).get("Content-Type", "application/merge-patch+json")
         custom = self.custom
         patch = custom.patch_namespaced_custom_object_status if status else custom.patch_namespaced_custom_object
-        result = patch(API_GROUP, API_VERSION, namespace, plural, name, body, _content_type=content_type)
+        try:
+            result = patch(API_GROUP, API_VERSION, namespace, plural, name, body, _content_type=content_type)
+        except ApiException as e:
+            raise _api_error(e, f"{plural} {namespace}/{name}") from None
         return cast(dict[str, Any], result)
 
     async def create_custom(self, kind: str, namespace: str, body: dict[str, Any]) -> bool:

@@ -11,7 +11,7 @@ import kopf
 from kubernetes import client, config
 from prometheus_client import start_http_server
 
-from . import webhooks
+from . import logconfig, webhooks
 from .controller import Controller
 from .models.common import API_GROUP, API_VERSION, LABEL_JOB_ID
 from .settings import Settings
@@ -101,7 +101,9 @@ def run(argv: list[str] | None = None) -> None:
     parser.add_argument("--webhook-cert", default=os.environ.get("KUANTUM_WEBHOOK_CERT"),
                         help="TLS certificate (PEM); default: a self-signed one")
     parser.add_argument("--webhook-key", default=os.environ.get("KUANTUM_WEBHOOK_KEY"))
-    parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--verbose", action="store_true", help="per-event detail at DEBUG")
+    parser.add_argument("--log-format", choices=("text", "json"), default=os.environ.get("KUANTUM_LOG_FORMAT", "text"),
+                        help="text (default) or one JSON object per line, for log search engines")
     args = parser.parse_args(argv)
     if args.kubeconfig:
         from kubernetes.config import kube_config
@@ -109,9 +111,7 @@ def run(argv: list[str] | None = None) -> None:
         os.environ["KUBECONFIG"] = args.kubeconfig
         # The client fixed its default path from $KUBECONFIG at import; Kopf's login reads that default.
         kube_config.KUBE_CONFIG_DEFAULT_LOCATION = args.kubeconfig
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("azure").setLevel(logging.WARNING)  # the SDK logs every request with headers at INFO
+    logconfig.configure(args.verbose, args.log_format)
     _state.update(namespaces=args.namespace, metrics_port=args.metrics_port, metrics_addr=args.metrics_addr)
     if args.webhook_port:
         _state["webhook"] = (args.webhook_host, args.webhook_port, args.webhook_cert, args.webhook_key)
@@ -122,6 +122,5 @@ def run(argv: list[str] | None = None) -> None:
         # immutability itself (SpecChangeIgnored).
         kopf.on.validate(API_GROUP, API_VERSION, "quantumjobs", id="validate-quantumjob",
                          ignore_failures=True)(webhooks.validate_quantumjob)
-    kopf.configure(verbose=args.verbose)
     kopf.run(standalone=True, clusterwide=not args.namespace, namespaces=args.namespace,
              liveness_endpoint=args.liveness or None)

@@ -10,6 +10,14 @@ from collections.abc import Awaitable, Callable
 log = logging.getLogger("kuantum.workqueue")
 
 
+class Requeue(Exception):
+    """Raised by a handler that lost a race: run the key again soon. Not a failure, logged at DEBUG."""
+
+
+class HandlerError(Exception):
+    """A failure the handler has already described in one line (e.g. an API error): logged without traceback."""
+
+
 class WorkQueue:
     def __init__(self, handler: Callable[[str], Awaitable[None]], workers: int = 4,
                  base_delay: float = 1.0, max_delay: float = 300.0) -> None:
@@ -77,11 +85,17 @@ class WorkQueue:
                 self._failures.pop(key, None)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Requeue as e:
+                log.debug("reconcile of %s: %s; again in %.0fs", key, e, self._base)
+                self.add_after(key, self._base)
+            except Exception as e:
                 count = self._failures.get(key, 0) + 1
                 self._failures[key] = count
                 delay = min(self._max, self._base * 2 ** (count - 1))
-                log.exception("reconcile of %s failed (attempt %d); retrying in %.0fs", key, count, delay)
+                # Tracebacks are for bugs; a described failure is one line (its traceback at DEBUG).
+                described = isinstance(e, HandlerError)
+                log.error("reconcile of %s failed (attempt %d); retrying in %.0fs: %s", key, count, delay,
+                          e if described else repr(e), exc_info=not described or log.isEnabledFor(logging.DEBUG))
                 self.add_after(key, delay)
             finally:
                 self._processing.discard(key)

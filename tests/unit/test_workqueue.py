@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
 
@@ -272,3 +273,27 @@ async def test_len_counts_queued_keys(n: int) -> None:
         q.add(f"k{i}")
     assert len(q) == n
     await q.stop()
+
+
+async def test_a_lost_race_runs_again_without_an_error_line(caplog: pytest.LogCaptureFixture) -> None:
+    from kuantum.workqueue import HandlerError, Requeue
+
+    calls: list[str] = []
+    done = asyncio.Event()
+
+    async def handler(key: str) -> None:
+        calls.append(key)
+        if len(calls) == 1:
+            raise Requeue("lost a race")
+        if len(calls) == 2:
+            raise HandlerError("API server answered 500: boom")
+        done.set()
+
+    queue = WorkQueue(handler, workers=1, base_delay=0.01)
+    queue.start()
+    queue.add("a")
+    await asyncio.wait_for(done.wait(), 10)
+    await queue.stop()
+    assert calls == ["a", "a", "a"]
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "boom" in errors[0].getMessage() and errors[0].exc_info is None
