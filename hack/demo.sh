@@ -12,7 +12,7 @@ NS="${KUANTUM_DEMO_NAMESPACE:-kuantum-demo}"
 VENV_BIN="$repo/.venv/bin"
 
 step "installing the CRDs"
-kubectl apply -f "$repo/crds/" >/dev/null
+kubectl apply -f "$repo/helm/kuantum-crds/templates/" >/dev/null
 kubectl wait --for condition=established --timeout=60s crd/quantumjobs.kuantum.dev crd/providers.kuantum.dev \
   crd/quantumworkspaces.kuantum.dev >/dev/null
 

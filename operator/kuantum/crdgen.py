@@ -1,6 +1,10 @@
-"""Generates the CRDs (crds/*.yaml and the Helm chart's copy) from the pydantic models.
+"""Generates the CRDs from the pydantic models into their one place: the kuantum-crds chart's templates.
 
 Run `make crds` (python -m kuantum.crdgen). A unit test fails when the committed files drift.
+The files are plain YAML (no template directives), so `kubectl apply --server-side -f
+helm/kuantum-crds/templates/` installs exactly what `helm install kuantum-crds helm/kuantum-crds` does.
+They carry `helm.sh/resource-policy: keep`: `helm uninstall` never deletes a CRD (which would delete
+every QuantumJob with it), while `helm upgrade` does update the schemas.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from .models import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-OUTPUT_DIRS = (REPO / "crds", REPO / "helm" / "kuantum" / "crds")
+OUTPUT_DIR = REPO / "helm" / "kuantum-crds" / "templates"
 _DROP = {"title", "$defs"}
 
 
@@ -66,6 +70,9 @@ KINDS: list[dict[str, Any]] = [
             {"name": "Target", "type": "string", "jsonPath": ".spec.target"},
             _age(),
             {"name": "Duration", "type": "string", "jsonPath": ".status.duration"},
+            # Wide output (-o wide) only: the default columns are the design's five.
+            {"name": "Queue", "type": "integer", "jsonPath": ".status.queuePosition", "priority": 1},
+            {"name": "Error", "type": "string", "jsonPath": ".status.errorData.code", "priority": 1},
             {"name": "Id", "type": "string", "jsonPath": ".status.id", "priority": 1},
         ],
     },
@@ -125,7 +132,11 @@ def crd(entry: dict[str, Any]) -> dict[str, Any]:
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{entry['plural']}.{API_GROUP}"},
+        "metadata": {
+            "name": f"{entry['plural']}.{API_GROUP}",
+            # helm uninstall never deletes a CRD: that would delete every object of the kind.
+            "annotations": {"helm.sh/resource-policy": "keep"},
+        },
         "spec": {
             "group": API_GROUP,
             "scope": "Namespaced",
@@ -164,11 +175,15 @@ def all_crds() -> dict[str, str]:
 
 
 def main() -> int:
-    for folder in OUTPUT_DIRS:
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, text in all_crds().items():
-            (folder / name).write_text(text)
-            print(f"wrote {folder.relative_to(REPO) / name}")
+    OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+    generated = all_crds()
+    for stale in sorted(OUTPUT_DIR.glob(f"{API_GROUP}_*.yaml")):
+        if stale.name not in generated:
+            stale.unlink()
+            print(f"removed {stale.relative_to(REPO)}")
+    for name, text in generated.items():
+        (OUTPUT_DIR / name).write_text(text)
+        print(f"wrote {(OUTPUT_DIR / name).relative_to(REPO)}")
     return 0
 
 

@@ -1,4 +1,5 @@
-"""The committed CRDs are exactly what crdgen generates, and they are valid structural schemas."""
+"""The committed CRDs are exactly what crdgen generates (in their one place, the kuantum-crds chart), and they
+are valid structural schemas."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from kuantum import crdgen
 
 REPO = Path(__file__).resolve().parents[2]
 GENERATED = crdgen.all_crds()
-DIRS = [REPO / "crds", REPO / "helm" / "kuantum" / "crds"]
+CRD_DIR = REPO / "helm" / "kuantum-crds" / "templates"
 TYPES = {"object", "array", "string", "integer", "number", "boolean"}
 
 
@@ -29,20 +30,38 @@ def _schema(crd: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def test_crdgen_writes_to_the_committed_folders() -> None:
-    assert [d.resolve() for d in crdgen.OUTPUT_DIRS] == [d.resolve() for d in DIRS]
+def test_crdgen_writes_to_the_one_committed_folder() -> None:
+    assert crdgen.OUTPUT_DIR.resolve() == CRD_DIR.resolve()
 
 
-@pytest.mark.parametrize("folder", DIRS, ids=["crds", "helm"])
-def test_committed_crds_are_in_sync_with_the_models(folder: Path) -> None:
-    assert folder.is_dir(), f"{folder} is missing; run `make crds`"
-    committed = {p.name for p in folder.glob("*.yaml")}
+def test_committed_crds_are_in_sync_with_the_models() -> None:
+    assert CRD_DIR.is_dir(), f"{CRD_DIR} is missing; run `make crds`"
+    committed = {p.name for p in CRD_DIR.glob("*.yaml")}
     assert committed == set(GENERATED), (
-        f"{folder.relative_to(REPO)} holds {sorted(committed)} but crdgen generates {sorted(GENERATED)}; "
+        f"{CRD_DIR.relative_to(REPO)} holds {sorted(committed)} but crdgen generates {sorted(GENERATED)}; "
         "run `make crds`")
     for name, text in GENERATED.items():
-        assert (folder / name).read_text() == text, (
-            f"{folder.relative_to(REPO) / name} differs from the pydantic models; run `make crds`")
+        assert (CRD_DIR / name).read_text() == text, (
+            f"{CRD_DIR.relative_to(REPO) / name} differs from the pydantic models; run `make crds`")
+
+
+def test_no_second_copy_of_the_crds() -> None:
+    """One place only: no top-level crds/ and no kuantum.dev CRD in the operator chart."""
+    assert not (REPO / "crds").exists(), "crds/ is gone; the CRDs live in helm/kuantum-crds/templates"
+    for path in (REPO / "helm").rglob("*.yaml"):
+        if path.parent.resolve() == CRD_DIR.resolve():
+            continue
+        for doc in yaml.safe_load_all(path.read_text()) if "{{" not in path.read_text() else []:
+            if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
+                assert not doc["metadata"]["name"].endswith(".kuantum.dev"), f"{path} holds a copy of a CRD"
+
+
+def test_crds_are_kept_by_helm_and_safe_as_templates() -> None:
+    for name, text in GENERATED.items():
+        crd = yaml.safe_load(text)
+        assert crd["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}, name
+        # The files are Helm templates too: a "{{" (an action) in a description would break the chart.
+        assert "{{" not in text, name
 
 
 @pytest.mark.parametrize("hash_seed", ["1", "2"])
@@ -97,6 +116,12 @@ def test_quantumjob_printer_columns() -> None:
     assert by_name["Target"]["jsonPath"] == ".spec.target"
     assert by_name["Age"] == {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
     assert by_name["Duration"]["jsonPath"] == ".status.duration"
+    wide = [c["name"] for c in columns if c.get("priority") == 1]
+    assert wide == ["Queue", "Error", "Id"]
+    assert by_name["Queue"] == {"name": "Queue", "type": "integer", "jsonPath": ".status.queuePosition",
+                                "priority": 1}
+    assert by_name["Error"] == {"name": "Error", "type": "string", "jsonPath": ".status.errorData.code",
+                                "priority": 1}
 
 
 def _lookup(schema: dict[str, Any], json_path: str) -> dict[str, Any] | None:
