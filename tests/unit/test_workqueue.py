@@ -296,4 +296,4 @@ async def test_a_lost_race_runs_again_without_an_error_line(caplog: pytest.LogCa
     await queue.stop()
     assert calls == ["a", "a", "a"]
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
-    assert len(errors) == 1 and "boom" in errors[0].getMessage() and errors[0].exc_info is None
+    assert len(errors) == 1 and "boom" in errors[0].getMessage() and not errors[0].exc_info
