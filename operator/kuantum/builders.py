@@ -3,16 +3,37 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from .catalog import Target
+from .labels import label_value
 from .models.common import API_GROUP, API_VERSION, LABEL_JOB_ID, LABEL_PROVIDER, LABEL_TARGET, LABEL_WORKSPACE
+from .settings import Settings
 
 SOLVER_UID = 10001
 INPUT_URL_KEY = "input-url"
 OUTPUT_URL_KEY = "output-url"
 PARAMS_KEY = "params"
 GPU_RESOURCE = "nvidia.com/gpu"
+# Environment variables of the solver container, filled from the per-job Secret.
+INPUT_URL_ENV = "KUANTUM_INPUT_URL"
+OUTPUT_URL_ENV = "KUANTUM_OUTPUT_URL"
+PARAMS_ENV = "KUANTUM_PARAMS"
+
+
+def sas_lifetime(timeout_seconds: int | None, settings: Settings) -> timedelta:
+    """How long a job's SAS URLs stay valid, counted from when its solver Job is created.
+
+    With `timeoutSeconds` the batch Job's activeDeadlineSeconds stops the pod by then (counted from
+    the Job's start, so scheduling and image pulls are inside it); `settings.sas_margin_seconds` on
+    top covers clock skew between operator, storage and node and the final upload. Without one the
+    pod has no deadline, so the URLs last the longest a solver runs by its own budget,
+    `settings.sas_default_seconds` (24 h: every solver's `timeout` parameter is at most 86,400 s),
+    plus the same margin: bounded, instead of a token that writes `outputData` for ever.
+    """
+    runtime = timeout_seconds if timeout_seconds and timeout_seconds > 0 else settings.sas_default_seconds
+    return timedelta(seconds=runtime + max(0, settings.sas_margin_seconds))
 
 
 def child_name(job_id: str) -> str:
@@ -31,12 +52,14 @@ def owner_reference(qjob: dict[str, Any]) -> dict[str, Any]:
 
 
 def child_labels(qjob: dict[str, Any], job_id: str) -> dict[str, str]:
+    """Labels of the Job, its pods and the Secret; names from the spec made valid label values
+    (`other-ns/ws` or a 300-character name would make the API server refuse the object)."""
     spec = qjob["spec"]
     return {
-        LABEL_WORKSPACE: spec["workspace"],
-        LABEL_PROVIDER: spec["provider"].lower(),
-        LABEL_TARGET: spec["target"],
-        LABEL_JOB_ID: job_id,
+        LABEL_WORKSPACE: label_value(str(spec["workspace"])),
+        LABEL_PROVIDER: label_value(str(spec["provider"]).lower()),
+        LABEL_TARGET: label_value(str(spec["target"])),
+        LABEL_JOB_ID: label_value(job_id),
         "app.kubernetes.io/managed-by": "kuantum",
         "app.kubernetes.io/component": "solver",
     }
@@ -70,12 +93,14 @@ def solver_job(qjob: dict[str, Any], job_id: str, target: Target, image: str, in
     container = {
         "name": "solver",
         "image": image,
-        "args": ["--target", target.id, "--input", "$(KUANTUM_INPUT_URL)", "--output", "$(KUANTUM_OUTPUT_URL)",
+        # Names of variables, never their values: argv is world-readable on the node (ps), the
+        # environment only to the process's own user.
+        "args": ["--target", target.id, "--input-url-env", INPUT_URL_ENV, "--output-url-env", OUTPUT_URL_ENV,
                  "--input-format", input_format, "--output-format", output_format],
         "env": [
-            _secret_env("KUANTUM_INPUT_URL", secret, INPUT_URL_KEY),
-            _secret_env("KUANTUM_OUTPUT_URL", secret, OUTPUT_URL_KEY),
-            _secret_env("KUANTUM_PARAMS", secret, PARAMS_KEY),
+            _secret_env(INPUT_URL_ENV, secret, INPUT_URL_KEY),
+            _secret_env(OUTPUT_URL_ENV, secret, OUTPUT_URL_KEY),
+            _secret_env(PARAMS_ENV, secret, PARAMS_KEY),
         ],
         "resources": {"requests": {"cpu": cpu, "memory": memory}, "limits": limits},
         "securityContext": {

@@ -22,5 +22,7 @@ class Settings:
     # At most this many queuePosition writes per refresh, front of the queues first: no write storms.
     queue_position_budget: int = _int("KUANTUM_QUEUE_POSITION_BUDGET", 25)
     workers: int = _int("KUANTUM_WORKERS", 8)
+    # SAS URLs live for the job's timeoutSeconds (else sas_default_seconds, the longest a solver runs by
+    # its own budget) plus this margin; see builders.sas_lifetime.
     sas_margin_seconds: int = _int("KUANTUM_SAS_MARGIN_SECONDS", 3600)
     sas_default_seconds: int = _int("KUANTUM_SAS_DEFAULT_SECONDS", 24 * 3600)

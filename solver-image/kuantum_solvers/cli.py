@@ -28,8 +28,15 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="kuantum-solve", description="Run a Kuantum solver or simulator target.")
     p.add_argument("--target", required=True, help="target id, e.g. microsoft.simulatedannealing.cpu")
-    p.add_argument("--input", required=True, help="input blob SAS URL or local path")
-    p.add_argument("--output", required=True, help="output blob SAS URL or local path")
+    # SAS URLs are credentials: pods pass them by the name of an environment variable, since a
+    # process's argv is readable by every user of the node (ps, /proc/PID/cmdline) and its
+    # environment is not. --input/--output stay for manual use with local paths.
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--input", help="input blob SAS URL or local path")
+    source.add_argument("--input-url-env", metavar="NAME", help="read the input location from env variable NAME")
+    sink = p.add_mutually_exclusive_group(required=True)
+    sink.add_argument("--output", help="output blob SAS URL or local path")
+    sink.add_argument("--output-url-env", metavar="NAME", help="read the output location from env variable NAME")
     p.add_argument("--params", help="the job's inputParams as JSON (default: $KUANTUM_PARAMS)")
     p.add_argument("--input-format", help="input data format (default: the target's)")
     p.add_argument("--output-format", help="output data format (default: the target's)")
@@ -45,6 +52,19 @@ def _load_params(text: str | None) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise SolverError(errors.INVALID_PARAMETERS, f"params are not valid JSON: {exc.msg}") from exc
+
+
+def _location(args: argparse.Namespace, which: str) -> str:
+    """--input/--output, or the value of the environment variable --input-url-env/--output-url-env names."""
+    direct = getattr(args, which)
+    if direct is not None:
+        return str(direct)
+    name = getattr(args, f"{which}_url_env")
+    value = os.environ.get(name, "").strip()
+    if not value:
+        # The pod was built wrong (or its Secret lacks the key): our fault, not the job's.
+        raise SolverError(errors.INTERNAL_ERROR, f"environment variable {name} (--{which}-url-env) is not set")
+    return value
 
 
 def _progress(line: str) -> None:
@@ -75,7 +95,7 @@ def run(args: argparse.Namespace) -> bytes:
             f"target {args.target!r} does not accept input format {args.input_format!r}; "
             f"accepted: {spec['input_formats']}",
         )
-    data = io.read_input(args.input)
+    data = io.read_input(_location(args, "input"))
     input_format = args.input_format or _sniff_format(spec, data)
     expected_output = targets.default_output_format(args.target, input_format)
     if args.output_format is not None and args.output_format != expected_output:
@@ -127,10 +147,11 @@ def main(argv: list[str] | None = None) -> int:
     _ensure_numba_cache_dir()
     try:
         args = _parser().parse_args(argv)
+        destination = _location(args, "output")  # before solving: a missing one must not waste the run
         output = run(args)
         from kuantum_solvers import io
 
-        io.write_output(args.output, output)
+        io.write_output(destination, output)
     except SolverError as err:
         return report_error(err)
     except MemoryError:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from kuantum import builders
 from kuantum.catalog import targets_of
+from kuantum.settings import Settings
 
 JOB_ID = "0b0c6f6e-7d55-5d1e-9c55-2f5d2c3f6a01"
 QJOB: dict[str, Any] = {
@@ -80,6 +84,17 @@ def test_labels() -> None:
     assert builders.sas_secret(QJOB, JOB_ID, "in", "out", {})["metadata"]["labels"] == labels
 
 
+@pytest.mark.parametrize(("field", "value"), [("workspace", "other-ns/ws"), ("provider", "ns/P"),
+                                              ("target", "microsoft/sa"), ("workspace", "w" * 300)])
+def test_labels_are_valid_whatever_the_spec_names(field: str, value: str) -> None:
+    qjob = {**QJOB, "spec": {**QJOB["spec"], field: value}}
+    labels = builders.child_labels(qjob, JOB_ID)
+    for label in labels.values():
+        assert len(label) <= 63 and LABEL_VALUE.match(label), label
+    assert builders.solver_job(qjob, JOB_ID, TARGET, "img", "microsoft.qio.v2", "microsoft.qio-results.v2", None,
+                               "1", "1Gi")["metadata"]["labels"] == labels
+
+
 def test_every_catalog_target_id_is_a_valid_label_value() -> None:
     for provider in ("microsoft-qio", "kuantum", "ionq", "quantinuum"):
         for target_id in targets_of(provider):
@@ -128,9 +143,13 @@ def test_container_reads_urls_and_params_from_the_per_job_secret() -> None:
         assert "value" not in env[name]
         assert env[name]["valueFrom"] == {"secretKeyRef": {"name": builders.secret_name(JOB_ID), "key": key}}
     args = container["args"]
-    # the URLs never appear in the Job itself, only references to the env
-    assert args[args.index("--input") + 1] == "$(KUANTUM_INPUT_URL)"
-    assert args[args.index("--output") + 1] == "$(KUANTUM_OUTPUT_URL)"
+    # The URLs never appear in the Job, and not in the process's argv either (ps on the node shows
+    # argv to everyone): the solver is told the names of the variables, not $(VAR) expansions.
+    assert args[args.index("--input-url-env") + 1] == "KUANTUM_INPUT_URL"
+    assert args[args.index("--output-url-env") + 1] == "KUANTUM_OUTPUT_URL"
+    assert "--input" not in args and "--output" not in args
+    assert not any("$(" in arg for arg in args)
+    assert "command" not in container  # the image's entrypoint, kuantum-solve
     assert args[args.index("--target") + 1] == "microsoft.simulatedannealing.cpu"
     assert args[args.index("--input-format") + 1] == "microsoft.qio.v2"
     assert args[args.index("--output-format") + 1] == "microsoft.qio-results.v2"
@@ -161,3 +180,41 @@ def test_simulator_job(target_id: str) -> None:
     args = _container(job)["args"]
     assert args[args.index("--target") + 1] == target_id
     assert job["metadata"]["labels"]["kuantum.dev/provider"] == "kuantum"
+
+
+def test_args_parse_with_the_solver_cli() -> None:
+    """The args the operator writes are ones kuantum-solve accepts (same repo, same release)."""
+    from kuantum_solvers.cli import _parser
+
+    args = _parser().parse_args(_container(_job())["args"])
+    assert args.input is None and args.output is None
+    assert (args.input_url_env, args.output_url_env) == ("KUANTUM_INPUT_URL", "KUANTUM_OUTPUT_URL")
+    env_names = {e["name"] for e in _container(_job())["env"]}
+    assert {args.input_url_env, args.output_url_env} <= env_names
+
+
+def _settings(margin: int = 600, default: int = 86400) -> Settings:
+    return Settings(sas_margin_seconds=margin, sas_default_seconds=default)
+
+
+@pytest.mark.parametrize(
+    ("timeout", "expected"),
+    [(120, 120 + 600), (1, 601), (7 * 86400, 7 * 86400 + 600), (None, 86400 + 600), (0, 86400 + 600)],
+)
+def test_sas_lifetime_follows_the_deadline_plus_margin(timeout: int | None, expected: int) -> None:
+    assert builders.sas_lifetime(timeout, _settings()) == timedelta(seconds=expected)
+
+
+def test_sas_lifetime_is_bounded_without_a_timeout() -> None:
+    lifetime = builders.sas_lifetime(None, Settings())
+    assert timedelta(hours=24) < lifetime <= timedelta(hours=26)
+    # a negative margin from a bad setting never shortens the deadline itself
+    assert builders.sas_lifetime(60, _settings(margin=-5)) == timedelta(seconds=60)
+
+
+@given(st.integers(min_value=1, max_value=10**7), st.integers(min_value=0, max_value=10**5))
+def test_sas_outlives_the_pod_deadline(timeout: int, margin: int) -> None:
+    job = builders.solver_job(QJOB, JOB_ID, TARGET, "img", "microsoft.qio.v2", "microsoft.qio-results.v2",
+                              timeout, "1", "1Gi")
+    lifetime = builders.sas_lifetime(timeout, _settings(margin=margin))
+    assert lifetime.total_seconds() >= job["spec"]["activeDeadlineSeconds"] + margin
