@@ -125,7 +125,11 @@ def apply(status: QuantumJobStatus, event: Event, now: str, generation: int | No
             if new.beginExecutionTime:
                 new.endExecutionTime = event.time
             new.usage = event.usage or new.usage
-            conds = set_condition(conds, "Ready", False, "Cancelled", "the job was cancelled", now, generation)
+            # Final and as asked (spec.cancel or deletion): Ready=True, so kstatus (Flux, kubectl wait,
+            # cli-utils) reads Current, not InProgress forever; no Stalled, a cancel is not a failure.
+            # status.state tells it apart from Succeeded (and there is no output).
+            conds = set_condition(conds, "Ready", True, "Cancelled", "the job was cancelled; it has no output", now,
+                                  generation)
         new.duration = _duration(new.beginExecutionTime, new.endExecutionTime)
     new.conditions = conds
     return new
