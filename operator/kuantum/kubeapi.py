@@ -14,6 +14,7 @@ from typing import Any, cast
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+from .kubejson import to_plain
 from .metrics import API_WRITES
 from .models.common import API_GROUP, API_VERSION
 from .timeutil import now_iso
@@ -65,7 +66,7 @@ class Kube:
             if e.status == 404:
                 return None
             raise
-        data: dict[str, Any] = self.api_client.sanitize_for_serialization(obj)
+        data: dict[str, Any] = to_plain(obj)
         return data
 
     # ----- custom resources -----

@@ -1,16 +1,43 @@
-"""RFC 3339 timestamps as Kubernetes writes them."""
+"""RFC 3339 timestamps as Kubernetes writes them: UTC with `Z`, e.g. `2026-11-28T08:00:00Z`.
+
+Everything the operator writes goes through `format_time`/`now_iso`; `parse` accepts what others
+write too (`+00:00` offsets from Python's isoformat, other offsets, fractions of any length, no
+zone at all meaning UTC).
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 
+def format_time(moment: datetime) -> str:
+    """`Z` form in UTC; whole seconds unless the value has a fraction (MicroTime keeps microseconds)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC)
+    if moment.microsecond:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_time(datetime.now(UTC).replace(microsecond=0))
 
 
 def parse(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    """An aware UTC datetime from `...Z`, `...z`, `...+00:00`, `...+02:00` or a zone-less stamp (UTC)."""
+    text = stamp.strip()
+    if text[-1:] in ("Z", "z"):
+        text = text[:-1] + "+00:00"
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def normalize(stamp: str) -> str:
+    """Any stamp `parse` accepts, in the one format the operator writes."""
+    return format_time(parse(stamp))
 
 
 def seconds_between(begin: str, end: str) -> float:
