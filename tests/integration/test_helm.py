@@ -1,4 +1,5 @@
-"""The Helm chart: lint, schema, install/uninstall against the real API server, and least-privilege RBAC.
+"""The Helm charts (kuantum and kuantum-crds): lint, schema, renders (HA, webhook, ServiceMonitor, helm test),
+install/uninstall against the real API server, and least-privilege RBAC.
 
 The RBAC test runs the operator as a local process with the chart's ServiceAccount token (the dev
 cluster's node agent cannot run the operator image) and drives a QuantumJob to Succeeded with it.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import os
 import re
 import signal
@@ -21,6 +23,7 @@ from typing import Any
 
 import pytest
 import yaml
+from kuantum import crdgen
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
@@ -31,6 +34,7 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "kuantum"
+CRDS_CHART = ROOT / "helm" / "kuantum-crds"
 EXAMPLES = ROOT / "examples"
 HELM = KUBECTL_BIN / "helm"
 OPERATOR = Path(sys.executable).parent / "kuantum-operator"
@@ -74,9 +78,19 @@ def helm(*args: str, kubeconfig: str | None = None, check: bool = True) -> subpr
     return result
 
 
-def render(*args: str, namespace: str = "kuantum-system", release: str = "kuantum") -> list[dict[str, Any]]:
-    out = helm("template", release, str(CHART), "--namespace", namespace, *args).stdout
+def render(*args: str, namespace: str = "kuantum-system", release: str = "kuantum", chart: Path = CHART,
+           tests: bool = False) -> list[dict[str, Any]]:
+    """helm template; without the `helm test` hooks unless tests."""
+    extra = [] if tests else ["--skip-tests"]
+    out = helm("template", release, str(chart), "--namespace", namespace, *extra, *args).stdout
     return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+def operator_roles(docs: list[dict[str, Any]], kind: str = "ClusterRole", namespace: str = "kuantum-system",
+                   release: str = "kuantum") -> list[dict[str, Any]]:
+    """The operator's own (Cluster)Roles: not the webhook's, not the aggregated user roles."""
+    fullname = release if "kuantum" in release else f"{release}-kuantum"
+    return [d for d in by_kind(docs, kind) if d["metadata"]["name"] == f"{namespace}-{fullname}"]
 
 
 def rules_of(doc: dict[str, Any]) -> dict[tuple[str, str], set[str]]:
@@ -113,9 +127,14 @@ def can_i(kubeconfig: str, sa: str, *args: str) -> bool:
 
 # ----------------------------------------------------------------------------------------------- offline
 def test_lint_passes_cluster_wide_and_namespaced() -> None:
-    for extra in ([], ["--set", "watchNamespaces={team-a,team-b}"]):
+    for extra in ([], ["--set", "watchNamespaces={team-a,team-b}"],
+                  ["--set", "replicas=2", "--set", "webhook.enabled=true",
+                   "--set", "metrics.serviceMonitor.enabled=true"],
+                  ["--set", "replicas=3", "--set", "webhook.enabled=true", "--set", "watchNamespaces={team-a}"]):
         out = helm("lint", "--strict", str(CHART), *extra).stdout
         assert "1 chart(s) linted, 0 chart(s) failed" in out, out
+    out = helm("lint", "--strict", str(CRDS_CHART)).stdout
+    assert "1 chart(s) linted, 0 chart(s) failed" in out, out
     # lint really checks the values against the chart's schema: a value out of range fails it
     bad = helm("lint", "--strict", str(CHART), "--set", "targetConcurrency=0", check=False)
     assert bad.returncode != 0, bad.stdout
@@ -125,14 +144,17 @@ def test_lint_passes_cluster_wide_and_namespaced() -> None:
 def test_cluster_wide_render_is_least_privilege_and_hardened() -> None:
     docs = render()
     assert not by_kind(docs, "Role") and not by_kind(docs, "RoleBinding")
-    [cluster_role] = by_kind(docs, "ClusterRole")
+    [cluster_role] = operator_roles(docs)
     assert rules_of(cluster_role) == {**NAMESPACED_RULES, **CLUSTER_RULES}
     [binding] = by_kind(docs, "ClusterRoleBinding")
     [sa] = by_kind(docs, "ServiceAccount")
     assert binding["roleRef"]["name"] == cluster_role["metadata"]["name"]
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": sa["metadata"]["name"],
                                     "namespace": "kuantum-system"}]
-    assert not by_kind(docs, "CustomResourceDefinition"), "CRDs belong in crds/, not templates/"
+    assert not by_kind(docs, "CustomResourceDefinition"), "Kuantum's CRDs belong to the kuantum-crds chart"
+    for kind in ("PodDisruptionBudget", "ClusterKopfPeering", "KopfPeering", "ValidatingWebhookConfiguration",
+                 "ServiceMonitor", "Secret"):
+        assert not by_kind(docs, kind), f"{kind} rendered with default values"
 
     [deployment] = by_kind(docs, "Deployment")
     spec = deployment["spec"]
@@ -168,7 +190,7 @@ def test_namespaced_render_grants_roles_only_in_watched_namespaces() -> None:
     bindings = by_kind(docs, "RoleBinding")
     assert sorted(b["metadata"]["namespace"] for b in bindings) == ["team-a", "team-b"]
     assert {b["subjects"][0]["namespace"] for b in bindings} == {"kuantum-system"}
-    [cluster_role] = by_kind(docs, "ClusterRole")
+    [cluster_role] = operator_roles(docs)
     assert rules_of(cluster_role) == CLUSTER_RULES, "namespaced mode: only Kopf's cluster-scoped discovery reads"
     [deployment] = by_kind(docs, "Deployment")
     [container] = deployment["spec"]["template"]["spec"]["containers"]
@@ -183,6 +205,7 @@ def test_cluster_scoped_names_are_unique_per_release_and_namespace() -> None:
     for namespace, release in (("ns-a", "kuantum"), ("ns-b", "kuantum"), ("ns-a", "other")):
         docs = render("--set", "watchNamespaces={shared}", namespace=namespace, release=release)
         cluster_objects = by_kind(docs, "ClusterRole") + by_kind(docs, "ClusterRoleBinding")
+        assert len(cluster_objects) == 4  # the operator's role and binding, the aggregated edit and view roles
         names.add(tuple(sorted(d["metadata"]["name"] for d in cluster_objects)))
         # Roles in a shared watched namespace must not collide either.
         names.add(tuple(sorted(d["metadata"]["name"] for d in by_kind(docs, "Role"))))
@@ -191,8 +214,12 @@ def test_cluster_scoped_names_are_unique_per_release_and_namespace() -> None:
 
 @pytest.mark.parametrize("bad", [
     "replicas: two\n",
-    "replicas: 2\n",
+    "replicas: -1\n",
     "unknownKey: 1\n",
+    "webhook:\n  enabled: true\n  failurePolicy: Maybe\n",
+    "webhook:\n  enabeld: true\n",
+    "metrics:\n  serviceMonitor:\n    interval: often\n",
+    "peering:\n  name: Not_Valid\n",
     "image:\n  repository: x\n  tga: latest\n",
     "watchNamespaces: [Not_A_Namespace]\n",
 ])
@@ -204,6 +231,143 @@ def test_schema_rejects_invalid_values(tmp_path: Path, bad: str) -> None:
     assert "schema" in result.stderr, result.stderr
     lint = helm("lint", str(CHART), "-f", str(values), check=False)
     assert lint.returncode != 0
+
+
+def test_high_availability_render_runs_peering_with_a_disruption_budget() -> None:
+    docs = render("--set", "replicas=2")
+    [deployment] = by_kind(docs, "Deployment")
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["strategy"] == {"type": "RollingUpdate",
+                                              "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    args = container["args"]
+    assert args[args.index("--peering") + 1] == "kuantum"
+    [peering] = by_kind(docs, "ClusterKopfPeering")
+    assert peering["metadata"]["name"] == "kuantum" and peering["apiVersion"] == "kopf.dev/v1"
+    [pdb] = by_kind(docs, "PodDisruptionBudget")
+    assert pdb["spec"]["minAvailable"] == 1
+    assert pdb["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+    [cluster_role] = operator_roles(docs)
+    assert rules_of(cluster_role) == {**NAMESPACED_RULES, **CLUSTER_RULES,
+                                      ("kopf.dev", "clusterkopfpeerings"): {"get", "list", "watch", "patch"}}
+    # Kopf's peering CRDs ship in crds/ (created when absent, never adopted or deleted: other operators share them)
+    peering_crds = yaml.safe_load_all((CHART / "crds" / "kopf.dev_peerings.yaml").read_text())
+    assert sorted(d["metadata"]["name"] for d in peering_crds) == ["clusterkopfpeerings.kopf.dev",
+                                                                  "kopfpeerings.kopf.dev"]
+
+
+def test_high_availability_namespaced_render_peers_in_each_watched_namespace() -> None:
+    docs = render("--set", "replicas=2", "--set", "watchNamespaces={team-a,team-b}")
+    peerings = by_kind(docs, "KopfPeering")
+    assert sorted(p["metadata"]["namespace"] for p in peerings) == ["team-a", "team-b"]
+    assert not by_kind(docs, "ClusterKopfPeering")
+    for role in operator_roles(docs, "Role"):
+        assert rules_of(role) == {**NAMESPACED_RULES, ("kopf.dev", "kopfpeerings"): {"get", "list", "watch", "patch"}}
+    shared = render("--set", "replicas=2", "--set", "peering.create=false", "--set", "watchNamespaces={team-a}")
+    assert not by_kind(shared, "KopfPeering")  # another release created it
+
+
+def _webhook_parts(docs: list[dict[str, Any]]) -> tuple[dict[str, Any], list[str], dict[str, Any]]:
+    [deployment] = by_kind(docs, "Deployment")
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    [service] = [s for s in by_kind(docs, "Service") if s["metadata"]["name"].endswith("-webhook")]
+    return deployment, container["args"], service
+
+
+def test_webhook_render_single_replica_lets_the_operator_make_its_certificate() -> None:
+    docs = render("--set", "webhook.enabled=true", "--set", "webhook.failurePolicy=Fail")
+    deployment, args, service = _webhook_parts(docs)
+    assert args[args.index("--webhook-port") + 1] == "9443"
+    assert args[args.index("--webhook-host") + 1] == "kuantum-webhook.kuantum-system.svc"
+    assert args[args.index("--webhook-failure-policy") + 1] == "Fail"
+    assert "--webhook-cert" not in args and not by_kind(docs, "Secret")
+    assert service["spec"]["ports"] == [{"name": "webhook", "port": 9443, "targetPort": "webhook", "protocol": "TCP"}]
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    [config] = by_kind(docs, "ValidatingWebhookConfiguration")
+    # The name operator/kuantum/main.py gives Kopf's managed configuration; left empty for the operator to fill.
+    assert config["metadata"]["name"] == "kuantum-cluster.kuantum.dev" and "webhooks" not in config
+    [role] = [r for r in by_kind(docs, "ClusterRole") if r["metadata"]["name"].endswith("-webhook")]
+    assert role["rules"] == [
+        {"apiGroups": ["admissionregistration.k8s.io"], "resources": ["validatingwebhookconfigurations"],
+         "verbs": ["create"]},
+        {"apiGroups": ["admissionregistration.k8s.io"], "resources": ["validatingwebhookconfigurations"],
+         "resourceNames": ["kuantum-cluster.kuantum.dev"], "verbs": ["patch"]}]
+    [binding] = [b for b in by_kind(docs, "ClusterRoleBinding") if b["metadata"]["name"].endswith("-webhook")]
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    namespaced = render("--set", "webhook.enabled=true", "--set", "watchNamespaces={team-a,team-b}")
+    [config] = by_kind(namespaced, "ValidatingWebhookConfiguration")
+    assert config["metadata"]["name"] == "kuantum-team-a-team-b.kuantum.dev"
+
+
+def test_webhook_render_several_replicas_share_one_certificate() -> None:
+    docs = render("--set", "replicas=2", "--set", "webhook.enabled=true")
+    deployment, args, _ = _webhook_parts(docs)
+    [secret] = by_kind(docs, "Secret")
+    assert secret["type"] == "kubernetes.io/tls"
+    pem = base64.b64decode(secret["data"]["tls.crt"]).decode()
+    assert pem.startswith("-----BEGIN CERTIFICATE-----")
+    assert args[args.index("--webhook-cert") + 1] == "/etc/kuantum/webhook/tls.crt"
+    assert args[args.index("--webhook-key") + 1] == "/etc/kuantum/webhook/tls.key"
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["webhook-tls"]["secret"]["secretName"] == secret["metadata"]["name"]
+    own = render("--set", "replicas=2", "--set", "webhook.enabled=true", "--set", "webhook.certSecret=my-tls")
+    assert not by_kind(own, "Secret")
+    volumes = {v["name"]: v for v in by_kind(own, "Deployment")[0]["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["webhook-tls"]["secret"]["secretName"] == "my-tls"
+
+
+def test_service_monitor_render() -> None:
+    docs = render("--set", "metrics.serviceMonitor.enabled=true", "--set", "metrics.serviceMonitor.labels.release=prom")
+    [monitor] = by_kind(docs, "ServiceMonitor")
+    [service] = by_kind(docs, "Service")
+    assert monitor["metadata"]["labels"]["release"] == "prom"
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    assert all(service["metadata"]["labels"].get(k) == v for k, v in selector.items())
+    assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+    refused = helm("template", "x", str(CHART), "--set", "metrics.serviceMonitor.enabled=true",
+                   "--set", "metrics.service.enabled=false", check=False)
+    assert refused.returncode != 0 and "metrics.service.enabled" in refused.stderr
+
+
+def test_aggregated_user_roles() -> None:
+    docs = render()
+    roles = {r["metadata"]["name"]: r for r in by_kind(docs, "ClusterRole")}
+    edit, view = roles["kuantum-system-kuantum-edit"], roles["kuantum-system-kuantum-view"]
+    assert edit["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-edit"] == "true"
+    assert view["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-view"] == "true"
+    kinds = {"quantumjobs", "quantumworkspaces", "providers"}
+    assert {r for (g, r), verbs in rules_of(edit).items() if "create" in verbs and g == "kuantum.dev"} == kinds
+    assert all(verbs <= {"get", "list", "watch"} for verbs in rules_of(view).values())
+    assert not any(r["metadata"]["name"].endswith(("-edit", "-view"))
+                   for r in by_kind(render("--set", "rbac.aggregateToDefaultRoles=false"), "ClusterRole"))
+
+
+def test_helm_test_hook_submits_a_job_and_waits() -> None:
+    docs = render("--set", "tests.namespace=team-a", "--set", "tests.workspace=ws", tests=True)
+    [pod] = by_kind(docs, "Pod")
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    [container] = pod["spec"]["containers"]
+    assert container["image"] == "ghcr.io/kuantum-dev/kuantum-operator:0.1.0"
+    assert container["command"] == ["kuantum"]
+    args = container["args"]
+    assert args[:2] == ["--namespace", "team-a"] and "--wait" in args
+    assert args[args.index("--workspace") + 1] == "ws"
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    [role] = [r for r in by_kind(docs, "Role") if r["metadata"]["annotations"].get("helm.sh/hook") == "test"]
+    assert role["metadata"]["namespace"] == "team-a"
+    assert rules_of(role) == {("kuantum.dev", "quantumjobs"): {"create", "get"},
+                              ("kuantum.dev", "quantumworkspaces"): {"get"}}
+    [config_map] = by_kind(docs, "ConfigMap")
+    problem = json.loads(config_map["data"]["helm-test.json"])
+    assert problem["cost_function"]["type"] == "ising"
+
+
+def test_crds_chart_renders_the_generated_crds_kept_on_uninstall() -> None:
+    docs = render(chart=CRDS_CHART)
+    generated = {yaml.safe_load(text)["metadata"]["name"]: yaml.safe_load(text) for text in crdgen.all_crds().values()}
+    assert {d["metadata"]["name"]: d for d in docs} == generated
+    for doc in docs:
+        assert doc["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
 
 
 # ----------------------------------------------------------------------------------------------- cluster

@@ -115,3 +115,56 @@ controller.py and main.py). No wildcards.
   resources: ["namespaces"]
   verbs: ["list", "watch"]
 {{- end }}
+
+{{/* More than one replica: Kopf peering, one active operator, the others paused. */}}
+{{- define "kuantum.peering" -}}
+{{- if gt (int .Values.replicas) 1 }}true{{ end }}
+{{- end }}
+
+{{/* Kopf's peering objects: read, watched and patched (keep-alives) by every replica. */}}
+{{- define "kuantum.clusterPeeringRules" -}}
+- apiGroups: ["kopf.dev"]
+  resources: ["clusterkopfpeerings"]
+  verbs: ["get", "list", "watch", "patch"]
+{{- end }}
+
+{{- define "kuantum.namespacedPeeringRules" -}}
+- apiGroups: ["kopf.dev"]
+  resources: ["kopfpeerings"]
+  verbs: ["get", "list", "watch", "patch"]
+{{- end }}
+
+{{/* The webhook's Service, and the host name the API server is given (--webhook-host). */}}
+{{- define "kuantum.webhookServiceName" -}}
+{{- printf "%s-webhook" (include "kuantum.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "kuantum.webhookHost" -}}
+{{- printf "%s.%s.svc" (include "kuantum.webhookServiceName" .) .Release.Namespace }}
+{{- end }}
+
+{{/*
+The ValidatingWebhookConfiguration Kopf manages (settings.admission.managed): the same name as
+operator/kuantum/main.py gives it, "kuantum-<watched namespaces joined by ->.kuantum.dev" or
+"kuantum-cluster.kuantum.dev". The chart creates it empty (so helm uninstall deletes it) and lets the
+operator patch only this one.
+*/}}
+{{- define "kuantum.webhookConfigName" -}}
+{{- $scope := "cluster" }}
+{{- if .Values.watchNamespaces }}{{ $scope = join "-" .Values.watchNamespaces }}{{ end }}
+{{- printf "kuantum-%s.kuantum.dev" $scope | trunc 253 }}
+{{- end }}
+
+{{/*
+The Secret holding the webhook's certificate, or "" when the operator generates its own (one replica).
+Several replicas must share one certificate: each would otherwise put its own into the configuration's caBundle.
+*/}}
+{{- define "kuantum.webhookCertSecret" -}}
+{{- if .Values.webhook.enabled }}
+{{- if .Values.webhook.certSecret }}
+{{- .Values.webhook.certSecret }}
+{{- else if include "kuantum.peering" . }}
+{{- printf "%s-webhook-tls" (include "kuantum.fullname" .) | trunc 253 }}
+{{- end }}
+{{- end }}
+{{- end }}
