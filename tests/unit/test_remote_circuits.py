@@ -175,7 +175,7 @@ def random_native(rng: random.Random, n: int, length: int) -> dict[str, Any]:
         elif kind == 1:
             circuit.append({"gate": "gpi2", "target": a, "phase": rng.random()})
         elif kind == 2:
-            op = {"gate": "ms", "targets": [a, b], "phases": [rng.random(), rng.random()]}
+            op: dict[str, Any] = {"gate": "ms", "targets": [a, b], "phases": [rng.random(), rng.random()]}
             if rng.random() < 0.5:
                 op["angle"] = rng.uniform(0, 0.25)
             circuit.append(op)
@@ -273,4 +273,4 @@ def test_histogram_blob_sorts_states_and_refuses_bad_entries() -> None:
     assert ionq_histogram_output({"10": 0.25, "3": 0.75}) == b'{"histogram":{"3":0.75,"10":0.25}}'
     for bad in ({"0x1": 1.0}, {"1": -0.1}, {"1": math.nan}, {"1": "half"}):
         with pytest.raises(ValueError):
-            ionq_histogram_output(bad)  # type: ignore[arg-type]
+            ionq_histogram_output(bad)
