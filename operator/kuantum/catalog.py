@@ -32,6 +32,7 @@ class Target:
     hardware: str  # CPU | GPU | FPGA | QPU
     cancel_while_executing: bool
     local: bool  # runs in a solver pod (True) or through the provider's API (False)
+    backend: str = "pod"  # the execution backend that runs it (operator/kuantum/backends/)
     default_cpu: str = "500m"
     default_memory: str = "512Mi"
     params: dict[str, Any] = field(default_factory=dict)
@@ -55,11 +56,13 @@ def _local(target_id: str, spec: dict[str, Any]) -> Target:
     )
 
 
-def _remote(target_id: str, provider: str, kind: str, input_format: str, output_format: str,
+def _remote(target_id: str, provider: str, kind: str, input_formats: tuple[str, ...], output_format: str,
             cancel_while_executing: bool) -> Target:
-    return Target(id=target_id, provider=provider, kind=kind, input_formats=(input_format,),
-                  output_formats={input_format: output_format}, hardware="QPU" if kind == "qpu" else "CPU",
-                  cancel_while_executing=cancel_while_executing, local=False)
+    """A target behind the provider's HTTP API; inputs other than the first are translated (backends/)."""
+    return Target(id=target_id, provider=provider, kind=kind, input_formats=input_formats,
+                  output_formats=dict.fromkeys(input_formats, output_format),
+                  hardware="QPU" if kind == "qpu" else "CPU", cancel_while_executing=cancel_while_executing,
+                  local=False, backend=provider)
 
 
 def _build() -> dict[str, dict[str, Target]]:
@@ -67,13 +70,16 @@ def _build() -> dict[str, dict[str, Target]]:
     for target_id, spec in local_targets.TARGETS.items():
         providers[spec["provider"]][target_id] = _local(target_id, spec)
     ionq_in, ionq_out = "ionq.circuit.v1", "ionq.quantum-results.v1"
+    qasm_in = ("honeywell.openqasm.v1", "quantinuum.openqasm.v1")
     for target_id, kind in (("ionq.simulator", "simulator"), ("ionq.qpu.aria-1", "qpu"), ("ionq.qpu.forte-1", "qpu")):
         # IonQ cancels jobs that have not started; a running QPU job finishes.
-        providers[IONQ][target_id] = _remote(target_id, IONQ, kind, ionq_in, ionq_out, kind == "simulator")
-    qasm, shots = "honeywell.openqasm.v1", "honeywell.quantum-results.v1"
+        providers[IONQ][target_id] = _remote(target_id, IONQ, kind, (ionq_in, *qasm_in), ionq_out,
+                                             kind == "simulator")
+    shots = "honeywell.quantum-results.v1"
     for target_id, kind in (("quantinuum.sim.h2-1sc", "simulator"), ("quantinuum.sim.h2-1e", "simulator"),
                             ("quantinuum.qpu.h2-1", "qpu")):
-        providers[QUANTINUUM][target_id] = _remote(target_id, QUANTINUUM, kind, qasm, shots, kind == "simulator")
+        providers[QUANTINUUM][target_id] = _remote(target_id, QUANTINUUM, kind, (*qasm_in, ionq_in), shots,
+                                                   kind == "simulator")
     return providers
 
 

@@ -104,6 +104,7 @@ class Controller:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.queue.stop()
+        await self.reconcilers["QuantumJob"].backends.aclose()  # type: ignore[attr-defined]
 
     async def _prime(self) -> None:
         """Loads what exists before reconciling, so capacity is counted right after a restart."""

@@ -30,8 +30,11 @@ class Dispatcher:
         self.started: set[str] = set()  # jobs whose solver Job we created, until they are final
 
     def has_child(self, job: dict[str, Any]) -> bool:
-        job_id = (job.get("status") or {}).get("id")
-        return key_of(job) in self.started or (job_id is not None and job_id in self.store.batch_jobs)
+        """Whether the job was launched: a solver Job exists (or is being created), or it went to a provider."""
+        status = job.get("status") or {}
+        job_id = status.get("id")
+        return key_of(job) in self.started or (job_id is not None and job_id in self.store.batch_jobs) \
+            or bool(status.get("providerSubmitTime") or status.get("providerJobId"))
 
     def members(self, group: Group) -> list[dict[str, Any]]:
         return [job for job in self.store.jobs.values() if group_of(job) == group]

@@ -54,7 +54,24 @@ class Cancelled:
     usage: dict[str, float] | None = None
 
 
-Event = Enqueued | Started | Completed | Failed | Cancelled
+@dataclass(frozen=True)
+class SubmitAttempted:
+    """A remote backend is about to send the job to the provider: recorded before the request, so that after
+    an unclear answer (or a restart) the operator looks for the job at the provider before sending it again."""
+
+    time: str
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """The provider accepted the job (or it was found there) under this id."""
+
+    provider_job_id: str
+
+
+# Events that record a step within the current state; they never change the state.
+Note = SubmitAttempted | Submitted
+Event = Enqueued | Started | Completed | Failed | Cancelled | Note
 _TARGET_STATE: dict[type, JobState] = {
     Enqueued: JobState.WAITING, Started: JobState.EXECUTING, Completed: JobState.SUCCEEDED,
     Failed: JobState.FAILED, Cancelled: JobState.CANCELLED,
@@ -78,6 +95,8 @@ def _duration(begin: str | None, end: str | None) -> str | None:
 
 def apply(status: QuantumJobStatus, event: Event, now: str, generation: int | None = None) -> QuantumJobStatus:
     """The status after event, or the same object when the event does not apply in this state."""
+    if isinstance(event, SubmitAttempted | Submitted):
+        return _note(status, event)
     target = _TARGET_STATE[type(event)]
     if not can_move(status.state, target):
         return status
@@ -133,3 +152,16 @@ def apply(status: QuantumJobStatus, event: Event, now: str, generation: int | No
         new.duration = _duration(new.beginExecutionTime, new.endExecutionTime)
     new.conditions = conds
     return new
+
+
+def _note(status: QuantumJobStatus, event: Note) -> QuantumJobStatus:
+    """Records a remote submission step on a job that is not final (a final job never changes)."""
+    if status.state is None or is_final(status.state):
+        return status
+    if isinstance(event, SubmitAttempted):
+        if status.providerSubmitTime is not None:
+            return status  # the first attempt is the one to search from
+        return status.model_copy(update={"providerSubmitTime": event.time})
+    if status.providerJobId == event.provider_job_id:
+        return status
+    return status.model_copy(update={"providerJobId": event.provider_job_id})

@@ -100,6 +100,16 @@ class WorkspaceStorage:
             raise StorageError(f"uploading the input failed: {str(e).splitlines()[0][:300]}") from e
         return self.blob_url(job_id, INPUT_BLOB)
 
+    def upload_output(self, job_id: str, data: bytes, content_type: str) -> str:
+        """Writes the output blob once: an existing one is kept (final outputs are never rewritten)."""
+        client = self.service.get_blob_client(container_name(job_id), OUTPUT_BLOB)
+        try:
+            with contextlib.suppress(ResourceExistsError):
+                client.upload_blob(data, overwrite=False, content_settings=ContentSettings(content_type=content_type))
+        except AzureError as e:
+            raise StorageError(f"writing the output failed: {str(e).splitlines()[0][:300]}") from e
+        return self.blob_url(job_id, OUTPUT_BLOB)
+
     def ensure_container(self, job_id: str) -> None:
         try:
             self.service.get_container_client(container_name(job_id)).create_container()

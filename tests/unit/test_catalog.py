@@ -73,12 +73,17 @@ def test_remote_targets() -> None:
         assert target.hardware == ("QPU" if target.kind == "qpu" else "CPU")
         # a running QPU job runs to the end; simulators can be cancelled
         assert target.cancel_while_executing == (target.kind == "simulator")
+    qasm = ("honeywell.openqasm.v1", "quantinuum.openqasm.v1")
     for target in ionq.values():
-        assert target.input_formats == ("ionq.circuit.v1",)
-        assert target.output_format_for("ionq.circuit.v1") == "ionq.quantum-results.v1"
+        # the provider's own format first (the default); OpenQASM 2 is translated to it
+        assert target.input_formats == ("ionq.circuit.v1", *qasm)
+        assert target.backend == "ionq"
+        assert {target.output_format_for(f) for f in target.input_formats} == {"ionq.quantum-results.v1"}
     for target in quantinuum.values():
-        assert target.input_formats == ("honeywell.openqasm.v1",)
-        assert target.output_format_for("honeywell.openqasm.v1") == "honeywell.quantum-results.v1"
+        assert target.input_formats == (*qasm, "ionq.circuit.v1")
+        assert target.backend == "quantinuum"
+        assert {target.output_format_for(f) for f in target.input_formats} == {"honeywell.quantum-results.v1"}
+    assert {t.backend for p in (QIO, KUANTUM) for t in targets_of(p).values()} == {"pod"}
 
 
 def test_target_ids_are_unique_across_providers_and_match_their_provider() -> None:

@@ -382,3 +382,18 @@ def test_condition_transition_times_follow_status_changes(t_enq: str, t_start: s
     assert exec_e and exec_d
     assert exec_e.lastTransitionTime == t_start
     assert exec_d.lastTransitionTime == t_end
+
+
+def test_remote_submission_notes_keep_the_state_and_the_first_attempt() -> None:
+    from kuantum.statemachine import SubmitAttempted, Submitted
+
+    waiting = apply(QuantumJobStatus(), Enqueued("id-1", None), "2026-01-01T00:00:00Z")
+    attempted = apply(waiting, SubmitAttempted("2026-01-01T00:00:05Z"), "2026-01-01T00:00:05Z")
+    assert attempted.state == JobState.WAITING and attempted.providerSubmitTime == "2026-01-01T00:00:05Z"
+    again = apply(attempted, SubmitAttempted("2026-01-01T00:09:00Z"), "2026-01-01T00:09:00Z")
+    assert again.providerSubmitTime == "2026-01-01T00:00:05Z"
+    submitted = apply(again, Submitted("remote-7"), "2026-01-01T00:00:06Z")
+    assert submitted.providerJobId == "remote-7" and submitted.state == JobState.WAITING
+    final = apply(submitted, Cancelled("2026-01-01T00:01:00Z"), "2026-01-01T00:01:00Z")
+    assert apply(final, Submitted("remote-8"), "2026-01-01T00:02:00Z") is final
+    assert apply(QuantumJobStatus(), SubmitAttempted("t"), "t") == QuantumJobStatus()

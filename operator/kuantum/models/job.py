@@ -91,6 +91,9 @@ class QuantumJobStatus(Model):
     endExecutionTime: str | None = None
     duration: str | None = Field(default=None, description="Execution time of a finished job, e.g. 12s (printed).")
     cancellationTime: str | None = None
-    providerJobId: str | None = None
+    providerJobId: str | None = Field(default=None, description="The job's id at a remote provider.")
+    providerSubmitTime: str | None = Field(
+        default=None, description="When the job was first sent to a remote provider (it is searched for there "
+                                  "from this time on after an unclear answer, so it is never submitted twice).")
     usage: dict[str, float] | None = Field(default=None, description="Provider-defined usage, e.g. executionSeconds.")
     costEstimate: CostEstimate | None = None

@@ -27,6 +27,9 @@ class TargetOverride(Model):
     cpu: str | None = Field(default=None, description="CPU request of the target's pods, e.g. 500m.")
     memory: str | None = Field(default=None, description="Memory request and limit of the target's pods, e.g. 1Gi.")
     image: str | None = Field(default=None, description="Solver image for this target.")
+    backend: Literal["remote", "local"] | None = Field(
+        default=None, description="local: run a remote target's jobs on the local simulator pod (emulation, "
+                                  "same formats); remote (default for hardware targets): the provider's API.")
     gpus: int | None = Field(
         default=None, ge=1,
         description="NVIDIA GPUs (nvidia.com/gpu) per pod of the target. The solver image (built with its gpu "

@@ -12,12 +12,14 @@ import asyncio
 import json
 import logging
 import uuid
-from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
-from .. import builders, metrics
+from .. import metrics
+from ..backends.base import Backend, Observation, Pending, Run
+from ..backends.pod import parse_termination_message, usage_between
+from ..backends.registry import Backends
 from ..catalog import canonical_provider_id, targets_of
 from ..conditions import get_condition, set_condition
 from ..dispatch import group_of
@@ -26,13 +28,16 @@ from ..lookup import provider_for_job, workspace_of
 from ..models import JobState, QuantumJobSpec, QuantumJobStatus
 from ..models.common import FINALIZER, LABEL_JOB_ID, LABEL_PROVIDER, LABEL_TARGET, LABEL_WORKSPACE
 from ..queueing import QueueEntry, positions
-from ..statemachine import Cancelled, Completed, Enqueued, Event, Failed, Started, apply, is_final
-from ..storage import INPUT_BLOB, OUTPUT_BLOB, StorageError, WorkspaceStorage, container_name
+from ..statemachine import Cancelled, Completed, Enqueued, Event, Failed, apply, is_final
+from ..storage import StorageError, WorkspaceStorage
 from ..storage_registry import StorageNotConfigured
 from ..store import key_of
 from ..timeutil import month_of, now_iso, seconds_between
 from ..validation import JobInvalid, Resolved, resolve
 from .context import Context
+
+__all__ = ["ACCEPTED_SPEC", "MUTABLE_FIELDS", "JobReconciler", "immutable_part", "job_id_for",
+           "parse_termination_message"]
 
 log = logging.getLogger("kuantum.job")
 ACCEPTED_SPEC = "kuantum.dev/accepted-spec"
@@ -49,34 +54,10 @@ def immutable_part(spec: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in spec.items() if k not in MUTABLE_FIELDS}
 
 
-def parse_termination_message(message: str) -> tuple[str, str] | None:
-    """The solver's `{"code", "message"}` JSON (the last JSON line of the message), if there is one."""
-    for line in reversed(message.strip().splitlines()):
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(data, dict) and "code" in data and "message" in data:
-                return str(data["code"]), str(data["message"])
-    return None
-
-
-class Pending(Exception):
-    """Something the job needs does not exist yet; the job waits with a condition that says what."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-
-
 class JobReconciler:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, backends: Backends | None = None) -> None:
         self.ctx = ctx
-        self.cleaned: set[str] = set()  # uids whose SAS Secret is already deleted
-        self.stopping: set[str] = set()  # job ids whose solver Job we deleted
+        self.backends = backends or Backends(ctx)
 
     # ------------------------------------------------------------------ entry point
     async def reconcile(self, key: str) -> None:
@@ -222,9 +203,6 @@ class JobReconciler:
                                               "(no Provider object for it)")
         provider, canonical = found
         resolved = resolve(spec, canonical)
-        if not resolved.target.local:
-            raise JobInvalid("TargetNotSupported", f"target {spec.target} runs on {canonical}'s hardware API, which "
-                                                   "this version of Kuantum does not connect to yet")
         try:
             storage = await self.ctx.storages.for_workspace(workspace)
         except StorageNotConfigured as e:
@@ -325,139 +303,64 @@ class JobReconciler:
     # ------------------------------------------------------------------ start
     async def _start(self, job: dict[str, Any], status: QuantumJobStatus, spec: QuantumJobSpec, resolved: Resolved,
                      storage: WorkspaceStorage, provider: dict[str, Any]) -> None:
+        """The job was admitted: its backend launches it."""
         if quota := self._seconds_quota_exceeded(job, spec, provider):
             await self._write(job, status, [Failed("QuotaExceeded", quota)])
             return
-        job_id = str(status.id)
-        seconds = (spec.timeoutSeconds + self.ctx.settings.sas_margin_seconds) if spec.timeoutSeconds \
-            else self.ctx.settings.sas_default_seconds
-        valid = timedelta(seconds=seconds)
-        input_url = self._input_sas(spec, storage, job_id, valid)
-        output_url = storage.sas_url(container_name(job_id), OUTPUT_BLOB, write=True, valid_for=valid)
-        override = self._target_override(provider, spec.target)
-        secret = builders.sas_secret(job, job_id, input_url, output_url, resolved.params)
-        batch_job = builders.solver_job(
-            job, job_id, resolved.target, override.get("image") or self.ctx.settings.solver_image,
-            resolved.input_format, resolved.output_format, spec.timeoutSeconds,
-            override.get("cpu") or resolved.target.default_cpu,
-            override.get("memory") or resolved.target.default_memory, override.get("gpus"))
-        self.ctx.dispatcher.started.add(key_of(job))
-        await self.ctx.kube.create_secret(secret)
-        await self.ctx.kube.create_job(batch_job)
-        log.info("job %s: started solver Job %s", key_of(job), batch_job["metadata"]["name"])
-
-    def _input_sas(self, spec: QuantumJobSpec, storage: WorkspaceStorage, job_id: str, valid: timedelta) -> str:
-        if spec.input.blobUri:
-            located = storage.locate(spec.input.blobUri)
-            if located is None:
-                return spec.input.blobUri  # carries its own SAS token (checked at upload)
-            return storage.sas_url(located[0], located[1], write=False, valid_for=valid)
-        return storage.sas_url(container_name(job_id), INPUT_BLOB, write=False, valid_for=valid)
-
-    @staticmethod
-    def _target_override(provider: dict[str, Any], target: str) -> dict[str, Any]:
-        for item in (provider.get("spec") or {}).get("targets") or []:
-            if item.get("id") == target:
-                return dict(item)
-        return {}
+        backend = self.backends.for_target(resolved.target, provider)
+        run = Run(job, spec, status, resolved, provider, storage)
+        try:
+            seen = await backend.submit(run)
+        except Pending as p:
+            await self._pending(job, status, [], p)
+            return
+        except JobInvalid as e:
+            await self._write(job, status, [Failed(e.code, e.message)])
+            return
+        await self._apply_observation(job, status, seen)
 
     # ------------------------------------------------------------------ running
-    def _pods(self, job_id: str) -> list[dict[str, Any]]:
-        pods = list(self.ctx.store.pods.get(job_id, {}).values())
-        return sorted(pods, key=lambda p: p["metadata"].get("creationTimestamp") or "")
+    async def _run_of(self, job: dict[str, Any], status: QuantumJobStatus, spec: QuantumJobSpec
+                      ) -> tuple[Backend, Run]:
+        provider, storage, resolved = await self._prerequisites(job, spec)
+        backend = self.backends.for_target(resolved.target, provider)
+        return backend, Run(job, spec, status, resolved, provider, storage)
 
     async def _running(self, job: dict[str, Any], status: QuantumJobStatus, spec: QuantumJobSpec) -> None:
-        job_id = str(status.id)
-        pods = self._pods(job_id)
-        pod = pods[-1] if pods else None
-        events: list[Event] = []
-        begin = _container_time(pod, "startedAt") if pod else None
-        phase = ((pod or {}).get("status") or {}).get("phase")
-        if pod and phase in ("Running", "Succeeded", "Failed") and status.state == JobState.WAITING:
-            events.append(Started(begin or now_iso()))
-        if spec.cancel and phase != "Succeeded":
+        try:
+            backend, run = await self._run_of(job, status, spec)
+        except (Pending, JobInvalid) as e:
+            # What it runs on went away under a launched job (workspace, Provider, storage): it stays as it is,
+            # and says why, until it is back or the job is cancelled or deleted.
+            log.warning("job %s: %s; checking again in %.0fs", key_of(job), e, PENDING_RETRY_SECONDS)
+            self.ctx.enqueue_after("QuantumJob", key_of(job), PENDING_RETRY_SECONDS)
+            return
+        seen = await backend.observe(run)
+        events = list(seen.events)
+        if spec.cancel and not any(isinstance(e, Completed) for e in events):
             if self._cancellable(status, spec, events):
-                # Before looking at a Failed pod: stopping the pod for the cancel makes it fail.
-                await self._cancel(job, status, events)
+                # Before looking at a failure: stopping the run for the cancel makes it fail.
+                if await backend.cancel(run):
+                    begin = status.beginExecutionTime or self.backends.pod.execution_began(run.job_id)
+                    started = [e for e in events if not isinstance(e, Failed | Completed | Cancelled)]
+                    await self._write(job, status, [*started, Cancelled(now_iso(), usage_between(begin, now_iso())
+                                                                        if begin else None)])
                 return
             job, status = await self._cancel_refused(job, status, spec)
-        if phase == "Succeeded":
-            events.append(await self._completed(job, status, spec, pod))
-        elif phase == "Failed":
-            events.append(self._failed_pod(status, spec, pod, begin))
-        elif self._pod_deleted(job_id, pod):
-            if self._timed_out(status, spec, begin):
-                events.append(Failed("Timeout", f"the job ran longer than timeoutSeconds={spec.timeoutSeconds}",
-                                     usage=_usage(begin, now_iso())))
-            else:
-                events.append(Failed("PodDeleted", "the solver pod was deleted while the job was executing",
-                                     usage=_usage(begin, now_iso())))
-        elif (deadline := _job_condition(self.ctx.store.batch_jobs.get(job_id), "DeadlineExceeded")) is not None:
-            events.append(Failed("Timeout", f"the job ran longer than timeoutSeconds={spec.timeoutSeconds}: {deadline}",
-                                 usage=_usage(begin, now_iso())))
-        elif await self._execution_lost(job["metadata"]["namespace"], job_id, pod):
-            events.append(Failed("ExecutionLost", "the solver Job disappeared while the job was executing"))
-        if events:
-            await self._write(job, status, events)
+        await self._apply_observation(job, status, Observation(tuple(events), seen.recheck_after))
 
-    async def _completed(self, job: dict[str, Any], status: QuantumJobStatus, spec: QuantumJobSpec,
-                         pod: dict[str, Any] | None) -> Event:
-        begin = _container_time(pod, "startedAt") or status.beginExecutionTime or now_iso()
-        end = _container_time(pod, "finishedAt") or now_iso()
-        workspace = workspace_of(self.ctx.store, job["metadata"]["namespace"], spec.workspace)
-        if workspace is None:
-            raise RuntimeError("workspace vanished; retrying")
-        storage = await self.ctx.storages.for_workspace(workspace)
-        job_id = str(status.id)
-        if not await asyncio.to_thread(storage.exists, job_id, OUTPUT_BLOB):
-            return Failed("OutputMissing", "the solver exited 0 but wrote no output blob", end, _usage(begin, end))
-        return Completed(storage.blob_url(job_id, OUTPUT_BLOB), end, _usage(begin, end))
-
-    def _failed_pod(self, status: QuantumJobStatus, spec: QuantumJobSpec, pod: dict[str, Any] | None,
-                    begin: str | None) -> Event:
-        pod_status = (pod or {}).get("status") or {}
-        end = _container_time(pod, "finishedAt") or now_iso()
-        usage = _usage(begin, end)
-        if pod_status.get("reason") == "DeadlineExceeded" or self._timed_out(status, spec, begin):
-            return Failed("Timeout", f"the job ran longer than timeoutSeconds={spec.timeoutSeconds}", end, usage)
-        terminated = _terminated(pod)
-        message = str(terminated.get("message") or "")
-        parsed = parse_termination_message(message)
-        if parsed:
-            return Failed(parsed[0], parsed[1], end, usage)
-        if pod_status.get("reason") == "Terminated" or (pod or {}).get("metadata", {}).get("deletionTimestamp"):
-            return Failed("PodDeleted", "the solver pod was deleted while the job was executing", end, usage)
-        code = terminated.get("exitCode")
-        return Failed("SolverFailed", f"the solver exited with code {code}: {message[-500:] or 'no message'}", end,
-                      usage)
-
-    def _timed_out(self, status: QuantumJobStatus, spec: QuantumJobSpec, begin: str | None) -> bool:
-        start = begin or status.beginExecutionTime
-        return bool(spec.timeoutSeconds and start and seconds_between(start, now_iso()) >= spec.timeoutSeconds)
-
-    def _pod_deleted(self, job_id: str, pod: dict[str, Any] | None) -> bool:
-        if job_id in self.stopping:
-            return False
-        return bool(self.ctx.store.deleted_pods.get(job_id)) or bool(pod and pod["metadata"].get("deletionTimestamp"))
-
-    async def _execution_lost(self, namespace: str, job_id: str, pod: dict[str, Any] | None) -> bool:
-        """Only after the API server confirms it: the store may not have seen the child yet."""
-        if pod is not None or job_id in self.ctx.store.batch_jobs:
-            return False
-        return not await self.ctx.kube.job_exists(namespace, builders.child_name(job_id))
+    async def _apply_observation(self, job: dict[str, Any], status: QuantumJobStatus, seen: Observation) -> None:
+        if seen.events:
+            job = await self._write(job, status, list(seen.events))
+        if seen.recheck_after is not None and not is_final((job.get("status") or {}).get("state")):
+            self.ctx.enqueue_after("QuantumJob", key_of(job), seen.recheck_after)
 
     # ------------------------------------------------------------------ cancel
     def _cancellable(self, status: QuantumJobStatus, spec: QuantumJobSpec, events: list[Event]) -> bool:
         """Waiting jobs always are; executing ones where the target can cancel while executing."""
-        executing = status.state == JobState.EXECUTING or bool(events)
+        executing = status.state == JobState.EXECUTING or any(e.__class__.__name__ == "Started" for e in events)
         target = targets_of(canonical_provider_id(spec.provider) or "").get(spec.target)
         return not executing or target is None or target.cancel_while_executing
-
-    async def _cancel(self, job: dict[str, Any], status: QuantumJobStatus, events: list[Event]) -> None:
-        if await self._stop_children(job, str(status.id)):
-            pods = self._pods(str(status.id))
-            begin = _container_time(pods[-1], "startedAt") if pods else status.beginExecutionTime
-            await self._write(job, status, [*events, Cancelled(now_iso(), _usage(begin, now_iso()) if begin else None)])
 
     async def _cancel_refused(self, job: dict[str, Any], status: QuantumJobStatus, spec: QuantumJobSpec
                               ) -> tuple[dict[str, Any], QuantumJobStatus]:
@@ -472,16 +375,16 @@ class JobReconciler:
         await self.ctx.kube.event(job, "CancelRequested", message, warning=True)
         return job, QuantumJobStatus.model_validate(job.get("status") or {})
 
-    async def _stop_children(self, job: dict[str, Any], job_id: str) -> bool:
-        """Deletes the solver Job (its pod gets SIGTERM); True once no pod of the job is left running."""
-        namespace = job["metadata"]["namespace"]
-        if self.ctx.dispatcher.has_child(job) and job_id not in self.stopping:
-            self.stopping.add(job_id)
-            await self.ctx.kube.delete_job(namespace, builders.child_name(job_id))
-        alive = [p for p in self._pods(job_id) if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
-        if alive:
-            self.ctx.enqueue_after("QuantumJob", key_of(job), 2.0)
-        return not alive
+    async def _stop(self, job: dict[str, Any], status: QuantumJobStatus, spec: QuantumJobSpec | None) -> bool:
+        """Stops whatever runs the job, on every backend that may have it; True once nothing runs."""
+        if spec is not None:
+            try:
+                backend, run = await self._run_of(job, status, spec)
+                if backend is not self.backends.pod:
+                    return await backend.cancel(run)
+            except (Pending, JobInvalid):
+                pass  # nothing left to reach the provider through: nothing more can be stopped there
+        return await self.backends.pod.stop(job, str(status.id))
 
     # ------------------------------------------------------------------ final and deletion
     async def _after_final(self, job: dict[str, Any], status: QuantumJobStatus) -> None:
@@ -489,10 +392,8 @@ class JobReconciler:
         if key in self.ctx.dispatcher.started:
             self.ctx.dispatcher.started.discard(key)
             self._kick(job)
-        uid = job["metadata"]["uid"]
-        if status.id and uid not in self.cleaned and status.id in self.ctx.store.batch_jobs:
-            await self.ctx.kube.delete_secret(job["metadata"]["namespace"], builders.secret_name(status.id))
-        self.cleaned.add(uid)
+        for backend in self.backends.all():
+            await backend.cleanup(job, status)
         ttl = (job.get("spec") or {}).get("ttlSecondsAfterFinished")
         if ttl is not None:
             finished = status.endExecutionTime or status.cancellationTime or now_iso()
@@ -508,9 +409,16 @@ class JobReconciler:
         if FINALIZER not in (meta.get("finalizers") or []):
             return
         if not is_final(status.state) and status.state is not None:
-            if not await self._stop_children(job, str(status.id)):
+            try:
+                spec: QuantumJobSpec | None = QuantumJobSpec.model_validate(self._accepted_spec(job))
+            except ValidationError:
+                spec = None
+            if not await self._stop(job, status, spec):
                 return
             job = await self._write(job, status, [Cancelled(now_iso())])
+            status = QuantumJobStatus.model_validate(job.get("status") or {})
+        for backend in self.backends.all():
+            await backend.cleanup(job, status)
         remaining = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
         await self.ctx.kube.patch_meta("QuantumJob", meta["namespace"], meta["name"],
                                        {"metadata": {"finalizers": remaining}})
@@ -560,6 +468,8 @@ class JobReconciler:
         if state is None:
             return
         metrics.TRANSITIONS.labels(state=state.value).inc()
+        detail = f" ({new.errorData.code}: {new.errorData.message[:200]})" if new.errorData else ""
+        log.info("job %s (%s): %s -> %s%s", key_of(job), new.id, old.state or "new", state.value, detail)
         if new.beginExecutionTime and not old.beginExecutionTime and new.creationTime:
             metrics.TIME_IN_QUEUE.observe(seconds_between(new.creationTime, new.beginExecutionTime))
             await self.ctx.kube.event(job, "Executing", f"job {new.id} started executing")
@@ -589,35 +499,3 @@ def _first_error(e: ValidationError) -> str:
     err = e.errors()[0]
     where = ".".join(str(p) for p in err["loc"])
     return f"spec.{where}: {err['msg']}" if where else err["msg"]
-
-
-def _terminated(pod: dict[str, Any] | None) -> dict[str, Any]:
-    for cs in ((pod or {}).get("status") or {}).get("containerStatuses") or []:
-        term = (cs.get("state") or {}).get("terminated")
-        if term:
-            return dict(term)
-    return {}
-
-
-def _container_time(pod: dict[str, Any] | None, field: str) -> str | None:
-    for cs in ((pod or {}).get("status") or {}).get("containerStatuses") or []:
-        for state in (cs.get("state") or {}).values():
-            if isinstance(state, dict) and state.get(field):
-                return str(state[field])
-    if field == "startedAt":
-        return ((pod or {}).get("status") or {}).get("startTime")
-    return None
-
-
-def _usage(begin: str | None, end: str | None) -> dict[str, float]:
-    if not begin or not end:
-        return {"executionSeconds": 0.0}
-    return {"executionSeconds": round(seconds_between(begin, end), 3)}
-
-
-def _job_condition(batch_job: dict[str, Any] | None, reason: str) -> str | None:
-    for cond in ((batch_job or {}).get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "Failed" and cond.get("status") == "True" and cond.get("reason") == reason:
-            return str(cond.get("message") or reason)
-    return None
-

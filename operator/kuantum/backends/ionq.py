@@ -1,0 +1,39 @@
+"""IonQ: circuits sent to IonQ's HTTP API (v0.3 or v0.4, picked by the Provider's endpoint)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..catalog import IONQ
+from ..remote.base import Program, ProviderApi
+from ..remote.circuits import InvalidProgram, ionq_circuit_to_ionq, qasm_to_ionq
+from ..remote.ionq import DEFAULT_ENDPOINT, IonQApi
+from .remote import RemoteBackend, program_document, shots_of
+
+if TYPE_CHECKING:
+    from ..reconcilers.context import Context
+
+CREDENTIALS_KEY = "apiKey"
+
+
+def make_api(endpoint: str | None, credentials: dict[str, str]) -> ProviderApi:
+    return IonQApi(endpoint or DEFAULT_ENDPOINT, credentials.get(CREDENTIALS_KEY, ""))
+
+
+def translate(data: bytes, input_format: str, params: dict[str, Any], target: str, marker: str) -> Program:
+    """Azure's IonQ circuit as it is; OpenQASM 2 where its gates map onto IonQ's."""
+    if input_format == "ionq.circuit.v1":
+        body = ionq_circuit_to_ionq(program_document(data))
+        registers: dict[str, int] = {}
+    else:
+        try:
+            text = data.decode()
+        except UnicodeDecodeError as e:
+            raise InvalidProgram("the OpenQASM program is not UTF-8 text") from e
+        body, registers = qasm_to_ionq(text)
+    return Program(target=target, body=body, shots=shots_of(params), name=f"kuantum-{marker}", marker=marker,
+                   registers=registers)
+
+
+def backend(ctx: Context) -> RemoteBackend:
+    return RemoteBackend(ctx, IONQ, make_api, translate, CREDENTIALS_KEY)

@@ -1,0 +1,228 @@
+"""The pod backend: a batch Job running the solver image, given its SAS URLs through a per-job Secret.
+
+Runs every local target (QIO solvers, the statevector simulator) and remote targets in emulation
+(`Provider.spec.targets[].backend: local`). Progress comes from the watched pods: the node's view of
+the container (started, exited with a code and a termination message) becomes lifecycle events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from .. import builders
+from ..catalog import KUANTUM, Target, targets_of
+from ..models import JobState, QuantumJobStatus
+from ..statemachine import Completed, Event, Failed, Started
+from ..storage import INPUT_BLOB, OUTPUT_BLOB, container_name
+from ..store import key_of
+from ..timeutil import now_iso, seconds_between
+from .base import Observation, Run
+
+if TYPE_CHECKING:
+    from ..reconcilers.context import Context
+
+log = logging.getLogger("kuantum.backends.pod")
+EMULATOR_TARGET = "kuantum.simulator"
+STOP_POLL_SECONDS = 2.0
+
+
+def target_override(provider: dict[str, Any], target: str) -> dict[str, Any]:
+    """The Provider's per-target override (image, cpu, memory, gpus, backend), or {}."""
+    for item in (provider.get("spec") or {}).get("targets") or []:
+        if item.get("id") == target:
+            return dict(item)
+    return {}
+
+
+def parse_termination_message(message: str) -> tuple[str, str] | None:
+    """The solver's `{"code", "message"}` JSON (the last JSON line of the message), if there is one."""
+    for line in reversed(message.strip().splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(data, dict) and "code" in data and "message" in data:
+                return str(data["code"]), str(data["message"])
+    return None
+
+
+def usage_between(begin: str | None, end: str | None) -> dict[str, float]:
+    if not begin or not end:
+        return {"executionSeconds": 0.0}
+    return {"executionSeconds": round(seconds_between(begin, end), 3)}
+
+
+class PodBackend:
+    name = "pod"
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.stopping: set[str] = set()  # job ids whose solver Job we deleted
+        self.cleaned: set[str] = set()  # uids whose SAS Secret is already deleted
+
+    def launched(self, job: dict[str, Any]) -> bool:
+        return self.ctx.dispatcher.has_child(job)
+
+    # ------------------------------------------------------------------ submit
+    async def submit(self, run: Run) -> Observation:
+        job_id = run.job_id
+        valid = builders.sas_lifetime(run.spec.timeoutSeconds, self.ctx.settings)
+        input_url = self._input_sas(run, valid)
+        output_url = run.storage.sas_url(container_name(job_id), OUTPUT_BLOB, write=True, valid_for=valid)
+        override = target_override(run.provider, run.spec.target)
+        target = self._runnable_target(run.resolved.target)
+        secret = builders.sas_secret(run.job, job_id, input_url, output_url, run.resolved.params)
+        batch_job = builders.solver_job(
+            run.job, job_id, target, override.get("image") or self.ctx.settings.solver_image,
+            run.resolved.input_format, run.resolved.output_format, run.spec.timeoutSeconds,
+            override.get("cpu") or target.default_cpu, override.get("memory") or target.default_memory,
+            override.get("gpus"))
+        self.ctx.dispatcher.started.add(key_of(run.job))
+        await self.ctx.kube.create_secret(secret)
+        await self.ctx.kube.create_job(batch_job)
+        log.debug("job %s: created solver Job %s", key_of(run.job), batch_job["metadata"]["name"])
+        return Observation()
+
+    @staticmethod
+    def _runnable_target(target: Target) -> Target:
+        """A remote target in emulation runs on the local statevector simulator (same formats)."""
+        return target if target.local else targets_of(KUANTUM)[EMULATOR_TARGET]
+
+    @staticmethod
+    def _input_sas(run: Run, valid: Any) -> str:
+        if run.spec.input.blobUri:
+            located = run.storage.locate(run.spec.input.blobUri)
+            if located is None:
+                return run.spec.input.blobUri  # carries its own SAS token (checked at upload)
+            return run.storage.sas_url(located[0], located[1], write=False, valid_for=valid)
+        return run.storage.sas_url(container_name(run.job_id), INPUT_BLOB, write=False, valid_for=valid)
+
+    # ------------------------------------------------------------------ observe
+    def _pods(self, job_id: str) -> list[dict[str, Any]]:
+        pods = list(self.ctx.store.pods.get(job_id, {}).values())
+        return sorted(pods, key=lambda p: p["metadata"].get("creationTimestamp") or "")
+
+    async def observe(self, run: Run) -> Observation:
+        job_id = run.job_id
+        pods = self._pods(job_id)
+        pod = pods[-1] if pods else None
+        events: list[Event] = []
+        begin = _container_time(pod, "startedAt") if pod else None
+        phase = ((pod or {}).get("status") or {}).get("phase")
+        if pod and phase in ("Running", "Succeeded", "Failed") and run.status.state == JobState.WAITING:
+            events.append(Started(begin or now_iso()))
+        if phase == "Succeeded":
+            events.append(await self._completed(run, pod))
+        elif phase == "Failed":
+            events.append(self._failed_pod(run, pod, begin))
+        elif self._pod_deleted(job_id, pod):
+            if self._timed_out(run, begin):
+                events.append(Failed("Timeout", f"the job ran longer than timeoutSeconds={run.spec.timeoutSeconds}",
+                                     usage=usage_between(begin, now_iso())))
+            else:
+                events.append(Failed("PodDeleted", "the solver pod was deleted while the job was executing",
+                                     usage=usage_between(begin, now_iso())))
+        elif (deadline := _job_condition(self.ctx.store.batch_jobs.get(job_id), "DeadlineExceeded")) is not None:
+            events.append(Failed("Timeout", f"the job ran longer than timeoutSeconds={run.spec.timeoutSeconds}: "
+                                            f"{deadline}", usage=usage_between(begin, now_iso())))
+        elif await self._execution_lost(run.namespace, job_id, pod):
+            events.append(Failed("ExecutionLost", "the solver Job disappeared while the job was executing"))
+        return Observation(tuple(events))
+
+    async def _completed(self, run: Run, pod: dict[str, Any] | None) -> Event:
+        begin = _container_time(pod, "startedAt") or run.status.beginExecutionTime or now_iso()
+        end = _container_time(pod, "finishedAt") or now_iso()
+        if not await asyncio.to_thread(run.storage.exists, run.job_id, OUTPUT_BLOB):
+            return Failed("OutputMissing", "the solver exited 0 but wrote no output blob", end,
+                          usage_between(begin, end))
+        return Completed(run.storage.blob_url(run.job_id, OUTPUT_BLOB), end, usage_between(begin, end))
+
+    def _failed_pod(self, run: Run, pod: dict[str, Any] | None, begin: str | None) -> Event:
+        pod_status = (pod or {}).get("status") or {}
+        end = _container_time(pod, "finishedAt") or now_iso()
+        usage = usage_between(begin, end)
+        if pod_status.get("reason") == "DeadlineExceeded" or self._timed_out(run, begin):
+            return Failed("Timeout", f"the job ran longer than timeoutSeconds={run.spec.timeoutSeconds}", end, usage)
+        terminated = _terminated(pod)
+        message = str(terminated.get("message") or "")
+        parsed = parse_termination_message(message)
+        if parsed:
+            return Failed(parsed[0], parsed[1], end, usage)
+        if pod_status.get("reason") == "Terminated" or (pod or {}).get("metadata", {}).get("deletionTimestamp"):
+            return Failed("PodDeleted", "the solver pod was deleted while the job was executing", end, usage)
+        code = terminated.get("exitCode")
+        return Failed("SolverFailed", f"the solver exited with code {code}: {message[-500:] or 'no message'}", end,
+                      usage)
+
+    @staticmethod
+    def _timed_out(run: Run, begin: str | None) -> bool:
+        start = begin or run.status.beginExecutionTime
+        timeout = run.spec.timeoutSeconds
+        return bool(timeout and start and seconds_between(start, now_iso()) >= timeout)
+
+    def _pod_deleted(self, job_id: str, pod: dict[str, Any] | None) -> bool:
+        if job_id in self.stopping:
+            return False
+        return bool(self.ctx.store.deleted_pods.get(job_id)) or bool(pod and pod["metadata"].get("deletionTimestamp"))
+
+    async def _execution_lost(self, namespace: str, job_id: str, pod: dict[str, Any] | None) -> bool:
+        """Only after the API server confirms it: the store may not have seen the child yet."""
+        if pod is not None or job_id in self.ctx.store.batch_jobs:
+            return False
+        return not await self.ctx.kube.job_exists(namespace, builders.child_name(job_id))
+
+    # ------------------------------------------------------------------ cancel and cleanup
+    async def cancel(self, run: Run) -> bool:
+        return await self.stop(run.job, run.job_id)
+
+    def execution_began(self, job_id: str) -> str | None:
+        pods = self._pods(job_id)
+        return _container_time(pods[-1], "startedAt") if pods else None
+
+    async def stop(self, job: dict[str, Any], job_id: str) -> bool:
+        """Deletes the solver Job (its pod gets SIGTERM); True once no pod of the job is left running."""
+        if self.ctx.dispatcher.has_child(job) and job_id not in self.stopping:
+            self.stopping.add(job_id)
+            await self.ctx.kube.delete_job(job["metadata"]["namespace"], builders.child_name(job_id))
+        alive = [p for p in self._pods(job_id) if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+        if alive:
+            self.ctx.enqueue_after("QuantumJob", key_of(job), STOP_POLL_SECONDS)
+        return not alive
+
+    async def cleanup(self, job: dict[str, Any], status: QuantumJobStatus) -> None:
+        uid = job["metadata"]["uid"]
+        if status.id and uid not in self.cleaned and (status.id in self.ctx.store.batch_jobs
+                                                       or key_of(job) in self.ctx.dispatcher.started
+                                                       or status.id in self.stopping):
+            await self.ctx.kube.delete_secret(job["metadata"]["namespace"], builders.secret_name(status.id))
+        self.cleaned.add(uid)
+
+
+def _terminated(pod: dict[str, Any] | None) -> dict[str, Any]:
+    for cs in ((pod or {}).get("status") or {}).get("containerStatuses") or []:
+        term = (cs.get("state") or {}).get("terminated")
+        if term:
+            return dict(term)
+    return {}
+
+
+def _container_time(pod: dict[str, Any] | None, field: str) -> str | None:
+    for cs in ((pod or {}).get("status") or {}).get("containerStatuses") or []:
+        for state in (cs.get("state") or {}).values():
+            if isinstance(state, dict) and state.get(field):
+                return str(state[field])
+    if field == "startedAt":
+        return ((pod or {}).get("status") or {}).get("startTime")
+    return None
+
+
+def _job_condition(batch_job: dict[str, Any] | None, reason: str) -> str | None:
+    for cond in ((batch_job or {}).get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Failed" and cond.get("status") == "True" and cond.get("reason") == reason:
+            return str(cond.get("message") or reason)
+    return None

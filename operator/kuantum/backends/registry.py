@@ -1,0 +1,41 @@
+"""Which backend runs a job: the catalog names each target's backend; a Provider may emulate a remote
+target locally (`spec.targets[].backend: local`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..catalog import Target
+from . import ionq, quantinuum
+from .base import Backend
+from .pod import PodBackend, target_override
+
+if TYPE_CHECKING:
+    from ..reconcilers.context import Context
+
+LOCAL = "local"
+
+
+class Backends:
+    def __init__(self, ctx: Context) -> None:
+        self.pod = PodBackend(ctx)
+        self._by_name: dict[str, Backend] = {"pod": self.pod, "ionq": ionq.backend(ctx),
+                                             "quantinuum": quantinuum.backend(ctx)}
+
+    def for_target(self, target: Target, provider: dict[str, Any] | None) -> Backend:
+        if provider is not None and target_override(provider, target.id).get("backend") == LOCAL:
+            return self.pod
+        return self._by_name[target.backend]
+
+    def all(self) -> list[Backend]:
+        return list(self._by_name.values())
+
+    def launched(self, job: dict[str, Any]) -> bool:
+        """Whether any backend started the job (a batch Job, or a submission to a provider)."""
+        return any(backend.launched(job) for backend in self._by_name.values())
+
+    async def aclose(self) -> None:
+        for backend in self._by_name.values():
+            close = getattr(backend, "aclose", None)
+            if close is not None:
+                await close()

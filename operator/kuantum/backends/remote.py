@@ -1,0 +1,220 @@
+"""The remote backend: a job sent to a hardware provider's HTTP API, polled until it ends.
+
+Exactly once: the time of the first attempt is written to the job's status before the POST; after
+any unclear outcome (timeout, dropped connection, 5xx, malformed answer, an operator restart) the
+provider's job list is searched for the job's marker (its Kuantum id) from that time on, and what is
+found is adopted; only then is the job sent again. Other 4xx answers are never retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import gzip
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from ..models import JobState, QuantumJobStatus
+from ..remote.base import (
+    CredentialsRejected,
+    Program,
+    ProviderApi,
+    ProviderUnavailable,
+    RemoteJob,
+    RemoteState,
+    RequestRejected,
+)
+from ..remote.circuits import InvalidProgram
+from ..statemachine import Cancelled, Completed, Event, Failed, Started, SubmitAttempted, Submitted
+from ..storage import OUTPUT_BLOB, container_name
+from ..store import key_of
+from ..timeutil import now_iso, parse, seconds_between
+from .base import Observation, Pending, Run
+
+if TYPE_CHECKING:
+    from ..reconcilers.context import Context
+
+log = logging.getLogger("kuantum.backends.remote")
+DEFAULT_SHOTS = 100
+CLOCK_SKEW = timedelta(minutes=2)  # the provider's clock may run behind ours when searching from the attempt time
+MakeApi = Callable[[str | None, dict[str, str]], ProviderApi]
+Translate = Callable[[bytes, str, dict[str, Any], str, str], Program]  # data, format, params, target, marker
+
+
+def poll_interval(status: QuantumJobStatus) -> float:
+    """Fast at first, backing off with the job's age: 2 s, then about its age, at most a minute."""
+    since = status.providerSubmitTime or status.creationTime
+    age = seconds_between(since, now_iso()) if since else 0.0
+    return min(60.0, max(2.0, age))
+
+
+def shots_of(params: dict[str, Any]) -> int:
+    """Azure's `shots`, or the older `count`."""
+    value = params.get("shots", params.get("count", DEFAULT_SHOTS))
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidProgram(f"inputParams.shots must be a positive integer, got {value!r}")
+    return value
+
+
+class RemoteBackend:
+    """One provider's HTTP API; the provider module supplies the client and the translation."""
+
+    def __init__(self, ctx: Context, name: str, make_api: MakeApi, translate: Translate,
+                 default_credentials_key: str | None) -> None:
+        self.ctx = ctx
+        self.name = name
+        self._make_api = make_api
+        self._translate = translate
+        self._default_key = default_credentials_key
+        self._clients: dict[tuple[str, str | None, str], ProviderApi] = {}
+        self._programs: dict[str, Program] = {}
+        self._unsent: set[str] = set()  # attempts this process recorded and has not sent: no search needed
+
+    def launched(self, job: dict[str, Any]) -> bool:
+        status = job.get("status") or {}
+        return bool(status.get("providerSubmitTime") or status.get("providerJobId"))
+
+    # ------------------------------------------------------------------ submit
+    async def submit(self, run: Run) -> Observation:
+        await self._api(run)  # credentials first: without them nothing is recorded
+        try:
+            await self._program(run)
+        except InvalidProgram as e:
+            return Observation((Failed("InvalidInputData", str(e)),))
+        self._unsent.add(run.job_id)
+        return Observation((SubmitAttempted(now_iso()),), recheck_after=0.0)
+
+    async def _send(self, run: Run, api: ProviderApi) -> Observation:
+        job_id = run.job_id
+        if job_id not in self._unsent:
+            since = parse(run.status.providerSubmitTime or now_iso()) - CLOCK_SKEW
+            found = await api.find(job_id, since)
+            if found is not None:
+                log.info("job %s: found at %s as %s after an unclear submit; adopted", key_of(run.job), self.name,
+                         found.id)
+                return Observation((Submitted(found.id),), recheck_after=poll_interval(run.status))
+        program = await self._program(run)
+        self._unsent.discard(job_id)  # from here on the outcome may be unclear: search before sending again
+        remote_id = await api.submit(program)
+        return Observation((Submitted(remote_id),), recheck_after=poll_interval(run.status))
+
+    # ------------------------------------------------------------------ observe
+    async def observe(self, run: Run) -> Observation:
+        try:
+            api = await self._api(run)
+            if run.status.providerJobId is None:
+                return await self._send(run, api)
+            remote = await api.get(run.status.providerJobId)
+            return await self._follow(run, api, remote)
+        except InvalidProgram as e:
+            return Observation((Failed("InvalidInputData", str(e)),))
+        except CredentialsRejected as e:
+            return Observation((Failed("CredentialsRejected", f"{self.name} refused the credentials: {e.message}"),))
+        except RequestRejected as e:
+            return Observation((Failed(e.code, f"{self.name} refused the job: {e.message}"),))
+        except ProviderUnavailable as e:
+            log.warning("job %s: %s did not answer clearly (%s); trying again", key_of(run.job), self.name, e.message)
+            return Observation(recheck_after=poll_interval(run.status))
+
+    async def _follow(self, run: Run, api: ProviderApi, remote: RemoteJob) -> Observation:
+        events: list[Event] = []
+        now = now_iso()
+        executing = remote.state in (RemoteState.EXECUTING, RemoteState.SUCCEEDED, RemoteState.FAILED)
+        if executing and run.status.state == JobState.WAITING:
+            events.append(Started(now))
+        begin = run.status.beginExecutionTime or now
+        usage = {"executionSeconds": round(seconds_between(begin, now), 3)}
+        if remote.state == RemoteState.SUCCEEDED:
+            program = await self._program(run)
+            data = await api.results(remote.id, program)
+            await asyncio.to_thread(run.storage.upload_output, run.job_id, data, "application/json")
+            events.append(Completed(run.storage.blob_url(run.job_id, OUTPUT_BLOB), now, usage))
+        elif remote.state == RemoteState.FAILED:
+            events.append(Failed(remote.failure_code or "ProviderFailed",
+                                 remote.failure_message or f"{self.name} reported the job failed", now, usage))
+        elif remote.state == RemoteState.CANCELLED:
+            events.append(Cancelled(now, usage if run.status.beginExecutionTime else None))
+        if events and events[-1].__class__ is not Started:
+            self._forget(run.job_id)
+            return Observation(tuple(events))
+        return Observation(tuple(events), recheck_after=poll_interval(run.status))
+
+    # ------------------------------------------------------------------ cancel and cleanup
+    async def cancel(self, run: Run) -> bool:
+        """Asks the provider to cancel; True once it has (or the job never reached it)."""
+        try:
+            api = await self._api(run)
+            remote_id = run.status.providerJobId
+            if remote_id is None and run.status.providerSubmitTime and run.job_id not in self._unsent:
+                found = await api.find(run.job_id, parse(run.status.providerSubmitTime) - CLOCK_SKEW)
+                remote_id = found.id if found else None
+            if remote_id is not None:
+                await api.cancel(remote_id)
+        except (CredentialsRejected, RequestRejected) as e:
+            log.warning("job %s: %s refused the cancel: %s", key_of(run.job), self.name, e.message)
+        except ProviderUnavailable:
+            self.ctx.enqueue_after("QuantumJob", key_of(run.job), poll_interval(run.status))
+            return False
+        self._forget(run.job_id)
+        return True
+
+    async def cleanup(self, job: dict[str, Any], status: QuantumJobStatus) -> None:
+        if status.id:
+            self._forget(status.id)
+
+    def _forget(self, job_id: str) -> None:
+        self._programs.pop(job_id, None)
+        self._unsent.discard(job_id)
+
+    # ------------------------------------------------------------------ helpers
+    async def _program(self, run: Run) -> Program:
+        program = self._programs.get(run.job_id)
+        if program is None:
+            located = run.storage.locate(run.status.inputDataUri or "") or (container_name(run.job_id), "inputData")
+            data = await asyncio.to_thread(run.storage.download, *located)
+            if data[:2] == b"\x1f\x8b":
+                data = gzip.decompress(data)
+            program = self._translate(data, run.resolved.input_format, run.resolved.params, run.spec.target,
+                                      run.job_id)
+            self._programs[run.job_id] = program
+        return program
+
+    async def _api(self, run: Run) -> ProviderApi:
+        """The provider's client for this Provider's endpoint and credentials (rebuilt when the Secret changes)."""
+        spec = run.provider.get("spec") or {}
+        ref = spec.get("credentialsSecretRef") or {}
+        if not ref.get("name"):
+            raise CredentialsRejected(f"Provider {run.provider['metadata']['name']} has no credentialsSecretRef")
+        secret = await self.ctx.kube.read_data_object("secret", run.namespace, ref["name"])
+        if secret is None:
+            raise Pending("CredentialsNotFound", f"Secret {ref['name']} (credentials of Provider "
+                                                 f"{run.provider['metadata']['name']}) does not exist")
+        data = {k: base64.b64decode(v).decode(errors="replace") for k, v in (secret.get("data") or {}).items()}
+        if self._default_key and ref.get("key") and ref["key"] != self._default_key and ref["key"] in data:
+            data[self._default_key] = data[ref["key"]]
+        version = str(secret["metadata"].get("resourceVersion"))
+        key = (str(run.provider["metadata"].get("uid")), spec.get("endpoint"), version)
+        api = self._clients.get(key)
+        if api is None:
+            for old in [k for k in self._clients if k[:2] == key[:2]]:
+                await self._clients.pop(old).aclose()
+            api = self._clients[key] = self._make_api(spec.get("endpoint"), data)
+        return api
+
+    async def aclose(self) -> None:
+        for api in self._clients.values():
+            await api.aclose()
+        self._clients.clear()
+
+
+def program_document(data: bytes) -> Any:
+    """JSON input as a document (the IonQ circuit format)."""
+    import json
+
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise InvalidProgram(f"the input is not valid JSON: {e}") from e
+

@@ -1,0 +1,1 @@
+"""Clients for hardware providers' public HTTP APIs (IonQ, Quantinuum) and the translations they need."""
