@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kuantum_solvers.qio.problem import parse_problem
 
-from .conftest import random_problem
+from .conftest import brute_force, cost_of, random_problem
 
 SA = "microsoft.simulatedannealing.cpu"
 
@@ -55,7 +56,10 @@ def test_sa_gzip_input_succeeds(tmp_path: Path) -> None:
     assert rc == 0, stderr
     result = json.loads(out.read_text())
     assert result["version"] == "1.0" and result["parameters"]["sweeps"] == 100
-    assert isinstance(result["cost"], float) and result["solutions"]
+    doc = json.loads(_problem())
+    assert cost_of(doc, result["configuration"]) == pytest.approx(result["cost"], abs=1e-9)
+    assert result["cost"] == pytest.approx(brute_force(parse_problem(doc)), abs=1e-9)
+    assert result["solutions"][0] == {"configuration": result["configuration"], "cost": result["cost"]}
     assert not log.exists()
 
 

@@ -18,7 +18,7 @@ from kuantum_solvers.qio.solvers.common import random_bits
 from kuantum_solvers.targets import validate_params
 from numba import njit
 
-from .conftest import brute_force
+from .conftest import brute_force, cost_of
 
 
 def quadratic_doc(kind: str, n: int, seed: int, integer: bool = True, density: float = 0.4) -> dict[str, Any]:
@@ -197,11 +197,25 @@ def test_lane_solvers_find_ground_states(target: str, inner: dict[str, Any], kin
 
 @pytest.mark.parametrize("target", ["microsoft.simulatedannealing.cpu", "microsoft.populationannealing.cpu",
                                     "microsoft.paralleltempering.cpu"])
-def test_results_do_not_depend_on_the_core_count(target: str) -> None:
+@pytest.mark.parametrize("replicas", [3, 8])
+def test_results_do_not_depend_on_the_core_count(target: str, replicas: int) -> None:
     doc = quadratic_doc("ising", 60, seed=23, integer=True, density=0.1)
-    inner = {"microsoft.simulatedannealing.cpu": {"sweeps": 50, "restarts": 3},
-             "microsoft.populationannealing.cpu": {"sweeps": 30, "population": 3},
-             "microsoft.paralleltempering.cpu": {"sweeps": 50, "replicas": 3}}[target]
+    size = {"microsoft.simulatedannealing.cpu": "restarts", "microsoft.populationannealing.cpu": "population",
+            "microsoft.paralleltempering.cpu": "replicas"}[target]
+    inner = {"sweeps": 30 if "population" in target else 50, size: replicas}
+    q = quadratic_model(problem_of(doc))
+    assert q is not None
+    if replicas == 8:  # one block of SIMD lanes on one core, eight scalar replicas on two
+        assert choose_layout(8, 1, q.dtype) != choose_layout(8, 2, q.dtype)
     one = _solve(target, doc, {"seed": 9, **inner}, threads=1)
     two = _solve(target, doc, {"seed": 9, **inner}, threads=2)
     assert one["solutions"] == two["solutions"]
+    # The same answer, and a real one: true costs, best first, ending in a local minimum.
+    costs = [s["cost"] for s in one["solutions"]]
+    assert costs == sorted(costs)
+    for sol in one["solutions"]:
+        assert cost_of(doc, sol["configuration"]) == pytest.approx(sol["cost"], abs=1e-9)
+    best = dict(one["configuration"])
+    for v in best:
+        flipped = {**best, v: -best[v]}
+        assert cost_of(doc, flipped) >= one["cost"] - 1e-9, f"flipping {v} improves the reported best"

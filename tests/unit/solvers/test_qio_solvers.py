@@ -57,10 +57,26 @@ def test_finds_ground_state(problem_factory: Any, target: str, kind: str, seed: 
                                     "microsoft.paralleltempering.cpu", "microsoft.populationannealing.cpu",
                                     "microsoft.qmc.cpu", "microsoft.substochasticmontecarlo.cpu"])
 def test_seeded_runs_are_reproducible(problem_factory: Any, target: str) -> None:
-    doc, _ = problem_factory("ising", 12, 5, max_order=3)
+    doc, problem = problem_factory("ising", 12, 5, max_order=3)
     first, second = _solve(target, doc, seed=42), _solve(target, doc, seed=42)
     assert first["solutions"] == second["solutions"]
     assert first["parameters"] == second["parameters"]
+    # What is reproduced is a correct answer: the ground state, with true costs.
+    assert first["cost"] == pytest.approx(brute_force(problem), abs=1e-9)
+    for sol in first["solutions"]:
+        assert cost_of(doc, sol["configuration"]) == pytest.approx(sol["cost"], abs=1e-9)
+    # And the seed drives the run: with the smallest budget (the answer is mostly the random start),
+    # another seed gives another run.
+    tiny = {"sweeps": 1, "restarts": 1, "replicas": 2, "population": 2, "trotter_number": 2, "step_limit": 1,
+            "target_population": 2}
+    known = set(TARGETS[target]["params"])
+
+    def short(seed: int) -> Any:
+        params = validate_params(target, {"params": {"seed": seed, **{k: v for k, v in tiny.items() if k in known}}})
+        return run_qio(target, json.dumps(doc).encode(), params)["solutions"]
+
+    assert short(42) == short(42)
+    assert short(42) != short(43)
 
 
 def test_three_and_four_local_pubo_larger(problem_factory: Any) -> None:
@@ -94,12 +110,16 @@ def test_dwave_sampler_agrees_on_energies(problem_factory: Any) -> None:
 
 
 def test_timeout_stops_early(problem_factory: Any) -> None:
-    doc, _ = problem_factory("ising", 10, 1)
+    """10^9 sweeps would take hours; the 0.5 s timeout ends the run with a correct result. (A solver
+    ignoring its timeout is caught within a hard limit by test_annealing's subprocess test.)"""
+    doc, problem = problem_factory("ising", 10, 1)
     params = validate_params("microsoft.simulatedannealing.cpu", {"params": {"sweeps": 10**9, "timeout": 0.5,
                                                                               "seed": 1}})
     out = run_qio("microsoft.simulatedannealing.cpu", json.dumps(doc).encode(), params)
     assert out["parameters"]["timeout"] == 0.5
-    assert "cost" in out
+    assert set(out["configuration"]) == {str(i) for i in problem.ids}
+    assert cost_of(doc, out["configuration"]) == pytest.approx(out["cost"], abs=1e-9)
+    assert out["cost"] == pytest.approx(brute_force(problem), abs=1e-9)  # 0.5 s is plenty for 10 variables
 
 
 @pytest.mark.parametrize("seed", [21, 22])
