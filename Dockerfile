@@ -3,26 +3,27 @@
 #
 #   docker build -t ghcr.io/kuantum-dev/kuantum-operator:0.1.0 .
 #
-# The operator imports only kuantum_solvers.targets and kuantum_solvers.errors (stdlib only) from the
-# solver package, so that package goes in without its dependencies (numba, openqasm3, ...).
+# The operator imports the solver package's target catalog and, for the remote backends (IonQ,
+# Quantinuum), its circuit parsers and gate tables, so a program is translated and checked exactly as
+# the simulator would read it: the solver's runtime dependencies (numba, openqasm3) come along.
 ARG PYTHON_IMAGE=python:3.11-slim
 
 FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
 COPY . .
-# Wheels of the two local packages, both installed without dependencies. The operator's own dependencies
-# are then installed from its wheel's metadata minus `kuantum-solvers`: pip would otherwise also resolve
-# the installed solver package's dependencies (numba, openqasm3, ...), which the operator never imports.
+# Wheels of the two local packages, both installed without dependencies; then the operator's own
+# dependencies from its wheel's metadata, and the solver package's (for the circuit translations).
 RUN pip wheel --no-deps --wheel-dir /wheels ./solver-image . \
  && python -m venv /opt/kuantum \
  && /opt/kuantum/bin/pip install --no-deps /wheels/kuantum_solvers-*.whl /wheels/kuantum-[0-9]*.whl \
  && /opt/kuantum/bin/python -c "from importlib.metadata import requires; \
 print('\n'.join(r for r in requires('kuantum') if 'extra ==' not in r and not r.startswith('kuantum-solvers')))" \
     > /tmp/operator-requirements.txt \
+ && /opt/kuantum/bin/python -c "from importlib.metadata import requires; \
+print('\n'.join(r for r in requires('kuantum-solvers') if 'extra ==' not in r))" >> /tmp/operator-requirements.txt \
  && /opt/kuantum/bin/pip install --prefer-binary -r /tmp/operator-requirements.txt \
- && /opt/kuantum/bin/python -c "import kuantum.main, kuantum.catalog, kuantum.validation" \
- && ! /opt/kuantum/bin/python -c "import numba" 2>/dev/null \
+ && /opt/kuantum/bin/python -c "import kuantum.main, kuantum.catalog, kuantum.validation, kuantum.backends.registry" \
  && /opt/kuantum/bin/pip uninstall -y pip setuptools wheel \
  && find /opt/kuantum -name '__pycache__' -prune -exec rm -rf {} +
 

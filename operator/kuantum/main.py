@@ -43,6 +43,10 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.connect_timeout = 10
     settings.networking.request_timeout = 60
     settings.posting.level = logging.WARNING  # our reconcilers post the Events users read
+    if _state.get("peering"):
+        # A replica that stops renewing is presumed dead after this: a standby takes over within ~30 s.
+        settings.peering.lifetime = 20
+        settings.peering.mandatory = True
     webhook = _state.get("webhook")
     if webhook:
         host, port, certfile, keyfile = webhook
@@ -101,6 +105,12 @@ def run(argv: list[str] | None = None) -> None:
     parser.add_argument("--webhook-cert", default=os.environ.get("KUANTUM_WEBHOOK_CERT"),
                         help="TLS certificate (PEM); default: a self-signed one")
     parser.add_argument("--webhook-key", default=os.environ.get("KUANTUM_WEBHOOK_KEY"))
+    parser.add_argument("--webhook-failure-policy", choices=("Ignore", "Fail"),
+                        default=os.environ.get("KUANTUM_WEBHOOK_FAILURE_POLICY", "Ignore"),
+                        help="what the API server does when the webhook cannot answer (default Ignore)")
+    parser.add_argument("--peering", default=os.environ.get("KUANTUM_PEERING"),
+                        help="run with Kopf peering under this name, so that of several replicas exactly one "
+                             "acts (default: standalone, a single replica)")
     parser.add_argument("--verbose", action="store_true", help="per-event detail at DEBUG")
     parser.add_argument("--log-format", choices=("text", "json"), default=os.environ.get("KUANTUM_LOG_FORMAT", "text"),
                         help="text (default) or one JSON object per line, for log search engines")
@@ -121,6 +131,13 @@ def run(argv: list[str] | None = None) -> None:
         # Failures are ignored so a stopped operator never blocks edits; the operator still guards
         # immutability itself (SpecChangeIgnored).
         kopf.on.validate(API_GROUP, API_VERSION, "quantumjobs", id="validate-quantumjob",
-                         ignore_failures=True)(webhooks.validate_quantumjob)
-    kopf.run(standalone=True, clusterwide=not args.namespace, namespaces=args.namespace,
-             liveness_endpoint=args.liveness or None)
+                         ignore_failures=args.webhook_failure_policy == "Ignore")(webhooks.validate_quantumjob)
+    if args.peering:
+        _state["peering"] = args.peering
+    kopf.run(standalone=not args.peering, peering_name=args.peering, priority=_peering_priority(),
+             clusterwide=not args.namespace, namespaces=args.namespace, liveness_endpoint=args.liveness or None)
+
+
+def _peering_priority() -> int:
+    """Distinct per replica: Kopf pauses every peer that shares the highest priority with another."""
+    return int.from_bytes(os.urandom(3), "big") + 1

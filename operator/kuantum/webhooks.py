@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from pydantic import ValidationError
 
+from .accepted_spec import MUTABLE_FIELDS, changed_fields
 from .models import QuantumJobSpec
-from .reconcilers.job import MUTABLE_FIELDS, immutable_part
 
 
 def check_job(operation: str, spec: dict[str, Any], old_spec: dict[str, Any] | None) -> None:
@@ -32,8 +32,7 @@ def check_job(operation: str, spec: dict[str, Any], old_spec: dict[str, Any] | N
         where = ".".join(str(p) for p in err["loc"])
         raise kopf.AdmissionError(f"spec.{where}: {err['msg']}" if where else str(err["msg"]), code=422) from e
     if operation == "UPDATE" and old_spec is not None:
-        before, after = immutable_part(old_spec), immutable_part(spec)
-        changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+        changed = changed_fields(old_spec, spec)
         if changed:
             raise kopf.AdmissionError(
                 f"spec fields {', '.join(changed)} are immutable after creation "

@@ -78,9 +78,11 @@ class RemoteBackend:
 
     # ------------------------------------------------------------------ submit
     async def submit(self, run: Run) -> Observation:
-        await self._api(run)  # credentials first: without them nothing is recorded
         try:
+            await self._api(run)  # credentials first: without them nothing is recorded
             await self._program(run)
+        except CredentialsRejected as e:
+            return Observation((Failed("CredentialsRejected", f"{self.name}: {e.message}"),))
         except InvalidProgram as e:
             return Observation((Failed("InvalidInputData", str(e)),))
         self._unsent.add(run.job_id)

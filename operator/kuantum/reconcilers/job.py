@@ -9,14 +9,13 @@ only when it changed, and a state is never written over a final one (JSON-patch 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import uuid
 from typing import Any
 
 from pydantic import ValidationError
 
-from .. import metrics
+from .. import accepted_spec, metrics
 from ..backends.base import Backend, Observation, Pending, Run
 from ..backends.pod import parse_termination_message, usage_between
 from ..backends.registry import Backends
@@ -24,6 +23,7 @@ from ..catalog import canonical_provider_id, targets_of
 from ..conditions import get_condition, set_condition
 from ..dispatch import group_of
 from ..inputs import InputPending, InvalidInput, check_json, read_input
+from ..labels import label_value
 from ..lookup import provider_for_job, workspace_of
 from ..models import JobState, QuantumJobSpec, QuantumJobStatus
 from ..models.common import FINALIZER, LABEL_JOB_ID, LABEL_PROVIDER, LABEL_TARGET, LABEL_WORKSPACE
@@ -40,18 +40,15 @@ __all__ = ["ACCEPTED_SPEC", "MUTABLE_FIELDS", "JobReconciler", "immutable_part",
            "parse_termination_message"]
 
 log = logging.getLogger("kuantum.job")
-ACCEPTED_SPEC = "kuantum.dev/accepted-spec"
-MUTABLE_FIELDS = ("cancel", "ttlSecondsAfterFinished", "tags")
+ACCEPTED_SPEC = accepted_spec.ANNOTATION
+MUTABLE_FIELDS = accepted_spec.MUTABLE_FIELDS
+immutable_part = accepted_spec.immutable_part
 PENDING_RETRY_SECONDS = 10.0
 
 
 def job_id_for(uid: str) -> str:
     """The job's id, derived from its uid: stable across restarts without having to be stored first."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"kuantum.dev/quantumjob/{uid}"))
-
-
-def immutable_part(spec: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in spec.items() if k not in MUTABLE_FIELDS}
 
 
 class JobReconciler:
@@ -85,21 +82,30 @@ class JobReconciler:
 
     # ------------------------------------------------------------------ metadata
     def _accepted_spec(self, job: dict[str, Any]) -> dict[str, Any]:
-        """The spec as first accepted, with today's mutable fields (cancel, ttl, tags)."""
+        """The spec as first accepted, with today's mutable fields (cancel, ttl, tags).
+
+        A large value kept only as a digest that changed since (e.g. an inline input edited after
+        creation) is taken from today's spec: it was read once, at upload, and SpecChangeIgnored says so."""
         spec = dict(job.get("spec") or {})
         raw = (job["metadata"].get("annotations") or {}).get(ACCEPTED_SPEC)
-        if raw:
-            spec = {**json.loads(raw), **{k: spec[k] for k in MUTABLE_FIELDS if k in spec}}
-        return spec
+        if not raw:
+            return spec
+        accepted = accepted_spec.decode(raw)
+        try:
+            return accepted_spec.accepted_spec(accepted, spec)
+        except accepted_spec.AcceptedValueLost as lost:
+            kept = {k: v for k, v in accepted.items() if k not in lost.fields and k != accepted_spec.DIGESTED
+                    and not (k == "input" and accepted_spec.INLINE in lost.fields)}
+            return accepted_spec.accepted_spec(kept, spec) | {k: spec[k] for k in spec if k not in kept}
 
     async def _ensure_metadata(self, job: dict[str, Any]) -> dict[str, Any]:
         """One metadata write per job: finalizer, labels and the accepted spec, together."""
         meta = job["metadata"]
         spec = job.get("spec") or {}
         job_id = job_id_for(meta["uid"])
-        labels = {LABEL_JOB_ID: job_id, LABEL_WORKSPACE: str(spec.get("workspace", ""))[:63],
-                  LABEL_PROVIDER: str(spec.get("provider", "")).lower()[:63],
-                  LABEL_TARGET: str(spec.get("target", ""))[:63]}
+        labels = {LABEL_JOB_ID: job_id, LABEL_WORKSPACE: label_value(str(spec.get("workspace", ""))),
+                  LABEL_PROVIDER: label_value(str(spec.get("provider", "")).lower()),
+                  LABEL_TARGET: label_value(str(spec.get("target", "")))}
         have_labels = meta.get("labels") or {}
         finalizers = list(meta.get("finalizers") or [])
         annotations = meta.get("annotations") or {}
@@ -109,8 +115,7 @@ class JobReconciler:
         patch: dict[str, Any] = {"metadata": {
             "labels": labels,
             "finalizers": finalizers if FINALIZER in finalizers else [*finalizers, FINALIZER],
-            "annotations": {ACCEPTED_SPEC: annotations.get(ACCEPTED_SPEC)
-                            or json.dumps(immutable_part(spec), sort_keys=True, separators=(",", ":"))},
+            "annotations": {ACCEPTED_SPEC: annotations.get(ACCEPTED_SPEC) or accepted_spec.encode(spec)},
             "resourceVersion": meta.get("resourceVersion"),  # refuse to build on a stale spec
         }}
         updated = await self.ctx.kube.patch_meta("QuantumJob", meta["namespace"], meta["name"], patch)
@@ -121,9 +126,7 @@ class JobReconciler:
         raw = (job["metadata"].get("annotations") or {}).get(ACCEPTED_SPEC)
         if not raw:
             return status
-        accepted = json.loads(raw)
-        current = immutable_part(job.get("spec") or {})
-        changed = sorted(k for k in set(accepted) | set(current) if accepted.get(k) != current.get(k))
+        changed = accepted_spec.changed_fields(accepted_spec.decode(raw), job.get("spec") or {})
         existing = get_condition(status.conditions, "SpecChangeIgnored")
         if not changed:
             return status
