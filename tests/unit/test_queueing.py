@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from kuantum.queueing import QueueEntry, admit, ordered, positions
@@ -126,3 +128,12 @@ def test_positions_properties(waiting: list[QueueEntry]) -> None:
         queue = [e.key for e in ordered(waiting) if e.target == target]
         assert [pos[k] for k in queue] == list(range(1, len(queue) + 1))
     assert positions(list(reversed(waiting))) == pos
+
+
+def test_queue_entries_are_values() -> None:
+    """Entries are immutable, hashable values: equal entries collapse in sets, and none changes in a queue."""
+    a = QueueEntry("ns/a", "t", "High", "2024-01-01T00:00:00Z", "a")
+    same = QueueEntry("ns/a", "t", "High", "2024-01-01T00:00:00Z", "a")
+    assert {a, same} == {a}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        a.priority = "Standard"  # type: ignore[misc]
