@@ -48,6 +48,7 @@ def configure(verbose: bool, log_format: str) -> None:
         handler.addFilter(RedactingFilter())
     # Per-watch-event handler outcomes: detail for --verbose, not for the INFO log.
     logging.getLogger("kopf.objects").setLevel(logging.DEBUG if verbose else logging.WARNING)
+    logging.getLogger("aiohttp.access").setLevel(logging.DEBUG if verbose else logging.WARNING)  # probes
     # Libraries that log request URLs, headers or bodies (SAS tokens, Secret data) even at DEBUG.
     for noisy in ("azure", "urllib3", "kubernetes", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -531,7 +531,7 @@ def test_operator_runs_with_chart_rbac_only(cluster: devcluster.Cluster, namespa
         others = _other_operators(proc.pid)
         log = log_path.read_text()
         assert not FORBIDDEN.search(log), f"the operator hit a permission error:\n{log}"
-        started = f"job {namespace}/{job_name}: started solver Job"
+        started = f"job {namespace}/{job_name} ("  # the operator's transition lines (Waiting -> Executing, ...)
         if not others:
             assert started in log, f"this operator did not run the job:\n{log}"
         else:

@@ -184,6 +184,7 @@ class JobReconciler:
         first_time = status.inputDataUri is None
         job = await self._write_status(job, status, new)
         if first_time:
+            log.info("job %s (%s): new -> Waiting (queued for %s)", key, job_id, spec.target)
             await self.ctx.kube.event(job, "Queued", f"job {job_id} queued for {spec.target}")
         group = group_of(job)
         if group and key in self.ctx.dispatcher.admitted(group):
