@@ -10,6 +10,7 @@ write a migration (or keep reading the old form) first, then change the pin in t
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -67,6 +68,14 @@ def test_sas_secret_keys() -> None:
     # A solver pod started by the previous operator reads these keys from its Secret.
     _pinned((builders.INPUT_URL_KEY, builders.OUTPUT_URL_KEY, builders.PARAMS_KEY),
             ("input-url", "output-url", "params"), "the SAS Secret's keys")
+
+
+def test_solver_uid_is_the_solver_images_user() -> None:
+    # Pods run solver images of earlier releases too: their files belong to this uid.
+    dockerfile = (Path(__file__).resolve().parents[2] / "solver-image" / "Dockerfile").read_text()
+    users = [line.split()[1] for line in dockerfile.splitlines() if line.startswith("USER ")]
+    _pinned(users, [f"{builders.SOLVER_UID}:{builders.SOLVER_UID}"], "the solver image's USER")
+    _pinned(builders.SOLVER_UID, 10001, "the solver pods' uid")
 
 
 def test_label_and_finalizer_keys() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,6 +18,8 @@ from kuantum.statemachine import (
     Event,
     Failed,
     Started,
+    SubmitAttempted,
+    Submitted,
     apply,
     can_move,
     is_final,
@@ -397,3 +400,24 @@ def test_remote_submission_notes_keep_the_state_and_the_first_attempt() -> None:
     final = apply(submitted, Cancelled("2026-01-01T00:01:00Z"), "2026-01-01T00:01:00Z")
     assert apply(final, Submitted("remote-8"), "2026-01-01T00:02:00Z") is final
     assert apply(QuantumJobStatus(), SubmitAttempted("t"), "t") == QuantumJobStatus()
+
+
+@pytest.mark.parametrize("event", [
+    Enqueued(JOB_ID, IN_URI), Started(T1), Completed("out", T2, {"executionSeconds": 1.0}), Failed("E", "m"),
+    Cancelled(T3), SubmitAttempted(T1), Submitted("provider-id"),
+], ids=lambda e: type(e).__name__)
+def test_events_are_immutable_values(event: Event) -> None:
+    """Events are recorded and replayed (and compared): none may change after it was created."""
+    field = next(iter(dataclasses.fields(event))).name
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(event, field, "changed")
+    assert event == dataclasses.replace(event)
+
+
+def test_apply_never_changes_its_input() -> None:
+    status = apply(QuantumJobStatus(), Enqueued(JOB_ID, IN_URI), T0, 1)
+    before = status.model_dump()
+    for event in (Started(T1), Completed("out", T2, {"executionSeconds": 1.0}), Failed("E", "m", T2),
+                  Cancelled(T3)):
+        apply(status, event, T2, 2)
+        assert status.model_dump() == before
