@@ -48,10 +48,9 @@ def _load_params(text: str | None) -> Any:
         text = os.environ.get("KUANTUM_PARAMS")
     if text is None or not text.strip():
         return {}
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SolverError(errors.INVALID_PARAMETERS, f"params are not valid JSON: {exc.msg}") from exc
+    from kuantum_solvers.io import load_json
+
+    return load_json(text, "params", errors.invalid_params)
 
 
 def _location(args: argparse.Namespace, which: str) -> str:
@@ -154,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         io.write_output(destination, output)
     except SolverError as err:
         return report_error(err)
+    except RecursionError:  # only input nesting drives recursion this deep (JSON, QASM expressions)
+        return report_error(SolverError(errors.INVALID_INPUT_DATA, "input nests too deeply to process"))
     except MemoryError:
         return report_error(SolverError(errors.INSUFFICIENT_MEMORY, "ran out of memory while solving"))
     except Exception as exc:  # any bug must still produce a clear code, never partial output

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import codecs
 import gzip
+import json
 import os
 import tempfile
 import zlib
+from collections.abc import Callable
+from typing import Any
 
 from kuantum_solvers.errors import INPUT_NOT_FOUND, STORAGE_ERROR, SolverError, invalid_input
 
@@ -31,6 +35,23 @@ def maybe_gunzip(data: bytes) -> bytes:
         raise invalid_input(f"input looks gzip-compressed but cannot be decompressed: {exc}") from exc
 
 
+def load_json(data: bytes | str, what: str = "input",
+              error: Callable[[str], SolverError] = invalid_input) -> Any:
+    """Decode JSON from users: every way it can be wrong is an `error(message)`, never a crash."""
+    be = "are" if what.endswith("s") else "is"  # "params are", "input is"
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        return json.loads(text)
+    except UnicodeDecodeError as exc:
+        raise error(f"{what} {be} not UTF-8 text: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise error(f"{what} {be} not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except ValueError as exc:  # an integer of more than 4300 digits (Python's conversion limit)
+        raise error(f"{what} is not usable JSON: {exc}") from None
+    except RecursionError:  # the C decoder's own limit on nesting
+        raise error(f"{what} nests too deeply") from None
+
+
 def read_input(location: str) -> bytes:
     """Return the raw (decompressed) input bytes."""
     if is_url(location):
@@ -43,7 +64,9 @@ def read_input(location: str) -> bytes:
             raise SolverError(INPUT_NOT_FOUND, f"input file {location!r} does not exist") from exc
         except OSError as exc:
             raise SolverError(STORAGE_ERROR, f"cannot read input file {location!r}: {exc}") from exc
-    return maybe_gunzip(data)
+    data = maybe_gunzip(data)
+    # Editors on Windows prepend a byte-order mark; it is never part of JSON or OpenQASM.
+    return data[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data
 
 
 def write_output(location: str, data: bytes, content_type: str = "application/json") -> None:

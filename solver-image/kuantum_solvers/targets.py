@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 from kuantum_solvers.errors import UNKNOWN_TARGET, SolverError, invalid_params
+from kuantum_solvers.numbers import is_number, show
 
 QIO_INPUT = "microsoft.qio.v2"
 QIO_OUTPUT = "microsoft.qio-results.v2"
@@ -180,14 +181,15 @@ def _range_text(spec: ParamSpec) -> str:
 
 
 def _check_number(name: str, value: Any, spec: ParamSpec) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise invalid_params(f"parameter {name!r} must be a number, got {value!r}")
-    if not math.isfinite(value):
+    if not is_number(value):
+        raise invalid_params(f"parameter {name!r} must be a number, got {show(value)}")
+    if isinstance(value, float) and not math.isfinite(value):
         raise invalid_params(f"parameter {name!r} must be finite, got {value!r}")
+    # int/float comparisons are exact in Python, so a 400-digit int is simply out of range
     lo, hi = spec["min"], spec["max"]
     below = value <= lo if spec.get("min_exclusive") else value < lo
     if below or value > hi:
-        raise invalid_params(f"parameter {name!r}={value!r} is out of range; allowed range {_range_text(spec)}")
+        raise invalid_params(f"parameter {name!r}={show(value)} is out of range; allowed range {_range_text(spec)}")
     return float(value)
 
 
@@ -197,14 +199,14 @@ def _check_value(name: str, value: Any, spec: ParamSpec) -> Any:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise invalid_params(f"parameter {name!r} must be an integer in {_range_text(spec)}, got {value!r}")
+            raise invalid_params(f"parameter {name!r} must be an integer in {_range_text(spec)}, got {show(value)}")
         _check_number(name, value, spec)
         return value
     if kind == "float":
         return _check_number(name, value, spec)
     if kind == "float_list":
         if not isinstance(value, list) or not value:
-            raise invalid_params(f"parameter {name!r} must be a non-empty list of numbers, got {value!r}")
+            raise invalid_params(f"parameter {name!r} must be a non-empty list of numbers, got {show(value)}")
         return [_check_number(f"{name}[{i}]", v, spec) for i, v in enumerate(value)]
     if kind == "schedule":
         return _check_schedule(name, value, spec)
@@ -215,7 +217,7 @@ def _check_schedule(name: str, value: Any, spec: ParamSpec) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise invalid_params(
             f"parameter {name!r} must be a schedule {{\"type\": \"linear\"|\"geometric\", \"initial\": x, "
-            f"\"final\": y}}, got {value!r}"
+            f"\"final\": y}}, got {show(value)}"
         )
     unknown = set(value) - {"type", "initial", "final"}
     if unknown:

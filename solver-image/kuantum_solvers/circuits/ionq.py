@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -10,6 +9,7 @@ import numpy as np
 from kuantum_solvers.circuits import gates as g
 from kuantum_solvers.circuits.statevector import MAX_QUBITS, Circuit, Gate, Progress, probabilities, simulate
 from kuantum_solvers.errors import invalid_input
+from kuantum_solvers.numbers import finite_float, show
 
 # Fixed single-qubit gates of the "qis" gate set.
 _FIXED = {
@@ -26,7 +26,7 @@ HISTOGRAM_EPS = 1e-12
 
 def _qubit(value: Any, n: int, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise invalid_input(f"{where}: qubit indices must be integers, got {value!r}")
+        raise invalid_input(f"{where}: qubit indices must be integers, got {show(value)}")
     if not 0 <= value < n:
         raise invalid_input(f"{where}: qubit {value} out of range for a {n}-qubit circuit")
     return value
@@ -47,9 +47,10 @@ def _angle(op: dict[str, Any], key: str, where: str) -> float:
     if key not in op:
         raise invalid_input(f"{where}: gate {op.get('gate')!r} needs {key!r}")
     value = op[key]
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise invalid_input(f"{where}: {key!r} must be a finite number, got {value!r}")
-    return float(value)
+    number = finite_float(value)
+    if number is None:
+        raise invalid_input(f"{where}: {key!r} must be a finite number, got {show(value)}")
+    return number
 
 
 def parse_circuit(document: Any) -> Circuit:
@@ -59,12 +60,12 @@ def parse_circuit(document: Any) -> Circuit:
         document = document["input"]
     n = document.get("qubits")
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise invalid_input(f"'qubits' must be a positive integer, got {n!r}")
+        raise invalid_input(f"'qubits' must be a positive integer, got {show(n)}")
     if n > MAX_QUBITS:
         raise invalid_input(f"'qubits' is {n}; the simulator supports at most {MAX_QUBITS}")
     gateset = document.get("gateset", "qis")
     if gateset not in ("qis", "native"):
-        raise invalid_input(f"'gateset' must be 'qis' or 'native', got {gateset!r}")
+        raise invalid_input(f"'gateset' must be 'qis' or 'native', got {show(gateset)}")
     ops = document.get("circuit")
     if not isinstance(ops, list):
         raise invalid_input("'circuit' must be a list of gate objects")
@@ -110,7 +111,7 @@ def _gate(op: dict[str, Any], n: int, gateset: str, where: str) -> list[Gate]:
     elif name == "rz_phase":
         m = g.phase(_angle(op, "rotation", where))
     else:
-        raise invalid_input(f"{where}: unknown gate {op['gate']!r}")
+        raise invalid_input(f"{where}: unknown gate {show(op['gate'])}")
     return [Gate((t,), m, tuple(controls)) for t in targets]
 
 

@@ -28,8 +28,11 @@ from kuantum_solvers.circuits.statevector import (
     zero_state,
 )
 from kuantum_solvers.errors import invalid_input
+from kuantum_solvers.numbers import finite_float, show
 
 _INCLUDES = {"qelib1.inc", "stdgates.inc"}
+MAX_OPERATIONS = 2_000_000
+MAX_RESULT_BITS = 1 << 28  # shots x classical bits: the per-shot strings of the output
 _FUNCS: dict[str, Callable[[float], float]] = {
     "sin": math.sin, "cos": math.cos, "tan": math.tan, "exp": math.exp, "ln": math.log, "sqrt": math.sqrt,
     "asin": math.asin, "acos": math.acos, "atan": math.atan, "arcsin": math.asin, "arccos": math.acos,
@@ -78,13 +81,31 @@ class _Builder:
     def __init__(self) -> None:
         self.prog = Program()
         self.defs: dict[str, GateDef] = {}
+        self.emitted = 0  # operations after expanding gate definitions and register broadcasts
+        self.costs: dict[str, int] = {}  # operations one call of a defined gate expands to
+
+    def emit(self, out: list[Any], op: Any, node: Any) -> None:
+        """Gate definitions calling each other twice per level expand exponentially: bound the total."""
+        self.emitted += 1
+        if self.emitted > MAX_OPERATIONS:
+            raise invalid_input(f"line {_line(node)}: the program expands to more than {MAX_OPERATIONS:,} "
+                                "operations (gate definitions nest or repeat too much)")
+        out.append(op)
 
     # --- expressions -------------------------------------------------------------------------
     def expr(self, node: Any, env: dict[str, float]) -> float:
+        """A finite value: `1e400`, `exp(1000)` or `2**10000` are errors here, not NaN gates later."""
+        value = finite_float(self._expr(node, env))
+        if value is None:
+            raise invalid_input(f"line {_line(node)}: expression is not a finite number")
+        return value
+
+    def _expr(self, node: Any, env: dict[str, float]) -> float:
         from openqasm3 import ast
 
         if isinstance(node, ast.IntegerLiteral | ast.FloatLiteral):
-            return float(node.value)
+            value = finite_float(node.value)
+            return math.inf if value is None else value  # reported by expr()
         if isinstance(node, ast.Identifier):
             if node.name in env:
                 return env[node.name]
@@ -109,7 +130,10 @@ class _Builder:
                 if op == "/":
                     return a / b
                 if op in ("^", "**"):  # QASM2 '^' is exponentiation
-                    return float(a**b)
+                    result = a**b
+                    if isinstance(result, complex):  # (-8) ** 0.5
+                        raise invalid_input(f"line {_line(node)}: {a!r} ** {b!r} is not a real number")
+                    return float(result)
             except (ZeroDivisionError, OverflowError) as exc:
                 raise invalid_input(f"line {_line(node)}: {exc}") from exc
             raise invalid_input(f"line {_line(node)}: unsupported operator {op!r} in expression")
@@ -118,9 +142,15 @@ class _Builder:
                 raise invalid_input(f"line {_line(node)}: {node.name.name}() takes one argument")
             try:
                 return _FUNCS[node.name.name](self.expr(node.arguments[0], env))
-            except ValueError as exc:
+            except (ValueError, OverflowError) as exc:
                 raise invalid_input(f"line {_line(node)}: {node.name.name}(): {exc}") from exc
         raise invalid_input(f"line {_line(node)}: unsupported expression {type(node).__name__}")
+
+    def integer(self, node: Any, what: str) -> int:
+        value = self.expr(node, {})
+        if not value.is_integer():
+            raise invalid_input(f"line {_line(node)}: {what} must be an integer, got {value!r}")
+        return int(value)
 
     # --- declarations ---------------------------------------------------------------------------
     def declare(self, node: Any, quantum: bool) -> None:
@@ -128,7 +158,7 @@ class _Builder:
 
         ident = node.qubit if quantum else node.identifier
         size_node = node.size if quantum else getattr(node.type, "size", None)
-        size = 1 if size_node is None else int(self.expr(size_node, {}))
+        size = 1 if size_node is None else self.integer(size_node, "register size")
         if quantum is False and not isinstance(node.type, ast.BitType):
             raise invalid_input(f"line {_line(node)}: only bit registers (creg) are supported")
         if size < 1:
@@ -156,7 +186,7 @@ class _Builder:
             indices: Any = node.indices
             if len(indices) != 1 or len(indices[0]) != 1:
                 raise invalid_input(f"line {_line(node)}: only single indices like {name}[0] are supported")
-            index = int(self.expr(indices[0][0], {}))
+            index = self.integer(indices[0][0], "index")
         else:
             raise invalid_input(f"line {_line(node)}: unsupported {kind} operand")
         if name not in regs:
@@ -165,7 +195,7 @@ class _Builder:
         if index is None:
             return list(range(offset, offset + size))
         if not 0 <= index < size:
-            raise invalid_input(f"line {_line(node)}: index {index} out of range for {name}[{size}]")
+            raise invalid_input(f"line {_line(node)}: index {show(index)} out of range for {name}[{size}]")
         return [offset + index]
 
     # --- statements ----------------------------------------------------------------------------
@@ -182,6 +212,9 @@ class _Builder:
         elif isinstance(node, ast.QuantumGateDefinition):
             self.defs[node.name.name] = GateDef([a.name for a in node.arguments], [q.name for q in node.qubits],
                                                 node.body)
+            # Known before expanding anything, so `g{i} = g{i-1}; g{i-1}` x 40 fails at once, not after minutes.
+            self.costs[node.name.name] = sum(self.costs.get(stmt.name.name, 1) for stmt in node.body
+                                             if isinstance(stmt, ast.QuantumGate))
         elif isinstance(node, ast.QuantumGate):
             args = [self.expr(a, {}) for a in node.arguments]
             if node.modifiers:
@@ -196,13 +229,15 @@ class _Builder:
             cs = self.operand(node.target, self.prog.cregs, "classical")
             if len(qs) != len(cs):
                 raise invalid_input(f"line {_line(node)}: measure of {len(qs)} qubits into {len(cs)} bits")
-            out.extend(Measure(q, c) for q, c in zip(qs, cs, strict=True))
+            for q, c in zip(qs, cs, strict=True):
+                self.emit(out, Measure(q, c), node)
         elif isinstance(node, ast.QuantumReset):
-            out.extend(Reset(q) for q in self.operand(node.qubits, self.prog.qregs, "qubit"))
+            for q in self.operand(node.qubits, self.prog.qregs, "qubit"):
+                self.emit(out, Reset(q), node)
         elif isinstance(node, ast.QuantumBarrier):
             pass
         elif isinstance(node, ast.BranchingStatement):
-            out.append(self.branch(node))
+            self.emit(out, self.branch(node), node)
         else:
             raise invalid_input(f"line {_line(node)}: unsupported statement {type(node).__name__}")
 
@@ -218,7 +253,7 @@ class _Builder:
         body: list[Any] = []
         for stmt in node.if_block:
             self.statement(stmt, body)
-        return IfEq(cond.lhs.name, int(self.expr(cond.rhs, {})), body)
+        return IfEq(cond.lhs.name, self.integer(cond.rhs, "condition value"), body)
 
     def apply(self, name: str, args: list[float], qubits: list[int], out: list[Any], node: Any, depth: int) -> None:
         if depth > 64:
@@ -226,6 +261,9 @@ class _Builder:
         if len(set(qubits)) != len(qubits):
             raise invalid_input(f"line {_line(node)}: gate {name!r} uses a qubit twice")
         if name in self.defs:
+            if self.emitted + self.costs.get(name, 0) > MAX_OPERATIONS:
+                raise invalid_input(f"line {_line(node)}: gate {name!r} expands to {self.costs[name]:,} operations; "
+                                    f"a program may have at most {MAX_OPERATIONS:,}")
             d = self.defs[name]
             _arity(name, args, qubits, len(d.params), len(d.qubits), node)
             env = dict(zip(d.params, args, strict=True))
@@ -237,7 +275,7 @@ class _Builder:
             raise invalid_input(f"line {_line(node)}: unknown gate {name!r}")
         n_params, n_controls, n_targets, build = QELIB1[name]
         _arity(name, args, qubits, n_params, n_controls + n_targets, node)
-        out.append(Gate(tuple(qubits[n_controls:]), build(*args), tuple(qubits[:n_controls])))
+        self.emit(out, Gate(tuple(qubits[n_controls:]), build(*args), tuple(qubits[:n_controls])), node)
 
     def apply_in_def(self, stmt: Any, env: dict[str, float], qmap: dict[str, int], out: list[Any],
                      depth: int) -> None:
@@ -317,6 +355,9 @@ def _bitstrings(prog: Program, clbits: np.ndarray) -> dict[str, list[str]]:
 
 def run_qasm(text: str, shots: int, seed: int, progress: Progress | None = None) -> dict[str, list[str]]:
     prog = parse_program(text)
+    if shots * prog.clbits > MAX_RESULT_BITS:
+        raise invalid_input(f"{shots} shots of {prog.clbits} classical bits would make a result of "
+                            f"{shots * prog.clbits:,} characters; at most {MAX_RESULT_BITS:,}")
     rng = np.random.default_rng(seed)
     clbits = np.zeros((shots, prog.clbits), dtype=np.uint8)
     check_memory(prog.qubits, extra_factor=1.0)

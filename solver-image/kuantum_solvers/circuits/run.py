@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from kuantum_solvers.errors import INVALID_INPUT_FORMAT, SolverError, invalid_input
+from kuantum_solvers.io import load_json
 from kuantum_solvers.resources import available_cores
 from kuantum_solvers.targets import HONEYWELL_QASM, IONQ_INPUT, QUANTINUUM_QASM
 
@@ -29,11 +29,7 @@ def run_circuit(input_format: str, data: bytes, params: dict[str, Any],
     if input_format == IONQ_INPUT:
         from kuantum_solvers.circuits.ionq import run_ionq
 
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise invalid_input(f"input is not valid JSON: {exc.msg} at line {exc.lineno}") from exc
-        return run_ionq(document, progress)
+        return run_ionq(load_json(text), progress)
     if input_format in (HONEYWELL_QASM, QUANTINUUM_QASM):
         from kuantum_solvers.circuits.qasm import run_qasm
 

@@ -7,7 +7,6 @@ both term→vars and var→terms so kernels can update costs incrementally.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kuantum_solvers.errors import invalid_input
+from kuantum_solvers.numbers import finite_float, is_number, show
 
 ISING = "ising"
 PUBO = "pubo"
@@ -22,6 +22,11 @@ _TYPES = {"ising": ISING, "pubo": PUBO, "ising_grouped": ISING, "pubo_grouped": 
 _VERSIONS = {"1.0", "1.1"}
 MAX_VARIABLES = 50_000_000
 MAX_EXPANDED_TERMS = 200_000_000
+# Non-zero coefficients (after merging equal terms) must lie within these magnitudes: then every
+# energy, energy difference and temperature derived from them stays finite (1e308 + 1e308 is inf,
+# 1/1e-320 is inf), which the solvers and the JSON output need. Real problems sit far inside.
+MIN_COEFFICIENT = 1e-100
+MAX_COEFFICIENT = 1e100
 
 
 @dataclass
@@ -77,25 +82,34 @@ class Problem:
 
 
 def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise invalid_input(f"{where}: coefficient 'c' must be a number, got {value!r}")
-    if not math.isfinite(value):
-        raise invalid_input(f"{where}: coefficient 'c' must be finite, got {value!r}")
-    return float(value)
+    if not is_number(value):
+        raise invalid_input(f"{where}: coefficient 'c' must be a number, got {show(value)}")
+    number = finite_float(value)
+    if number is None:
+        raise invalid_input(f"{where}: coefficient 'c' must be finite and within float range, got {show(value)}")
+    return number
+
+
+def _check_magnitudes(merged: dict[tuple[int, ...], float]) -> None:
+    for ids, c in merged.items():
+        if c != 0.0 and not MIN_COEFFICIENT <= abs(c) <= MAX_COEFFICIENT:
+            where = f"term with ids {list(ids)}" if ids else "constant term"
+            raise invalid_input(f"{where}: coefficient {c!r} (after adding equal terms) is outside the supported "
+                                f"magnitude range [{MIN_COEFFICIENT:g}, {MAX_COEFFICIENT:g}]; rescale the problem")
 
 
 def _ids(value: Any, where: str) -> list[int]:
     if not isinstance(value, list):
-        raise invalid_input(f"{where}: 'ids' must be a list of integers, got {value!r}")
+        raise invalid_input(f"{where}: 'ids' must be a list of integers, got {show(value)}")
     out = []
     for x in value:
         if isinstance(x, bool) or not isinstance(x, int):
             if isinstance(x, float) and x.is_integer():
                 x = int(x)
             else:
-                raise invalid_input(f"{where}: ids must be integers, got {x!r}")
+                raise invalid_input(f"{where}: ids must be integers, got {show(x)}")
         if x < 0 or x >= 2**62:
-            raise invalid_input(f"{where}: ids must be non-negative integers below 2**62, got {x}")
+            raise invalid_input(f"{where}: ids must be non-negative integers below 2**62, got {show(x)}")
         out.append(x)
     return out
 
@@ -111,7 +125,7 @@ def _canonical(ids: list[int], kind: str) -> tuple[int, ...]:
 
 def _term(raw: Any, where: str) -> tuple[float, list[int]]:
     if not isinstance(raw, dict):
-        raise invalid_input(f"{where}: must be an object {{\"c\": number, \"ids\": [...]}}, got {raw!r}")
+        raise invalid_input(f"{where}: must be an object {{\"c\": number, \"ids\": [...]}}, got {show(raw)}")
     if "c" not in raw:
         raise invalid_input(f"{where}: missing coefficient 'c'")
     if "ids" not in raw:
@@ -128,10 +142,10 @@ def parse_problem(document: Any) -> Problem:
         raise invalid_input("missing or invalid 'cost_function' object")
     version = cf.get("version", "1.0")
     if version not in _VERSIONS:
-        raise invalid_input(f"cost_function.version must be one of {sorted(_VERSIONS)}, got {version!r}")
+        raise invalid_input(f"cost_function.version must be one of {sorted(_VERSIONS)}, got {show(version)}")
     ptype = cf.get("type")
     if ptype not in _TYPES:
-        raise invalid_input(f"cost_function.type must be one of {sorted(_TYPES)}, got {ptype!r}")
+        raise invalid_input(f"cost_function.type must be one of {sorted(_TYPES)}, got {show(ptype)}")
     kind = _TYPES[ptype]
     terms = cf.get("terms", [])
     slc = cf.get("terms_slc", [])
@@ -179,13 +193,14 @@ def parse_problem(document: Any) -> Problem:
             try:
                 all_ids.add(int(key))
             except (TypeError, ValueError):
-                raise invalid_input(f"initial_configuration: ids must be integers, got {key!r}") from None
+                raise invalid_input(f"initial_configuration: ids must be integers, got {show(key)}") from None
 
     if len(all_ids) > MAX_VARIABLES:
         raise invalid_input(f"problem has {len(all_ids)} variables; at most {MAX_VARIABLES} are supported")
     id_array = np.array(sorted(all_ids), dtype=np.int64)
     index = {int(v): i for i, v in enumerate(id_array)}
 
+    _check_magnitudes(merged)
     offset = merged.pop((), 0.0)
     keys = [k for k, c in merged.items() if c != 0.0]
     coef = np.array([merged[k] for k in keys], dtype=np.float64)
@@ -212,5 +227,5 @@ def parse_problem(document: Any) -> Problem:
 def _initial_bit(key: str, value: Any, kind: str) -> int:
     allowed = (1, -1) if kind == ISING else (0, 1)
     if isinstance(value, bool) or value not in allowed:
-        raise invalid_input(f"initial_configuration[{key!r}] must be one of {list(allowed)}, got {value!r}")
+        raise invalid_input(f"initial_configuration[{show(key)}] must be one of {list(allowed)}, got {show(value)}")
     return int(value == -1) if kind == ISING else int(value)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import importlib
-import json
 from typing import Any
 
 import numpy as np
 
-from kuantum_solvers.errors import invalid_input
+from kuantum_solvers.io import load_json
 from kuantum_solvers.qio.problem import parse_problem
 from kuantum_solvers.qio.solvers.common import Context, SolveResult, build_output
 from kuantum_solvers.targets import get_target, is_parameter_free
@@ -24,12 +23,7 @@ _MODULES = {
 
 
 def decode_json(data: bytes) -> Any:
-    try:
-        return json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise invalid_input(f"input is not UTF-8 text: {exc}") from exc
-    except json.JSONDecodeError as exc:
-        raise invalid_input(f"input is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    return load_json(data)
 
 
 def run_qio(target: str, data: bytes, params: dict[str, Any], ctx: Context | None = None) -> dict[str, Any]:
