@@ -104,6 +104,7 @@ def test_every_catalog_target_id_is_a_valid_label_value() -> None:
 def test_pod_is_locked_down() -> None:
     pod = _job()["spec"]["template"]["spec"]
     assert pod["automountServiceAccountToken"] is False
+    assert pod["enableServiceLinks"] is False  # no other services' addresses in the solver's environment
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["runAsUser"] != 0
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
