@@ -274,7 +274,9 @@ HARD_LIMIT = 30.0  # seconds: a generous bound for "stopped at its 1 s timeout" 
     (PA, {"sweeps": 10**8, "population": 8}),
     ("microsoft.tabu.cpu", {"sweeps": 10**9, "restarts": 2}),
     pytest.param("microsoft.substochasticmontecarlo.cpu", {"step_limit": 10**9, "target_population": 8},
-                 marks=pytest.mark.xfail(strict=True, reason=(
+                 # Not strict: how long the first chunk takes depends on the machine's load and numba's
+                 # cache, so on a fast, idle machine it may finish inside the bound (seen once).
+                 marks=pytest.mark.xfail(strict=False, reason=(
                      "known bug: the Runner's first chunk is sized by work=walkers*steps_per_walker (8 here), "
                      "i.e. 125000 Python-level steps (~50 s) before the timeout clock even starts"))),
 ])
