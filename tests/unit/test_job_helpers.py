@@ -74,3 +74,11 @@ def test_parse_termination_message_never_raises(message: str) -> None:
 def test_parse_termination_message_finds_the_solver_line_after_any_log(code: str, msg: str, log: str) -> None:
     line = json.dumps({"code": code, "message": msg})
     assert parse_termination_message(f"{log}\n{line}") == (code, msg)
+
+
+def test_a_client_chosen_id_is_the_job_id_lower_cased() -> None:
+    from kuantum.reconcilers.job import job_id_of
+
+    job = {"metadata": {"uid": "u-1"}, "spec": {"id": "0F8FAD5B-D9CB-469F-A165-70867728950E"}}
+    assert job_id_of(job) == "0f8fad5b-d9cb-469f-a165-70867728950e"
+    assert job_id_of({"metadata": {"uid": "u-1"}, "spec": {}}) == job_id_for("u-1")

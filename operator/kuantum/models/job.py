@@ -65,6 +65,10 @@ class QuantumJobSpec(Model):
     ttlSecondsAfterFinished: int | None = Field(
         default=None, ge=0, description="Delete the QuantumJob this long after it finished.")
     tags: list[str] = Field(default_factory=list, description="Free-form tags.")
+    id: str | None = Field(
+        default=None, pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+        description="The job's id (a UUID), chosen by the client as Azure Quantum clients do; immutable. "
+                    "Default: derived from the object's uid.")
 
 
 class ErrorData(Model):

@@ -12,8 +12,15 @@ class StorageSpec(Model):
         description="Secret key holding an Azure Storage (or Azurite) connection string.")
 
 
+class GatewaySpec(Model):
+    apiKeySecretRef: KeyRef = Field(
+        description="Secret key holding the API key clients send as x-ms-quantum-api-key to the REST gateway.")
+
+
 class QuantumWorkspaceSpec(Model):
     storage: StorageSpec = Field(description="Blob storage that holds job inputs and outputs.")
+    gateway: GatewaySpec | None = Field(
+        default=None, description="Serve this workspace through the Azure Quantum REST gateway (kuantum-gateway).")
 
 
 class WorkspaceProvider(Model):

@@ -36,7 +36,7 @@ from ..timeutil import month_of, now_iso, seconds_between
 from ..validation import JobInvalid, Resolved, resolve
 from .context import Context
 
-__all__ = ["ACCEPTED_SPEC", "MUTABLE_FIELDS", "JobReconciler", "immutable_part", "job_id_for",
+__all__ = ["ACCEPTED_SPEC", "MUTABLE_FIELDS", "JobReconciler", "immutable_part", "job_id_for", "job_id_of",
            "parse_termination_message"]
 
 log = logging.getLogger("kuantum.job")
@@ -49,6 +49,12 @@ PENDING_RETRY_SECONDS = 10.0
 def job_id_for(uid: str) -> str:
     """The job's id, derived from its uid: stable across restarts without having to be stored first."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"kuantum.dev/quantumjob/{uid}"))
+
+
+def job_id_of(job: dict[str, Any]) -> str:
+    """The client's id (spec.id, lower-cased as Azure writes UUIDs) or the one derived from the uid."""
+    chosen = (job.get("spec") or {}).get("id")
+    return str(chosen).lower() if isinstance(chosen, str) and chosen else job_id_for(job["metadata"]["uid"])
 
 
 class JobReconciler:
@@ -102,7 +108,7 @@ class JobReconciler:
         """One metadata write per job: finalizer, labels and the accepted spec, together."""
         meta = job["metadata"]
         spec = job.get("spec") or {}
-        job_id = job_id_for(meta["uid"])
+        job_id = job_id_of(job)
         labels = {LABEL_JOB_ID: job_id, LABEL_WORKSPACE: label_value(str(spec.get("workspace", ""))),
                   LABEL_PROVIDER: label_value(str(spec.get("provider", "")).lower()),
                   LABEL_TARGET: label_value(str(spec.get("target", "")))}
@@ -145,7 +151,7 @@ class JobReconciler:
     async def _waiting(self, job: dict[str, Any], status: QuantumJobStatus, spec: QuantumJobSpec) -> None:
         key = key_of(job)
         meta = job["metadata"]
-        job_id = job_id_for(meta["uid"])
+        job_id = job_id_of(job)
         events: list[Event] = [] if status.state else [Enqueued(job_id, None)]
         if spec.cancel:
             await self._write(job, status, [*events, Cancelled(now_iso())])
@@ -442,7 +448,7 @@ class JobReconciler:
                 continue
             new = apply(new, event, now, generation)
         if new.id is None:
-            new = new.model_copy(update={"id": job_id_for(job["metadata"]["uid"])})
+            new = new.model_copy(update={"id": job_id_of(job)})
         job = await self._write_status(job, status, new)
         if new.state != status.state:
             await self._record_transition(job, status, new)
