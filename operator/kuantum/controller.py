@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections import Counter
@@ -150,7 +149,9 @@ class Controller:
             self.enqueue("Provider", key)
 
     async def _refresh_queues(self) -> None:
-        """Keeps status.queuePosition current with a bounded number of writes per round, front first."""
+        """Queue positions move when jobs ahead start or leave: the jobs whose written position is stale are
+        reconciled (the job reconciler writes positions, like every status field), a bounded number per round,
+        front first."""
         budget = self.settings.queue_position_budget
         counts: Counter[str] = Counter()
         metrics.QUEUE_DEPTH.clear()
@@ -165,13 +166,7 @@ class Controller:
                 if budget <= 0:
                     break
                 budget -= 1
-                with contextlib.suppress(Exception):  # lost the race with a transition: fine, next round
-                    meta = job["metadata"]
-                    updated = await self.kube.patch_status(
-                        "QuantumJob", meta["namespace"], meta["name"],
-                        [{"op": "test", "path": "/status/state", "value": "Waiting"},
-                         {"op": "replace", "path": "/status/queuePosition", "value": position}], json_patch=True)
-                    self.store.put("QuantumJob", updated)
+                self.enqueue("QuantumJob", key)
         for job in self.store.jobs.values():
             counts[(job.get("status") or {}).get("state") or "Pending"] += 1
         metrics.JOBS_BY_STATE.clear()

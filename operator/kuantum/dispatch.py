@@ -23,6 +23,13 @@ def group_of(job: dict[str, Any]) -> Group | None:
     return (job["metadata"]["namespace"], str(spec.get("workspace", "")), canonical)
 
 
+def entry_of(job: dict[str, Any]) -> queueing.QueueEntry:
+    spec = job.get("spec") or {}
+    return queueing.QueueEntry(key=key_of(job), target=str(spec.get("target")),
+                               priority=str(spec.get("priority", "Standard")),
+                               created=job["metadata"].get("creationTimestamp") or "", name=job["metadata"]["name"])
+
+
 class Dispatcher:
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
@@ -39,18 +46,22 @@ class Dispatcher:
     def members(self, group: Group) -> list[dict[str, Any]]:
         return [job for job in self.store.jobs.values() if group_of(job) == group]
 
-    def waiting(self, group: Group) -> list[queueing.QueueEntry]:
+    def waiting(self, group: Group, joining: dict[str, Any] | None = None) -> list[queueing.QueueEntry]:
+        """The group's waiting jobs; `joining` is a job being queued in this reconcile (its status not yet
+        written), counted as waiting so that it is placed and admitted in the same pass."""
         entries = []
         for job in self.members(group):
             status = job.get("status") or {}
             spec = job.get("spec") or {}
+            if joining is not None and key_of(job) == key_of(joining):
+                continue
             if status.get("state") != "Waiting" or not status.get("id") or spec.get("cancel"):
                 continue
             if self.has_child(job) or job["metadata"].get("deletionTimestamp"):
                 continue
-            entries.append(queueing.QueueEntry(
-                key=key_of(job), target=str(spec.get("target")), priority=str(spec.get("priority", "Standard")),
-                created=job["metadata"].get("creationTimestamp") or "", name=job["metadata"]["name"]))
+            entries.append(entry_of(job))
+        if joining is not None and not self.has_child(joining):
+            entries.append(entry_of(joining))
         return entries
 
     def running(self, group: Group) -> Counter[str]:
@@ -68,9 +79,9 @@ class Dispatcher:
         value = limits.get("maxConcurrentJobs")
         return int(value) if value else None
 
-    def admitted(self, group: Group) -> list[str]:
-        return queueing.admit(self.waiting(group), dict(self.running(group)), self.settings.target_concurrency,
-                              self.plan_capacity(group))
+    def admitted(self, group: Group, joining: dict[str, Any] | None = None) -> list[str]:
+        return queueing.admit(self.waiting(group, joining), dict(self.running(group)),
+                              self.settings.target_concurrency, self.plan_capacity(group))
 
     def groups(self) -> set[Group]:
         return {g for job in self.store.jobs.values() if (g := group_of(job)) is not None}

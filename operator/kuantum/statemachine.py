@@ -69,8 +69,33 @@ class Submitted:
     provider_job_id: str
 
 
+@dataclass(frozen=True)
+class InputUploaded:
+    """The job's input is in the workspace's storage at this URI."""
+
+    uri: str
+
+
+@dataclass(frozen=True)
+class QueueMoved:
+    """The job's 1-based place among the waiting jobs of its queue (None: not queued)."""
+
+    position: int | None
+
+
+@dataclass(frozen=True)
+class Noted:
+    """A condition that explains the job within its state: what it waits for (Queued), an ignored spec change
+    (SpecChangeIgnored), a cancel that cannot take effect yet (CancelRequested)."""
+
+    type: str
+    status: bool
+    reason: str
+    message: str
+
+
 # Events that record a step within the current state; they never change the state.
-Note = SubmitAttempted | Submitted
+Note = SubmitAttempted | Submitted | InputUploaded | QueueMoved | Noted
 Event = Enqueued | Started | Completed | Failed | Cancelled | Note
 _TARGET_STATE: dict[type, JobState] = {
     Enqueued: JobState.WAITING, Started: JobState.EXECUTING, Completed: JobState.SUCCEEDED,
@@ -95,8 +120,8 @@ def _duration(begin: str | None, end: str | None) -> str | None:
 
 def apply(status: QuantumJobStatus, event: Event, now: str, generation: int | None = None) -> QuantumJobStatus:
     """The status after event, or the same object when the event does not apply in this state."""
-    if isinstance(event, SubmitAttempted | Submitted):
-        return _note(status, event)
+    if isinstance(event, SubmitAttempted | Submitted | InputUploaded | QueueMoved | Noted):
+        return _note(status, event, now, generation)
     target = _TARGET_STATE[type(event)]
     if not can_move(status.state, target):
         return status
@@ -154,14 +179,27 @@ def apply(status: QuantumJobStatus, event: Event, now: str, generation: int | No
     return new
 
 
-def _note(status: QuantumJobStatus, event: Note) -> QuantumJobStatus:
-    """Records a remote submission step on a job that is not final (a final job never changes)."""
+def _note(status: QuantumJobStatus, event: Note, now: str, generation: int | None) -> QuantumJobStatus:
+    """Records a step within the state of a job that is not final (a final job never changes)."""
     if status.state is None or is_final(status.state):
         return status
     if isinstance(event, SubmitAttempted):
         if status.providerSubmitTime is not None:
             return status  # the first attempt is the one to search from
         return status.model_copy(update={"providerSubmitTime": event.time})
-    if status.providerJobId == event.provider_job_id:
+    if isinstance(event, Submitted):
+        if status.providerJobId == event.provider_job_id:
+            return status
+        return status.model_copy(update={"providerJobId": event.provider_job_id})
+    if isinstance(event, InputUploaded):
+        return status if status.inputDataUri == event.uri else status.model_copy(update={"inputDataUri": event.uri})
+    if isinstance(event, QueueMoved):
+        position = event.position if status.state == JobState.WAITING else None
+        return status if status.queuePosition == position else status.model_copy(update={"queuePosition": position})
+    existing = next((c for c in status.conditions if c.type == event.type), None)
+    wanted = "True" if event.status else "False"
+    if existing and existing.status == wanted and existing.reason == event.reason and existing.message == event.message:
         return status
-    return status.model_copy(update={"providerJobId": event.provider_job_id})
+    conditions = set_condition(status.conditions, event.type, event.status, event.reason, event.message, now,
+                               generation)
+    return status.model_copy(update={"conditions": conditions})

@@ -20,15 +20,26 @@ from ..backends.base import Backend, Observation, Pending, Run
 from ..backends.pod import parse_termination_message, usage_between
 from ..backends.registry import Backends
 from ..catalog import canonical_provider_id, targets_of
-from ..conditions import get_condition, set_condition
+from ..conditions import get_condition
 from ..dispatch import group_of
 from ..inputs import InputPending, InvalidInput, check_json, read_input
 from ..labels import label_value
 from ..lookup import provider_for_job, workspace_of
 from ..models import JobState, QuantumJobSpec, QuantumJobStatus
 from ..models.common import FINALIZER, LABEL_JOB_ID, LABEL_PROVIDER, LABEL_TARGET, LABEL_WORKSPACE
-from ..queueing import QueueEntry, positions
-from ..statemachine import Cancelled, Completed, Enqueued, Event, Failed, apply, is_final
+from ..queueing import positions
+from ..statemachine import (
+    Cancelled,
+    Completed,
+    Enqueued,
+    Event,
+    Failed,
+    InputUploaded,
+    Noted,
+    QueueMoved,
+    apply,
+    is_final,
+)
 from ..storage import StorageError, WorkspaceStorage
 from ..storage_registry import StorageNotConfigured
 from ..store import key_of
@@ -75,16 +86,18 @@ class JobReconciler:
             await self._after_final(job, status)
             return
         job = await self._ensure_metadata(job)
+        draft = Draft(job, status)
         try:
             spec = QuantumJobSpec.model_validate(self._accepted_spec(job))
         except ValidationError as e:
-            await self._write(job, status, [Failed("InvalidSpec", _first_error(e))])
-            return
-        status = await self._note_spec_changes(job, status)
-        if status.state is None or (status.state == JobState.WAITING and not self.ctx.dispatcher.has_child(job)):
-            await self._waiting(job, status, spec)
+            draft.apply(Failed("InvalidSpec", _first_error(e)))
         else:
-            await self._running(job, status, spec)
+            self._note_spec_changes(draft)
+            if status.state is None or (status.state == JobState.WAITING and not self.ctx.dispatcher.has_child(job)):
+                await self._waiting(draft, spec)
+            else:
+                await self._running(draft, spec)
+        await self._flush(draft)
 
     # ------------------------------------------------------------------ metadata
     def _accepted_spec(self, job: dict[str, Any]) -> dict[str, Any]:
@@ -108,6 +121,8 @@ class JobReconciler:
         """One metadata write per job: finalizer, labels and the accepted spec, together."""
         meta = job["metadata"]
         spec = job.get("spec") or {}
+        if ACCEPTED_SPEC in (meta.get("annotations") or {}):
+            spec = self._accepted_spec(job)  # labels describe what the job runs with, not an ignored edit
         job_id = job_id_of(job)
         labels = {LABEL_JOB_ID: job_id, LABEL_WORKSPACE: label_value(str(spec.get("workspace", ""))),
                   LABEL_PROVIDER: label_value(str(spec.get("provider", "")).lower()),
@@ -128,73 +143,50 @@ class JobReconciler:
         self.ctx.store.put("QuantumJob", updated)
         return updated
 
-    async def _note_spec_changes(self, job: dict[str, Any], status: QuantumJobStatus) -> QuantumJobStatus:
-        raw = (job["metadata"].get("annotations") or {}).get(ACCEPTED_SPEC)
+    def _note_spec_changes(self, draft: Draft) -> None:
+        raw = (draft.job["metadata"].get("annotations") or {}).get(ACCEPTED_SPEC)
         if not raw:
-            return status
-        changed = accepted_spec.changed_fields(accepted_spec.decode(raw), job.get("spec") or {})
-        existing = get_condition(status.conditions, "SpecChangeIgnored")
+            return
+        changed = accepted_spec.changed_fields(accepted_spec.decode(raw), draft.job.get("spec") or {})
         if not changed:
-            return status
+            return
         message = (f"spec fields {', '.join(changed)} cannot change after creation; the job keeps running with "
                    "the spec it was created with (only cancel, ttlSecondsAfterFinished and tags may change)")
-        if existing and existing.message == message:
-            return status
-        new = status.model_copy(deep=True)
-        new.conditions = set_condition(new.conditions, "SpecChangeIgnored", True, "ImmutableField", message,
-                                       now_iso(), job["metadata"].get("generation"))
-        await self._write_status(job, status, new)
-        await self.ctx.kube.event(job, "SpecChangeIgnored", message, warning=True)
-        return new
+        draft.note("SpecChangeIgnored", True, "ImmutableField", message, event=True, warning=True)
 
     # ------------------------------------------------------------------ waiting
-    async def _waiting(self, job: dict[str, Any], status: QuantumJobStatus, spec: QuantumJobSpec) -> None:
-        key = key_of(job)
-        meta = job["metadata"]
+    async def _waiting(self, draft: Draft, spec: QuantumJobSpec) -> None:
+        job = draft.job
         job_id = job_id_of(job)
-        events: list[Event] = [] if status.state else [Enqueued(job_id, None)]
+        first_time = draft.old.inputDataUri is None
+        draft.apply(Enqueued(job_id, None))  # no-op once Waiting
         if spec.cancel:
-            await self._write(job, status, [*events, Cancelled(now_iso())])
+            draft.apply(Cancelled(now_iso()))
             return
         try:
             provider, storage, resolved = await self._prerequisites(job, spec)
+            if draft.new.inputDataUri is None:
+                if quota := self._jobs_quota_exceeded(job, spec, provider):
+                    draft.apply(Failed("QuotaExceeded", quota))
+                    return
+                draft.apply(InputUploaded(await self._upload(job, job_id, spec, resolved, storage)))
         except Pending as p:
-            await self._pending(job, status, events, p)
+            self._pending(draft, p)
             return
         except JobInvalid as e:
-            await self._write(job, status, [*events, Failed(e.code, e.message)])
+            draft.apply(Failed(e.code, e.message))
             return
-        new = status
-        if new.state is None:
-            new = apply(new, events[0], now_iso(), meta.get("generation"))
-        if new.inputDataUri is None:
-            if quota := self._jobs_quota_exceeded(job, spec, provider):
-                await self._write(job, status, [*events, Failed("QuotaExceeded", quota)])
-                return
-            try:
-                uri = await self._upload(job, job_id, spec, resolved, storage)
-            except Pending as p:
-                await self._pending(job, status, events, p)
-                return
-            except InvalidInput as e:
-                await self._write(job, status, [*events, Failed("InvalidInputData", str(e))])
-                return
-            new = new.model_copy(deep=True)
-            new.inputDataUri = uri
-        new = new.model_copy(deep=True)
-        new.conditions = set_condition(new.conditions, "Queued", True, "Queued",
-                                       f"queued for {spec.target} in workspace {spec.workspace}", now_iso(),
-                                       meta.get("generation"))
-        if new.queuePosition is None:
-            new.queuePosition = self._queue_position(job)
-        first_time = status.inputDataUri is None
-        job = await self._write_status(job, status, new)
+        except InvalidInput as e:
+            draft.apply(Failed("InvalidInputData", str(e)))
+            return
+        draft.note("Queued", True, "Queued", f"queued for {spec.target} in workspace {spec.workspace}")
+        draft.apply(QueueMoved(self._queue_position(job)))  # refreshed on every pass; written only when it moved
         if first_time:
-            log.info("job %s (%s): new -> Waiting (queued for %s)", key, job_id, spec.target)
-            await self.ctx.kube.event(job, "Queued", f"job {job_id} queued for {spec.target}")
+            log.info("job %s (%s): new -> Waiting (queued for %s)", key_of(job), job_id, spec.target)
+            draft.notify("Queued", f"job {job_id} queued for {spec.target}")
         group = group_of(job)
-        if group and key in self.ctx.dispatcher.admitted(group):
-            await self._start(job, new, spec, resolved, storage, provider)
+        if group and key_of(job) in self.ctx.dispatcher.admitted(group, joining=job):
+            await self._start(draft, spec, resolved, storage, provider)
 
     async def _prerequisites(self, job: dict[str, Any], spec: QuantumJobSpec
                              ) -> tuple[dict[str, Any], WorkspaceStorage, Resolved]:
@@ -221,18 +213,11 @@ class JobReconciler:
             raise Pending("WorkspaceNotReady", f"workspace {spec.workspace}: {e}") from e
         return provider, storage, resolved
 
-    async def _pending(self, job: dict[str, Any], status: QuantumJobStatus, events: list[Event], p: Pending) -> None:
-        new = status
-        for event in events:
-            new = apply(new, event, now_iso(), job["metadata"].get("generation"))
-        previous = get_condition(status.conditions, "Queued")
-        new = new.model_copy(deep=True)
-        new.conditions = set_condition(new.conditions, "Queued", False, p.reason, p.message, now_iso(),
-                                       job["metadata"].get("generation"))
-        job = await self._write_status(job, status, new)
-        if previous is None or previous.reason != p.reason or previous.message != p.message:
-            await self.ctx.kube.event(job, p.reason, p.message, warning=True)
-        self.ctx.enqueue_after("QuantumJob", key_of(job), PENDING_RETRY_SECONDS)
+    def _pending(self, draft: Draft, p: Pending) -> None:
+        """The job waits for something that does not exist yet: a Queued=False condition names it (an Event
+        when the reason is new), and the job is looked at again later."""
+        draft.note("Queued", False, p.reason, p.message, event=True, warning=True)
+        draft.recheck_after(PENDING_RETRY_SECONDS)
 
     async def _upload(self, job: dict[str, Any], job_id: str, spec: QuantumJobSpec, resolved: Resolved,
                       storage: WorkspaceStorage) -> str:
@@ -302,32 +287,25 @@ class JobReconciler:
         group = group_of(job)
         if group is None:
             return None
-        entries = self.ctx.dispatcher.waiting(group)
-        key = key_of(job)
-        if all(e.key != key for e in entries):
-            spec = job.get("spec") or {}
-            entries.append(QueueEntry(key, str(spec.get("target")), str(spec.get("priority", "Standard")),
-                                      job["metadata"].get("creationTimestamp") or "", job["metadata"]["name"]))
-        return positions(entries).get(key)
+        return positions(self.ctx.dispatcher.waiting(group, joining=job)).get(key_of(job))
 
     # ------------------------------------------------------------------ start
-    async def _start(self, job: dict[str, Any], status: QuantumJobStatus, spec: QuantumJobSpec, resolved: Resolved,
-                     storage: WorkspaceStorage, provider: dict[str, Any]) -> None:
+    async def _start(self, draft: Draft, spec: QuantumJobSpec, resolved: Resolved, storage: WorkspaceStorage,
+                     provider: dict[str, Any]) -> None:
         """The job was admitted: its backend launches it."""
-        if quota := self._seconds_quota_exceeded(job, spec, provider):
-            await self._write(job, status, [Failed("QuotaExceeded", quota)])
+        if quota := self._seconds_quota_exceeded(draft.job, spec, provider):
+            draft.apply(Failed("QuotaExceeded", quota))
             return
         backend = self.backends.for_target(resolved.target, provider)
-        run = Run(job, spec, status, resolved, provider, storage)
         try:
-            seen = await backend.submit(run)
+            seen = await backend.submit(Run(draft.job, spec, draft.new, resolved, provider, storage))
         except Pending as p:
-            await self._pending(job, status, [], p)
+            self._pending(draft, p)
             return
         except JobInvalid as e:
-            await self._write(job, status, [Failed(e.code, e.message)])
+            draft.apply(Failed(e.code, e.message))
             return
-        await self._apply_observation(job, status, seen)
+        draft.observe(seen)
 
     # ------------------------------------------------------------------ running
     async def _run_of(self, job: dict[str, Any], status: QuantumJobStatus, spec: QuantumJobSpec
@@ -336,34 +314,32 @@ class JobReconciler:
         backend = self.backends.for_target(resolved.target, provider)
         return backend, Run(job, spec, status, resolved, provider, storage)
 
-    async def _running(self, job: dict[str, Any], status: QuantumJobStatus, spec: QuantumJobSpec) -> None:
+    async def _running(self, draft: Draft, spec: QuantumJobSpec) -> None:
         try:
-            backend, run = await self._run_of(job, status, spec)
+            backend, run = await self._run_of(draft.job, draft.new, spec)
         except (Pending, JobInvalid) as e:
-            # What it runs on went away under a launched job (workspace, Provider, storage): it stays as it is,
-            # and says why, until it is back or the job is cancelled or deleted.
-            log.warning("job %s: %s; checking again in %.0fs", key_of(job), e, PENDING_RETRY_SECONDS)
-            self.ctx.enqueue_after("QuantumJob", key_of(job), PENDING_RETRY_SECONDS)
+            # What it runs on went away under a launched job (workspace, Provider, storage): it stays as it is
+            # until that is back or the job is cancelled or deleted.
+            log.warning("job %s: %s; checking again in %.0fs", key_of(draft.job), e, PENDING_RETRY_SECONDS)
+            draft.recheck_after(PENDING_RETRY_SECONDS)
+            return
+        if spec.cancel and backend is not self.backends.pod and not draft.new.providerJobId:
+            # Cancelled before the provider confirmed it: never send it (a recorded attempt is looked for first).
+            if await backend.cancel(run):
+                draft.apply(Cancelled(now_iso()))
             return
         seen = await backend.observe(run)
         events = list(seen.events)
         if spec.cancel and not any(isinstance(e, Completed) for e in events):
-            if self._cancellable(status, spec, events):
+            if self._cancellable(draft.new, spec, events):
                 # Before looking at a failure: stopping the run for the cancel makes it fail.
                 if await backend.cancel(run):
-                    begin = status.beginExecutionTime or self.backends.pod.execution_began(run.job_id)
+                    begin = draft.new.beginExecutionTime or self.backends.pod.execution_began(run.job_id)
                     started = [e for e in events if not isinstance(e, Failed | Completed | Cancelled)]
-                    await self._write(job, status, [*started, Cancelled(now_iso(), usage_between(begin, now_iso())
-                                                                        if begin else None)])
+                    draft.apply(*started, Cancelled(now_iso(), usage_between(begin, now_iso()) if begin else None))
                 return
-            job, status = await self._cancel_refused(job, status, spec)
-        await self._apply_observation(job, status, Observation(tuple(events), seen.recheck_after))
-
-    async def _apply_observation(self, job: dict[str, Any], status: QuantumJobStatus, seen: Observation) -> None:
-        if seen.events:
-            job = await self._write(job, status, list(seen.events))
-        if seen.recheck_after is not None and not is_final((job.get("status") or {}).get("state")):
-            self.ctx.enqueue_after("QuantumJob", key_of(job), seen.recheck_after)
+            self._cancel_refused(draft, spec)
+        draft.observe(Observation(tuple(events), seen.recheck_after))
 
     # ------------------------------------------------------------------ cancel
     def _cancellable(self, status: QuantumJobStatus, spec: QuantumJobSpec, events: list[Event]) -> bool:
@@ -372,18 +348,11 @@ class JobReconciler:
         target = targets_of(canonical_provider_id(spec.provider) or "").get(spec.target)
         return not executing or target is None or target.cancel_while_executing
 
-    async def _cancel_refused(self, job: dict[str, Any], status: QuantumJobStatus, spec: QuantumJobSpec
-                              ) -> tuple[dict[str, Any], QuantumJobStatus]:
-        """The job runs on; a CancelRequested condition (once) says why."""
-        if get_condition(status.conditions, "CancelRequested"):
-            return job, status
+    @staticmethod
+    def _cancel_refused(draft: Draft, spec: QuantumJobSpec) -> None:
+        """The job runs on; a CancelRequested condition (and one Event) says why."""
         message = f"target {spec.target} cannot cancel a job while it executes; the job runs to completion"
-        new = status.model_copy(deep=True)
-        new.conditions = set_condition(new.conditions, "CancelRequested", True, "NotCancellableWhileExecuting",
-                                       message, now_iso(), job["metadata"].get("generation"))
-        job = await self._write_status(job, status, new)
-        await self.ctx.kube.event(job, "CancelRequested", message, warning=True)
-        return job, QuantumJobStatus.model_validate(job.get("status") or {})
+        draft.note("CancelRequested", True, "NotCancellableWhileExecuting", message, event=True, warning=True)
 
     async def _stop(self, job: dict[str, Any], status: QuantumJobStatus, spec: QuantumJobSpec | None) -> bool:
         """Stops whatever runs the job, on every backend that may have it; True once nothing runs."""
@@ -440,18 +409,22 @@ class JobReconciler:
     # ------------------------------------------------------------------ writing
     async def _write(self, job: dict[str, Any], status: QuantumJobStatus, events: list[Event]) -> dict[str, Any]:
         """Applies events through the state machine, writes the status once, and records Events."""
-        generation = job["metadata"].get("generation")
-        new = status
-        now = now_iso()
-        for event in events:
-            if isinstance(event, Enqueued) and new.state is not None:
-                continue
-            new = apply(new, event, now, generation)
-        if new.id is None:
-            new = new.model_copy(update={"id": job_id_of(job)})
-        job = await self._write_status(job, status, new)
-        if new.state != status.state:
-            await self._record_transition(job, status, new)
+        draft = Draft(job, status)
+        draft.apply(*events)
+        return await self._flush(draft)
+
+    async def _flush(self, draft: Draft) -> dict[str, Any]:
+        """The reconcile's one status write (when anything changed), then its Events and follow-ups."""
+        new = draft.new
+        if new.id is None and new.state is not None:
+            new = new.model_copy(update={"id": job_id_of(draft.job)})
+        job = await self._write_status(draft.job, draft.old, new)
+        if new.state != draft.old.state:
+            await self._record_transition(job, draft.old, new)
+        for reason, message, warning in draft.notices:
+            await self.ctx.kube.event(job, reason, message, warning=warning)
+        if draft.recheck is not None and not is_final(new.state):
+            self.ctx.enqueue_after("QuantumJob", key_of(job), draft.recheck)
         return job
 
     async def _write_status(self, job: dict[str, Any], old: QuantumJobStatus, new: QuantumJobStatus
@@ -509,3 +482,40 @@ def _first_error(e: ValidationError) -> str:
     err = e.errors()[0]
     where = ".".join(str(p) for p in err["loc"])
     return f"spec.{where}: {err['msg']}" if where else err["msg"]
+
+
+class Draft:
+    """One reconcile's changes to a job's status: lifecycle events applied by the state machine in order,
+    Kubernetes Events to record, and when to look again. Written once, at the end (JobReconciler._flush)."""
+
+    def __init__(self, job: dict[str, Any], status: QuantumJobStatus) -> None:
+        self.job = job
+        self.old = status
+        self.new = status
+        self.notices: list[tuple[str, str, bool]] = []
+        self.recheck: float | None = None
+        self._generation = job["metadata"].get("generation")
+
+    def apply(self, *events: Event) -> None:
+        now = now_iso()
+        for event in events:
+            self.new = apply(self.new, event, now, self._generation)
+
+    def note(self, kind: str, status: bool, reason: str, message: str, *, event: bool = False,
+             warning: bool = False) -> None:
+        """A condition; with event=True also a Kubernetes Event, once: when the condition is new or changed."""
+        before = get_condition(self.old.conditions, kind)  # one Event per change across reconciles
+        self.apply(Noted(kind, status, reason, message))
+        if event and (before is None or before.reason != reason or before.message != message):
+            self.notify(kind if kind != "Queued" else reason, message, warning)
+
+    def notify(self, reason: str, message: str, warning: bool = False) -> None:
+        self.notices.append((reason, message, warning))
+
+    def observe(self, seen: Observation) -> None:
+        self.apply(*seen.events)
+        if seen.recheck_after is not None:
+            self.recheck_after(seen.recheck_after)
+
+    def recheck_after(self, seconds: float) -> None:
+        self.recheck = seconds if self.recheck is None else min(self.recheck, seconds)
