@@ -12,6 +12,16 @@ def workspace_of(store: Store, namespace: str, name: str) -> dict[str, Any] | No
     return store.workspaces.get(f"{namespace}/{name}")
 
 
+def jobs_of_workspace(store: Store, namespace: str, workspace: str) -> list[dict[str, Any]]:
+    return [job for job in store.jobs.values()
+            if job["metadata"]["namespace"] == namespace and (job.get("spec") or {}).get("workspace") == workspace]
+
+
+def workspace_deleting(store: Store, namespace: str, name: str) -> bool:
+    workspace = workspace_of(store, namespace, name)
+    return bool(workspace and workspace["metadata"].get("deletionTimestamp"))
+
+
 def _created(body: dict[str, Any]) -> tuple[str, str]:
     meta = body["metadata"]
     return (meta.get("creationTimestamp") or "", meta["name"])

@@ -1061,3 +1061,21 @@ async def test_execution_seconds_quota_refusal_is_one_status_write() -> None:
     w.qio_job("j")
     p = await w.reconcile("j")
     assert p.status_writes <= 1
+
+
+async def test_a_workspace_being_deleted_cancels_its_waiting_and_executing_jobs() -> None:
+    w = World(qio_limits={"maxConcurrentJobs": 1})
+    job_id = await _started_pod_job(w, "running")
+    w.qio_job("queued")
+    await w.reconcile("queued")
+    assert w.status("queued")["state"] == "Waiting"
+    workspace = w.store.workspaces[f"{NS}/{WS}"]
+    workspace["metadata"]["deletionTimestamp"] = "2024-01-02T00:00:00Z"  # as the watch delivers a deletion
+
+    await w.reconcile("queued")
+    assert w.status("queued")["state"] == "Cancelled", "a waiting job is cancelled at once"
+    p = await w.reconcile("running")
+    assert p.of("delete_job") and p.of("delete_job")[0].args["name"] == builders.child_name(job_id)
+    w.pod("running", "Failed", started=_hours_ago(0.1), finished=_hours_ago(0.01), exit_code=143, message="")
+    await w.reconcile("running")
+    assert w.status("running")["state"] == "Cancelled", "the executing one once its pod stopped"

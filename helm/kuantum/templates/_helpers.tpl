@@ -70,10 +70,11 @@ controller.py and main.py). No wildcards.
 - apiGroups: ["kuantum.dev"]
   resources: ["quantumjobs"]
   verbs: ["list", "watch", "patch", "delete"]
-# Workspaces are only read; the operator creates each workspace's microsoft-qio Provider.
+# Workspaces are read, and get the operator's finalizer (deleting one cancels its jobs first); the
+# operator creates each workspace's microsoft-qio Provider.
 - apiGroups: ["kuantum.dev"]
   resources: ["quantumworkspaces"]
-  verbs: ["list", "watch"]
+  verbs: ["list", "watch", "patch"]
 - apiGroups: ["kuantum.dev"]
   resources: ["providers"]
   verbs: ["list", "watch", "create"]

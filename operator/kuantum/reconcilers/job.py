@@ -24,7 +24,7 @@ from ..conditions import get_condition
 from ..dispatch import group_of
 from ..inputs import InputPending, InvalidInput, check_json, read_input
 from ..labels import label_value
-from ..lookup import provider_for_job, workspace_of
+from ..lookup import provider_for_job, workspace_deleting, workspace_of
 from ..models import JobState, QuantumJobSpec, QuantumJobStatus
 from ..models.common import FINALIZER, LABEL_JOB_ID, LABEL_PROVIDER, LABEL_TARGET, LABEL_WORKSPACE
 from ..queueing import positions
@@ -92,6 +92,8 @@ class JobReconciler:
         except ValidationError as e:
             draft.apply(Failed("InvalidSpec", _first_error(e)))
         else:
+            if workspace_deleting(self.ctx.store, job["metadata"]["namespace"], spec.workspace) and not spec.cancel:
+                spec = spec.model_copy(update={"cancel": True})  # a workspace's deletion cancels its jobs
             self._note_spec_changes(draft)
             if status.state is None or (status.state == JobState.WAITING and not self.ctx.dispatcher.has_child(job)):
                 await self._waiting(draft, spec)

@@ -8,11 +8,14 @@ from typing import Any
 
 from ..catalog import QIO, canonical_provider_id
 from ..conditions import remove_condition, set_condition
-from ..lookup import providers_with_id
+from ..lookup import jobs_of_workspace, providers_with_id
 from ..models import API_GROUP, API_VERSION, QuantumWorkspaceStatus
+from ..models.common import FINALIZER
 from ..models.workspace import WorkspaceProvider
+from ..statemachine import is_final
 from ..storage import StorageError
 from ..storage_registry import StorageNotConfigured
+from ..store import key_of
 from ..timeutil import now_iso
 from .context import Context
 from .throttle import ThrottledStatusWriter
@@ -44,8 +47,12 @@ class WorkspaceReconciler:
 
     async def reconcile(self, key: str) -> None:
         ws = self.ctx.store.workspaces.get(key)
-        if ws is None or ws["metadata"].get("deletionTimestamp"):
+        if ws is None:
             return
+        if ws["metadata"].get("deletionTimestamp"):
+            await self._on_deletion(ws)
+            return
+        ws = await self._ensure_finalizer(ws)
         meta = ws["metadata"]
         old = QuantumWorkspaceStatus.model_validate(ws.get("status") or {})
         new = old.model_copy(deep=True)
@@ -79,6 +86,43 @@ class WorkspaceReconciler:
             delay = min(MAX_RETRY_SECONDS, 5.0 * 2 ** (self.failures[key] - 1))
             self.ctx.enqueue_after("QuantumWorkspace", key, delay)
 
+    async def _ensure_finalizer(self, ws: dict[str, Any]) -> dict[str, Any]:
+        """Deleting a workspace cancels its jobs first (as Azure Quantum does): the finalizer holds the
+        workspace, and with it its storage credentials, until every job of it is final."""
+        meta = ws["metadata"]
+        finalizers = list(meta.get("finalizers") or [])
+        if FINALIZER in finalizers:
+            return ws
+        updated = await self.ctx.kube.patch_meta("QuantumWorkspace", meta["namespace"], meta["name"], {
+            "metadata": {"finalizers": [*finalizers, FINALIZER], "resourceVersion": meta.get("resourceVersion")}})
+        self.ctx.store.put("QuantumWorkspace", updated)
+        return updated
+
+    async def _on_deletion(self, ws: dict[str, Any]) -> None:
+        meta = ws["metadata"]
+        if FINALIZER not in (meta.get("finalizers") or []):
+            return
+        active = [key_of(job) for job in jobs_of_workspace(self.ctx.store, meta["namespace"], meta["name"])
+                  if not is_final((job.get("status") or {}).get("state"))]
+        if active:
+            old = QuantumWorkspaceStatus.model_validate(ws.get("status") or {})
+            message = (f"the workspace is being deleted: cancelling its {len(active)} active job(s) first "
+                       "(a job that cannot be cancelled while executing runs to completion)")
+            new = old.model_copy(deep=True)
+            new.conditions = set_condition(new.conditions, "Terminating", True, "CancellingJobs", message, now_iso(),
+                                           meta.get("generation"))
+            if new != old:
+                await self.ctx.kube.patch_status("QuantumWorkspace", meta["namespace"], meta["name"],
+                                                 {"status": new.model_dump(mode="json", exclude_none=True)})
+                await self.ctx.kube.event(ws, "CancellingJobs", message, warning=True)
+            for key in active:
+                self.ctx.enqueue("QuantumJob", key)
+            self.ctx.enqueue_after("QuantumWorkspace", key_of(ws), 5.0)
+            return
+        remaining = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
+        await self.ctx.kube.patch_meta("QuantumWorkspace", meta["namespace"], meta["name"],
+                                       {"metadata": {"finalizers": remaining}})
+
     async def _ensure_qio_provider(self, ws: dict[str, Any]) -> None:
         """Microsoft QIO is added to every workspace, as in Azure Quantum."""
         meta = ws["metadata"]
@@ -102,11 +146,8 @@ class WorkspaceReconciler:
 
     def _job_counts(self, ws: dict[str, Any]) -> dict[str, int]:
         meta = ws["metadata"]
-        counts: Counter[str] = Counter()
-        for job in self.ctx.store.jobs.values():
-            if job["metadata"]["namespace"] == meta["namespace"] and (job.get("spec") or {}).get("workspace") == \
-                    meta["name"]:
-                counts[(job.get("status") or {}).get("state") or "Pending"] += 1
+        counts = Counter((job.get("status") or {}).get("state") or "Pending"
+                         for job in jobs_of_workspace(self.ctx.store, meta["namespace"], meta["name"]))
         return dict(sorted(counts.items()))
 
     async def _write(self, ws: dict[str, Any], old: QuantumWorkspaceStatus, new: QuantumWorkspaceStatus) -> None:
