@@ -45,7 +45,7 @@ FORBIDDEN = re.compile(r"forbidden|not enough permissions|\(403\)|'code': 403|\"
 # main.py); the chart must grant this and nothing more.
 NAMESPACED_RULES = {
     ("kuantum.dev", "quantumjobs"): {"list", "watch", "patch", "delete"},
-    ("kuantum.dev", "quantumworkspaces"): {"list", "watch"},
+    ("kuantum.dev", "quantumworkspaces"): {"list", "watch", "patch"},  # its finalizer
     ("kuantum.dev", "providers"): {"list", "watch", "create"},
     ("kuantum.dev", "quantumjobs/status"): {"patch"},
     ("kuantum.dev", "quantumworkspaces/status"): {"patch"},

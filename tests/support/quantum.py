@@ -115,9 +115,13 @@ def wait_for_events(core: client.CoreV1Api, namespace: str, name: str, *reasons:
 
 
 def delete_all_jobs(api_client: client.ApiClient, namespace: str, timeout: float = 60) -> None:
+    """Deletes the namespace's jobs, then its workspaces, while the operator still runs: both carry its
+    finalizer (a workspace's deletion waits for its jobs), which would otherwise hold the namespace."""
     api = custom(api_client)
-    with contextlib.suppress(ApiException):
-        api.delete_collection_namespaced_custom_object(GROUP, VERSION, namespace, "quantumjobs")
-    with contextlib.suppress(AssertionError):
-        wait_for(lambda: not api.list_namespaced_custom_object(GROUP, VERSION, namespace, "quantumjobs")["items"],
-                 timeout=timeout, what="jobs deleted")
+    for plural in ("quantumjobs", "quantumworkspaces"):
+        with contextlib.suppress(ApiException):
+            api.delete_collection_namespaced_custom_object(GROUP, VERSION, namespace, plural)
+        with contextlib.suppress(AssertionError):
+            wait_for(lambda plural=plural: not api.list_namespaced_custom_object(GROUP, VERSION, namespace,
+                                                                                  plural)["items"],
+                     timeout=timeout, what=f"{plural} deleted")
