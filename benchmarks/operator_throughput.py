@@ -493,6 +493,7 @@ def main() -> None:
                 with contextlib.suppress(Exception):
                     q.delete_all_jobs(api_client, ns, timeout=60)  # while the operator runs: finalizers released
             op.stop()
+            res["log"] = op.log()
         if not args.skip_baseline and baseline_jobs > 0 and "tp" in res:
             print(f"baseline phase: {baseline_jobs} bare batch/v1 Jobs, no operator ...", flush=True)
             res["base"] = baseline_phase(api_client, ns, cluster.azurite_connection_string, baseline_jobs,
@@ -579,6 +580,13 @@ def report(res: dict[str, Any], jobs: int, args: argparse.Namespace) -> None:
         rows.append(("  jobs whose Waiting state the watch never saw", str(lat["missed"]), "0", ok(False)))
     rows.append(("  Waiting→Executing p50 / p99 in throughput phase (queued)",
                  f"{fmt(percentile(tp['queued'], 50), ' s')} / {fmt(percentile(tp['queued'], 99), ' s')}", "", ""))
+    lines = res.get("log", "").splitlines()
+    errors = sum(1 for line in lines if " ERROR " in line or " CRITICAL " in line)
+    rows.append((f"operator log lines/job at INFO ({len(lines)} lines, {n_jobs} jobs)", fmt(len(lines) / n_jobs),
+                 "<= 4", ok(len(lines) / n_jobs <= 4)))
+    rows.append(("  ERROR lines / tracebacks in the operator log",
+                 f"{errors} / {sum(1 for line in lines if line.startswith('Traceback'))}", "0 / 0",
+                 ok(errors == 0 and not any(line.startswith("Traceback") for line in lines))))
     peak = res.get("rss_peak_kib", 0) / 1024
     goal_note = "< 250 MiB at 1,000 jobs"
     rows.append((f"operator peak RSS (VmHWM, {n_jobs} jobs)", fmt(peak, " MiB", 1), goal_note,
