@@ -18,7 +18,7 @@ from kubernetes.client.rest import ApiException
 
 from .cli_format import dump, error_text, job_summary, jobs_table
 from .cli_input import CliError, inline_value, is_gzip, job_body, name_base, parse_params
-from .cli_kube import JOBS, WORKSPACES, Session, api_error, connect, upload
+from .cli_kube import JOBS, SDK_ENDPOINT, WORKSPACES, Session, api_error, connect, connection_string, upload
 from .models.job import FINAL_STATES, JobState
 from .storage import StorageError
 
@@ -86,6 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
     cancel = commands.add_parser("cancel", parents=[common], help="cancel a job",
                                  description="Set spec.cancel on a job.")
     cancel.add_argument("name", metavar="NAME")
+
+    conn = commands.add_parser("connection-string", parents=[common],
+                               help="print the azure-quantum SDK's connection string for a workspace",
+                               description="The connection string for kuantum-gateway at an https endpoint "
+                                           "(its API key from spec.gateway.apiKeySecretRef).")
+    conn.add_argument("workspace", metavar="WORKSPACE")
+    conn.add_argument("--endpoint", required=True, metavar="URL",
+                      help="the gateway's https URL, e.g. https://eastus-quantum-azure-com/")
     return parser
 
 
@@ -220,8 +228,21 @@ def cmd_cancel(args: argparse.Namespace, session: Session) -> int:
     return 0
 
 
+def cmd_connection_string(args: argparse.Namespace, session: Session) -> int:
+    endpoint = args.endpoint if args.endpoint.endswith("/") else args.endpoint + "/"
+    if not endpoint.startswith("https://"):
+        raise CliError("the SDK takes only https endpoints in a connection string; for a plain-http endpoint "
+                       "pass _quantum_endpoint to Workspace(...) (see the README)")
+    if not SDK_ENDPOINT.match(endpoint):
+        print(f"{PROG}: warning: the azure-quantum SDK accepts only endpoints like https://<region>.quantum.azure.com/ "
+              "(no port; one-label hosts such as https://eastus-quantum-azure-com/ also match)", file=sys.stderr)
+    print(connection_string(session.namespace, args.workspace, session.api_key(args.workspace), endpoint))
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Session], int]] = {
-    "submit": cmd_submit, "get": cmd_get, "output": cmd_output, "cancel": cmd_cancel}
+    "submit": cmd_submit, "get": cmd_get, "output": cmd_output, "cancel": cmd_cancel,
+    "connection-string": cmd_connection_string}
 
 
 def error_message(e: BaseException) -> str:

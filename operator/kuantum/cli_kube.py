@@ -2,31 +2,36 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-import os
+import re
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, cast
+from functools import cached_property
+from typing import Any
 
 from azure.core.exceptions import AzureError, ResourceExistsError
 from azure.storage.blob import ContentSettings
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from .cli_input import UPLOAD_BLOB, UPLOAD_CONTAINER, CliError, is_gzip
-from .kubeapi import Kube
-from .models.common import API_GROUP, API_VERSION
+from .kubeclient import ConfigError, KubeClient, load_api_client, run_sync
 from .storage import WorkspaceStorage, blob_format
-from .storage_registry import StorageNotConfigured, StorageRegistry
 
 JOBS = "quantumjobs"
 WORKSPACES = "quantumworkspaces"
-TIMEOUT = 30  # seconds per API call
-_SA_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 _KINDS = {JOBS: "QuantumJob", WORKSPACES: "QuantumWorkspace"}
+# The gateway's URL space ignores the subscription; the SDK needs one that looks like a GUID.
+SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+# azure-quantum's own check of QuantumEndpoint (its dots are unescaped, so one-label hosts match too).
+SDK_ENDPOINT = re.compile(r"https://[a-zA-Z0-9]+(?:-v2)?.quantum(?:-test)?.azure.com/$")
+
+
+def connection_string(namespace: str, workspace: str, api_key: str, endpoint: str) -> str:
+    """What the SDK's Workspace.from_connection_string reads: the namespace is the resource group."""
+    return (f"SubscriptionId={SUBSCRIPTION};ResourceGroupName={namespace};WorkspaceName={workspace};"
+            f"ApiKey={api_key};QuantumEndpoint={endpoint};")
 
 
 def api_error(e: ApiException) -> str:
@@ -38,93 +43,77 @@ def api_error(e: ApiException) -> str:
     return str(message or f"{e.status} {e.reason}".strip())
 
 
-def _kubeconfig_namespace(kubeconfig: str | None, context: str | None) -> str | None:
-    contexts, active = config.list_kube_config_contexts(config_file=kubeconfig)
-    chosen = next((c for c in contexts if c.get("name") == context), None) if context else active
-    if context and chosen is None:
-        raise CliError(f"context {context!r} is not in the kubeconfig")
-    return cast(str | None, ((chosen or {}).get("context") or {}).get("namespace"))
-
-
 @dataclass
 class Session:
+    """The CLI's synchronous view of the shared async client (kubeclient), bound to one namespace."""
+
     api_client: client.ApiClient
     namespace: str
 
-    @property
-    def custom(self) -> client.CustomObjectsApi:
-        return client.CustomObjectsApi(self.api_client)
+    @cached_property
+    def kube(self) -> KubeClient:
+        return KubeClient(self.api_client, workers=4)
 
     # ----- QuantumJobs and QuantumWorkspaces -----
     def get(self, plural: str, name: str) -> dict[str, Any]:
-        try:
-            obj = self.custom.get_namespaced_custom_object(API_GROUP, API_VERSION, self.namespace, plural, name,
-                                                           _request_timeout=TIMEOUT)
-        except ApiException as e:
-            if e.status == 404:
-                raise CliError(f"{_KINDS[plural]} {name!r} not found in namespace {self.namespace!r}") from e
-            raise
-        return cast(dict[str, Any], obj)
+        obj = run_sync(self.kube.get(plural, self.namespace, name))
+        if obj is None:
+            raise CliError(f"{_KINDS[plural]} {name!r} not found in namespace {self.namespace!r}")
+        return obj
 
     def exists(self, plural: str, name: str) -> bool:
-        try:
-            self.get(plural, name)
-        except CliError:
-            return False
-        return True
+        return run_sync(self.kube.get(plural, self.namespace, name)) is not None
 
     def list_jobs(self) -> dict[str, Any]:
-        result = self.custom.list_namespaced_custom_object(API_GROUP, API_VERSION, self.namespace, JOBS,
-                                                           _request_timeout=TIMEOUT)
-        return cast(dict[str, Any], result)
+        return run_sync(self.kube.list(JOBS, self.namespace))
 
     def create_job(self, body: dict[str, Any]) -> dict[str, Any]:
-        created = self.custom.create_namespaced_custom_object(API_GROUP, API_VERSION, self.namespace, JOBS, body,
-                                                              _request_timeout=TIMEOUT)
-        return cast(dict[str, Any], created)
+        return run_sync(self.kube.create(JOBS, self.namespace, body))
 
     def cancel_job(self, name: str) -> dict[str, Any]:
-        try:
-            patched = self.custom.patch_namespaced_custom_object(
-                API_GROUP, API_VERSION, self.namespace, JOBS, name, {"spec": {"cancel": True}},
-                _content_type="application/merge-patch+json", _request_timeout=TIMEOUT)
-        except ApiException as e:
-            if e.status == 404:
-                raise CliError(f"QuantumJob {name!r} not found in namespace {self.namespace!r}") from e
-            raise
-        return cast(dict[str, Any], patched)
+        patched = run_sync(self.kube.merge_patch(JOBS, self.namespace, name, {"spec": {"cancel": True}}))
+        if patched is None:
+            raise CliError(f"QuantumJob {name!r} not found in namespace {self.namespace!r}")
+        return patched
+
+    def api_key(self, workspace_name: str) -> str:
+        """The workspace's gateway API key, from the Secret spec.gateway.apiKeySecretRef names."""
+        workspace = self.get(WORKSPACES, workspace_name)
+        ref = ((workspace.get("spec") or {}).get("gateway") or {}).get("apiKeySecretRef") or {}
+        if not ref.get("name") or not ref.get("key"):
+            raise CliError(f"workspace {workspace_name} is not served by the gateway (set "
+                           "spec.gateway.apiKeySecretRef)")
+        return self._secret_value(workspace_name, "spec.gateway.apiKeySecretRef", ref["name"], ref["key"])
+
+    def _secret_value(self, workspace_name: str, field: str, name: str, key: str) -> str:
+        data = run_sync(self.kube.secret_data(self.namespace, name))
+        if data is None:
+            raise CliError(f"workspace {workspace_name}: Secret {name} ({field}) does not exist in namespace "
+                           f"{self.namespace}")
+        if key not in data:
+            keys = ", ".join(sorted(data)) or "none"
+            raise CliError(f"workspace {workspace_name}: Secret {name} has no key {key!r} (its keys: {keys})")
+        return data[key].strip()
 
     # ----- storage -----
     def storage(self, workspace_name: str) -> WorkspaceStorage:
         """The workspace's storage, with the connection string from its Secret (read as the operator does)."""
         workspace = self.get(WORKSPACES, workspace_name)
-        workspace.setdefault("metadata", {}).setdefault("namespace", self.namespace)
-        try:
-            conn = asyncio.run(StorageRegistry(Kube(self.api_client)).connection_string(workspace))
-        except StorageNotConfigured as e:
-            raise CliError(f"workspace {workspace_name}: {e.message}") from e
-        return WorkspaceStorage(conn)
+        ref = ((workspace.get("spec") or {}).get("storage") or {}).get("connectionStringSecretRef") or {}
+        name, key = ref.get("name"), ref.get("key")
+        if not name or not key:
+            raise CliError(f"workspace {workspace_name}: spec.storage.connectionStringSecretRef needs name and key")
+        return WorkspaceStorage(self._secret_value(workspace_name, "spec.storage.connectionStringSecretRef", name,
+                                                   key))
 
 
 def connect(kubeconfig: str | None, context: str | None, namespace: str | None) -> Session:
     """Like kubectl: --kubeconfig, else $KUBECONFIG, else ~/.kube/config, else in-cluster."""
-    if kubeconfig and not Path(kubeconfig).is_file():
-        raise CliError(f"kubeconfig {kubeconfig} does not exist")
-    if kubeconfig or os.environ.get("KUBECONFIG") or Path("~/.kube/config").expanduser().is_file():
-        try:
-            namespace = namespace or _kubeconfig_namespace(kubeconfig, context)
-            api_client = config.new_client_from_config(config_file=kubeconfig, context=context, persist_config=False)
-        except config.ConfigException as e:
-            raise CliError(f"cannot load the kubeconfig: {e}") from e
-    else:
-        try:
-            config.load_incluster_config()
-        except config.ConfigException as e:
-            raise CliError("no kubeconfig: pass --kubeconfig or set KUBECONFIG") from e
-        api_client = client.ApiClient()
-        if not namespace and _SA_NAMESPACE.is_file():
-            namespace = _SA_NAMESPACE.read_text().strip()
-    return Session(api_client, namespace or "default")
+    try:
+        api_client, namespace = load_api_client(kubeconfig, context, namespace)
+    except ConfigError as e:
+        raise CliError(str(e)) from e
+    return Session(api_client, namespace)
 
 
 def upload(storage: WorkspaceStorage, data: bytes, input_format: str | None) -> str:

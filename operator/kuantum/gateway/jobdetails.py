@@ -1,0 +1,183 @@
+"""QuantumJob <-> Azure Quantum JobDetails.
+
+What JobDetails has and a QuantumJob spec has not (the free-text name, the provider id as the
+client spelled it, metadata, sessionId) is kept in annotations, so a job reads back exactly as it
+was submitted and kubectl-created jobs read naturally (their name is the object name).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from .. import catalog
+from ..models.common import API_GROUP, API_VERSION
+from .errors import bad_request
+
+ANN_NAME = "kuantum.dev/name"
+ANN_PROVIDER_ID = "kuantum.dev/provider-id"
+ANN_METADATA = "kuantum.dev/metadata"
+ANN_SESSION = "kuantum.dev/session-id"
+ANN_CREATED_BY = "kuantum.dev/created-by"
+INPUT_BLOB = "inputData"
+UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+PRIORITIES = {"standard": "Standard", "high": "High"}
+
+
+def plain(uri: str | None) -> str | None:
+    """The URI without its query (a SAS token is never stored nor answered)."""
+    return uri.split("?", 1)[0] if uri else uri
+
+
+def _optional_str(body: dict[str, Any], field: str) -> str | None:
+    value = body.get(field)
+    if value is not None and not isinstance(value, str):
+        raise bad_request(f"{field} must be a string")
+    return value or None
+
+
+def requested(body: Any, job_id: str) -> dict[str, Any]:
+    """The PUT body's meaning, validated (ApiError 400) and normalized: the same request gives the same dict."""
+    if not isinstance(body, dict):
+        raise bad_request("the request body must be a JSON object (JobDetails)")
+    if body.get("itemType") not in (None, "Job"):
+        raise bad_request(f"itemType {body.get('itemType')!r} is not supported here (only Job)")
+    provider_id, target = _optional_str(body, "providerId"), _optional_str(body, "target")
+    if not provider_id or not target:
+        raise bad_request("providerId and target are required")
+    container, input_uri = _optional_str(body, "containerUri"), _optional_str(body, "inputDataUri")
+    if not input_uri and not container:
+        raise bad_request("containerUri or inputDataUri is required")
+    params = body.get("inputParams")
+    if params is not None and not isinstance(params, dict):
+        raise bad_request("inputParams must be a JSON object")
+    tags = body.get("tags")
+    if tags is not None and (not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)):
+        raise bad_request("tags must be a list of strings")
+    metadata = body.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise bad_request("metadata must be a JSON object")
+    priority = _optional_str(body, "priority") or "Standard"
+    if priority.lower() not in PRIORITIES:
+        raise bad_request(f"priority {priority!r} is not Standard or High")
+    return {
+        "name": _optional_str(body, "name") or job_id,
+        "providerId": provider_id,
+        "target": target,
+        "inputDataUri": plain(input_uri) or f"{plain(container)}/{INPUT_BLOB}",
+        "inputDataFormat": _optional_str(body, "inputDataFormat"),
+        "outputDataFormat": _optional_str(body, "outputDataFormat"),
+        "inputParams": params or {},
+        "priority": PRIORITIES[priority.lower()],
+        "tags": tags or [],
+        "metadata": metadata or None,
+        "sessionId": _optional_str(body, "sessionId"),
+    }
+
+
+def provider_of(provider_id: str) -> str:
+    """spec.provider for an Azure provider id: our canonical id (aliases, any case), else the id as given."""
+    return catalog.canonical_provider_id(provider_id) or provider_id
+
+
+def same_request(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two requests (from `requested` / `request_of`) ask for the same job."""
+    def norm(r: dict[str, Any]) -> dict[str, Any]:
+        return {**r, "providerId": provider_of(r["providerId"])}
+    return norm(a) == norm(b)
+
+
+def quantum_job(namespace: str, workspace: str, job_id: str, req: dict[str, Any]) -> dict[str, Any]:
+    """The QuantumJob a PUT creates: named by its id, input read from the blob the client uploaded."""
+    annotations = {ANN_NAME: req["name"], ANN_PROVIDER_ID: req["providerId"], ANN_CREATED_BY: "kuantum-gateway"}
+    if req["metadata"] is not None:
+        annotations[ANN_METADATA] = json.dumps(req["metadata"], sort_keys=True, separators=(",", ":"))
+    if req["sessionId"]:
+        annotations[ANN_SESSION] = req["sessionId"]
+    spec: dict[str, Any] = {
+        "id": job_id, "workspace": workspace, "provider": provider_of(req["providerId"]), "target": req["target"],
+        "input": {"blobUri": req["inputDataUri"]}, "inputParams": req["inputParams"], "priority": req["priority"],
+        "tags": req["tags"]}
+    for field in ("inputDataFormat", "outputDataFormat"):
+        if req[field]:
+            spec[field] = req[field]
+    return {"apiVersion": f"{API_GROUP}/{API_VERSION}", "kind": "QuantumJob",
+            "metadata": {"name": job_id, "namespace": namespace, "annotations": annotations}, "spec": spec}
+
+
+def _metadata(annotations: dict[str, str]) -> Any:
+    text = annotations.get(ANN_METADATA)
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def request_of(job: dict[str, Any]) -> dict[str, Any]:
+    """The request a job answers, in `requested`'s form (for the 409 check of a repeated PUT)."""
+    meta, spec = job.get("metadata") or {}, job.get("spec") or {}
+    ann = meta.get("annotations") or {}
+    return {
+        "name": ann.get(ANN_NAME) or meta.get("name"),
+        "providerId": ann.get(ANN_PROVIDER_ID) or spec.get("provider") or "",
+        "target": spec.get("target"),
+        "inputDataUri": plain((spec.get("input") or {}).get("blobUri")),
+        "inputDataFormat": spec.get("inputDataFormat"),
+        "outputDataFormat": spec.get("outputDataFormat"),
+        "inputParams": spec.get("inputParams") or {},
+        "priority": spec.get("priority") or "Standard",
+        "tags": spec.get("tags") or [],
+        "metadata": _metadata(ann),
+        "sessionId": ann.get(ANN_SESSION),
+    }
+
+
+def job_type(provider: str, target: str | None) -> str:
+    found = catalog.targets_of(catalog.canonical_provider_id(provider) or provider).get(target or "")
+    if found is None:
+        return "Unknown"
+    return "Optimization" if found.kind == "solver" else "QuantumComputing"
+
+
+def _container(uri: str | None) -> str | None:
+    uri = plain(uri)
+    return uri.rsplit("/", 1)[0] if uri and "/" in uri else None
+
+
+def details(job: dict[str, Any], job_id: str) -> dict[str, Any]:
+    """JobDetails as the SDK reads it: always providerId and status (Azure's spelling), never a SAS token."""
+    meta, spec, status = job.get("metadata") or {}, job.get("spec") or {}, job.get("status") or {}
+    ann = meta.get("annotations") or {}
+    input_uri = plain(status.get("inputDataUri") or (spec.get("input") or {}).get("blobUri"))
+    output_uri = plain(status.get("outputDataUri"))
+    provider_id = ann.get(ANN_PROVIDER_ID) or spec.get("provider") or "unknown"
+    out: dict[str, Any] = {
+        "id": job_id,
+        "itemType": "Job",
+        "name": ann.get(ANN_NAME) or meta.get("name"),
+        "providerId": provider_id,
+        "target": spec.get("target"),
+        "jobType": job_type(provider_id, spec.get("target")),
+        "status": status.get("state") or "Waiting",
+        "creationTime": status.get("creationTime") or meta.get("creationTimestamp"),
+        "beginExecutionTime": status.get("beginExecutionTime"),
+        "endExecutionTime": status.get("endExecutionTime"),
+        "cancellationTime": status.get("cancellationTime"),
+        "containerUri": _container(output_uri) or _container(input_uri),
+        "inputDataUri": input_uri,
+        "outputDataUri": output_uri,
+        "inputDataFormat": spec.get("inputDataFormat"),
+        "outputDataFormat": spec.get("outputDataFormat"),
+        "inputParams": spec.get("inputParams") or {},
+        "priority": spec.get("priority") or "Standard",
+        "tags": spec.get("tags") or [],
+        "metadata": _metadata(ann),
+        "sessionId": ann.get(ANN_SESSION),
+        "errorData": status.get("errorData"),
+        "costEstimate": status.get("costEstimate"),
+        "usage": status.get("usage"),
+    }
+    return {k: v for k, v in out.items() if v is not None}

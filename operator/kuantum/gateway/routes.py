@@ -1,0 +1,208 @@
+"""The Azure Quantum data-plane handlers (jobs, storage/sasUri, providerStatus, quotas) over the cache."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Protocol
+from urllib.parse import urlencode
+
+from aiohttp import web
+from kubernetes.client.rest import ApiException
+
+from ..models.job import FINAL_STATES
+from . import jobdetails as jd
+from .auth import HEADER, Secrets, authorize
+from .cache import JOBS, Cache, job_id_of
+from .errors import ApiError, bad_request
+from .filters import parse_filter, sort_key
+from .providers import provider_status, quotas
+from .sas import StorageAccess
+
+log = logging.getLogger("kuantum.gateway")
+WS = "/subscriptions/{sub}/resourceGroups/{ns}/providers/Microsoft.Quantum/workspaces/{ws}"
+JOB_ID = "{id:[^/:]+}"
+PAGE = 100
+MAX_PAGE = 1000
+SYNC_WAIT = 10.0  # seconds a request waits for the first list after a (re)start before answering 503
+LEGACY_CANCEL_BEFORE = "2023"  # api-versions before this one cancel on DELETE (SDK <= 0.30: 2022-09-12-preview)
+
+
+class Writer(Protocol):
+    """The writes the gateway makes (kubeclient.KubeClient; an in-memory fake in unit tests)."""
+
+    async def create(self, plural: str, namespace: str, body: dict[str, Any]) -> dict[str, Any]: ...
+    async def get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None: ...
+    async def merge_patch(self, plural: str, namespace: str, name: str, patch: dict[str, Any]
+                          ) -> dict[str, Any] | None: ...
+    async def delete(self, plural: str, namespace: str, name: str) -> bool: ...
+
+
+def _api_message(e: ApiException) -> str:
+    try:
+        return str(json.loads(e.body or "").get("message") or e.reason)
+    except (ValueError, AttributeError):
+        return str(e.reason)
+
+
+class Gateway:
+    def __init__(self, cache: Cache, writer: Writer, secrets: Secrets, storage: StorageAccess) -> None:
+        self.cache = cache
+        self.writer = writer
+        self.secrets = secrets
+        self.storage = storage
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post(f"{WS}/storage/sasUri", self.sas_uri),
+            web.put(f"{WS}/jobs/{JOB_ID}", self.put_job),
+            web.get(f"{WS}/jobs/{JOB_ID}", self.get_job),
+            web.delete(f"{WS}/jobs/{JOB_ID}", self.delete_job),
+            web.post(f"{WS}/jobs/{JOB_ID}:cancel", self.cancel_job),
+            web.get(f"{WS}/jobs", self.list_jobs),
+            web.get(f"{WS}/providerStatus", self.provider_status),
+            web.get(f"{WS}/quotas", self.quotas),
+            web.get("/healthz", self.healthz),
+            web.get("/readyz", self.readyz),
+        ]
+
+    # ----- common -----
+    async def workspace(self, request: web.Request) -> tuple[str, str, dict[str, Any]]:
+        """(namespace, workspace, object) of an authorized request; ApiError 401/503 otherwise."""
+        namespace, workspace = request.match_info["ns"], request.match_info["ws"]
+        if not await self.cache.wait_synced(SYNC_WAIT):
+            raise ApiError(503, "ServiceUnavailable", "the gateway is starting (its cache is not filled yet)")
+        found = self.cache.workspace(namespace, workspace) if self.cache.serves(namespace) else None
+        obj = await authorize(found, namespace, workspace, request.headers.get(HEADER), self.secrets)
+        return namespace, workspace, obj
+
+    @staticmethod
+    async def body(request: web.Request) -> Any:
+        raw = await request.read()  # raises 413 past the application's client_max_size
+        try:
+            return json.loads(raw or b"null")
+        except ValueError:
+            raise bad_request("the request body is not valid JSON") from None
+
+    def job(self, namespace: str, workspace: str, job_id: str) -> dict[str, Any]:
+        job = self.cache.job(namespace, workspace, job_id)
+        if job is None or (job.get("metadata") or {}).get("deletionTimestamp"):
+            raise ApiError(404, "JobNotFound", f"job {job_id} not found in workspace {workspace}")
+        return job
+
+    # ----- jobs -----
+    async def put_job(self, request: web.Request) -> web.Response:
+        namespace, workspace, _ = await self.workspace(request)
+        job_id = request.match_info["id"].lower()
+        if not jd.UUID.match(job_id):
+            raise bad_request(f"job id {job_id!r} is not a UUID")
+        req = jd.requested(await self.body(request), job_id)
+        existing = self.cache.job(namespace, workspace, job_id)
+        if existing is None:
+            try:
+                created = await self.writer.create(JOBS, namespace, jd.quantum_job(namespace, workspace, job_id, req))
+            except ApiException as e:
+                if e.status in (400, 422):
+                    raise bad_request(_api_message(e)) from None
+                if e.status != 409:
+                    raise
+                existing = await self.writer.get(JOBS, namespace, job_id)
+                if existing is None or (existing.get("spec") or {}).get("workspace") != workspace:
+                    raise ApiError(409, "Conflict", f"job id {job_id} is in use") from None
+            else:
+                self.cache.put(JOBS, created)
+                log.info("job %s created in %s/%s (%s, %s)", job_id, namespace, workspace, req["providerId"],
+                         req["target"])
+                return web.json_response(jd.details(created, job_id), status=201)
+        if not jd.same_request(req, jd.request_of(existing)):
+            raise ApiError(409, "Conflict", f"job {job_id} already exists with other details")
+        return web.json_response(jd.details(existing, job_id_of(existing) or job_id), status=200)
+
+    async def get_job(self, request: web.Request) -> web.Response:
+        namespace, workspace, _ = await self.workspace(request)
+        job_id = request.match_info["id"].lower()
+        return web.json_response(jd.details(self.job(namespace, workspace, job_id), job_id))
+
+    async def list_jobs(self, request: web.Request) -> web.Response:
+        namespace, workspace, _ = await self.workspace(request)
+        q = request.query
+        predicate = parse_filter(q.get("filter", q.get("$filter")))
+        key, reverse = sort_key(q.get("orderby", q.get("$orderby")))
+        skip, top = _int(q.get("skip", q.get("$skip")), 0, "skip"), _int(q.get("top", q.get("$top")), PAGE, "top")
+        top = min(max(top, 1), MAX_PAGE)
+        found = [d for d in (jd.details(j, job_id_of(j) or "") for j in self.cache.jobs(namespace, workspace)
+                             if not (j.get("metadata") or {}).get("deletionTimestamp")) if predicate(d)]
+        found.sort(key=key, reverse=reverse)
+        page = found[skip:skip + top]
+        next_link = None
+        if skip + top < len(found):
+            params = {k: v for k, v in q.items() if k not in ("skip", "$skip")}
+            next_link = str(request.url.with_query(None)) + "?" + urlencode({**params, "skip": skip + top})
+        return web.json_response({"value": page, "nextLink": next_link})
+
+    async def cancel_job(self, request: web.Request) -> web.Response:
+        namespace, workspace, _ = await self.workspace(request)
+        job_id = request.match_info["id"].lower()
+        return web.json_response(await self._cancel(namespace, workspace, job_id))
+
+    async def _cancel(self, namespace: str, workspace: str, job_id: str) -> dict[str, Any]:
+        """Sets spec.cancel (the operator applies the lifecycle rules); a finished job is left as it is."""
+        job = self.job(namespace, workspace, job_id)
+        if (job.get("status") or {}).get("state") not in FINAL_STATES and not (job.get("spec") or {}).get("cancel"):
+            name = job["metadata"]["name"]
+            patched = await self.writer.merge_patch(JOBS, namespace, name, {"spec": {"cancel": True}})
+            if patched is None:
+                raise ApiError(404, "JobNotFound", f"job {job_id} not found in workspace {workspace}")
+            self.cache.put(JOBS, patched)
+            job = patched
+            log.info("job %s in %s/%s: cancellation requested", job_id, namespace, workspace)
+        return jd.details(job, job_id)
+
+    async def delete_job(self, request: web.Request) -> web.Response:
+        """Before api-version 2023 DELETE cancelled a job; since then it deletes it (its blobs stay)."""
+        namespace, workspace, _ = await self.workspace(request)
+        job_id = request.match_info["id"].lower()
+        if request.query.get("api-version", "9999") < LEGACY_CANCEL_BEFORE:
+            await self._cancel(namespace, workspace, job_id)
+        else:
+            job = self.job(namespace, workspace, job_id)
+            await self.writer.delete(JOBS, namespace, job["metadata"]["name"])
+            self.cache.remove(JOBS, job)
+            log.info("job %s in %s/%s deleted", job_id, namespace, workspace)
+        return web.Response(status=204)
+
+    # ----- storage, providers, quotas -----
+    async def sas_uri(self, request: web.Request) -> web.Response:
+        namespace, _, obj = await self.workspace(request)
+        return web.json_response({"sasUri": await self.storage.sas_uri(namespace, obj, await self.body(request))})
+
+    async def provider_status(self, request: web.Request) -> web.Response:
+        namespace, workspace, _ = await self.workspace(request)
+        return web.json_response({"value": provider_status(self.cache.providers(namespace, workspace)),
+                                  "nextLink": None})
+
+    async def quotas(self, request: web.Request) -> web.Response:
+        namespace, workspace, _ = await self.workspace(request)
+        value = quotas(self.cache.providers(namespace, workspace), self.cache.jobs(namespace, workspace))
+        return web.json_response({"value": value, "nextLink": None})
+
+    # ----- probes (outside Azure's URL space) -----
+    async def healthz(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(self, request: web.Request) -> web.Response:
+        if not await self.cache.wait_synced(0.01):
+            raise ApiError(503, "ServiceUnavailable", "cache not filled yet")
+        return web.json_response({"status": "ready"})
+
+
+def _int(text: str | None, default: int, name: str) -> int:
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise bad_request(f"{name} must be a whole number") from None
+    if value < 0:
+        raise bad_request(f"{name} must not be negative")
+    return value
