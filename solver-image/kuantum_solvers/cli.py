@@ -72,9 +72,13 @@ def _progress(line: str) -> None:
 
 def _sniff_format(target: dict[str, Any], data: bytes) -> str:
     """The simulator takes JSON circuits and QASM text; pick by content when no format is given."""
-    from kuantum_solvers.targets import HONEYWELL_QASM, IONQ_INPUT
+    from kuantum_solvers.targets import HONEYWELL_QASM, IONQ_INPUT, QIR_INPUT
 
     if target["kind"] == "simulator":
+        from kuantum_solvers.circuits.qir_load import looks_like_qir
+
+        if looks_like_qir(data):
+            return QIR_INPUT
         head = data.lstrip()[:64]
         if not head.startswith((b"{", b"[")):
             return HONEYWELL_QASM
@@ -96,12 +100,12 @@ def run(args: argparse.Namespace) -> bytes:
         )
     data = io.read_input(_location(args, "input"))
     input_format = args.input_format or _sniff_format(spec, data)
-    expected_output = targets.default_output_format(args.target, input_format)
-    if args.output_format is not None and args.output_format != expected_output:
+    expected_output = targets.output_formats(args.target, input_format)
+    if args.output_format is not None and args.output_format not in expected_output:
         raise SolverError(
             errors.INVALID_INPUT_FORMAT,
-            f"target {args.target!r} writes {expected_output!r} for input {input_format!r}, "
-            f"not {args.output_format!r}",
+            f"target {args.target!r} writes {' or '.join(map(repr, expected_output))} for input "
+            f"{input_format!r}, not {args.output_format!r}",
         )
     started = time.monotonic()
     if spec["kind"] == "solver":
@@ -112,7 +116,7 @@ def run(args: argparse.Namespace) -> bytes:
     else:
         from kuantum_solvers.circuits.run import run_circuit
 
-        result = run_circuit(input_format, data, params, progress=_progress)
+        result = run_circuit(input_format, data, params, progress=_progress, output_format=args.output_format)
     _progress(f"{args.target}: done in {time.monotonic() - started:.2f}s")
     return json.dumps(result, separators=(",", ":"), allow_nan=False).encode("utf-8")
 

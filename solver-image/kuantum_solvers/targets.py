@@ -19,6 +19,9 @@ IONQ_OUTPUT = "ionq.quantum-results.v1"
 HONEYWELL_QASM = "honeywell.openqasm.v1"
 QUANTINUUM_QASM = "quantinuum.openqasm.v1"
 HONEYWELL_OUTPUT = "honeywell.quantum-results.v1"
+QIR_INPUT = "qir.v1"  # QIR bitcode (or LLVM IR text), as the QDK / azure-quantum submit Q# programs
+QIR_OUTPUT = "microsoft.quantum-results.v2"
+QIR_OUTPUT_V1 = "microsoft.quantum-results.v1"
 
 SIMULATOR = "kuantum.simulator"
 
@@ -102,8 +105,17 @@ _SSMC = {
 }
 _PARAMFREE = {"timeout": TIMEOUT_PF, "seed": SEED}
 _CIRCUIT = {
-    "shots": _int(100, 1, 10_000_000, "number of shots (OpenQASM results); ignored for exact histograms"),
+    "shots": _int(100, 1, 10_000_000, "number of shots (OpenQASM and QIR results); ignored for exact histograms"),
     "seed": SEED,
+    # QIR jobs (qir.v1), as azure-quantum's Target.submit sends them
+    "entryPoint": {"type": "string", "default": None,
+                   "description": "QIR entry point function (default: the only one)"},
+    "arguments": {"type": "list", "default": None, "description": "entry point arguments (QIR entry points take none)"},
+    "targetCapability": {"type": "string", "default": None,
+                         "description": "QIR profile the program was compiled for (deprecated spelling)"},
+    "target_profile": {"type": "string", "default": None,
+                       "description": "QIR profile: Base refuses programs that branch on measurements; "
+                                      "Adaptive_RI/Adaptive_RIF/Unrestricted run them"},
 }
 
 
@@ -138,14 +150,17 @@ TARGETS: dict[str, dict[str, Any]] = {
         "kind": "simulator",
         "provider": "kuantum",
         "algorithm": "statevector",
-        "input_formats": [IONQ_INPUT, HONEYWELL_QASM, QUANTINUUM_QASM],
+        "input_formats": [IONQ_INPUT, HONEYWELL_QASM, QUANTINUUM_QASM, QIR_INPUT],
         "output_format": IONQ_OUTPUT,
         # Output format depends on the input format (IonQ histogram vs Quantinuum shots).
         "output_formats": {
             IONQ_INPUT: IONQ_OUTPUT,
             HONEYWELL_QASM: HONEYWELL_OUTPUT,
             QUANTINUUM_QASM: HONEYWELL_OUTPUT,
+            QIR_INPUT: QIR_OUTPUT,
         },
+        # Output formats a job may ask for instead of the default one.
+        "alternative_output_formats": {QIR_INPUT: [QIR_OUTPUT_V1]},
         "hardware": "cpu",
         "cancellable_while_executing": True,
         "description": "exact statevector simulator",
@@ -175,6 +190,13 @@ def default_output_format(target: str, input_format: str) -> str:
     return formats.get(input_format, spec["output_format"])
 
 
+def output_formats(target: str, input_format: str) -> list[str]:
+    """Every output format the target writes for `input_format`, the default first."""
+    spec = get_target(target)
+    alternatives: dict[str, list[str]] = spec.get("alternative_output_formats", {})
+    return [default_output_format(target, input_format), *alternatives.get(input_format, [])]
+
+
 def _range_text(spec: ParamSpec) -> str:
     lo = "(" if spec.get("min_exclusive") else "["
     return f"{lo}{spec['min']}, {spec['max']}]"
@@ -195,6 +217,14 @@ def _check_number(name: str, value: Any, spec: ParamSpec) -> float:
 
 def _check_value(name: str, value: Any, spec: ParamSpec) -> Any:
     kind = spec["type"]
+    if kind == "string":
+        if not isinstance(value, str) or len(value) > 1024:
+            raise invalid_params(f"parameter {name!r} must be a string (at most 1024 characters), got {show(value)}")
+        return value
+    if kind == "list":
+        if not isinstance(value, list):
+            raise invalid_params(f"parameter {name!r} must be a list, got {show(value)}")
+        return value
     if kind == "int":
         if isinstance(value, float) and value.is_integer():
             value = int(value)

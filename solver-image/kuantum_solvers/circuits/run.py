@@ -10,7 +10,7 @@ import numpy as np
 from kuantum_solvers.errors import INVALID_INPUT_FORMAT, SolverError, invalid_input
 from kuantum_solvers.io import load_json
 from kuantum_solvers.resources import available_cores
-from kuantum_solvers.targets import HONEYWELL_QASM, IONQ_INPUT, QUANTINUUM_QASM
+from kuantum_solvers.targets import HONEYWELL_QASM, IONQ_INPUT, QIR_INPUT, QUANTINUUM_QASM
 
 
 def _configure_threads() -> None:
@@ -20,8 +20,12 @@ def _configure_threads() -> None:
 
 
 def run_circuit(input_format: str, data: bytes, params: dict[str, Any],
-                progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+                progress: Callable[[str], None] | None = None, output_format: str | None = None) -> dict[str, Any]:
     _configure_threads()
+    if input_format == QIR_INPUT:  # bitcode: binary, so before the UTF-8 decoding below
+        from kuantum_solvers.circuits.qir import run_qir
+
+        return run_qir(data, params, output_format, progress)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
