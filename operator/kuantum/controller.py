@@ -12,6 +12,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from . import metrics
+from .backends.registry import Backends
 from .dispatch import Dispatcher, group_of
 from .kubeapi import Conflict, Kube, ObjectGone
 from .models.common import API_GROUP, API_VERSION, LABEL_JOB_ID
@@ -61,8 +62,10 @@ class Controller:
         self.ctx = Context(store=self.store, kube=self.kube, settings=settings, dispatcher=self.dispatcher,
                            storages=StorageRegistry(self.kube), enqueue=self.enqueue,
                            enqueue_after=self.enqueue_after)
-        self.reconcilers = {"QuantumJob": JobReconciler(self.ctx), "QuantumWorkspace": WorkspaceReconciler(self.ctx),
-                            "Provider": ProviderReconciler(self.ctx)}
+        self.backends = Backends(self.ctx)
+        self.reconcilers = {"QuantumJob": JobReconciler(self.ctx, self.backends),
+                            "QuantumWorkspace": WorkspaceReconciler(self.ctx),
+                            "Provider": ProviderReconciler(self.ctx, self.backends)}
         self._tasks: list[asyncio.Task[None]] = []
 
     # ----- queue -----
@@ -103,7 +106,7 @@ class Controller:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.queue.stop()
-        await self.reconcilers["QuantumJob"].backends.aclose()  # type: ignore[attr-defined]
+        await self.backends.aclose()
 
     async def _prime(self) -> None:
         """Loads what exists before reconciling, so capacity is counted right after a restart."""

@@ -190,3 +190,27 @@ def test_emulation_runs_a_remote_target_on_the_local_simulator(
     assert "providerJobId" not in status
     histogram = _output(azurite_connection_string, status)["histogram"]
     assert set(histogram) == {"0", "3"}
+
+
+def _provider_status(api_client: client.ApiClient, namespace: str, name: str) -> dict[str, Any]:
+    return dict((q.get(api_client, namespace, "providers", name) or {}).get("status") or {})
+
+
+def test_provider_reports_credentials_and_availability_and_jobs_wait_for_an_offline_target(
+        api_client: client.ApiClient, core: client.CoreV1Api, ws: str, ionq: FakeServer) -> None:
+    _secret(core, ws, "ionq-creds", {"apiKey": "wrong-key"})
+    _provider(api_client, ws, "ionq", f"{ionq.base}/v0.4", "ionq-creds")
+    refused = wait_for(lambda: q.condition(_provider_status(api_client, ws, "ionq"), "CredentialsValid"),
+                       timeout=60, what="CredentialsValid")
+    assert refused["status"] == "False" and refused["reason"] == "CredentialsRejected", refused
+    assert "wrong-key" not in json.dumps(_provider_status(api_client, ws, "ionq"))
+    core.patch_namespaced_secret("ionq-creds", ws, {"stringData": {"apiKey": IONQ_KEY}})
+    ionq.control("POST", "backends", [{"backend": "simulator", "status": "unavailable"}])
+    wait_for(lambda: (q.condition(_provider_status(api_client, ws, "ionq"), "CredentialsValid") or {})
+             .get("status") == "True" or None, timeout=120, what="credentials accepted after the fix")
+    targets = {t["id"]: t["availability"] for t in _provider_status(api_client, ws, "ionq")["targets"]}
+    assert targets["ionq.simulator"] == "Unavailable", targets
+    _job(api_client, ws, "patient", "ionq", "ionq.simulator", BELL)
+    wait_for(lambda: (q.condition(q.job_status(api_client, ws, "patient"), "Queued") or {}).get("reason")
+             == "TargetUnavailable" or None, timeout=60, what="the job waits for the target")
+    assert ionq.control("GET", "counts")["jobs"] == 0

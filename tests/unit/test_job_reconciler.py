@@ -1036,7 +1036,9 @@ async def test_remote_job_cancelled_before_it_was_sent_is_never_sent() -> None:
 
 
 def _used_seconds(w: World, seconds: float) -> None:
+    # Seconds count in the month the execution ended (kuantum.usage), as the Provider's status shows them.
     w.qio_job("used", status={"id": "id-used", "state": "Succeeded", "creationTime": now_iso(),
+                              "endExecutionTime": now_iso(),
                               "inputDataUri": f"{BLOB_BASE}/job-id-used/inputData",
                               "usage": {"executionSeconds": seconds}})
 

@@ -9,6 +9,7 @@ from ..catalog import Target
 from . import ionq, quantinuum
 from .base import Backend
 from .pod import PodBackend, target_override
+from .remote import RemoteBackend
 
 if TYPE_CHECKING:
     from ..reconcilers.context import Context
@@ -26,6 +27,11 @@ class Backends:
         if provider is not None and target_override(provider, target.id).get("backend") == LOCAL:
             return self.pod
         return self._by_name[target.backend]
+
+    def remote(self, provider_id: str) -> RemoteBackend | None:
+        """The HTTP backend of a hardware provider (None for providers whose targets run in pods)."""
+        backend = self._by_name.get(provider_id)
+        return backend if isinstance(backend, RemoteBackend) else None
 
     def all(self) -> list[Backend]:
         return list(self._by_name.values())

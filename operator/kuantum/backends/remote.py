@@ -12,7 +12,9 @@ import asyncio
 import base64
 import gzip
 import logging
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +23,7 @@ from ..remote.base import (
     CredentialsRejected,
     Program,
     ProviderApi,
+    ProviderError,
     ProviderUnavailable,
     RemoteJob,
     RemoteState,
@@ -38,7 +41,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kuantum.backends.remote")
 DEFAULT_SHOTS = 100
-CLOCK_SKEW = timedelta(minutes=2)  # the provider's clock may run behind ours when searching from the attempt time
+CLOCK_SKEW = timedelta(minutes=2)
+PROBE_SECONDS = 60.0  # the provider's clock may run behind ours when searching from the attempt time
 MakeApi = Callable[[str | None, dict[str, str]], ProviderApi]
 Translate = Callable[[bytes, str, dict[str, Any], str, str], Program]  # data, format, params, target, marker
 
@@ -58,6 +62,16 @@ def shots_of(params: dict[str, Any]) -> int:
     return value
 
 
+@dataclass(frozen=True)
+class Probe:
+    """What a provider's status endpoint said: availability per Azure target id (None: unknown), and a
+    credentials problem (reason, message) when the provider refused them or they are missing."""
+
+    availability: dict[str, str] | None
+    credentials_reason: str | None
+    message: str | None
+
+
 class RemoteBackend:
     """One provider's HTTP API; the provider module supplies the client and the translation."""
 
@@ -71,6 +85,7 @@ class RemoteBackend:
         self._clients: dict[tuple[str, str | None, str], ProviderApi] = {}
         self._programs: dict[str, Program] = {}
         self._unsent: set[str] = set()  # attempts this process recorded and has not sent: no search needed
+        self._probes: dict[str, tuple[float, str, Probe]] = {}  # Provider uid -> (when, Secret version, result)
 
     def launched(self, job: dict[str, Any]) -> bool:
         status = job.get("status") or {}
@@ -184,26 +199,54 @@ class RemoteBackend:
         return program
 
     async def _api(self, run: Run) -> ProviderApi:
-        """The provider's client for this Provider's endpoint and credentials (rebuilt when the Secret changes)."""
-        spec = run.provider.get("spec") or {}
+        return (await self._client(run.provider, run.namespace))[0]
+
+    async def _client(self, provider: dict[str, Any], namespace: str) -> tuple[ProviderApi, str]:
+        """The provider's client for this Provider's endpoint and credentials (rebuilt when the Secret
+        changes), and the Secret's resourceVersion."""
+        spec = provider.get("spec") or {}
+        name = provider["metadata"]["name"]
         ref = spec.get("credentialsSecretRef") or {}
         if not ref.get("name"):
-            raise CredentialsRejected(f"Provider {run.provider['metadata']['name']} has no credentialsSecretRef")
-        secret = await self.ctx.kube.read_data_object("secret", run.namespace, ref["name"])
+            raise CredentialsRejected(f"Provider {name} has no credentialsSecretRef")
+        secret = await self.ctx.kube.read_data_object("secret", namespace, ref["name"])
         if secret is None:
-            raise Pending("CredentialsNotFound", f"Secret {ref['name']} (credentials of Provider "
-                                                 f"{run.provider['metadata']['name']}) does not exist")
+            raise Pending("CredentialsNotFound", f"Secret {ref['name']} (credentials of Provider {name}) "
+                                                 "does not exist")
         data = {k: base64.b64decode(v).decode(errors="replace") for k, v in (secret.get("data") or {}).items()}
         if self._default_key and ref.get("key") and ref["key"] != self._default_key and ref["key"] in data:
             data[self._default_key] = data[ref["key"]]
         version = str(secret["metadata"].get("resourceVersion"))
-        key = (str(run.provider["metadata"].get("uid")), spec.get("endpoint"), version)
+        key = (str(provider["metadata"].get("uid")), spec.get("endpoint"), version)
         api = self._clients.get(key)
         if api is None:
             for old in [k for k in self._clients if k[:2] == key[:2]]:
                 await self._clients.pop(old).aclose()
             api = self._clients[key] = self._make_api(spec.get("endpoint"), data)
-        return api
+        return api, version
+
+    async def probe(self, provider: dict[str, Any]) -> Probe:
+        """The provider's target availability and whether it accepts the credentials, asked at most once a
+        PROBE_SECONDS per Provider (and again as soon as its Secret changes)."""
+        namespace = provider["metadata"]["namespace"]
+        uid = str(provider["metadata"].get("uid"))
+        try:
+            api, version = await self._client(provider, namespace)
+        except Pending as p:
+            return Probe(None, p.reason, p.message)
+        except CredentialsRejected as e:
+            return Probe(None, "CredentialsRejected", e.message)
+        cached = self._probes.get(uid)
+        if cached and cached[1] == version and time.monotonic() - cached[0] < PROBE_SECONDS:
+            return cached[2]
+        try:
+            result = Probe(await api.availability(), None, None)
+        except CredentialsRejected as e:
+            result = Probe(None, "CredentialsRejected", f"{self.name} refused the credentials: {e.message}")
+        except ProviderError as e:
+            result = Probe(None, None, f"{self.name} did not answer its status endpoint: {e.message}")
+        self._probes[uid] = (time.monotonic(), version, result)
+        return result
 
     async def aclose(self) -> None:
         for api in self._clients.values():

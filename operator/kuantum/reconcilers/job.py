@@ -44,6 +44,7 @@ from ..storage import StorageError, WorkspaceStorage
 from ..storage_registry import StorageNotConfigured
 from ..store import key_of
 from ..timeutil import month_of, now_iso, seconds_between
+from ..usage import MonthlyUsage, monthly_usage
 from ..validation import JobInvalid, Resolved, resolve
 from .context import Context
 
@@ -181,6 +182,10 @@ class JobReconciler:
         except InvalidInput as e:
             draft.apply(Failed("InvalidInputData", str(e)))
             return
+        if (unavailable := _unavailable(provider, spec.target)) is not None:
+            self._pending(draft, Pending("TargetUnavailable", unavailable))
+            draft.apply(QueueMoved(self._queue_position(job)))
+            return
         draft.note("Queued", True, "Queued", f"queued for {spec.target} in workspace {spec.workspace}")
         draft.apply(QueueMoved(self._queue_position(job)))  # refreshed on every pass; written only when it moved
         if first_time:
@@ -249,25 +254,17 @@ class JobReconciler:
     def _plan_limits(provider: dict[str, Any]) -> dict[str, Any]:
         return dict(((provider.get("spec") or {}).get("billingPlan") or {}).get("limits") or {})
 
-    def _month_jobs(self, job: dict[str, Any]) -> list[dict[str, Any]]:
+    def _month_usage(self, job: dict[str, Any]) -> MonthlyUsage:
+        """This month's use of the job's provider plan by the other jobs of its workspace."""
         group = group_of(job)
-        month = month_of(now_iso())
-        result = []
-        for other in self.ctx.dispatcher.members(group) if group else []:
-            status = other.get("status") or {}
-            created = status.get("creationTime")
-            if created and month_of(created) == month and (status.get("errorData") or {}).get("code") != \
-                    "QuotaExceeded":
-                result.append(other)
-        return result
+        members = self.ctx.dispatcher.members(group) if group else []
+        return monthly_usage(members, month_of(now_iso()), excluding_uid=job["metadata"]["uid"])
 
     def _jobs_quota_exceeded(self, job: dict[str, Any], spec: QuantumJobSpec, provider: dict[str, Any]) -> str | None:
         limit = self._plan_limits(provider).get("maxJobsPerMonth")
         if limit is None:
             return None
-        uid = job["metadata"]["uid"]
-        used = sum(1 for other in self._month_jobs(job)
-                   if other["metadata"]["uid"] != uid and (other.get("status") or {}).get("inputDataUri"))
+        used = self._month_usage(job).jobs
         if used >= int(limit):
             return (f"the billing plan allows {limit} jobs per month for {spec.provider}; "
                     f"{used} were submitted this month")
@@ -278,8 +275,7 @@ class JobReconciler:
         limit = self._plan_limits(provider).get("maxExecutionSecondsPerMonth")
         if limit is None:
             return None
-        used = sum(float(((other.get("status") or {}).get("usage") or {}).get("executionSeconds", 0))
-                   for other in self._month_jobs(job))
+        used = self._month_usage(job).execution_seconds
         if used >= float(limit):
             return (f"the billing plan allows {limit} execution seconds per month for {spec.provider}; "
                     f"{used:.0f} were used this month")
@@ -478,6 +474,15 @@ class JobReconciler:
         if group:
             for key in self.ctx.dispatcher.admitted(group):
                 self.ctx.enqueue("QuantumJob", key)
+
+
+def _unavailable(provider: dict[str, Any], target: str) -> str | None:
+    """Why the target takes no jobs now (its Provider lists it Unavailable), or None."""
+    for listed in (provider.get("status") or {}).get("targets") or []:
+        if listed.get("id") == target and listed.get("availability") == "Unavailable":
+            return (f"target {target} is unavailable (Provider {provider['metadata']['name']}); the job waits "
+                    "until it is available again")
+    return None
 
 
 def _first_error(e: ValidationError) -> str:

@@ -7,19 +7,24 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ..backends.registry import LOCAL, Backends
+from ..backends.remote import PROBE_SECONDS, Probe
 from ..catalog import ALIASES, canonical_provider_id, targets_of
-from ..conditions import remove_condition, set_condition
+from ..conditions import get_condition, remove_condition, set_condition
 from ..lookup import primary_provider, workspace_of
 from ..models import ProviderSpec, ProviderStatus, TargetStatus
 from ..models.provider import ProviderUsage
+from ..store import key_of
 from ..timeutil import month_of, now_iso
+from ..usage import monthly_usage
 from .context import Context
 from .throttle import ThrottledStatusWriter
 
 
 class ProviderReconciler:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, backends: Backends | None = None) -> None:
         self.ctx = ctx
+        self.backends = backends or Backends(ctx)
         self.writer = ThrottledStatusWriter(ctx, "Provider", min_interval=5.0)
 
     async def reconcile(self, key: str) -> None:
@@ -30,7 +35,7 @@ class ProviderReconciler:
         old = ProviderStatus.model_validate(body.get("status") or {})
         new = old.model_copy(deep=True)
         new.observedGeneration = meta.get("generation")
-        problem = self._problem(body, new)
+        problem = await self._problem(body, new)
         now, generation = now_iso(), meta.get("generation")
         if problem is None:
             new.conditions = set_condition(new.conditions, "Ready", True, "Ready", "the provider's targets are listed",
@@ -45,8 +50,12 @@ class ProviderReconciler:
             if not permanent:
                 self.ctx.enqueue_after("Provider", key, 10.0)
         await self._write(body, old, new)
+        before, after = (get_condition(c, "CredentialsValid") for c in (old.conditions, new.conditions))
+        if after is not None and after.status == "False" and (before is None or before.status != "False"
+                                                               or before.message != after.message):
+            await self.ctx.kube.event(body, after.reason, after.message, warning=True)
 
-    def _problem(self, body: dict[str, Any], new: ProviderStatus) -> tuple[str, str, bool] | None:
+    async def _problem(self, body: dict[str, Any], new: ProviderStatus) -> tuple[str, str, bool] | None:
         """(reason, message, permanent) when the Provider cannot serve jobs, else None (status filled in)."""
         meta = body["metadata"]
         try:
@@ -68,14 +77,35 @@ class ProviderReconciler:
                     f"provider {canonical} is already added to workspace {spec.workspace} by Provider "
                     f"{primary['metadata']['name']}; a workspace has one billing plan per provider, so this "
                     "Provider runs no jobs", True)
-        new.targets = self._targets(meta["namespace"], spec, canonical)
+        probe = await self._probe(body, spec, canonical, new)
+        new.targets = self._targets(meta["namespace"], spec, canonical, probe)
         new.usage = self._usage(meta["namespace"], spec, canonical)
-        if not any(t.availability == "Available" for t in new.targets) and new.targets:
-            return ("AdapterUnavailable", f"provider {canonical}'s targets run on its hardware API, which this "
-                                          "version of Kuantum does not connect to yet", True)
+        if probe is not None and probe.credentials_reason is not None:
+            return probe.credentials_reason, str(probe.message), False
         return None
 
-    def _targets(self, namespace: str, spec: ProviderSpec, canonical: str) -> list[TargetStatus]:
+    async def _probe(self, body: dict[str, Any], spec: ProviderSpec, canonical: str, new: ProviderStatus
+                     ) -> Probe | None:
+        """A hardware provider's status endpoint, asked with the Provider's credentials (none when every
+        target is emulated locally); the answer becomes CredentialsValid and the targets' availability."""
+        remote = self.backends.remote(canonical)
+        emulated = {o.id for o in spec.targets if o.backend == LOCAL}
+        if remote is None or set(targets_of(canonical)) <= emulated:
+            new.conditions = remove_condition(new.conditions, "CredentialsValid")
+            return None
+        probe = await remote.probe(body)
+        now, generation = now_iso(), body["metadata"].get("generation")
+        if probe.credentials_reason is not None:
+            new.conditions = set_condition(new.conditions, "CredentialsValid", False, probe.credentials_reason,
+                                           str(probe.message), now, generation)
+        elif probe.availability is not None:
+            new.conditions = set_condition(new.conditions, "CredentialsValid", True, "Accepted",
+                                           f"{canonical} accepted the credentials", now, generation)
+        self.ctx.enqueue_after("Provider", key_of(body), PROBE_SECONDS)
+        return probe
+
+    def _targets(self, namespace: str, spec: ProviderSpec, canonical: str, probe: Probe | None
+                 ) -> list[TargetStatus]:
         group = (namespace, spec.workspace, canonical)
         waiting = Counter(e.target for e in self.ctx.dispatcher.waiting(group))
         running = self.ctx.dispatcher.running(group)
@@ -83,26 +113,25 @@ class ProviderReconciler:
         result = []
         for target in targets_of(canonical).values():
             override = overrides.get(target.id)
-            available = target.local and (override is None or override.available is not False)
+            availability = "Available"
+            if override is not None and override.available is False:
+                availability = "Unavailable"
+            elif not target.local and (override is None or override.backend != LOCAL) and probe is not None:
+                # The provider's own word; unknown (no answer yet, credentials refused) reads Degraded.
+                known = probe.availability
+                availability = known.get(target.id, "Unavailable") if known is not None else "Degraded"
             result.append(TargetStatus(
                 id=target.id, kind=target.kind, inputFormats=list(target.input_formats),
                 outputFormat=target.output_format_for(target.default_input_format),
                 hardware=target.hardware, cancelWhileExecuting=target.cancel_while_executing,
-                availability="Available" if available else "Unavailable",
+                availability=availability,
                 queueDepth=waiting.get(target.id, 0), running=running.get(target.id, 0)))
         return result
 
     def _usage(self, namespace: str, spec: ProviderSpec, canonical: str) -> ProviderUsage:
-        month = month_of(now_iso())
-        jobs, seconds = 0, 0.0
-        for job in self.ctx.dispatcher.members((namespace, spec.workspace, canonical)):
-            status = job.get("status") or {}
-            if status.get("creationTime") and month_of(status["creationTime"]) == month and status.get("inputDataUri"):
-                jobs += 1
-            if status.get("endExecutionTime") and month_of(status["endExecutionTime"]) == month:
-                seconds += float((status.get("usage") or {}).get("executionSeconds", 0))
+        used = monthly_usage(self.ctx.dispatcher.members((namespace, spec.workspace, canonical)), month_of(now_iso()))
         limits = spec.billingPlan.limits
-        return ProviderUsage(period=month, jobs=jobs, executionSeconds=round(seconds, 3),
+        return ProviderUsage(period=used.month, jobs=used.jobs, executionSeconds=used.execution_seconds,
                              maxJobsPerMonth=limits.maxJobsPerMonth,
                              maxExecutionSecondsPerMonth=limits.maxExecutionSecondsPerMonth)
 
