@@ -38,6 +38,7 @@ _FORMATS = {
     "ionq.circuit.v1": BlobFormat("application/json", gzip=False),
     "honeywell.openqasm.v1": BlobFormat("application/qasm", gzip=False),
     "quantinuum.openqasm.v1": BlobFormat("application/qasm", gzip=False),
+    "qir.v1": BlobFormat("qir.v1", gzip=False),  # QIR bitcode; azure-quantum's content type is the format name
 }
 
 

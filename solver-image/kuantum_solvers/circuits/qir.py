@@ -166,6 +166,9 @@ def prune_static(ops: list[Any]) -> list[Any]:
             out.append(GateOp(op.name, op.args, tuple(index[q] for q in op.qubits)))
         elif isinstance(op, MeasureOp):
             out.append(MeasureOp(index[op.qubit], op.result, op.reset))
+        elif isinstance(op, ResetOp):
+            if op.qubit in index:  # a reset of a qubit nothing else uses is dropped with it
+                out.append(ResetOp(index[op.qubit]))
         else:
             out.append(op)
     return out
