@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import signal
 from collections import Counter
 from typing import Any, cast
 
@@ -15,6 +17,7 @@ from . import metrics
 from .backends.registry import Backends
 from .dispatch import Dispatcher, group_of
 from .kubeapi import Conflict, Kube, ObjectGone
+from .leader import LeaderElection
 from .models.common import API_GROUP, API_VERSION, LABEL_JOB_ID
 from .queueing import positions
 from .reconcilers.context import Context
@@ -67,6 +70,8 @@ class Controller:
                             "QuantumWorkspace": WorkspaceReconciler(self.ctx),
                             "Provider": ProviderReconciler(self.ctx, self.backends)}
         self._tasks: list[asyncio.Task[None]] = []
+        self._campaign: asyncio.Task[None] | None = None
+        self.election: LeaderElection | None = None
 
     # ----- queue -----
     def enqueue(self, kind: str, key: str) -> None:
@@ -91,8 +96,17 @@ class Controller:
             raise
 
     # ----- lifecycle -----
-    async def start(self) -> None:
+    async def start(self, election: LeaderElection | None = None) -> None:
+        """Loads the cluster's objects, then reconciles: at once, or (with an election) once this replica
+        leads. A standby keeps its store fed by the watches, so it takes over warm."""
         await self._prime()
+        self.election = election
+        if election is None:
+            await self._lead()
+        else:
+            self._campaign = asyncio.create_task(election.run(self._lead, self._lost))
+
+    async def _lead(self) -> None:
         self.queue.start()
         for kind, table in (("QuantumWorkspace", self.store.workspaces), ("Provider", self.store.providers),
                             ("QuantumJob", self.store.jobs)):
@@ -101,11 +115,24 @@ class Controller:
         self._tasks = [asyncio.create_task(self._every(self.settings.resync_seconds, self._resync)),
                        asyncio.create_task(self._every(self.settings.queue_position_seconds, self._refresh_queues))]
 
-    async def stop(self) -> None:
+    async def _lost(self) -> None:
+        """Another replica leads now: stop at once, as client-go does; the pod restarts as a standby."""
+        await self._stop_reconciling()
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    async def _stop_reconciling(self) -> None:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.queue.stop()
+
+    async def stop(self) -> None:
+        if self._campaign is not None:
+            self._campaign.cancel()
+            await asyncio.gather(self._campaign, return_exceptions=True)
+        await self._stop_reconciling()
+        if self.election is not None:
+            await self.election.release()
         await self.backends.aclose()
 
     async def _prime(self) -> None:

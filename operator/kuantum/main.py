@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
+import uuid
 from typing import Any
 
 import kopf
@@ -13,6 +15,7 @@ from prometheus_client import start_http_server
 
 from . import logconfig, webhooks
 from .controller import Controller
+from .leader import LeaderElection
 from .models.common import API_GROUP, API_VERSION, LABEL_JOB_ID
 from .settings import Settings
 
@@ -43,10 +46,6 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.connect_timeout = 10
     settings.networking.request_timeout = 60
     settings.posting.level = logging.WARNING  # our reconcilers post the Events users read
-    if _state.get("peering"):
-        # A replica that stops renewing is presumed dead after this: a standby takes over within ~30 s.
-        settings.peering.lifetime = 20
-        settings.peering.mandatory = True
     webhook = _state.get("webhook")
     if webhook:
         host, port, certfile, keyfile = webhook
@@ -55,8 +54,13 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
         settings.admission.server = kopf.WebhookServer(addr="0.0.0.0", port=port, host=host, certfile=certfile,
                                                        pkeyfile=keyfile)
         settings.admission.managed = _state["webhook_name"]
-    controller = Controller(_api_client(), Settings(), _state.get("namespaces"))
-    await controller.start()
+    api_client = _api_client()
+    controller = Controller(api_client, Settings(), _state.get("namespaces"))
+    election = None
+    if _state.get("leader_elect"):
+        namespace, name = _state["leader_elect"]
+        election = LeaderElection(api_client, namespace, name, identity=_identity())
+    await controller.start(election)
     _state["controller"] = controller
     port = _state.get("metrics_port")
     if port:
@@ -108,9 +112,12 @@ def run(argv: list[str] | None = None) -> None:
     parser.add_argument("--webhook-failure-policy", choices=("Ignore", "Fail"),
                         default=os.environ.get("KUANTUM_WEBHOOK_FAILURE_POLICY", "Ignore"),
                         help="what the API server does when the webhook cannot answer (default Ignore)")
-    parser.add_argument("--peering", default=os.environ.get("KUANTUM_PEERING"),
-                        help="run with Kopf peering under this name, so that of several replicas exactly one "
-                             "acts (default: standalone, a single replica)")
+    parser.add_argument("--leader-elect", action="store_true",
+                        default=os.environ.get("KUANTUM_LEADER_ELECT", "") in ("1", "true"),
+                        help="of several replicas exactly one acts: a coordination.k8s.io Lease elects it")
+    parser.add_argument("--leader-elect-namespace", default=os.environ.get("POD_NAMESPACE"),
+                        help="namespace of the Lease (default: $POD_NAMESPACE, else the first watched namespace)")
+    parser.add_argument("--leader-elect-name", default="kuantum-operator", help="name of the Lease")
     parser.add_argument("--verbose", action="store_true", help="per-event detail at DEBUG")
     parser.add_argument("--log-format", choices=("text", "json"), default=os.environ.get("KUANTUM_LOG_FORMAT", "text"),
                         help="text (default) or one JSON object per line, for log search engines")
@@ -132,12 +139,13 @@ def run(argv: list[str] | None = None) -> None:
         # immutability itself (SpecChangeIgnored).
         kopf.on.validate(API_GROUP, API_VERSION, "quantumjobs", id="validate-quantumjob",
                          ignore_failures=args.webhook_failure_policy == "Ignore")(webhooks.validate_quantumjob)
-    if args.peering:
-        _state["peering"] = args.peering
-    kopf.run(standalone=not args.peering, peering_name=args.peering, priority=_peering_priority(),
-             clusterwide=not args.namespace, namespaces=args.namespace, liveness_endpoint=args.liveness or None)
+    if args.leader_elect:
+        lease_namespace = args.leader_elect_namespace or (args.namespace[0] if args.namespace else "default")
+        _state["leader_elect"] = (lease_namespace, args.leader_elect_name)
+    kopf.run(standalone=True, clusterwide=not args.namespace, namespaces=args.namespace,
+             liveness_endpoint=args.liveness or None)
 
 
-def _peering_priority() -> int:
-    """Distinct per replica: Kopf pauses every peer that shares the highest priority with another."""
-    return int.from_bytes(os.urandom(3), "big") + 1
+def _identity() -> str:
+    """This replica's name in the Lease: the pod's name where there is one, unique per process anyway."""
+    return f"{os.environ.get('POD_NAME') or socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"

@@ -24,11 +24,13 @@ def free_port() -> int:
 class OperatorProcess:
     """`kuantum-operator -n NAMESPACE` as a child process, with its log in a file."""
 
-    def __init__(self, kubeconfig: str, namespace: str, log_dir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, kubeconfig: str, namespace: str, log_dir: Path, env: dict[str, str] | None = None,
+                 args: list[str] | None = None, name: str | None = None) -> None:
         self.kubeconfig = kubeconfig
         self.namespace = namespace
-        self.log_path = log_dir / f"operator-{namespace}.log"
+        self.log_path = log_dir / f"operator-{name or namespace}.log"
         self.env = env or {}
+        self.args = args or []
         self.metrics_port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -38,7 +40,7 @@ class OperatorProcess:
             self.proc = subprocess.Popen(
                 [sys.executable, "-c", "from kuantum.main import run; run()", "-n", self.namespace,
                  "--metrics-port", str(self.metrics_port), "--metrics-addr", "127.0.0.1",
-                 "--liveness", f"http://127.0.0.1:{free_port()}/healthz"],
+                 "--liveness", f"http://127.0.0.1:{free_port()}/healthz", *self.args],
                 env=env, stdout=log, stderr=subprocess.STDOUT)
         return self
 
