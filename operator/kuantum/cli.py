@@ -17,7 +17,7 @@ from kubernetes import config
 from kubernetes.client.rest import ApiException
 
 from .cli_format import dump, error_text, job_summary, jobs_table
-from .cli_input import CliError, inline_value, is_gzip, job_body, name_base, parse_params
+from .cli_input import CliError, inline_value, is_gzip, job_body, name_base, parse_params, prepare_program
 from .cli_kube import JOBS, SDK_ENDPOINT, WORKSPACES, Session, api_error, connect, connection_string, upload
 from .models.job import FINAL_STATES, JobState
 from .storage import StorageError
@@ -65,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--params", type=_json_object, help='inputParams JSON, e.g. \'{"params": {"sweeps": 100}}\'')
     submit.add_argument("--name", help="job name (default: generated from the file name)")
     submit.add_argument("--input-format", help="input data format, e.g. microsoft.qio.v2 (default: the target's)")
+    submit.add_argument("--entry", metavar="EXPR", help="Q# entry expression for a .qs FILE, e.g. 'Main()' "
+                        "(compiled to QIR with the QDK: pip install 'kuantum[qsharp]')")
     submit.add_argument("--priority", choices=["Standard", "High"], help="queue priority")
     submit.add_argument("--timeout", type=_positive_int, metavar="SECONDS", help="execution time limit")
     submit.add_argument("--tag", action="append", dest="tags", metavar="TAG", help="a tag (repeatable)")
@@ -126,6 +128,8 @@ def cmd_submit(args: argparse.Namespace, session: Session) -> int:
     data = _read_file(args.file)
     if not data:
         raise CliError(f"{'stdin' if args.file == '-' else args.file} is empty")
+    # Q# is compiled to QIR here; QIR (.ll/.bc) gets inputDataFormat qir.v1 and its entry point
+    data, args.input_format, args.params = prepare_program(args.file, data, args.entry, args.input_format, args.params)
     inline = inline_value(data)
     if inline is not None:
         job_input: dict[str, Any] = {"inline": inline}

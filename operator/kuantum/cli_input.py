@@ -14,7 +14,9 @@ UPLOAD_CONTAINER = "kuantum-uploads"
 UPLOAD_BLOB = "inputData"
 GZIP_MAGIC = b"\x1f\x8b"
 _NAME_BASE_MAX = 40  # generateName base; the API server adds 5 random characters
-_DROP_SUFFIXES = (".gz", ".gzip", ".json", ".qasm", ".txt", ".yaml", ".yml")
+_DROP_SUFFIXES = (".gz", ".gzip", ".json", ".qasm", ".txt", ".yaml", ".yml", ".ll", ".bc", ".qs")
+QIR_FORMAT = "qir.v1"
+QSHARP_EXTRA = "pip install 'kuantum[qsharp]'"
 
 
 class CliError(Exception):
@@ -82,3 +84,70 @@ def job_body(*, name: str | None, base: str, workspace: str, provider: str, targ
                 "timeoutSeconds": timeout, "tags": tags}
     spec.update({key: value for key, value in optional.items() if value})
     return {"apiVersion": f"{API_GROUP}/{API_VERSION}", "kind": "QuantumJob", "metadata": metadata, "spec": spec}
+
+
+def prepare_program(path: str, data: bytes, entry: str | None, input_format: str | None,
+                    params: dict[str, Any] | None) -> tuple[bytes, str | None, dict[str, Any] | None]:
+    """Q# and QIR inputs -> (data, inputDataFormat, inputParams); other inputs pass through.
+
+    A `.qs` file is compiled here with the QDK (`--entry`, default `Main()`; the QIR profile from
+    inputParams `target_profile`, default Base) into QIR bitcode, as azure-quantum submits Q#.
+    `.ll`/`.bc` files, or content that is QIR, get inputDataFormat qir.v1 and their entry point."""
+    if path.lower().endswith(".qs"):
+        if input_format not in (None, QIR_FORMAT):
+            raise CliError(f"a Q# program is submitted as {QIR_FORMAT}, not {input_format}")
+        data = compile_qsharp(data, entry or "Main()", (params or {}).get("target_profile") or "Base")
+    elif entry is not None:
+        raise CliError("--entry is for Q# (.qs) programs")
+    from kuantum_solvers.circuits.qir_load import looks_like_qir
+
+    is_qir = input_format == QIR_FORMAT or (input_format is None and (
+        path.lower().endswith((".ll", ".bc", ".qs")) or looks_like_qir(data)))
+    if not is_qir:
+        return data, input_format, params
+    out = dict(params or {})
+    if "entryPoint" not in out:
+        out["entryPoint"] = qir_entry_point(data)
+    out.setdefault("arguments", [])
+    return data, QIR_FORMAT, out
+
+
+def qir_entry_point(data: bytes) -> str:
+    """The module's only entry point (checked here, so a bad file fails before anything is created)."""
+    from kuantum_solvers.circuits.qir_load import entry_points, load_module
+    from kuantum_solvers.errors import SolverError
+
+    try:
+        points = [str(f.name) for f in entry_points(load_module(data))]
+    except SolverError as e:
+        raise CliError(e.message) from e
+    if len(points) != 1:
+        raise CliError(f"the QIR module has {len(points)} entry points ({', '.join(points) or 'none'}); "
+                       'name one with --params \'{"entryPoint": "..."}\'')
+    return points[0]
+
+
+def compile_qsharp(source: bytes, entry: str, profile: str) -> bytes:
+    """Q# source -> QIR bitcode with the QDK (the `qdk` package, or its older name `qsharp`)."""
+    try:
+        from qdk import qsharp
+    except ImportError:
+        try:
+            import qsharp
+        except ImportError:
+            raise CliError(f"compiling Q# needs the Quantum Development Kit: {QSHARP_EXTRA}") from None
+    import pyqir
+
+    names = {p.lower().replace("_", ""): p for p in dir(qsharp.TargetProfile) if not p.startswith("_")}
+    chosen = names.get(str(profile).lower().replace("_", ""))
+    if chosen is None:
+        raise CliError(f"unknown QIR profile {profile!r}; one of {', '.join(sorted(names.values()))}")
+    try:
+        qsharp.init(target_profile=getattr(qsharp.TargetProfile, chosen))
+        qsharp.eval(source.decode("utf-8"))
+        text = str(qsharp.compile(entry))
+    except UnicodeDecodeError as e:
+        raise CliError(f"the Q# file is not UTF-8: {e}") from e
+    except Exception as e:  # the QDK raises QSharpError with the compiler's diagnostics
+        raise CliError(f"Q# compilation failed ({chosen} profile): {str(e).strip()[:2000]}") from e
+    return bytes(pyqir.Module.from_ir(pyqir.Context(), text, "qsharp").bitcode)

@@ -13,7 +13,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from kuantum_solvers.circuits.statevector import MAX_QUBITS
 from kuantum_solvers.errors import invalid_input
 
 BITCODE_MAGIC = b"BC\xc0\xde"
@@ -195,6 +194,9 @@ def find_entry(module: Any, name: str | None) -> Any:
 
 class _Walker:
     def __init__(self, function: Any) -> None:
+        from kuantum_solvers.circuits.statevector import MAX_QUBITS  # numba: not for `kuantum submit`'s sniffing
+
+        self.max_qubits = MAX_QUBITS
         self.function = function
         self.qubits = 0
         self.results = 0
@@ -224,8 +226,8 @@ class _Walker:
         if q is None:
             raise invalid_input(f"{where}: qubits must be static (inttoptr constants); dynamic qubit "
                                 "allocation is not supported")
-        if q >= MAX_QUBITS:
-            raise invalid_input(f"{where}: qubit {q} is beyond the simulator's {MAX_QUBITS} qubits")
+        if q >= self.max_qubits:
+            raise invalid_input(f"{where}: qubit {q} is beyond the simulator's {self.max_qubits} qubits")
         self.qubits = max(self.qubits, q + 1)
         return int(q)
 
