@@ -176,7 +176,7 @@ def main() -> None:
     core = client.CoreV1Api(api_client)
     ns = f"bench-gw-{uuid.uuid4().hex[:8]}"
     log_dir = Path(tempfile.mkdtemp(prefix="kuantum-bench-gateway-"))
-    core.create_namespace({"metadata": {"name": ns, "labels": {"kuantum.dev/benchmark": "true"}}})
+    core.create_namespace({"metadata": {"name": ns, "labels": {"kuantum.dev/benchmark": "true"}}})  # type: ignore[arg-type]
     op = OperatorProcess(cluster.kubeconfig, ns, log_dir, env={"KUANTUM_TARGET_CONCURRENCY": str(args.concurrency)})
     port = free_port()
     gateway: subprocess.Popen[bytes] | None = None

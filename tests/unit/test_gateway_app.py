@@ -10,16 +10,16 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from kubernetes.client.rest import ApiException
-from yarl import URL
-
 from kuantum.gateway import sas
 from kuantum.gateway.app import build_app, new_gateway
 from kuantum.gateway.auth import Secrets
 from kuantum.gateway.cache import JOBS, PROVIDERS, WORKSPACES, Cache
+from kubernetes.client.rest import ApiException
+from yarl import URL
 
 NS, WS, KEY = "team-a", "demo", "s3cret-key"
-BASE = f"/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/{NS}/providers/Microsoft.Quantum/workspaces/{WS}"
+BASE = (f"/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/{NS}"
+        f"/providers/Microsoft.Quantum/workspaces/{WS}")
 ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 STORAGE = (f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={ACCOUNT_KEY};"
            "BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;")
@@ -93,8 +93,8 @@ class Env:
         self.client, self.cache, self.api = client, cache, api
 
     async def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
-                   **params: str) -> tuple[int, Any]:
-        query = {"api-version": "2026-01-15-preview", **params}
+                   api_version: str = "2026-01-15-preview", **params: str) -> tuple[int, Any]:
+        query = {"api-version": api_version, **params}
         resp = await self.client.request(method, path if path.startswith(("/subscriptions", "http")) else BASE + path,
                                          params=query, json=body, headers=H if headers is None else headers)
         text = await resp.text()
@@ -242,7 +242,7 @@ async def test_cancel_sets_spec_cancel_and_delete_depends_on_the_api_version(env
     # The old SDK's DELETE cancels; today's deletes (204 both, as the SDKs require).
     other = str(uuid.uuid4())
     assert (await env.call("PUT", f"/jobs/{other}", BODY))[0] == 201
-    assert (await env.call("DELETE", f"/jobs/{other}", **{"api-version": "2022-09-12-preview"}))[0] == 204
+    assert (await env.call("DELETE", f"/jobs/{other}", api_version="2022-09-12-preview"))[0] == 204
     assert env.api.objects[(NS, other)]["spec"]["cancel"] is True
     assert (await env.call("DELETE", f"/jobs/{other}"))[0] == 204
     assert (NS, other) not in env.api.objects
