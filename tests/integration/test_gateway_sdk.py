@@ -166,7 +166,7 @@ def test_circuit_qio_failure_listing_and_kubectl_jobs(setup: Gateway, api_client
     assert result["cost"] == pytest.approx(brute_force(ISING))
     bad.wait_until_completed(timeout_secs=120)
     assert bad.details.status == "Failed" and bad.details.error_data.code == "InvalidParameters"
-    with pytest.raises(RuntimeError, match="InvalidParameters.*sweeps"):
+    with pytest.raises(RuntimeError, match=r"InvalidParameters.*sweeps"):
         bad.get_results()
     status = q.job_status(api_client, namespace, qio.id)
     assert status["state"] == "Succeeded" and status["inputDataUri"] == obj["spec"]["input"]["blobUri"]
