@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from kuantum_solvers.circuits.qir import _run_dynamic, prune_static, run_qir
+from kuantum_solvers.circuits.qir import _run_dynamic, apply_small, prune_static, run_qir
 from kuantum_solvers.circuits.qir_load import GateOp, MeasureOp, load_program, looks_like_qir
 from kuantum_solvers.errors import INVALID_INPUT_DATA, INVALID_PARAMETERS, SolverError
 from kuantum_solvers.results import V1, V2
@@ -266,3 +266,30 @@ def test_cli_contract(tmp_path: Any) -> None:
     rc = main(["--target", "kuantum.simulator", "--input", str(bad), "--output", str(tmp_path / "x.json"),
                "--input-format", "qir.v1"])
     assert rc == 2 and not (tmp_path / "x.json").exists()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_small_state_gates_match_the_kernels(seed: int) -> None:
+    """The numpy path for small states applies exactly what the numba kernels apply."""
+    from kuantum_solvers.circuits import gates as g
+    from kuantum_solvers.circuits.statevector import Gate, apply_gate
+
+    rng = np.random.default_rng(seed)
+    n = 5
+    psi = rng.normal(size=1 << n) + 1j * rng.normal(size=1 << n)
+    psi /= np.linalg.norm(psi)
+    ref = psi.copy()
+    for _ in range(30):
+        qubits = [int(q) for q in rng.permutation(n)[:4]]
+        kind = int(rng.integers(4))
+        if kind == 0:
+            gate = Gate((qubits[0],), g.u3(*rng.uniform(0, 6, 3)))
+        elif kind == 1:
+            gate = Gate((qubits[0],), g.ry(float(rng.uniform(0, 6))), (qubits[1], qubits[2]))
+        elif kind == 2:
+            gate = Gate((qubits[0], qubits[1]), g.rxx(float(rng.uniform(0, 6))) @ np.kron(g.H, g.T))
+        else:
+            gate = Gate((qubits[1], qubits[0]), g.ms(0.1, 0.3), (qubits[2],))
+        apply_small(psi, gate)
+        apply_gate(ref, gate)
+    np.testing.assert_allclose(psi, ref, atol=1e-12)
