@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 from kuantum.remote.circuits import InvalidProgram, _for_solver
-from kuantum.remote.qir import ionq_output, qir_to_ionq, qir_to_qasm, quantinuum_output
+from kuantum.remote.qir import ionq_output, qir_to_ionq, qir_to_qasm, qir_to_quantinuum, quantinuum_output
 from kuantum.storage import blob_format
 from kuantum_solvers.circuits.ionq import parse_circuit
 from kuantum_solvers.circuits.qasm import run_qasm
@@ -98,7 +98,8 @@ def test_qasm_translation_sampled_matches(source: str, exact: dict[str, float] |
 
 def test_teleportation_translates_to_qasm_feedback() -> None:
     data = compile_qsharp(TELEPORT, "Adaptive_RI")
-    text = qir_to_qasm(data, {})
+    text, registers = qir_to_quantinuum(data, {})
+    assert registers == {"r0": 1, "r1": 1, "r2": 1}
     assert "if (r1==1) x q[2];" in text and "if (r0==1) z q[2];" in text
     shots = 2000
     out = json.loads(quantinuum_output(data, {}, run_qasm(text, shots, seed=8)))

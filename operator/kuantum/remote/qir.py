@@ -234,6 +234,13 @@ def qir_to_qasm(data: bytes, params: dict[str, Any] | None = None) -> str:
     return "\n".join(header + lines) + "\n"
 
 
+def qir_to_quantinuum(data: bytes, params: dict[str, Any] | None = None) -> tuple[str, dict[str, int]]:
+    """`qir_to_qasm` and its classical registers (name -> width), as `Program.registers` wants them."""
+    text = qir_to_qasm(data, params)
+    registers = {line[5:].split("[")[0]: 1 for line in text.splitlines() if line.startswith("creg r")}
+    return text, registers
+
+
 def _if_then(program: QirProgram, term: Branch, reads: dict[str, int], lines: list[str]) -> str:
     cond = term.cond
     if not (isinstance(cond, tuple) and cond[1] in reads):
