@@ -136,10 +136,26 @@ class Controller:
         await self.backends.aclose()
 
     async def _prime(self) -> None:
-        """Loads what exists before reconciling, so capacity is counted right after a restart."""
+        """Loads what exists before reconciling, so capacity is counted right after a restart.
+
+        Plain namespace names are listed one by one (what a namespaced Role allows); Kopf namespace patterns
+        (globs with `*`/`?`, `!` exclusions, comma-separated) are listed cluster-wide and filtered with Kopf's
+        own matching, so the store holds exactly what Kopf's watches will feed it.
+        """
+        from kopf._cogs.structs.references import NamespaceName, match_namespace
+
         custom = client.CustomObjectsApi(self.api_client)
         batch, core = client.BatchV1Api(self.api_client), client.CoreV1Api(self.api_client)
-        scopes: list[str | None] = list(self.namespaces) or [None]
+        patterns = list(self.namespaces)
+        globbed = any(any(c in p for c in "*?!,[") for p in patterns)
+        scopes: list[str | None] = [None] if globbed or not patterns else list(patterns)
+
+        def watched(obj: dict[str, Any]) -> bool:
+            if not globbed:
+                return True
+            ns = NamespaceName(str((obj.get("metadata") or {}).get("namespace") or ""))
+            return any(match_namespace(ns, p) for p in patterns)
+
         for namespace in scopes:
             for plural, kind in KINDS.items():
                 if namespace:
@@ -148,7 +164,8 @@ class Controller:
                 else:
                     listing = await asyncio.to_thread(custom.list_cluster_custom_object, API_GROUP, API_VERSION, plural)
                 for item in cast(dict[str, Any], listing).get("items", []):
-                    self.store.put(kind, item)
+                    if watched(item):
+                        self.store.put(kind, item)
             if namespace:
                 jobs = await asyncio.to_thread(batch.list_namespaced_job, namespace, label_selector=LABEL_JOB_ID)
                 pods = await asyncio.to_thread(core.list_namespaced_pod, namespace, label_selector=LABEL_JOB_ID)
@@ -157,7 +174,9 @@ class Controller:
                 pods = await asyncio.to_thread(core.list_pod_for_all_namespaces, label_selector=LABEL_JOB_ID)
             for kind, items in (("Job", jobs.items), ("Pod", pods.items)):
                 for item in items:
-                    self.store.put_child(kind, self.api_client.sanitize_for_serialization(item), deleted=False)
+                    child = self.api_client.sanitize_for_serialization(item)
+                    if watched(child):
+                        self.store.put_child(kind, child, deleted=False)
 
     @staticmethod
     async def _every(seconds: float, fn: Any) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 import os
+import re
 import socket
 import uuid
 from typing import Any
@@ -48,11 +50,16 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.posting.level = logging.WARNING  # our reconcilers post the Events users read
     webhook = _state.get("webhook")
     if webhook:
-        host, port, certfile, keyfile = webhook
+        host, port, certfile, keyfile, service = webhook
         if not certfile:
             certfile, keyfile = webhooks.self_signed_certificate(host)
-        settings.admission.server = kopf.WebhookServer(addr="0.0.0.0", port=port, host=host, certfile=certfile,
-                                                       pkeyfile=keyfile)
+        if service:  # the configuration names the Service; the API server resolves it itself
+            settings.admission.server = webhooks.ServiceWebhookServer(
+                service_namespace=service[0], service_name=service[1], addr="0.0.0.0", port=port, host=host,
+                certfile=certfile, pkeyfile=keyfile)
+        else:
+            settings.admission.server = kopf.WebhookServer(addr="0.0.0.0", port=port, host=host,
+                                                           certfile=certfile, pkeyfile=keyfile)
         settings.admission.managed = _state["webhook_name"]
     api_client = _api_client()
     controller = Controller(api_client, Settings(), _state.get("namespaces"))
@@ -96,7 +103,9 @@ kopf.on.event("", "v1", "pods", labels=_SOLVER_CHILDREN, id="solver-pod-events")
 def run(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="kuantum-operator", description="Run the Kuantum operator.")
     parser.add_argument("-n", "--namespace", action="append", default=[],
-                        help="watch only this namespace (repeatable); default: all namespaces")
+                        help="watch only this namespace (repeatable); default: all namespaces. Kopf's namespace "
+                             "patterns work too: globs and comma-separated '!' exclusions in one argument, e.g. "
+                             "-n '!t-*,!bench-*' (all but those); a namespace matching any -n is watched")
     parser.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, then $KUBECONFIG)")
     parser.add_argument("--liveness", default=os.environ.get("KUANTUM_LIVENESS", "http://0.0.0.0:8081/healthz"),
                         help="Kopf liveness endpoint URL")
@@ -106,6 +115,10 @@ def run(argv: list[str] | None = None) -> None:
                         help="serve the validating admission webhook on this port (0: off)")
     parser.add_argument("--webhook-host", default=os.environ.get("KUANTUM_WEBHOOK_HOST", "127.0.0.1"),
                         help="host name or IP the API server reaches the webhook at")
+    parser.add_argument("--webhook-service", default=os.environ.get("KUANTUM_WEBHOOK_SERVICE"),
+                        metavar="NAMESPACE/NAME",
+                        help="publish a service reference to this Service (port: --webhook-port) instead of "
+                             "https://HOST:PORT; --webhook-host stays the certificate's name")
     parser.add_argument("--webhook-cert", default=os.environ.get("KUANTUM_WEBHOOK_CERT"),
                         help="TLS certificate (PEM); default: a self-signed one")
     parser.add_argument("--webhook-key", default=os.environ.get("KUANTUM_WEBHOOK_KEY"))
@@ -131,8 +144,16 @@ def run(argv: list[str] | None = None) -> None:
     logconfig.configure(args.verbose, args.log_format)
     _state.update(namespaces=args.namespace, metrics_port=args.metrics_port, metrics_addr=args.metrics_addr)
     if args.webhook_port:
-        _state["webhook"] = (args.webhook_host, args.webhook_port, args.webhook_cert, args.webhook_key)
+        service = None
+        if args.webhook_service:
+            try:
+                service = webhooks.parse_service(args.webhook_service)
+            except ValueError as e:
+                parser.error(f"--webhook-service: {e}")
+        _state["webhook"] = (args.webhook_host, args.webhook_port, args.webhook_cert, args.webhook_key, service)
         scope = "-".join(args.namespace) or "cluster"
+        if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", scope):  # patterns: a stable name of their own
+            scope = "ns-" + hashlib.sha256("\0".join(args.namespace).encode()).hexdigest()[:10]
         _state["webhook_name"] = f"kuantum-{scope}.kuantum.dev"[:253]
         # Registered only when served: Kopf refuses to start with admission handlers but no server.
         # Failures are ignored so a stopped operator never blocks edits; the operator still guards

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -68,3 +69,46 @@ def self_signed_certificate(host: str, folder: Path | None = None) -> tuple[str,
                                           serialization.NoEncryption()))
     keyfile.chmod(0o600)
     return str(certfile), str(keyfile)
+
+
+class ServiceWebhookServer(kopf.WebhookServer):
+    """Kopf's WebhookServer, but the configuration it publishes names a Service instead of a URL.
+
+    Kopf's server yields `{"url": "https://<host>:<port>", "caBundle": ...}`. The API server resolves such a
+    URL with its own host's DNS, which on most clusters knows nothing of `*.svc` names; a
+    `clientConfig.service` reference is resolved by the API server itself (Service -> endpoints). The
+    listening socket, the certificate and its renewal are Kopf's; only the client config changes.
+    Kopf appends each handler's id to `service.path`, as it does to the URL.
+    """
+
+    def __init__(self, *, service_namespace: str, service_name: str, service_port: int | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.service_namespace, self.service_name = service_namespace, service_name
+        self.service_port = service_port
+
+    def client_config(self, config: kopf.WebhookClientConfig) -> kopf.WebhookClientConfig:
+        """Kopf's client config with the URL replaced by the service reference (the caBundle kept)."""
+        service = kopf.WebhookClientConfigService(namespace=self.service_namespace, name=self.service_name)
+        port = self.service_port or self.port
+        if port:
+            service["port"] = int(port)
+        path = (self.path or "").rstrip("/")
+        if path:
+            service["path"] = path if path.startswith("/") else f"/{path}"
+        result = kopf.WebhookClientConfig(service=service)
+        if config.get("caBundle") is not None:
+            result["caBundle"] = config["caBundle"]
+        return result
+
+    async def __call__(self, fn: kopf.WebhookFn) -> AsyncIterator[kopf.WebhookClientConfig]:
+        async for config in super().__call__(fn):
+            yield self.client_config(config)
+
+
+def parse_service(value: str) -> tuple[str, str]:
+    """`NAMESPACE/NAME` -> (namespace, name); ValueError on anything else."""
+    namespace, sep, name = value.partition("/")
+    if not sep or not namespace or not name or "/" in name:
+        raise ValueError(f"expected NAMESPACE/NAME, got {value!r}")
+    return namespace, name

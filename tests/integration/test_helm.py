@@ -152,9 +152,9 @@ def test_cluster_wide_render_is_least_privilege_and_hardened() -> None:
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": sa["metadata"]["name"],
                                     "namespace": "kuantum-system"}]
     assert not by_kind(docs, "CustomResourceDefinition"), "Kuantum's CRDs belong to the kuantum-crds chart"
-    for kind in ("PodDisruptionBudget", "ClusterKopfPeering", "KopfPeering", "ValidatingWebhookConfiguration",
-                 "ServiceMonitor", "Secret"):
+    for kind in ("PodDisruptionBudget", "ValidatingWebhookConfiguration", "ServiceMonitor", "Secret"):
         assert not by_kind(docs, kind), f"{kind} rendered with default values"
+    assert not any("peering" in d["kind"].lower() for d in docs), "Kopf peering is gone (Lease leader election)"
 
     [deployment] = by_kind(docs, "Deployment")
     spec = deployment["spec"]
@@ -168,7 +168,7 @@ def test_cluster_wide_render_is_least_privilege_and_hardened() -> None:
     assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
     assert sc["capabilities"] == {"drop": ["ALL"]}
     assert container["image"] == "ghcr.io/kuantum-dev/kuantum-operator:0.1.0"
-    assert "-n" not in container["args"]
+    assert "-n" not in container["args"] and "--leader-elect" not in container["args"]
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "liveness"}
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert ports == {"metrics": 8080, "liveness": 8081}
@@ -219,7 +219,8 @@ def test_cluster_scoped_names_are_unique_per_release_and_namespace() -> None:
     "webhook:\n  enabled: true\n  failurePolicy: Maybe\n",
     "webhook:\n  enabeld: true\n",
     "metrics:\n  serviceMonitor:\n    interval: often\n",
-    "peering:\n  name: Not_Valid\n",
+    "leaderElection:\n  leaseName: Not_Valid\n",
+    "peering:\n  name: kuantum\n",  # Kopf peering is gone: its old values are refused, not ignored
     "image:\n  repository: x\n  tga: latest\n",
     "watchNamespaces: [Not_A_Namespace]\n",
 ])
@@ -233,7 +234,20 @@ def test_schema_rejects_invalid_values(tmp_path: Path, bad: str) -> None:
     assert lint.returncode != 0
 
 
-def test_high_availability_render_runs_peering_with_a_disruption_budget() -> None:
+LEASE_RULES = [
+    {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+    {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": ["kuantum"],
+     "verbs": ["get", "update"]},
+]
+
+
+def _leader_election_rbac(docs: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    [role] = [r for r in by_kind(docs, "Role") if r["metadata"]["name"].endswith("-leader-election")]
+    [binding] = [b for b in by_kind(docs, "RoleBinding") if b["metadata"]["name"].endswith("-leader-election")]
+    return role, binding
+
+
+def test_high_availability_render_runs_leader_election_with_a_disruption_budget() -> None:
     docs = render("--set", "replicas=2")
     [deployment] = by_kind(docs, "Deployment")
     assert deployment["spec"]["replicas"] == 2
@@ -241,30 +255,48 @@ def test_high_availability_render_runs_peering_with_a_disruption_budget() -> Non
                                               "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
     [container] = deployment["spec"]["template"]["spec"]["containers"]
     args = container["args"]
-    assert args[args.index("--peering") + 1] == "kuantum"
-    [peering] = by_kind(docs, "ClusterKopfPeering")
-    assert peering["metadata"]["name"] == "kuantum" and peering["apiVersion"] == "kopf.dev/v1"
+    assert "--leader-elect" in args and "--peering" not in args
+    assert args[args.index("--leader-elect-namespace") + 1] == "kuantum-system"
+    assert args[args.index("--leader-elect-name") + 1] == "kuantum"
+    env = {e["name"]: e for e in container["env"]}
+    assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert env["POD_NAMESPACE"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
     [pdb] = by_kind(docs, "PodDisruptionBudget")
+    assert pdb["apiVersion"] == "policy/v1"
     assert pdb["spec"]["minAvailable"] == 1
     assert pdb["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+    [old_pdb] = by_kind(render("--set", "replicas=2", "--kube-version", "v1.20.2"), "PodDisruptionBudget")
+    assert old_pdb["apiVersion"] == "policy/v1beta1"  # Kubernetes 1.20 (the chart's minimum, the dev cluster)
+    # The operator's roles are unchanged; the Lease has a Role of its own in the release's namespace:
+    # create (which resourceNames cannot limit) on leases, get/update only on this release's Lease.
     [cluster_role] = operator_roles(docs)
-    assert rules_of(cluster_role) == {**NAMESPACED_RULES, **CLUSTER_RULES,
-                                      ("kopf.dev", "clusterkopfpeerings"): {"get", "list", "watch", "patch"}}
-    # Kopf's peering CRDs ship in crds/ (created when absent, never adopted or deleted: other operators share them)
-    peering_crds = yaml.safe_load_all((CHART / "crds" / "kopf.dev_peerings.yaml").read_text())
-    assert sorted(d["metadata"]["name"] for d in peering_crds) == ["clusterkopfpeerings.kopf.dev",
-                                                                  "kopfpeerings.kopf.dev"]
+    assert rules_of(cluster_role) == {**NAMESPACED_RULES, **CLUSTER_RULES}
+    role, binding = _leader_election_rbac(docs)
+    assert role["metadata"]["namespace"] == "kuantum-system" and role["rules"] == LEASE_RULES
+    assert binding["metadata"]["namespace"] == "kuantum-system"
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                  "name": role["metadata"]["name"]}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "kuantum", "namespace": "kuantum-system"}]
+    assert not (CHART / "crds").exists(), "no Kopf peering CRDs any more"
+    # One replica: no election, no Lease RBAC, no PodDisruptionBudget.
+    single = render()
+    assert not [r for r in by_kind(single, "Role") if r["metadata"]["name"].endswith("-leader-election")]
 
 
-def test_high_availability_namespaced_render_peers_in_each_watched_namespace() -> None:
-    docs = render("--set", "replicas=2", "--set", "watchNamespaces={team-a,team-b}")
-    peerings = by_kind(docs, "KopfPeering")
-    assert sorted(p["metadata"]["namespace"] for p in peerings) == ["team-a", "team-b"]
-    assert not by_kind(docs, "ClusterKopfPeering")
+def test_high_availability_namespaced_render_keeps_the_lease_in_the_release_namespace() -> None:
+    docs = render("--set", "replicas=2", "--set", "watchNamespaces={team-a,team-b}",
+                  "--set", "leaderElection.leaseName=team-lease")
     for role in operator_roles(docs, "Role"):
-        assert rules_of(role) == {**NAMESPACED_RULES, ("kopf.dev", "kopfpeerings"): {"get", "list", "watch", "patch"}}
-    shared = render("--set", "replicas=2", "--set", "peering.create=false", "--set", "watchNamespaces={team-a}")
-    assert not by_kind(shared, "KopfPeering")  # another release created it
+        assert rules_of(role) == NAMESPACED_RULES
+    role, _ = _leader_election_rbac(docs)
+    assert role["metadata"]["namespace"] == "kuantum-system"
+    assert role["rules"][1]["resourceNames"] == ["team-lease"]
+    [deployment] = by_kind(docs, "Deployment")
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["args"][container["args"].index("--leader-elect-name") + 1] == "team-lease"
+    # Two releases in one namespace get two Leases (each its own leader).
+    other = render("--set", "replicas=2", release="other")
+    assert _leader_election_rbac(other)[0]["rules"][1]["resourceNames"] == ["other-kuantum"]
 
 
 def _webhook_parts(docs: list[dict[str, Any]]) -> tuple[dict[str, Any], list[str], dict[str, Any]]:
@@ -278,7 +310,9 @@ def test_webhook_render_single_replica_lets_the_operator_make_its_certificate() 
     docs = render("--set", "webhook.enabled=true", "--set", "webhook.failurePolicy=Fail")
     deployment, args, service = _webhook_parts(docs)
     assert args[args.index("--webhook-port") + 1] == "9443"
-    assert args[args.index("--webhook-host") + 1] == "kuantum-webhook.kuantum-system.svc"
+    assert args[args.index("--webhook-host") + 1] == "kuantum-webhook.kuantum-system.svc"  # the cert's name
+    # The configuration names the Service: kube-apiserver resolves it itself (no cluster DNS needed there).
+    assert args[args.index("--webhook-service") + 1] == "kuantum-system/kuantum-webhook"
     assert args[args.index("--webhook-failure-policy") + 1] == "Fail"
     assert "--webhook-cert" not in args and not by_kind(docs, "Secret")
     assert service["spec"]["ports"] == [{"name": "webhook", "port": 9443, "targetPort": "webhook", "protocol": "TCP"}]
@@ -542,3 +576,64 @@ def test_operator_runs_with_chart_rbac_only(cluster: devcluster.Cluster, namespa
             _stop(proc)
         helm("uninstall", release, "--namespace", namespace, "--timeout", "60s", kubeconfig=kubeconfig, check=False)
     assert not FORBIDDEN.search(log_path.read_text()), log_path.read_text()
+
+
+MINIMAL_SERVICE_MONITOR_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+    "metadata": {"name": "servicemonitors.monitoring.coreos.com",
+                 "labels": {"kuantum.dev/test": "minimal-servicemonitor-crd"}},
+    "spec": {"group": "monitoring.coreos.com", "scope": "Namespaced",
+             "names": {"plural": "servicemonitors", "singular": "servicemonitor", "kind": "ServiceMonitor",
+                       "listKind": "ServiceMonitorList"},
+             "versions": [{"name": "v1", "served": True, "storage": True,
+                           "schema": {"openAPIV3Schema": {"type": "object",
+                                                          "x-kubernetes-preserve-unknown-fields": True}}}]},
+}
+
+
+@contextlib.contextmanager
+def _service_monitor_crd(kubeconfig: str) -> Any:
+    """The Prometheus Operator's ServiceMonitor CRD: a minimal one when the cluster has none, deleted again
+    afterwards; one that exists already (someone else's) is used and never touched."""
+    name = MINIMAL_SERVICE_MONITOR_CRD["metadata"]["name"]  # type: ignore[index]
+    existing = kubectl(kubeconfig, "get", "crd", name, "--ignore-not-found", "-o", "name").stdout.strip()
+    created = False
+    if not existing:
+        result = kubectl(kubeconfig, "create", "-f", "-", input=json.dumps(MINIMAL_SERVICE_MONITOR_CRD), check=False)
+        created = result.returncode == 0
+        assert created or "AlreadyExists" in result.stderr, result.stderr  # a concurrent creator: theirs
+        kubectl(kubeconfig, "wait", "--for", "condition=established", "--timeout=60s", f"crd/{name}")
+    try:
+        yield
+    finally:
+        if created:
+            kubectl(kubeconfig, "delete", "crd", name, "--ignore-not-found", "--wait=false", check=False)
+
+
+@pytest.mark.parametrize("values", [
+    [],
+    ["--set", "replicas=2", "--set", "webhook.enabled=true", "--set", "metrics.serviceMonitor.enabled=true",
+     "--set", "gateway.enabled=true"],
+    ["--set", "replicas=2", "--set", "webhook.enabled=true", "--set", "watchNamespaces={NS}"],
+], ids=["defaults", "ha-webhook-servicemonitor", "ha-webhook-namespaced"])
+def test_rendered_chart_passes_server_side_dry_run(cluster: devcluster.Cluster, namespace: str,
+                                                   values: list[str]) -> None:
+    """`helm template | kubectl apply --dry-run=server`: every object (CRD-backed ones included) is valid
+    for the real API server's schemas and admission; nothing is created. Without the `helm test` hooks: their
+    Pod names a ServiceAccount that a dry run does not create, which the ServiceAccount admission refuses."""
+    kubeconfig = cluster.kubeconfig
+    values = [v.replace("NS", namespace) for v in values]
+    # Rendered for the cluster's version, as `helm install` would (e.g. the PodDisruptionBudget's API version).
+    server = json.loads(kubectl(kubeconfig, "version", "-o", "json").stdout)["serverVersion"]["gitVersion"]
+    out = helm("template", release_name(), str(CHART), "--namespace", namespace, "--skip-tests",
+               "--kube-version", server, *values).stdout
+    kinds = {d["kind"] for d in yaml.safe_load_all(out) if d}
+    with contextlib.ExitStack() as stack:
+        if "ServiceMonitor" in kinds:
+            stack.enter_context(_service_monitor_crd(kubeconfig))
+        result = kubectl(kubeconfig, "apply", "--dry-run=server", "-n", namespace, "-f", "-", input=out, check=False)
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    assert "Warning" not in result.stderr, result.stderr
+    applied = result.stdout.strip().splitlines()
+    assert len(applied) == sum(1 for d in yaml.safe_load_all(out) if d), result.stdout
+    assert all(line.endswith("(server dry run)") for line in applied), result.stdout

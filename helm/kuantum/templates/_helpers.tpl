@@ -117,22 +117,17 @@ controller.py and main.py). No wildcards.
   verbs: ["list", "watch"]
 {{- end }}
 
-{{/* More than one replica: Kopf peering, one active operator, the others paused. */}}
-{{- define "kuantum.peering" -}}
+{{/*
+More than one replica: leader election over a coordination.k8s.io Lease (--leader-elect); exactly one
+replica reconciles, the others keep their caches warm and take over when its Lease expires.
+*/}}
+{{- define "kuantum.leaderElection" -}}
 {{- if gt (int .Values.replicas) 1 }}true{{ end }}
 {{- end }}
 
-{{/* Kopf's peering objects: read, watched and patched (keep-alives) by every replica. */}}
-{{- define "kuantum.clusterPeeringRules" -}}
-- apiGroups: ["kopf.dev"]
-  resources: ["clusterkopfpeerings"]
-  verbs: ["get", "list", "watch", "patch"]
-{{- end }}
-
-{{- define "kuantum.namespacedPeeringRules" -}}
-- apiGroups: ["kopf.dev"]
-  resources: ["kopfpeerings"]
-  verbs: ["get", "list", "watch", "patch"]
+{{/* The Lease's name (in the release's namespace): one per release, so two releases never share a leader. */}}
+{{- define "kuantum.leaseName" -}}
+{{- default (include "kuantum.fullname" .) .Values.leaderElection.leaseName | trunc 253 | trimSuffix "-" }}
 {{- end }}
 
 {{/* The webhook's Service, and the host name the API server is given (--webhook-host). */}}
@@ -164,7 +159,7 @@ Several replicas must share one certificate: each would otherwise put its own in
 {{- if .Values.webhook.enabled }}
 {{- if .Values.webhook.certSecret }}
 {{- .Values.webhook.certSecret }}
-{{- else if include "kuantum.peering" . }}
+{{- else if include "kuantum.leaderElection" . }}
 {{- printf "%s-webhook-tls" (include "kuantum.fullname" .) | trunc 253 }}
 {{- end }}
 {{- end }}
