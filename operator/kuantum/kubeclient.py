@@ -83,9 +83,9 @@ class KubeClient:
 
     def __init__(self, api_client: client.ApiClient, workers: int = 16) -> None:
         self.api_client = api_client
-        # The urllib3 pool must hold as many connections as there are threads, or they wait for each other.
+        # The urllib3 pool must hold a connection per thread (workers, plus one per watch), or they queue.
         api_client.rest_client.pool_manager.connection_pool_kw["maxsize"] = max(
-            workers, api_client.rest_client.pool_manager.connection_pool_kw.get("maxsize") or 1)
+            workers + 8, api_client.rest_client.pool_manager.connection_pool_kw.get("maxsize") or 1)
         self.custom = client.CustomObjectsApi(api_client)
         self.core = client.CoreV1Api(api_client)
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="kuantum-kube")

@@ -216,6 +216,7 @@ def test_cancel_keys_and_gateway_restart_mid_poll(setup: Gateway, api_client: cl
     poller = threading.Thread(target=lambda: outcome.update(result=job.get_results(timeout_secs=180)))
     poller.start()
     time.sleep(1.0)
+    assert q.job_status(api_client, namespace, job.id).get("state") not in q.FINAL, "finished before the restart"
     setup.stop(signal.SIGKILL)
     time.sleep(0.5)
     setup.start()
