@@ -118,7 +118,7 @@ def setup(cluster: devcluster.Cluster, api_client: client.ApiClient, core: clien
             "kind": "QuantumWorkspace", "metadata": {"name": name},
             "spec": {"storage": {"connectionStringSecretRef": {"name": "storage", "key": "connectionString"}},
                      "gateway": {"apiKeySecretRef": {"name": f"{name}-api", "key": "key"}}}})
-    q.provider(api_client, namespace, "kuantum", "kuantum")
+    q.provider(api_client, namespace, "kuantum", "kuantum", limits={"maxJobsPerMonth": 1000})
     wait_for(lambda: _ready(api_client, namespace, "quantumworkspaces", "ws"), timeout=60, what="ws Ready")
     wait_for(lambda: _ready(api_client, namespace, "providers", "kuantum"), timeout=60, what="provider Ready")
     gateway = Gateway(cluster.kubeconfig, namespace, tmp_path).start()
@@ -186,7 +186,9 @@ def test_circuit_qio_failure_listing_and_kubectl_jobs(setup: Gateway, api_client
     assert {j.id for j in ws.list_jobs(provider=["kuantum"], target=["kuantum.simulator"])} == {circuit.id}
     paged = list(ws.list_jobs_paginated(top=2, orderby_property="Name", is_asc=True))
     assert [j.name for j in paged] == ["bell", "from-kubectl", "ising-bad", "ising-gzip"]
-    assert ws.get_quotas() == []  # no billing limits set
+    assert {j.id for j in ws.list_top_level_items()} == all_ids
+    quotas = ws.get_quotas()  # one per billing-plan limit
+    assert [(x["dimension"], x["limit"], x["period"]) for x in quotas] == [("jobs", 1000.0, "Monthly")]
 
 
 def test_cancel_keys_and_gateway_restart_mid_poll(setup: Gateway, api_client: client.ApiClient,

@@ -219,6 +219,8 @@ async def test_get_and_list_from_the_cache(env: Env) -> None:
     _, everything = await env.call("GET", "/jobs", filter="State eq 'Failed' and startswith(Name, 'kubectl')",
                                    orderby="CreationTime asc")
     assert [d["id"] for d in everything["value"]] == [ids[0], ids[2], ids[4]] and everything["nextLink"] is None
+    _, items = await env.call("GET", "/topLevelItems", filter="ItemType eq 'Job'")
+    assert len(items["value"]) == 5
     status, err = await env.call("GET", "/jobs", filter="Bogus eq 1")
     assert status == 400 and err["error"]["code"] == "InvalidFilter"
 

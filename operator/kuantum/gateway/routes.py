@@ -60,6 +60,8 @@ class Gateway:
             web.delete(f"{WS}/jobs/{JOB_ID}", self.delete_job),
             web.post(f"{WS}/jobs/{JOB_ID}:cancel", self.cancel_job),
             web.get(f"{WS}/jobs", self.list_jobs),
+            # Jobs and sessions together; Kuantum has no sessions, so these are the jobs (ItemType Job).
+            web.get(f"{WS}/topLevelItems", self.list_jobs),
             web.get(f"{WS}/providerStatus", self.provider_status),
             web.get(f"{WS}/quotas", self.quotas),
             web.get("/healthz", self.healthz),
