@@ -202,6 +202,12 @@ def test_cancel_keys_and_gateway_restart_mid_poll(setup: Gateway, api_client: cl
     busy.refresh()
     assert busy.details.status == "Cancelled" and busy.details.cancellation_time is not None
 
+    # An unknown target: the job exists and ends Failed, as on Azure.
+    nowhere = Target(ws, "kuantum.nosuchtarget", provider_id="kuantum").submit(json.dumps(BELL).encode(),
+                                                                              name="nowhere")
+    nowhere.wait_until_completed(timeout_secs=60)
+    assert nowhere.details.status == "Failed" and nowhere.details.error_data.code == "InvalidTarget"
+
     # Keys: wrong, and another workspace's, open nothing.
     for name, key in (("ws", "wrong"), ("ws", OTHER_KEY), ("ws2", KEY)):
         with pytest.raises(HttpResponseError) as e:
