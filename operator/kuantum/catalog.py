@@ -12,6 +12,7 @@ from typing import Any
 
 from kuantum_solvers import targets as local_targets
 
+QIR_INPUT, QIR_OUTPUT, QIR_OUTPUT_V1 = "qir.v1", "microsoft.quantum-results.v2", "microsoft.quantum-results.v1"
 QIO = "microsoft-qio"
 KUANTUM = "kuantum"
 IONQ = "ionq"
@@ -28,7 +29,7 @@ class Target:
     provider: str
     kind: str  # solver | simulator | qpu
     input_formats: tuple[str, ...]
-    output_formats: dict[str, str]  # input format -> output format
+    output_formats: dict[str, str]  # input format -> its default output format
     hardware: str  # CPU | GPU | FPGA | QPU
     cancel_while_executing: bool
     local: bool  # runs in a solver pod (True) or through the provider's API (False)
@@ -36,6 +37,7 @@ class Target:
     default_cpu: str = "500m"
     default_memory: str = "512Mi"
     params: dict[str, Any] = field(default_factory=dict)
+    other_outputs: dict[str, tuple[str, ...]] = field(default_factory=dict)  # input -> outputs asked for by name
 
     @property
     def default_input_format(self) -> str:
@@ -44,13 +46,19 @@ class Target:
     def output_format_for(self, input_format: str) -> str:
         return self.output_formats[input_format]
 
+    def accepted_outputs(self, input_format: str) -> tuple[str, ...]:
+        """Every output format the target writes for input_format, the default first."""
+        return (self.output_formats[input_format], *self.other_outputs.get(input_format, ()))
+
 
 def _local(target_id: str, spec: dict[str, Any]) -> Target:
     formats = list(spec["input_formats"])
     outputs = {f: local_targets.default_output_format(target_id, f) for f in formats}
+    others = {f: tuple(local_targets.output_formats(target_id, f)[1:]) for f in formats}
     return Target(
         id=target_id, provider=spec["provider"], kind=spec["kind"], input_formats=tuple(formats),
-        output_formats=outputs, hardware=str(spec["hardware"]).upper(),
+        output_formats=outputs, other_outputs={f: o for f, o in others.items() if o},
+        hardware=str(spec["hardware"]).upper(),
         cancel_while_executing=bool(spec["cancellable_while_executing"]), local=True,
         default_memory="1Gi" if spec["kind"] == "simulator" else "512Mi", params=dict(spec["params"]),
     )
@@ -59,8 +67,10 @@ def _local(target_id: str, spec: dict[str, Any]) -> Target:
 def _remote(target_id: str, provider: str, kind: str, input_formats: tuple[str, ...], output_format: str,
             cancel_while_executing: bool) -> Target:
     """A target behind the provider's HTTP API; inputs other than the first are translated (backends/)."""
-    return Target(id=target_id, provider=provider, kind=kind, input_formats=input_formats,
-                  output_formats=dict.fromkeys(input_formats, output_format),
+    # Q# programs (QIR) get Azure's QIR results back, whatever the provider's own format.
+    outputs = {f: QIR_OUTPUT if f == QIR_INPUT else output_format for f in (*input_formats, QIR_INPUT)}
+    return Target(id=target_id, provider=provider, kind=kind, input_formats=(*input_formats, QIR_INPUT),
+                  output_formats=outputs, other_outputs={QIR_INPUT: (QIR_OUTPUT_V1,)},
                   hardware="QPU" if kind == "qpu" else "CPU", cancel_while_executing=cancel_while_executing,
                   local=False, backend=provider)
 

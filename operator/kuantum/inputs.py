@@ -56,9 +56,13 @@ def read_input(spec_input: JobInput, read: ObjectReader) -> bytes:
     return data
 
 
+# Input formats whose blob is a JSON document (QIR is bitcode or LLVM IR text, OpenQASM is text).
+JSON_FORMATS = frozenset({"microsoft.qio.v2", "ionq.circuit.v1"})
+
+
 def check_json(data: bytes, input_format: str) -> None:
     """Formats that are JSON must parse as JSON (gzip-compressed bytes are left to the solver)."""
-    if not input_format.endswith((".v1", ".v2")) or "openqasm" in input_format or data[:2] == b"\x1f\x8b":
+    if input_format not in JSON_FORMATS or data[:2] == b"\x1f\x8b":
         return
     try:
         json.loads(data)

@@ -38,9 +38,10 @@ def resolve(spec: QuantumJobSpec, provider_id: str) -> Resolved:
     if input_format not in target.input_formats:
         raise JobInvalid("InvalidInputFormat", f"target {target.id} does not accept input format {input_format!r}; "
                                                f"it accepts: {', '.join(target.input_formats)}")
-    output_format = target.output_format_for(input_format)
-    if spec.outputDataFormat and spec.outputDataFormat != output_format:
-        raise JobInvalid("InvalidOutputFormat", f"target {target.id} writes {output_format!r} for "
+    accepted = target.accepted_outputs(input_format)
+    output_format = spec.outputDataFormat or accepted[0]
+    if output_format not in accepted:
+        raise JobInvalid("InvalidOutputFormat", f"target {target.id} writes {' or '.join(map(repr, accepted))} for "
                                                 f"{input_format!r} input, not {spec.outputDataFormat!r}")
     params: dict[str, Any] = dict(spec.inputParams)
     if target.local:

@@ -70,7 +70,8 @@ def _provider(api_client: client.ApiClient, namespace: str, provider_id: str, en
 def _job(api_client: client.ApiClient, namespace: str, name: str, provider: str, target: str, data: Any,
          input_format: str | None = None, shots: int = 200, **extra: Any) -> None:
     spec: dict[str, Any] = {"workspace": "ws", "provider": provider, "target": target, "input": {"inline": data},
-                            "inputParams": {"shots": shots}, **extra}
+                            "inputParams": {"shots": shots}}
+    spec.update(extra)
     if input_format:
         spec["inputDataFormat"] = input_format
     q.create(api_client, namespace, "quantumjobs", {"kind": "QuantumJob", "metadata": {"name": name}, "spec": spec})
@@ -136,6 +137,8 @@ def test_operator_killed_between_submit_and_answer_submits_once(
     _job(api_client, ws, "killed", "ionq", "ionq.simulator", BELL)
     wait_for(lambda: q.job_status(api_client, ws, "killed").get("providerSubmitTime"), timeout=60,
              what="the submit attempt recorded")
+    wait_for(lambda: ionq.control("GET", "counts")["counts"].get("POST /v0.4/jobs") or None, timeout=60,
+             what="the POST at IonQ")  # the answer takes 4 s
     operator.kill()  # while the POST waits for its answer
     wait_for(lambda: ionq.control("GET", "counts")["jobs"] == 1 or None, timeout=30, what="the job at IonQ")
     operator.start()
@@ -214,3 +217,27 @@ def test_provider_reports_credentials_and_availability_and_jobs_wait_for_an_offl
     wait_for(lambda: (q.condition(q.job_status(api_client, ws, "patient"), "Queued") or {}).get("reason")
              == "TargetUnavailable" or None, timeout=60, what="the job waits for the target")
     assert ionq.control("GET", "counts")["jobs"] == 0
+
+
+@pytest.mark.parametrize(("provider", "target"), [("ionq", "ionq.simulator"), ("quantinuum", "quantinuum.sim.h2-1sc")])
+def test_a_qsharp_program_runs_on_hardware_targets_with_azures_qir_results(
+        api_client: client.ApiClient, core: client.CoreV1Api, ws: str, ionq: FakeServer, quantinuum: FakeServer,
+        azurite_connection_string: str, provider: str, target: str) -> None:
+    """examples/qsharp/bell.ll (compiled from Bell.qs by the QDK) as qir.v1, translated for the provider, and the
+    provider's results mapped back to microsoft.quantum-results.v2 as the azure-quantum SDK reads it."""
+    if provider == "ionq":
+        _secret(core, ws, "creds", {"apiKey": IONQ_KEY})
+        _provider(api_client, ws, "ionq", f"{ionq.base}/v0.4", "creds")
+    else:
+        _secret(core, ws, "creds", {"username": "me@example.com", "password": "pw"})
+        _provider(api_client, ws, "quantinuum", f"{quantinuum.base}/v1", "creds")
+    program = (Path(__file__).resolve().parents[2] / "examples" / "qsharp" / "bell.ll").read_text()
+    _job(api_client, ws, "qsharp", provider, target, program, input_format="qir.v1", shots=100,
+         inputParams={"entryPoint": "ENTRYPOINT__main", "arguments": [], "shots": 100})
+    status = q.wait_state(api_client, ws, "qsharp", q.FINAL, timeout=120)
+    assert status["state"] == "Succeeded", status
+    output = _output(azurite_connection_string, status)
+    assert output["DataFormat"] == "microsoft.quantum-results.v2"
+    histogram = output["Results"][0]["Histogram"]
+    assert {h["Display"] for h in histogram} <= {"[0, 0]", "[1, 1]", "(0, 0)", "(1, 1)"}, histogram
+    assert sum(h["Count"] for h in histogram) == 100

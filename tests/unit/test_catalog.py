@@ -74,15 +74,19 @@ def test_remote_targets() -> None:
         # a running QPU job runs to the end; simulators can be cancelled
         assert target.cancel_while_executing == (target.kind == "simulator")
     qasm = ("honeywell.openqasm.v1", "quantinuum.openqasm.v1")
+    qir_out = ("microsoft.quantum-results.v2", "microsoft.quantum-results.v1")
     for target in ionq.values():
-        # the provider's own format first (the default); OpenQASM 2 is translated to it
-        assert target.input_formats == ("ionq.circuit.v1", *qasm)
+        # the provider's own format first (the default); OpenQASM 2 and QIR are translated to it
+        assert target.input_formats == ("ionq.circuit.v1", *qasm, "qir.v1")
         assert target.backend == "ionq"
-        assert {target.output_format_for(f) for f in target.input_formats} == {"ionq.quantum-results.v1"}
+        assert {target.output_format_for(f) for f in target.input_formats[:3]} == {"ionq.quantum-results.v1"}
     for target in quantinuum.values():
-        assert target.input_formats == (*qasm, "ionq.circuit.v1")
+        assert target.input_formats == (*qasm, "ionq.circuit.v1", "qir.v1")
         assert target.backend == "quantinuum"
-        assert {target.output_format_for(f) for f in target.input_formats} == {"honeywell.quantum-results.v1"}
+        assert {target.output_format_for(f) for f in target.input_formats[:3]} == {"honeywell.quantum-results.v1"}
+    for target in [*ionq.values(), *quantinuum.values()]:
+        # Q# programs get Azure's QIR results back, v2 unless v1 is asked for
+        assert target.accepted_outputs("qir.v1") == qir_out
     assert {t.backend for p in (QIO, KUANTUM) for t in targets_of(p).values()} == {"pod"}
 
 

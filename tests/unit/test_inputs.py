@@ -159,3 +159,11 @@ def test_check_json_leaves_gzip_to_the_solver() -> None:
 def test_check_json_ignores_unversioned_formats() -> None:
     assert accepted(b"\x00\x01binary", "application/octet-stream")
     assert not accepted(b"\x00\x01binary", "microsoft.qio.v2")
+
+
+def test_qir_and_openqasm_inputs_are_not_checked_as_json() -> None:
+    check_json(b"%Result = type opaque\ndefine i64 @ENTRYPOINT__main() #0 {", "qir.v1")
+    check_json(b"BC\xc0\xde\x35\x14", "qir.v1")  # bitcode
+    check_json(b'OPENQASM 2.0;\ninclude "qelib1.inc";', "honeywell.openqasm.v1")
+    with pytest.raises(InvalidInput):
+        check_json(b"%Result = type opaque", "ionq.circuit.v1")

@@ -51,7 +51,7 @@ def test_storage_names() -> None:
     ("ionq.circuit.v1", "application/json", False),
     ("honeywell.openqasm.v1", "application/qasm", False),
     ("quantinuum.openqasm.v1", "application/qasm", False),
-    ("qir.v1", "application/octet-stream", False),
+    ("qir.v1", "qir.v1", False),
 ])
 def test_input_blob_encodings(fmt: str, content_type: str, gzipped: bool) -> None:
     # The solver image of the previous release reads blobs written by this operator and vice versa.

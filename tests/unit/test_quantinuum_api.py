@@ -35,7 +35,7 @@ pytestmark = pytest.mark.timeout(180)
 
 USER, PASSWORD = "alice@example.com", "correct-horse-battery-staple"
 FINAL = {RemoteState.SUCCEEDED, RemoteState.FAILED, RemoteState.CANCELLED}
-HTTP = {"timeout": 5.0, "deadline": 20.0, "backoff_base": 0.01, "backoff_cap": 0.05}
+HTTP = {"timeout": 15.0, "deadline": 40.0, "backoff_base": 0.01, "backoff_cap": 0.05}
 BELL = """OPENQASM 2.0;
 include "qelib1.inc";
 qreg q[2];

@@ -45,6 +45,8 @@ CLOCK_SKEW = timedelta(minutes=2)
 PROBE_SECONDS = 60.0  # the provider's clock may run behind ours when searching from the attempt time
 MakeApi = Callable[[str | None, dict[str, str]], ProviderApi]
 Translate = Callable[[bytes, str, dict[str, Any], str, str], Program]  # data, format, params, target, marker
+# The provider's results (in the target's own format) -> the output blob in the job's output format.
+Reformat = Callable[[bytes, Program, Run], bytes]
 
 
 def poll_interval(status: QuantumJobStatus) -> float:
@@ -76,11 +78,12 @@ class RemoteBackend:
     """One provider's HTTP API; the provider module supplies the client and the translation."""
 
     def __init__(self, ctx: Context, name: str, make_api: MakeApi, translate: Translate,
-                 default_credentials_key: str | None) -> None:
+                 default_credentials_key: str | None, reformat: Reformat | None = None) -> None:
         self.ctx = ctx
         self.name = name
         self._make_api = make_api
         self._translate = translate
+        self._reformat = reformat
         self._default_key = default_credentials_key
         self._clients: dict[tuple[str, str | None, str], ProviderApi] = {}
         self._programs: dict[str, Program] = {}
@@ -146,6 +149,8 @@ class RemoteBackend:
         if remote.state == RemoteState.SUCCEEDED:
             program = await self._program(run)
             data = await api.results(remote.id, program)
+            if self._reformat is not None:
+                data = self._reformat(data, program, run)
             await asyncio.to_thread(run.storage.upload_output, run.job_id, data, "application/json")
             events.append(Completed(run.storage.blob_url(run.job_id, OUTPUT_BLOB), now, usage))
         elif remote.state == RemoteState.FAILED:

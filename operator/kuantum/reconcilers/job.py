@@ -189,7 +189,6 @@ class JobReconciler:
         draft.note("Queued", True, "Queued", f"queued for {spec.target} in workspace {spec.workspace}")
         draft.apply(QueueMoved(self._queue_position(job)))  # refreshed on every pass; written only when it moved
         if first_time:
-            log.info("job %s (%s): new -> Waiting (queued for %s)", key_of(job), job_id, spec.target)
             draft.notify("Queued", f"job {job_id} queued for {spec.target}")
         group = group_of(job)
         if group and key_of(job) in self.ctx.dispatcher.admitted(group, joining=job):

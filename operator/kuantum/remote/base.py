@@ -45,6 +45,7 @@ class Program:
     name: str  # carries the marker
     marker: str  # the Kuantum job id: put in the provider job's name and metadata, found again by find()
     registers: dict[str, int] = field(default_factory=dict)  # classical registers (name -> width), for results
+    source: bytes = field(default=b"", repr=False)  # the job's input as submitted (QIR results map back onto it)
 
 
 class ProviderError(Exception):
