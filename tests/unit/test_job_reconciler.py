@@ -1081,3 +1081,17 @@ async def test_a_workspace_being_deleted_cancels_its_waiting_and_executing_jobs(
     w.pod("running", "Failed", started=_hours_ago(0.1), finished=_hours_ago(0.01), exit_code=143, message="")
     await w.reconcile("running")
     assert w.status("running")["state"] == "Cancelled", "the executing one once its pod stopped"
+
+
+async def test_a_workspace_that_found_its_storage_unreachable_makes_new_jobs_wait_at_once() -> None:
+    w = World()
+    workspace = w.store.workspaces[f"{NS}/{WS}"]
+    workspace["status"] = {"conditions": [{"type": "StorageReady", "status": "False", "reason": "StorageUnreachable",
+                                           "message": "storage account devstoreaccount1 is not reachable"}]}
+    w.qio_job("j")
+    p = await w.reconcile("j")
+    status = w.status("j")
+    assert status["state"] == "Waiting" and p.status_writes == 1
+    queued = _condition(status, "Queued")
+    assert queued is not None and queued["reason"] == "WorkspaceNotReady" and "not reachable" in queued["message"]
+    assert not w.storage.uploads(), "no connection attempt that could hang the first status"

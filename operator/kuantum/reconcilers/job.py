@@ -211,6 +211,12 @@ class JobReconciler:
                                               "(no Provider object for it)")
         provider, canonical = found
         resolved = resolve(spec, canonical)
+        storage_ready = next((c for c in (workspace.get("status") or {}).get("conditions") or []
+                              if c.get("type") == "StorageReady"), None)
+        if storage_ready is not None and storage_ready.get("status") == "False":
+            # The workspace already found its storage unreachable: wait at once, with its words, rather than
+            # after this reconcile's own connection attempts time out (the job would show no status meanwhile).
+            raise Pending("WorkspaceNotReady", f"workspace {spec.workspace}: {storage_ready.get('message')}")
         try:
             storage = await self.ctx.storages.for_workspace(workspace)
         except StorageNotConfigured as e:
