@@ -16,9 +16,9 @@ class Settings:
     # Jobs executing at once per target when the billing plan sets no maxConcurrentJobs.
     target_concurrency: int = _int("KUANTUM_TARGET_CONCURRENCY", 4)
     resync_seconds: int = _int("KUANTUM_RESYNC_SECONDS", 30)
-    # queuePosition is written on enqueue, then refreshed at this interval: about one write per job per
-    # interval at most, however long the queue, instead of one per waiting job each time a job starts.
-    queue_position_seconds: int = _int("KUANTUM_QUEUE_POSITION_SECONDS", 30)
+    # Every this many seconds the jobs whose queuePosition is stale are reconciled (the reconciler writes the
+    # position only when it moved), at most queue_position_budget of them per round, front first.
+    queue_position_seconds: int = _int("KUANTUM_QUEUE_POSITION_SECONDS", 5)
     # At most this many queuePosition writes per refresh, front of the queues first: no write storms.
     queue_position_budget: int = _int("KUANTUM_QUEUE_POSITION_BUDGET", 25)
     workers: int = _int("KUANTUM_WORKERS", 8)
@@ -26,3 +26,5 @@ class Settings:
     # its own budget) plus this margin; see builders.sas_lifetime.
     sas_margin_seconds: int = _int("KUANTUM_SAS_MARGIN_SECONDS", 3600)
     sas_default_seconds: int = _int("KUANTUM_SAS_DEFAULT_SECONDS", 24 * 3600)
+    # A finished job's solver Job and pod are kept this long (for `kubectl logs`), then deleted.
+    child_retention_seconds: int = _int("KUANTUM_CHILD_RETENTION_SECONDS", 60)

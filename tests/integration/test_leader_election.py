@@ -24,7 +24,8 @@ LEASE = "kuantum-operator"
 def replicas(cluster: devcluster.Cluster, api_client: client.ApiClient, namespace: str,
              tmp_path: Path) -> Iterator[list[OperatorProcess]]:
     procs = [OperatorProcess(cluster.kubeconfig, namespace, tmp_path, name=f"replica-{i}",
-                             args=["--leader-elect", "--leader-elect-namespace", namespace]).start()
+                             args=["--leader-elect", "--leader-elect-namespace", namespace],
+                             env={"KUANTUM_CHILD_RETENTION_SECONDS": "3600"}).start()  # pods kept to count
              for i in range(2)]
     try:
         yield procs

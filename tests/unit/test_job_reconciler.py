@@ -613,9 +613,28 @@ async def test_final_job_deletes_its_sas_secret_once() -> None:
     w.storage.put_blob(container_name(job_id), OUTPUT_BLOB, b"{}")
     await w.reconcile("j")
     p = await w.reconcile("j")
-    assert p.writes() == ["delete_secret"]
+    # It ended minutes ago, past child_retention_seconds: the solver Job (and so its pod) goes too, once.
+    assert p.writes() == ["delete_secret", "delete_job"]
+    assert p.of("delete_job")[0].args["name"] == builders.child_name(job_id)
     assert not w.kube.secrets
+    w.kube.batch_jobs.clear()
+    w.store.batch_jobs.pop(job_id, None)  # as the watch delivers the deletion
     assert (await w.reconcile("j")).writes() == []
+
+
+async def test_a_just_finished_jobs_solver_job_is_kept_for_its_logs_then_deleted() -> None:
+    w = World()
+    w.qio_job("j")
+    await w.reconcile("j")
+    job_id = w.job_id("j")
+    w.deliver_children()
+    w.pod("j", "Succeeded", started=_hours_ago(0.001), finished=now_iso())
+    w.storage.put_blob(container_name(job_id), OUTPUT_BLOB, b"{}")
+    await w.reconcile("j")
+    p = await w.reconcile("j")
+    assert p.writes() == ["delete_secret"], "the SAS Secret goes at once"
+    later = [delay for key, delay in w.enqueued_after if key == f"{NS}/j"]
+    assert later and 0 < max(later) <= w.settings.child_retention_seconds + 1
 
 
 async def test_final_job_after_a_restart_still_deletes_its_sas_secret() -> None:

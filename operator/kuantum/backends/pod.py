@@ -195,12 +195,23 @@ class PodBackend:
         return not alive
 
     async def cleanup(self, job: dict[str, Any], status: QuantumJobStatus) -> None:
-        uid = job["metadata"]["uid"]
-        if status.id and uid not in self.cleaned and (status.id in self.ctx.store.batch_jobs
-                                                       or key_of(job) in self.ctx.dispatcher.started
-                                                       or status.id in self.stopping):
-            await self.ctx.kube.delete_secret(job["metadata"]["namespace"], builders.secret_name(status.id))
+        """The SAS Secret goes at once; the solver Job (and its pod) after child_retention_seconds, for logs."""
+        if not status.id:
+            return
+        uid, namespace = job["metadata"]["uid"], job["metadata"]["namespace"]
+        if uid not in self.cleaned and (status.id in self.ctx.store.batch_jobs
+                                        or key_of(job) in self.ctx.dispatcher.started or status.id in self.stopping):
+            await self.ctx.kube.delete_secret(namespace, builders.secret_name(status.id))
         self.cleaned.add(uid)
+        if status.id not in self.ctx.store.batch_jobs or job["metadata"].get("deletionTimestamp"):
+            return  # none left, or the QuantumJob's own deletion takes its children (owner references)
+        ended = status.endExecutionTime or status.cancellationTime
+        kept = seconds_between(ended, now_iso()) if ended else float("inf")
+        if kept < self.ctx.settings.child_retention_seconds:
+            self.ctx.enqueue_after("QuantumJob", key_of(job), self.ctx.settings.child_retention_seconds - kept + 0.5)
+            return
+        self.stopping.add(status.id)  # its pod's deletion is ours, not a failure
+        await self.ctx.kube.delete_job(namespace, builders.child_name(status.id))
 
 
 def _terminated(pod: dict[str, Any] | None) -> dict[str, Any]:
