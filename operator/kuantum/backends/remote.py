@@ -35,6 +35,7 @@ from ..storage import OUTPUT_BLOB, container_name
 from ..store import key_of
 from ..timeutil import now_iso, parse, seconds_between
 from .base import Observation, Pending, Run
+from .poller import Poller
 
 if TYPE_CHECKING:
     from ..reconcilers.context import Context
@@ -89,6 +90,7 @@ class RemoteBackend:
         self._programs: dict[str, Program] = {}
         self._unsent: set[str] = set()  # attempts this process recorded and has not sent: no search needed
         self._probes: dict[str, tuple[float, str, Probe]] = {}  # Provider uid -> (when, Secret version, result)
+        self._poller = Poller(lambda key: ctx.enqueue("QuantumJob", key))
 
     def launched(self, job: dict[str, Any]) -> bool:
         status = job.get("status") or {}
@@ -114,11 +116,11 @@ class RemoteBackend:
             if found is not None:
                 log.info("job %s: found at %s as %s after an unclear submit; adopted", key_of(run.job), self.name,
                          found.id)
-                return Observation((Submitted(found.id),), recheck_after=poll_interval(run.status))
+                return self._poll_later(run, Submitted(found.id))
         program = await self._program(run)
         self._unsent.discard(job_id)  # from here on the outcome may be unclear: search before sending again
         remote_id = await api.submit(program)
-        return Observation((Submitted(remote_id),), recheck_after=poll_interval(run.status))
+        return self._poll_later(run, Submitted(remote_id))
 
     # ------------------------------------------------------------------ observe
     async def observe(self, run: Run) -> Observation:
@@ -136,7 +138,7 @@ class RemoteBackend:
             return Observation((Failed(e.code, f"{self.name} refused the job: {e.message}"),))
         except ProviderUnavailable as e:
             log.warning("job %s: %s did not answer clearly (%s); trying again", key_of(run.job), self.name, e.message)
-            return Observation(recheck_after=poll_interval(run.status))
+            return self._poll_later(run)
 
     async def _follow(self, run: Run, api: ProviderApi, remote: RemoteJob) -> Observation:
         events: list[Event] = []
@@ -160,8 +162,14 @@ class RemoteBackend:
             events.append(Cancelled(now, usage if run.status.beginExecutionTime else None))
         if events and events[-1].__class__ is not Started:
             self._forget(run.job_id)
+            self._poller.forget(key_of(run.job))
             return Observation(tuple(events))
-        return Observation(tuple(events), recheck_after=poll_interval(run.status))
+        return self._poll_later(run, *events)
+
+    def _poll_later(self, run: Run, *events: Event) -> Observation:
+        """The job's next status poll, on this provider's one timer (fast at first, then backing off)."""
+        self._poller.schedule(key_of(run.job), poll_interval(run.status))
+        return Observation(tuple(events))
 
     # ------------------------------------------------------------------ cancel and cleanup
     async def cancel(self, run: Run) -> bool:
@@ -254,6 +262,7 @@ class RemoteBackend:
         return result
 
     async def aclose(self) -> None:
+        await self._poller.aclose()
         for api in self._clients.values():
             await api.aclose()
         self._clients.clear()
