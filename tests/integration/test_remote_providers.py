@@ -241,3 +241,50 @@ def test_a_qsharp_program_runs_on_hardware_targets_with_azures_qir_results(
     histogram = output["Results"][0]["Histogram"]
     assert {h["Display"] for h in histogram} <= {"[0, 0]", "[1, 1]", "(0, 0)", "(1, 1)"}, histogram
     assert sum(h["Count"] for h in histogram) == 100
+
+
+@pytest.mark.parametrize("faults", [
+    [{"kind": "status", "status": 503, "count": 3, "method": "GET", "path": "/v0.4/jobs/*"}],
+    [{"kind": "429", "retry_after": 1, "count": 2, "method": "POST", "path": "/v0.4/jobs"}],
+    [{"kind": "malformed", "body": "{not json", "count": 2, "method": "GET", "path": "/v0.4/jobs/*"}],
+    [{"kind": "slow", "delay": 3, "count": 2, "method": "GET", "path": "/v0.4/jobs/*"}],
+], ids=["5xx-burst", "429-retry-after", "malformed-json", "slow"])
+def test_provider_faults_are_survived_with_one_remote_job(
+        api_client: client.ApiClient, core: client.CoreV1Api, ws: str, ionq: FakeServer,
+        faults: list[dict[str, Any]]) -> None:
+    _secret(core, ws, "ionq-creds", {"apiKey": IONQ_KEY})
+    _provider(api_client, ws, "ionq", f"{ionq.base}/v0.4", "ionq-creds")
+    ionq.control("POST", "faults", faults)
+    _job(api_client, ws, "faulted", "ionq", "ionq.simulator", BELL)
+    status = q.wait_state(api_client, ws, "faulted", q.FINAL, timeout=120)
+    assert status["state"] == "Succeeded", status
+    assert ionq.control("GET", "counts")["jobs"] == 1
+
+
+def test_a_job_the_provider_fails_fails_with_its_code_and_message(
+        api_client: client.ApiClient, core: client.CoreV1Api, ws: str, ionq: FakeServer) -> None:
+    _secret(core, ws, "ionq-creds", {"apiKey": IONQ_KEY})
+    _provider(api_client, ws, "ionq", f"{ionq.base}/v0.4", "ionq-creds")
+    ionq.control("POST", "faults", {"kind": "fail", "code": "SimulationTimeout", "message": "the simulation ran out"})
+    _job(api_client, ws, "doomed", "ionq", "ionq.simulator", BELL)
+    status = q.wait_state(api_client, ws, "doomed", q.FINAL, timeout=120)
+    assert status["state"] == "Failed", status
+    assert "SimulationTimeout" in status["errorData"]["code"] and "ran out" in status["errorData"]["message"]
+
+
+@pytest.mark.parametrize(("target", "cancelled"), [("ionq.simulator", True), ("ionq.qpu.aria-1", False)])
+def test_cancel_while_executing_follows_the_targets_rule(
+        api_client: client.ApiClient, core: client.CoreV1Api, ws: str, ionq: FakeServer, target: str,
+        cancelled: bool) -> None:
+    _secret(core, ws, "ionq-creds", {"apiKey": IONQ_KEY})
+    _provider(api_client, ws, "ionq", f"{ionq.base}/v0.4", "ionq-creds")
+    ionq.control("POST", "schedule", {"wait": 0.2, "run": 40})
+    _job(api_client, ws, "busy", "ionq", target, BELL)
+    q.wait_state(api_client, ws, "busy", "Executing", timeout=60)
+    q.patch(api_client, ws, "quantumjobs", "busy", {"spec": {"cancel": True}})
+    if cancelled:
+        assert q.wait_state(api_client, ws, "busy", q.FINAL, timeout=60)["state"] == "Cancelled"
+    else:
+        wait_for(lambda: (q.condition(q.job_status(api_client, ws, "busy"), "CancelRequested") or {})
+                 .get("reason") == "NotCancellableWhileExecuting" or None, timeout=60, what="CancelRequested")
+        assert q.job_status(api_client, ws, "busy")["state"] == "Executing"
