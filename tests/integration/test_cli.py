@@ -16,6 +16,7 @@ from kubernetes.client.rest import ApiException
 
 from tests.support import devcluster
 from tests.support.kube import wait_for
+from tests.support.processes import stop
 
 pytestmark = pytest.mark.integration
 
@@ -66,12 +67,7 @@ def cli_operator(cluster: devcluster.Cluster, custom: client.CustomObjectsApi, n
         yield proc
         _cleanup(custom, namespace)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop(proc, grace=20)
         log.close()
 
 

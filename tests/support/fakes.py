@@ -1,5 +1,4 @@
 """The providers' loopback test servers as processes, as the operator reaches real providers: over HTTP."""
-
 from __future__ import annotations
 
 import json
@@ -12,6 +11,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tests.support.processes import stop
 
 
 @dataclass
@@ -44,10 +45,5 @@ def fake_process(module: str, args: list[str], workdir: Path) -> Iterator[FakeSe
             time.sleep(0.05)
         yield FakeServer(f"http://127.0.0.1:{int(port_file.read_text().strip())}", proc)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop(proc)
         log.close()

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from kopf.testing import KopfRunner
 
+from tests.support.processes import stop
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -51,13 +53,8 @@ class OperatorProcess:
             self.proc.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        if self.proc:
+            stop(self.proc, grace=15)
 
     def restart(self) -> None:
         self.kill()
