@@ -9,7 +9,6 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -142,8 +141,13 @@ def qio_target(ws: Workspace) -> Target:
                   provider_id="microsoft-qio", encoding="gzip")
 
 
+def kuantum_cli(cluster: devcluster.Cluster, namespace: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "kuantum.cli", *args, "-n", namespace, "--kubeconfig",
+                           cluster.kubeconfig], capture_output=True, text=True, timeout=120)
+
+
 def test_circuit_qio_failure_listing_and_kubectl_jobs(setup: Gateway, api_client: client.ApiClient,
-                                                      namespace: str) -> None:
+                                                      namespace: str, cluster: devcluster.Cluster) -> None:
     ws = workspace(setup, namespace)
     simulator = ws.get_targets(name="kuantum.simulator")
     assert isinstance(simulator, Target) and simulator.provider_id == "kuantum"
@@ -170,6 +174,9 @@ def test_circuit_qio_failure_listing_and_kubectl_jobs(setup: Gateway, api_client
         bad.get_results()
     status = q.job_status(api_client, namespace, qio.id)
     assert status["state"] == "Succeeded" and status["inputDataUri"] == obj["spec"]["input"]["blobUri"]
+    # ...and the kuantum CLI (on the shared kubeclient) reads the same job and output.
+    out = kuantum_cli(cluster, namespace, "output", qio.id)
+    assert out.returncode == 0 and json.loads(out.stdout) == result, out.stderr
 
     # A job made with kubectl is the SDK's job too.
     q.sa_job(api_client, namespace, "from-kubectl", sweeps=20)
@@ -236,9 +243,7 @@ def test_cancel_keys_and_gateway_restart_mid_poll(setup: Gateway, api_client: cl
 
 
 def test_connection_string(setup: Gateway, cluster: devcluster.Cluster, namespace: str) -> None:
-    out = subprocess.run([sys.executable, "-m", "kuantum.cli", "connection-string", "ws", "-n", namespace,
-                          "--kubeconfig", cluster.kubeconfig, "--endpoint", "https://eastus-quantum-azure-com"],
-                         capture_output=True, text=True, timeout=60, env={**os.environ})
+    out = kuantum_cli(cluster, namespace, "connection-string", "ws", "--endpoint", "https://eastus-quantum-azure-com")
     assert out.returncode == 0, out.stderr
     ws = Workspace.from_connection_string(out.stdout.strip())
     assert (ws.resource_group, ws.name, ws.subscription_id) == (namespace, "ws", SUBSCRIPTION)

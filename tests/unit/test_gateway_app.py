@@ -269,11 +269,20 @@ async def test_keys_open_only_their_own_workspace(env: Env, workspace_name: str,
 
 
 async def test_sas_uri_only_for_job_containers(env: Env) -> None:
-    status, got = await env.call("POST", "/storage/sasUri", {"containerName": "job-abc"})
-    assert status == 200 and got["sasUri"].startswith("http://127.0.0.1:10000/devstoreaccount1/job-abc?")
+    job_id, theirs = str(uuid.uuid4()), str(uuid.uuid4())
+    status, got = await env.call("POST", "/storage/sasUri", {"containerName": f"job-{job_id}"})
+    assert status == 200 and got["sasUri"].startswith(f"http://127.0.0.1:10000/devstoreaccount1/job-{job_id}?")
     assert "sp=cw" in got["sasUri"] and ACCOUNT_KEY not in got["sasUri"]
-    status, got = await env.call("POST", "/storage/sasUri", {"containerName": "job-abc", "blobName": "outputData"})
-    assert status == 200 and "/job-abc/outputData?" in got["sasUri"] and "sp=r" in got["sasUri"]
+    # Reading needs the job to be this workspace's.
+    read = {"containerName": f"job-{job_id}", "blobName": "outputData"}
+    assert (await env.call("POST", "/storage/sasUri", read))[0] == 404
+    env.cache.put(JOBS, job("mine", job_id))
+    status, got = await env.call("POST", "/storage/sasUri", read)
+    assert status == 200 and f"/job-{job_id}/outputData?" in got["sasUri"] and "sp=r" in got["sasUri"]
+    # Another workspace's job (the same storage account): neither read nor write.
+    env.cache.put(JOBS, {**job("theirs", theirs), "spec": {**job("x", "y")["spec"], "workspace": "other"}})
+    for body in ({"containerName": f"job-{theirs}"}, {"containerName": f"job-{theirs}", "blobName": "outputData"}):
+        assert (await env.call("POST", "/storage/sasUri", body))[0] == 403
     assert (await env.call("POST", "/storage/sasUri", {"containerName": "secrets"}))[0] == 403
     assert (await env.call("POST", "/storage/sasUri", {}))[0] == 400
 

@@ -57,6 +57,14 @@ class Cache:
             return None
         return job
 
+    def owner_of(self, job_id: str) -> tuple[str, str] | None:
+        """(namespace, workspace) of the job with this id, in any namespace served (rare: a scan)."""
+        job_id = job_id.lower()
+        for (namespace, found), key in self._job_ids.items():
+            if found == job_id:
+                return namespace, str((self.objects[JOBS][key].get("spec") or {}).get("workspace"))
+        return None
+
     def jobs(self, namespace: str, workspace: str) -> list[dict[str, Any]]:
         return [j for (ns, _), j in self.objects[JOBS].items()
                 if ns == namespace and (j.get("spec") or {}).get("workspace") == workspace and job_id_of(j)]

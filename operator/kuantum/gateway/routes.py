@@ -175,8 +175,25 @@ class Gateway:
 
     # ----- storage, providers, quotas -----
     async def sas_uri(self, request: web.Request) -> web.Response:
-        namespace, _, obj = await self.workspace(request)
-        return web.json_response({"sasUri": await self.storage.sas_uri(namespace, obj, await self.body(request))})
+        namespace, workspace, obj = await self.workspace(request)
+        body = await self.body(request)
+        self._check_container_owner(namespace, workspace, body)
+        return web.json_response({"sasUri": await self.storage.sas_uri(namespace, obj, body)})
+
+    def _check_container_owner(self, namespace: str, workspace: str, body: Any) -> None:
+        """Workspaces may share one storage account: a key never gets a SAS into another workspace's job.
+
+        Writing is allowed into the container of a job id nobody has yet (the SDK uploads before its PUT);
+        reading a blob needs the job to be this workspace's.
+        """
+        container = body.get("containerName") if isinstance(body, dict) else None
+        if not isinstance(container, str) or not container.startswith("job-"):
+            return  # sas_uri refuses it with its own message
+        owner = self.cache.owner_of(container[len("job-"):])
+        if owner is not None and owner != (namespace, workspace):
+            raise ApiError(403, "Forbidden", f"container {container} belongs to another workspace")
+        if body.get("blobName") and owner is None:
+            raise ApiError(404, "JobNotFound", f"no job of workspace {workspace} uses container {container}")
 
     async def provider_status(self, request: web.Request) -> web.Response:
         namespace, workspace, _ = await self.workspace(request)
