@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from kuantum.gateway.errors import ApiError
 from kuantum.gateway.filters import parse_filter, sort_key
 

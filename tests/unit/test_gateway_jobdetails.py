@@ -6,7 +6,6 @@ import asyncio
 from typing import Any
 
 import pytest
-
 from kuantum import kubeclient
 from kuantum.gateway import jobdetails as jd
 from kuantum.gateway.auth import Secrets, authorize
