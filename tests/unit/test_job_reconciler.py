@@ -1114,3 +1114,19 @@ async def test_a_workspace_that_found_its_storage_unreachable_makes_new_jobs_wai
     queued = _condition(status, "Queued")
     assert queued is not None and queued["reason"] == "WorkspaceNotReady" and "not reachable" in queued["message"]
     assert not w.storage.uploads(), "no connection attempt that could hang the first status"
+
+
+async def test_a_pod_killed_at_its_deadline_before_it_was_seen_running_is_a_timeout() -> None:
+    w = World()
+    w.qio_job("j", timeoutSeconds=3)
+    await w.reconcile("j")
+    job_id = w.job_id("j")
+    for body in w.kube.batch_jobs.values():
+        body["status"] = {"startTime": _hours_ago(0.01)}  # started 36 s ago, its deadline 3 s
+    w.deliver_children()
+    w.pod("j", "Pending")
+    pod = next(iter(w.store.pods[job_id].values()))
+    w.store.put_child("Pod", pod, deleted=True)  # the Job controller deleted it at activeDeadlineSeconds
+    await w.reconcile("j")
+    status = w.status("j")
+    assert status["state"] == "Failed" and status["errorData"]["code"] == "Timeout", status

@@ -18,7 +18,7 @@ from ..models import JobState, QuantumJobStatus
 from ..statemachine import Completed, Event, Failed, Started
 from ..storage import INPUT_BLOB, OUTPUT_BLOB, container_name
 from ..store import key_of
-from ..timeutil import now_iso, seconds_between
+from ..timeutil import now_iso, parse, seconds_between
 from .base import Observation, Run
 
 if TYPE_CHECKING:
@@ -159,11 +159,17 @@ class PodBackend:
         return Failed("SolverFailed", f"the solver exited with code {code}: {message[-500:] or 'no message'}", end,
                       usage)
 
-    @staticmethod
-    def _timed_out(run: Run, begin: str | None) -> bool:
-        start = begin or run.status.beginExecutionTime
+    def _timed_out(self, run: Run, begin: str | None) -> bool:
+        """Past timeoutSeconds, counted as activeDeadlineSeconds counts: from the solver Job's start (its pod may
+        be gone before the job was ever seen executing)."""
         timeout = run.spec.timeoutSeconds
-        return bool(timeout and start and seconds_between(start, now_iso()) >= timeout)
+        if not timeout:
+            return False
+        batch = self.ctx.store.batch_jobs.get(run.job_id) or {}
+        starts = [begin, run.status.beginExecutionTime, (batch.get("status") or {}).get("startTime"),
+                  (batch.get("metadata") or {}).get("creationTimestamp")]
+        start = min((s for s in starts if s), key=lambda s: parse(s), default=None)
+        return bool(start and seconds_between(start, now_iso()) >= timeout)
 
     def _pod_deleted(self, job_id: str, pod: dict[str, Any] | None) -> bool:
         if job_id in self.stopping:
