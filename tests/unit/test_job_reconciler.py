@@ -1130,3 +1130,22 @@ async def test_a_pod_killed_at_its_deadline_before_it_was_seen_running_is_a_time
     await w.reconcile("j")
     status = w.status("j")
     assert status["state"] == "Failed" and status["errorData"]["code"] == "Timeout", status
+
+
+@pytest.mark.parametrize(("created_by", "state"), [(None, "Waiting"), ("kuantum-gateway", "Failed")])
+async def test_an_unknown_provider_waits_for_gitops_but_fails_a_gateway_job(created_by: str | None,
+                                                                              state: str) -> None:
+    w = World()
+    annotations = {"kuantum.dev/created-by": created_by} if created_by else {}
+    w._put("QuantumJob", {"apiVersion": "kuantum.dev/v1alpha1", "kind": "QuantumJob",
+                          "metadata": {"name": "j", "namespace": NS, "uid": _uid("j"), "generation": 1,
+                                       "creationTimestamp": "2024-01-01T00:00:00Z", "annotations": annotations},
+                          "spec": {"workspace": WS, "provider": "no-such-provider", "target": SA,
+                                   "input": {"inline": QIO_INPUT}}})
+    await w.reconcile("j")
+    status = w.status("j")
+    assert status["state"] == state, status
+    if created_by:
+        assert status["errorData"]["code"] == "InvalidProvider"
+    else:
+        assert _condition(status, "Queued")["reason"] == "ProviderNotFound"  # type: ignore[index]

@@ -12,14 +12,14 @@ import re
 from typing import Any
 
 from .. import catalog
-from ..models.common import API_GROUP, API_VERSION
+from ..models.common import ANNOTATION_CREATED_BY, API_GROUP, API_VERSION, GATEWAY
 from .errors import bad_request
 
 ANN_NAME = "kuantum.dev/name"
 ANN_PROVIDER_ID = "kuantum.dev/provider-id"
 ANN_METADATA = "kuantum.dev/metadata"
 ANN_SESSION = "kuantum.dev/session-id"
-ANN_CREATED_BY = "kuantum.dev/created-by"
+ANN_CREATED_BY = ANNOTATION_CREATED_BY
 INPUT_BLOB = "inputData"
 UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 PRIORITIES = {"standard": "Standard", "high": "High"}
@@ -90,7 +90,7 @@ def same_request(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 def quantum_job(namespace: str, workspace: str, job_id: str, req: dict[str, Any]) -> dict[str, Any]:
     """The QuantumJob a PUT creates: named by its id, input read from the blob the client uploaded."""
-    annotations = {ANN_NAME: req["name"], ANN_PROVIDER_ID: req["providerId"], ANN_CREATED_BY: "kuantum-gateway"}
+    annotations = {ANN_NAME: req["name"], ANN_PROVIDER_ID: req["providerId"], ANN_CREATED_BY: GATEWAY}
     if req["metadata"] is not None:
         annotations[ANN_METADATA] = json.dumps(req["metadata"], sort_keys=True, separators=(",", ":"))
     if req["sessionId"]:

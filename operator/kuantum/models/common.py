@@ -9,6 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field
 API_GROUP = "kuantum.dev"
 API_VERSION = "v1alpha1"
 FINALIZER = "kuantum.dev/cleanup"
+# Who created a QuantumJob, when it was a client with Azure Quantum's expectations (the REST gateway):
+# such a job fails at once where a GitOps-applied one waits for what is missing (e.g. its Provider).
+ANNOTATION_CREATED_BY = f"{API_GROUP}/created-by"
+GATEWAY = "kuantum-gateway"
 LABEL_WORKSPACE = "kuantum.dev/workspace"
 LABEL_PROVIDER = "kuantum.dev/provider"
 LABEL_TARGET = "kuantum.dev/target"

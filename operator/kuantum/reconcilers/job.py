@@ -26,7 +26,15 @@ from ..inputs import InputPending, InvalidInput, check_json, read_input
 from ..labels import label_value
 from ..lookup import provider_for_job, workspace_deleting, workspace_of
 from ..models import JobState, QuantumJobSpec, QuantumJobStatus
-from ..models.common import FINALIZER, LABEL_JOB_ID, LABEL_PROVIDER, LABEL_TARGET, LABEL_WORKSPACE
+from ..models.common import (
+    ANNOTATION_CREATED_BY,
+    FINALIZER,
+    GATEWAY,
+    LABEL_JOB_ID,
+    LABEL_PROVIDER,
+    LABEL_TARGET,
+    LABEL_WORKSPACE,
+)
 from ..queueing import positions
 from ..statemachine import (
     Cancelled,
@@ -205,10 +213,15 @@ class JobReconciler:
         if found is None:
             if canonical_provider_id(spec.provider) is None and f"{namespace}/{spec.provider}" not in \
                     self.ctx.store.providers:
-                raise Pending("ProviderNotFound", f"no provider {spec.provider!r} in workspace {spec.workspace}: "
-                                                  "not a known provider id nor a Provider object here")
-            raise Pending("ProviderNotFound", f"provider {spec.provider} is not added to workspace {spec.workspace} "
-                                              "(no Provider object for it)")
+                missing = Pending("ProviderNotFound", f"no provider {spec.provider!r} in workspace {spec.workspace}: "
+                                                      "not a known provider id nor a Provider object here")
+            else:
+                missing = Pending("ProviderNotFound", f"provider {spec.provider} is not added to workspace "
+                                                      f"{spec.workspace} (no Provider object for it)")
+            if (job["metadata"].get("annotations") or {}).get(ANNOTATION_CREATED_BY) == GATEWAY:
+                # Submitted as to Azure Quantum, which fails such a job rather than letting it wait.
+                raise JobInvalid("InvalidProvider", missing.message)
+            raise missing
         provider, canonical = found
         resolved = resolve(spec, canonical)
         storage_ready = next((c for c in (workspace.get("status") or {}).get("conditions") or []
