@@ -247,3 +247,19 @@ def test_connection_string(setup: Gateway, cluster: devcluster.Cluster, namespac
     assert out.returncode == 0, out.stderr
     ws = Workspace.from_connection_string(out.stdout.strip())
     assert (ws.resource_group, ws.name, ws.subscription_id) == (namespace, "ws", SUBSCRIPTION)
+
+
+def test_a_qsharp_program_submitted_through_the_sdk_runs_on_the_simulator(setup: Gateway, namespace: str) -> None:
+    """The SDK's QIR path unchanged: `Target.submit(qsharp.compile(...))` sends qir.v1 bitcode with an entry
+    point, and `get_results()` post-processes microsoft.quantum-results.v2."""
+    from qdk import qsharp
+
+    qsharp.init(target_profile=qsharp.TargetProfile.Base)
+    qsharp.eval("operation Bell() : (Result, Result) { use (a, b) = (Qubit(), Qubit()); H(a); CNOT(a, b); "
+                "(MResetZ(a), MResetZ(b)) }")
+    target = workspace(setup, namespace).get_targets(name="kuantum.simulator")
+    assert isinstance(target, Target)
+    job = target.submit(qsharp.compile("Bell()"), name="qsharp-bell", shots=200)
+    results = job.get_results(timeout_secs=180)
+    assert set(results) <= {"(0, 0)", "(1, 1)"} and set(results), results
+    assert sum(results.values()) == pytest.approx(1.0)

@@ -11,12 +11,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+import qdk  # noqa: F401 - a test dependency (make venv installs it): a missing QDK fails, never skips
 from kuantum_solvers.circuits.qir import _run_dynamic, apply_small, prune_static, run_qir
 from kuantum_solvers.circuits.qir_load import GateOp, MeasureOp, load_program, looks_like_qir
 from kuantum_solvers.errors import INVALID_INPUT_DATA, INVALID_PARAMETERS, SolverError
 from kuantum_solvers.results import V1, V2
-
-qdk = pytest.importorskip("qdk")
 
 BELL = """
 operation Main() : (Result, Result) {
