@@ -22,6 +22,7 @@ stop_one() { # name
 
 step "stopping the dev cluster (state: $STATE)"
 # Reverse start order: the node agent first, so it stops its pods' processes while the API is up.
+stop_one gateway  # started by make demo
 stop_one operator  # started by make demo
 stop_one node-agent
 # Pod processes outlive an agent restart on purpose; here they must go too.

@@ -39,7 +39,21 @@ step "applying examples/ in namespace $NS"
 kubectl create namespace "$NS" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 kubectl -n "$NS" create secret generic demo-storage --from-literal=connectionString="$AZURITE_CONNECTION_STRING" \
   --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+[ -s "$STATE/gateway.key" ] || python3 -c 'import secrets; print(secrets.token_urlsafe(24))' > "$STATE/gateway.key"
+kubectl -n "$NS" create secret generic demo-gateway-key --from-literal=apiKey="$(cat "$STATE/gateway.key")" \
+  --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 kubectl -n "$NS" apply -f "$repo/examples/"
+
+gw_pidf="$STATE/pids/gateway.pid"
+if [ -f "$gw_pidf" ] && grep -qa kuantum-gateway "/proc/$(cat "$gw_pidf")/cmdline" 2>/dev/null; then
+  info "kuantum-gateway already running (pid $(cat "$gw_pidf"))"
+else
+  step "starting kuantum-gateway on 127.0.0.1:8480 (log: $STATE/logs/gateway.log)"
+  setsid "$VENV_BIN/kuantum-gateway" --listen 127.0.0.1:8480 --kubeconfig "$KUBECONFIG_ADMIN" \
+    >>"$STATE/logs/gateway.log" 2>&1 < /dev/null &
+  echo $! > "$gw_pidf"
+  printf 'kuantum-gateway' > "$STATE/pids/gateway.cmd"
+fi
 
 step "waiting for the jobs to finish (at most 3 minutes)"
 for _ in $(seq 180); do
@@ -63,5 +77,14 @@ cat >&2 <<MSG
       kubectl -n default apply -f examples/00-workspace.yaml -f examples/20-job-simulated-annealing.yaml
       kuantum -n $NS submit problem.json --workspace demo --provider microsoft-qio \\
           --target microsoft.simulatedannealing.cpu --wait
+    The azure-quantum SDK reaches workspace demo through kuantum-gateway (API key in $STATE/gateway.key):
+      from azure.core.credentials import AzureKeyCredential
+      from azure.quantum import Workspace
+      ws = Workspace(subscription_id="00000000-0000-0000-0000-000000000000", resource_group="$NS", name="demo",
+                     location="local", credential=AzureKeyCredential(open("$STATE/gateway.key").read().strip()),
+                     _quantum_endpoint="http://127.0.0.1:8480", _from_connection_string=True)
+      job = ws.get_targets(name="kuantum.simulator").submit(b'{"qubits": 2, "circuit": [{"gate": "h", "target": 0}]}',
+          input_data_format="ionq.circuit.v1", output_data_format="ionq.quantum-results.v1", shots=100)
+      print(job.get_results())
     Stop everything with: make cluster-down
 MSG
