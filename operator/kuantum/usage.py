@@ -35,3 +35,24 @@ def monthly_usage(jobs: Iterable[dict[str, Any]], month: str, *, excluding_uid: 
         if ended and month_of(ended) == month:
             seconds += float((status.get("usage") or {}).get("executionSeconds", 0) or 0)
     return MonthlyUsage(month, count, round(seconds, 3))
+
+
+def plan_limits(provider: dict[str, Any]) -> dict[str, Any]:
+    return dict(((provider.get("spec") or {}).get("billingPlan") or {}).get("limits") or {})
+
+
+def jobs_quota_exceeded(limits: dict[str, Any], used: MonthlyUsage, provider: str) -> str | None:
+    """Why the plan refuses one more job this month (maxJobsPerMonth), or None."""
+    limit = limits.get("maxJobsPerMonth")
+    if limit is None or used.jobs < int(limit):
+        return None
+    return f"the billing plan allows {limit} jobs per month for {provider}; {used.jobs} were submitted this month"
+
+
+def seconds_quota_exceeded(limits: dict[str, Any], used: MonthlyUsage, provider: str) -> str | None:
+    """Why the plan refuses to start a job (maxExecutionSecondsPerMonth used up), or None."""
+    limit = limits.get("maxExecutionSecondsPerMonth")
+    if limit is None or used.execution_seconds < float(limit):
+        return None
+    return (f"the billing plan allows {limit} execution seconds per month for {provider}; "
+            f"{used.execution_seconds:.0f} were used this month")

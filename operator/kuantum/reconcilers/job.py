@@ -20,7 +20,6 @@ from ..backends.base import Backend, Observation, Pending, Run
 from ..backends.pod import parse_termination_message, usage_between
 from ..backends.registry import Backends
 from ..catalog import canonical_provider_id, targets_of
-from ..conditions import get_condition
 from ..dispatch import group_of
 from ..inputs import InputPending, InvalidInput, check_json, read_input
 from ..labels import label_value
@@ -43,18 +42,17 @@ from ..statemachine import (
     Event,
     Failed,
     InputUploaded,
-    Noted,
     QueueMoved,
-    apply,
     is_final,
 )
 from ..storage import StorageError, WorkspaceStorage
 from ..storage_registry import StorageNotConfigured
 from ..store import key_of
 from ..timeutil import month_of, now_iso, seconds_between
-from ..usage import MonthlyUsage, monthly_usage
+from ..usage import MonthlyUsage, jobs_quota_exceeded, monthly_usage, plan_limits, seconds_quota_exceeded
 from ..validation import JobInvalid, Resolved, resolve
 from .context import Context
+from .draft import Draft
 
 __all__ = ["ACCEPTED_SPEC", "MUTABLE_FIELDS", "JobReconciler", "immutable_part", "job_id_for", "job_id_of",
            "parse_termination_message"]
@@ -268,10 +266,6 @@ class JobReconciler:
             raise Pending("StorageUnavailable", str(e)) from e
 
     # ------------------------------------------------------------------ quotas and queue
-    @staticmethod
-    def _plan_limits(provider: dict[str, Any]) -> dict[str, Any]:
-        return dict(((provider.get("spec") or {}).get("billingPlan") or {}).get("limits") or {})
-
     def _month_usage(self, job: dict[str, Any]) -> MonthlyUsage:
         """This month's use of the job's provider plan by the other jobs of its workspace."""
         group = group_of(job)
@@ -279,25 +273,11 @@ class JobReconciler:
         return monthly_usage(members, month_of(now_iso()), excluding_uid=job["metadata"]["uid"])
 
     def _jobs_quota_exceeded(self, job: dict[str, Any], spec: QuantumJobSpec, provider: dict[str, Any]) -> str | None:
-        limit = self._plan_limits(provider).get("maxJobsPerMonth")
-        if limit is None:
-            return None
-        used = self._month_usage(job).jobs
-        if used >= int(limit):
-            return (f"the billing plan allows {limit} jobs per month for {spec.provider}; "
-                    f"{used} were submitted this month")
-        return None
+        return jobs_quota_exceeded(plan_limits(provider), self._month_usage(job), spec.provider)
 
     def _seconds_quota_exceeded(self, job: dict[str, Any], spec: QuantumJobSpec, provider: dict[str, Any]
                                 ) -> str | None:
-        limit = self._plan_limits(provider).get("maxExecutionSecondsPerMonth")
-        if limit is None:
-            return None
-        used = self._month_usage(job).execution_seconds
-        if used >= float(limit):
-            return (f"the billing plan allows {limit} execution seconds per month for {spec.provider}; "
-                    f"{used:.0f} were used this month")
-        return None
+        return seconds_quota_exceeded(plan_limits(provider), self._month_usage(job), spec.provider)
 
     def _queue_position(self, job: dict[str, Any]) -> int | None:
         group = group_of(job)
@@ -507,40 +487,3 @@ def _first_error(e: ValidationError) -> str:
     err = e.errors()[0]
     where = ".".join(str(p) for p in err["loc"])
     return f"spec.{where}: {err['msg']}" if where else err["msg"]
-
-
-class Draft:
-    """One reconcile's changes to a job's status: lifecycle events applied by the state machine in order,
-    Kubernetes Events to record, and when to look again. Written once, at the end (JobReconciler._flush)."""
-
-    def __init__(self, job: dict[str, Any], status: QuantumJobStatus) -> None:
-        self.job = job
-        self.old = status
-        self.new = status
-        self.notices: list[tuple[str, str, bool]] = []
-        self.recheck: float | None = None
-        self._generation = job["metadata"].get("generation")
-
-    def apply(self, *events: Event) -> None:
-        now = now_iso()
-        for event in events:
-            self.new = apply(self.new, event, now, self._generation)
-
-    def note(self, kind: str, status: bool, reason: str, message: str, *, event: bool = False,
-             warning: bool = False) -> None:
-        """A condition; with event=True also a Kubernetes Event, once: when the condition is new or changed."""
-        before = get_condition(self.old.conditions, kind)  # one Event per change across reconciles
-        self.apply(Noted(kind, status, reason, message))
-        if event and (before is None or before.reason != reason or before.message != message):
-            self.notify(kind if kind != "Queued" else reason, message, warning)
-
-    def notify(self, reason: str, message: str, warning: bool = False) -> None:
-        self.notices.append((reason, message, warning))
-
-    def observe(self, seen: Observation) -> None:
-        self.apply(*seen.events)
-        if seen.recheck_after is not None:
-            self.recheck_after(seen.recheck_after)
-
-    def recheck_after(self, seconds: float) -> None:
-        self.recheck = seconds if self.recheck is None else min(self.recheck, seconds)
