@@ -15,7 +15,7 @@ from kubernetes.client.rest import ApiException
 
 from . import metrics
 from .backends.registry import Backends
-from .dispatch import Dispatcher, group_of
+from .dispatch import Dispatcher
 from .kubeapi import Conflict, Kube, ObjectGone
 from .leader import LeaderElection
 from .models.common import API_GROUP, API_VERSION, LABEL_JOB_ID
@@ -27,7 +27,7 @@ from .reconcilers.workspace import WorkspaceReconciler
 from .settings import Settings
 from .statemachine import is_final
 from .storage_registry import StorageRegistry
-from .store import Store, key_of
+from .store import Store, group_of, key_of
 from .workqueue import HandlerError, Requeue, WorkQueue
 
 log = logging.getLogger("kuantum.controller")

@@ -6,21 +6,11 @@ from collections import Counter
 from typing import Any
 
 from . import queueing
-from .catalog import canonical_provider_id
 from .lookup import primary_provider
+from .models import JobState
 from .settings import Settings
 from .statemachine import is_final
-from .store import Store, key_of
-
-Group = tuple[str, str, str]  # namespace, workspace, canonical provider id
-
-
-def group_of(job: dict[str, Any]) -> Group | None:
-    spec = job.get("spec") or {}
-    canonical = canonical_provider_id(str(spec.get("provider", "")))
-    if canonical is None:
-        canonical = str(spec.get("provider", "")).lower()
-    return (job["metadata"]["namespace"], str(spec.get("workspace", "")), canonical)
+from .store import Group, Store, key_of
 
 
 def entry_of(job: dict[str, Any]) -> queueing.QueueEntry:
@@ -30,11 +20,33 @@ def entry_of(job: dict[str, Any]) -> queueing.QueueEntry:
                                created=job["metadata"].get("creationTimestamp") or "", name=job["metadata"]["name"])
 
 
+class StartedSet(set[str]):
+    """Jobs whose solver Job was created (or is being created), until they are final. A change moves the
+    job's queue, so it invalidates the group's cached queue."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__()
+        self._store = store
+
+    def add(self, key: str) -> None:
+        if key not in self:
+            super().add(key)
+            self._store.touch(key)
+
+    def discard(self, key: object) -> None:
+        if key in self:
+            super().discard(key)
+            self._store.touch(str(key))
+
+
 class Dispatcher:
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
         self.settings = settings
-        self.started: set[str] = set()  # jobs whose solver Job we created, until they are final
+        self.started = StartedSet(store)
+        # group -> (its version when computed, waiting entries in queue order, running jobs per target)
+        self._queues: dict[Group, tuple[int, list[queueing.QueueEntry], Counter[str]]] = {}
+        self._positions: dict[Group, tuple[int, dict[str, int]]] = {}
 
     def has_child(self, job: dict[str, Any]) -> bool:
         """Whether the job was launched: a solver Job exists (or is being created), or it went to a provider."""
@@ -44,32 +56,52 @@ class Dispatcher:
             or bool(status.get("providerSubmitTime") or status.get("providerJobId"))
 
     def members(self, group: Group) -> list[dict[str, Any]]:
-        return [job for job in self.store.jobs.values() if group_of(job) == group]
+        return list(self.store.groups.get(group, {}).values())
 
-    def waiting(self, group: Group, joining: dict[str, Any] | None = None) -> list[queueing.QueueEntry]:
-        """The group's waiting jobs; `joining` is a job being queued in this reconcile (its status not yet
-        written), counted as waiting so that it is placed and admitted in the same pass."""
-        entries = []
+    def _queue(self, group: Group) -> tuple[list[queueing.QueueEntry], Counter[str]]:
+        """The group's waiting jobs in queue order and its running jobs per target, recomputed only when
+        the group's version moved (a job queued, started, finished or deleted)."""
+        version = self.store.group_versions[group]
+        cached = self._queues.get(group)
+        if cached is not None and cached[0] == version:
+            return cached[1], cached[2]
+        waiting: list[queueing.QueueEntry] = []
+        running: Counter[str] = Counter()
         for job in self.members(group):
             status = job.get("status") or {}
-            spec = job.get("spec") or {}
-            if joining is not None and key_of(job) == key_of(joining):
-                continue
-            if status.get("state") != "Waiting" or not status.get("id") or spec.get("cancel"):
-                continue
-            if self.has_child(job) or job["metadata"].get("deletionTimestamp"):
-                continue
-            entries.append(entry_of(job))
-        if joining is not None and not self.has_child(joining):
-            entries.append(entry_of(joining))
-        return entries
+            launched = self.has_child(job)
+            if launched and not is_final(status.get("state")):
+                running[str((job.get("spec") or {}).get("target"))] += 1
+            elif status.get("state") == JobState.WAITING and status.get("id") and not (job.get("spec") or {}) \
+                    .get("cancel") and not launched and not job["metadata"].get("deletionTimestamp"):
+                waiting.append(entry_of(job))
+        ordered = queueing.ordered(waiting)
+        self._queues[group] = (version, ordered, running)
+        return ordered, running
+
+    def waiting(self, group: Group, joining: dict[str, Any] | None = None) -> list[queueing.QueueEntry]:
+        """The group's waiting jobs in queue order; `joining` is a job being queued in this reconcile (its
+        status not yet written), counted as waiting so that it is placed and admitted in the same pass."""
+        entries = self._queue(group)[0]
+        if joining is None or self.has_child(joining) or any(e.key == key_of(joining) for e in entries):
+            return list(entries)
+        return queueing.ordered([*entries, entry_of(joining)])
+
+    def position(self, group: Group, job: dict[str, Any]) -> int | None:
+        """The job's 1-based place in its target's queue (None when it is not waiting)."""
+        entries = self._queue(group)[0]
+        version = self.store.group_versions[group]
+        cached = self._positions.get(group)
+        if cached is None or cached[0] != version:
+            cached = (version, queueing.positions(entries))
+            self._positions[group] = cached
+        key = key_of(job)
+        if key in cached[1] or self.has_child(job):
+            return cached[1].get(key)
+        return queueing.positions(self.waiting(group, joining=job)).get(key)
 
     def running(self, group: Group) -> Counter[str]:
-        counts: Counter[str] = Counter()
-        for job in self.members(group):
-            if not is_final((job.get("status") or {}).get("state")) and self.has_child(job):
-                counts[str(job["spec"].get("target"))] += 1
-        return counts
+        return Counter(self._queue(group)[1])
 
     def plan_capacity(self, group: Group) -> int | None:
         provider = primary_provider(self.store, *group)
@@ -84,4 +116,4 @@ class Dispatcher:
                               self.settings.target_concurrency, self.plan_capacity(group))
 
     def groups(self) -> set[Group]:
-        return {g for job in self.store.jobs.values() if (g := group_of(job)) is not None}
+        return {g for g, members in self.store.groups.items() if members}

@@ -7,15 +7,36 @@ older than what it just wrote.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from .catalog import canonical_provider_id
 from .models.common import LABEL_JOB_ID
 
 
 def key_of(body: dict[str, Any]) -> str:
     return f"{body['metadata']['namespace']}/{body['metadata']['name']}"
+
+
+Group = tuple[str, str, str]  # namespace, workspace, canonical provider id: one queue and one billing plan
+
+
+def group_of(job: dict[str, Any]) -> Group:
+    spec = job.get("spec") or {}
+    canonical = canonical_provider_id(str(spec.get("provider", "")))
+    if canonical is None:
+        canonical = str(spec.get("provider", "")).lower()
+    return (job["metadata"]["namespace"], str(spec.get("workspace", "")), canonical)
+
+
+def queue_signature(job: dict[str, Any]) -> tuple[Any, ...]:
+    """What decides a job's place in its group's queue and its slot: a change here invalidates the group's
+    cached queue (a new queuePosition or condition does not)."""
+    meta, spec, status = job["metadata"], job.get("spec") or {}, job.get("status") or {}
+    return (status.get("state"), bool(status.get("id")), status.get("id"), bool(spec.get("cancel")),
+            bool(meta.get("deletionTimestamp")), spec.get("priority"), spec.get("target"),
+            meta.get("creationTimestamp"), bool(status.get("providerSubmitTime") or status.get("providerJobId")))
 
 
 def _rv(body: dict[str, Any]) -> int:
@@ -34,6 +55,11 @@ class Store:
     pods: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: defaultdict(dict))  # job-id -> name
     deleted_pods: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # job-id -> pods seen deleted
     job_keys: dict[str, str] = field(default_factory=dict)  # job-id -> namespace/name
+    # Jobs by queue group, and a version per group bumped whenever its queue may have changed (the
+    # dispatcher caches each group's queue by it: no scan of every job per reconcile).
+    groups: dict[Group, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    group_versions: Counter[Group] = field(default_factory=Counter)
+    _signatures: dict[str, tuple[Group, tuple[Any, ...]]] = field(default_factory=dict)
 
     def table(self, kind: str) -> dict[str, dict[str, Any]]:
         return {"QuantumJob": self.jobs, "QuantumWorkspace": self.workspaces, "Provider": self.providers}[kind]
@@ -46,9 +72,11 @@ class Store:
         replaced = current is None or current["metadata"].get("uid") != body["metadata"].get("uid")
         if replaced or _rv(body) >= _rv(current or body):
             table[key] = body
-            job_id = (body["metadata"].get("labels") or {}).get(LABEL_JOB_ID)
-            if kind == "QuantumJob" and job_id:
-                self.job_keys[job_id] = key
+            if kind == "QuantumJob":
+                job_id = (body["metadata"].get("labels") or {}).get(LABEL_JOB_ID)
+                if job_id:
+                    self.job_keys[job_id] = key
+                self._index(key, body)
 
     def remove(self, kind: str, body: dict[str, Any]) -> None:
         table = self.table(kind)
@@ -56,6 +84,31 @@ class Store:
         if key in table and table[key]["metadata"].get("uid") == body["metadata"].get("uid"):
             job_id = (table.pop(key)["metadata"].get("labels") or {}).get(LABEL_JOB_ID)
             self.job_keys.pop(job_id or "", None)
+            if kind == "QuantumJob":
+                self._index(key, None)
+
+    def _index(self, key: str, body: dict[str, Any] | None) -> None:
+        before = self._signatures.pop(key, None)
+        if before is not None:
+            self.groups.get(before[0], {}).pop(key, None)
+        if body is None:
+            if before is not None:
+                self.group_versions[before[0]] += 1
+            return
+        group = group_of(body)
+        self.groups.setdefault(group, {})[key] = body
+        signature = queue_signature(body)
+        self._signatures[key] = (group, signature)
+        if before != (group, signature):
+            self.group_versions[group] += 1
+            if before is not None and before[0] != group:
+                self.group_versions[before[0]] += 1
+
+    def touch(self, key: str) -> None:
+        """The job's slot changed outside its body (a solver Job created or gone): its queue may have moved."""
+        known = self._signatures.get(key)
+        if known is not None:
+            self.group_versions[known[0]] += 1
 
     def put_child(self, kind: str, body: dict[str, Any], deleted: bool) -> str | None:
         """Records a batch Job or Pod of a job; returns the job id it belongs to."""
@@ -63,10 +116,13 @@ class Store:
         if not job_id:
             return None
         if kind == "Job":
+            had = job_id in self.batch_jobs
             if deleted:
                 self.batch_jobs.pop(job_id, None)
             else:
                 self.batch_jobs[job_id] = body
+            if had != (job_id in self.batch_jobs) and job_id in self.job_keys:
+                self.touch(self.job_keys[job_id])
         else:
             name = body["metadata"]["name"]
             if deleted:
@@ -88,6 +144,7 @@ class Store:
         return self.job_keys.get(job_id) if job_id else None
 
     def forget_job_children(self, job_id: str) -> None:
-        self.batch_jobs.pop(job_id, None)
+        if self.batch_jobs.pop(job_id, None) is not None and job_id in self.job_keys:
+            self.touch(self.job_keys[job_id])
         self.pods.pop(job_id, None)
         self.deleted_pods.pop(job_id, None)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kuantum.dispatch import Dispatcher, group_of
+from kuantum.dispatch import Dispatcher
 from kuantum.models.common import LABEL_JOB_ID
 from kuantum.settings import Settings
-from kuantum.store import Store
+from kuantum.store import Store, group_of
 
 NS, WS = "ns", "ws"
 SA = "microsoft.simulatedannealing.cpu"

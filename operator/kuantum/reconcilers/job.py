@@ -20,7 +20,6 @@ from ..backends.base import Backend, Observation, Pending, Run
 from ..backends.pod import parse_termination_message, usage_between
 from ..backends.registry import Backends
 from ..catalog import canonical_provider_id, targets_of
-from ..dispatch import group_of
 from ..inputs import InputPending, InvalidInput, check_json, read_input
 from ..labels import label_value
 from ..lookup import provider_for_job, workspace_deleting, workspace_of
@@ -34,7 +33,6 @@ from ..models.common import (
     LABEL_TARGET,
     LABEL_WORKSPACE,
 )
-from ..queueing import positions
 from ..statemachine import (
     Cancelled,
     Completed,
@@ -47,7 +45,7 @@ from ..statemachine import (
 )
 from ..storage import StorageError, WorkspaceStorage
 from ..storage_registry import StorageNotConfigured
-from ..store import key_of
+from ..store import group_of, key_of
 from ..timeutil import month_of, now_iso, seconds_between
 from ..usage import MonthlyUsage, jobs_quota_exceeded, monthly_usage, plan_limits, seconds_quota_exceeded
 from ..validation import JobInvalid, Resolved, resolve
@@ -280,10 +278,7 @@ class JobReconciler:
         return seconds_quota_exceeded(plan_limits(provider), self._month_usage(job), spec.provider)
 
     def _queue_position(self, job: dict[str, Any]) -> int | None:
-        group = group_of(job)
-        if group is None:
-            return None
-        return positions(self.ctx.dispatcher.waiting(group, joining=job)).get(key_of(job))
+        return self.ctx.dispatcher.position(group_of(job), job)
 
     # ------------------------------------------------------------------ start
     async def _start(self, draft: Draft, spec: QuantumJobSpec, resolved: Resolved, storage: WorkspaceStorage,

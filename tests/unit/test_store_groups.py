@@ -1,0 +1,45 @@
+"""The store's queue-group index: the dispatcher's cached queue moves exactly when a queue can change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kuantum.dispatch import Dispatcher
+from kuantum.settings import Settings
+from kuantum.store import Store, group_of
+
+
+def _job(name: str, rv: int, state: str | None = "Waiting", **status: Any) -> dict[str, Any]:
+    return {"metadata": {"name": name, "namespace": "ns", "uid": f"u-{name}", "resourceVersion": str(rv),
+                         "creationTimestamp": f"2026-01-01T00:00:0{ord(name[0]) % 10}Z",
+                         "labels": {"kuantum.dev/job-id": f"id-{name}"}},
+            "spec": {"workspace": "ws", "provider": "Microsoft", "target": "t"},
+            "status": {"state": state, "id": f"id-{name}", **status}}
+
+
+def test_positions_and_slots_follow_the_store_and_only_queue_changes_invalidate() -> None:
+    store = Store()
+    dispatcher = Dispatcher(store, Settings())
+    a, b = _job("a", 1), _job("b", 2)
+    store.put("QuantumJob", a)
+    store.put("QuantumJob", b)
+    group = group_of(a)
+    assert group == ("ns", "ws", "microsoft-qio")
+    assert [e.key for e in dispatcher.waiting(group)] == ["ns/a", "ns/b"]
+    version = store.group_versions[group]
+    store.put("QuantumJob", _job("a", 3, queuePosition=1))  # a new position: the queue did not move
+    assert store.group_versions[group] == version
+    dispatcher.started.add("ns/a")  # a solver Job is being created for a
+    assert store.group_versions[group] > version
+    assert [e.key for e in dispatcher.waiting(group)] == ["ns/b"] and dispatcher.running(group) == {"t": 1}
+    assert dispatcher.position(group, b) == 1
+    store.put("QuantumJob", _job("a", 4, state="Succeeded"))
+    dispatcher.started.discard("ns/a")
+    assert dispatcher.running(group) == {}
+    store.remove("QuantumJob", b)
+    assert dispatcher.waiting(group) == [] and dispatcher.members(group) == [store.jobs["ns/a"]]
+    store.put_child("Job", {"metadata": {"name": "kuantum-id-c", "labels": {"kuantum.dev/job-id": "id-c"}}},
+                    deleted=False)
+    c = _job("c", 5)
+    store.put("QuantumJob", c)
+    assert dispatcher.has_child(c) and dispatcher.running(group) == {"t": 1}, "a solver Job counts as a slot"
