@@ -21,7 +21,7 @@ from .leader import LeaderElection
 from .models.common import API_GROUP, API_VERSION, LABEL_JOB_ID
 from .queueing import positions
 from .reconcilers.context import Context
-from .reconcilers.job import JobReconciler
+from .reconcilers.job import FRONT_OF_QUEUE, JobReconciler
 from .reconcilers.provider import ProviderReconciler
 from .reconcilers.workspace import WorkspaceReconciler
 from .settings import Settings
@@ -210,7 +210,8 @@ class Controller:
                 metrics.QUEUE_DEPTH.labels(namespace=group[0], workspace=group[1], target=target).set(depth)
             for key, position in sorted(positions(entries).items(), key=lambda kv: kv[1]):
                 job = self.store.jobs.get(key)
-                if job is None or (job.get("status") or {}).get("queuePosition") == position:
+                written = (job or {}).get("status", {}).get("queuePosition") if job else None
+                if job is None or written == position or (written is not None and position > FRONT_OF_QUEUE):
                     continue
                 if budget <= 0:
                     break

@@ -1149,3 +1149,21 @@ async def test_an_unknown_provider_waits_for_gitops_but_fails_a_gateway_job(crea
         assert status["errorData"]["code"] == "InvalidProvider"
     else:
         assert _condition(status, "Queued")["reason"] == "ProviderNotFound"  # type: ignore[index]
+
+
+async def test_queue_positions_are_rewritten_at_the_front_of_a_queue_not_deep_in_it() -> None:
+    w = World(qio_limits={"maxConcurrentJobs": 1})
+    w.qio_job("running", status={"id": "id-running", "state": "Executing", "creationTime": now_iso(),
+                                 "inputDataUri": f"{BLOB_BASE}/job-id-running/inputData"})
+    w.dispatcher.started.add(f"{NS}/running")
+    for i in range(10):  # queued in this order; every one wrote a position one too high (a job ahead left)
+        w.add_job(f"q{i}", provider="microsoft-qio", target=SA, input={"inline": QIO_INPUT},
+                  created=f"2024-01-01T00:00:{10 + i}Z",
+                  status={"id": f"id-q{i}", "state": "Waiting", "queuePosition": i + 2, "creationTime": now_iso(),
+                          "inputDataUri": f"{BLOB_BASE}/job-id-q{i}/inputData",
+                          "observedGeneration": 1,
+                          "conditions": [{"type": "Queued", "status": "True", "reason": "Queued",
+                                          "message": f"queued for {SA} in workspace {WS}"}]})
+    front, deep = await w.reconcile("q1"), await w.reconcile("q8")
+    assert w.status("q1")["queuePosition"] == 2 and front.status_writes == 1, "exact at the front"
+    assert w.status("q8")["queuePosition"] == 10 and deep.status_writes == 0, "no write per start deep in a queue"

@@ -55,6 +55,8 @@ class TargetStatus(Model):
     availability: Literal["Available", "Degraded", "Unavailable"]
     queueDepth: int = 0
     running: int = 0
+    queue: list[str] = Field(default_factory=list, description="The first waiting jobs, in the order they run "
+                                                                "(names; at most 50): each one's true queue position.")
 
 
 class ProviderUsage(Model):

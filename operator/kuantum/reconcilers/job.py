@@ -60,6 +60,7 @@ ACCEPTED_SPEC = accepted_spec.ANNOTATION
 MUTABLE_FIELDS = accepted_spec.MUTABLE_FIELDS
 immutable_part = accepted_spec.immutable_part
 PENDING_RETRY_SECONDS = 10.0
+FRONT_OF_QUEUE = 5  # queue positions up to this are kept exact in the job's status
 
 
 def job_id_for(uid: str) -> str:
@@ -191,7 +192,11 @@ class JobReconciler:
             draft.apply(QueueMoved(self._queue_position(job)))
             return
         draft.note("Queued", True, "Queued", f"queued for {spec.target} in workspace {spec.workspace}")
-        draft.apply(QueueMoved(self._queue_position(job)))  # refreshed on every pass; written only when it moved
+        position = self._queue_position(job)
+        if draft.new.queuePosition is None or (position is not None and position <= FRONT_OF_QUEUE):
+            # Exact at the front, where it moves a job closer to running; deeper in a long queue a refresh on
+            # every start would cost a write per waiting job per start (the Provider's status lists the queue).
+            draft.apply(QueueMoved(position))
         if first_time:
             draft.notify("Queued", f"job {job_id} queued for {spec.target}")
         group = group_of(job)

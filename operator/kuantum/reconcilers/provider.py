@@ -20,6 +20,8 @@ from ..usage import monthly_usage
 from .context import Context
 from .throttle import ThrottledStatusWriter
 
+QUEUE_LISTED = 50
+
 
 class ProviderReconciler:
     def __init__(self, ctx: Context, backends: Backends | None = None) -> None:
@@ -107,7 +109,8 @@ class ProviderReconciler:
     def _targets(self, namespace: str, spec: ProviderSpec, canonical: str, probe: Probe | None
                  ) -> list[TargetStatus]:
         group = (namespace, spec.workspace, canonical)
-        waiting = Counter(e.target for e in self.ctx.dispatcher.waiting(group))
+        entries = self.ctx.dispatcher.waiting(group)  # in queue order
+        waiting = Counter(e.target for e in entries)
         running = self.ctx.dispatcher.running(group)
         overrides = {o.id: o for o in spec.targets}
         result = []
@@ -125,7 +128,8 @@ class ProviderReconciler:
                 outputFormat=target.output_format_for(target.default_input_format),
                 hardware=target.hardware, cancelWhileExecuting=target.cancel_while_executing,
                 availability=availability,
-                queueDepth=waiting.get(target.id, 0), running=running.get(target.id, 0)))
+                queueDepth=waiting.get(target.id, 0), running=running.get(target.id, 0),
+                queue=[e.name for e in entries if e.target == target.id][:QUEUE_LISTED]))
         return result
 
     def _usage(self, namespace: str, spec: ProviderSpec, canonical: str) -> ProviderUsage:
@@ -137,7 +141,7 @@ class ProviderReconciler:
 
     async def _write(self, body: dict[str, Any], old: ProviderStatus, new: ProviderStatus) -> None:
         def without_counters(status: ProviderStatus) -> ProviderStatus:
-            targets = [t.model_copy(update={"queueDepth": 0, "running": 0}) for t in status.targets]
+            targets = [t.model_copy(update={"queueDepth": 0, "running": 0, "queue": []}) for t in status.targets]
             return status.model_copy(update={"targets": targets, "usage": None})
 
         await self.writer.write(body, old, new, counters_only=without_counters(new) == without_counters(old))
