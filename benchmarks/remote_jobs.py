@@ -82,7 +82,9 @@ def main() -> None:
             q.create(api_client, ns, "providers", {"kind": "Provider", "metadata": {"name": "ionq"}, "spec": {
                 "workspace": "ws", "providerId": "ionq", "endpoint": f"{ionq.base}/v0.4",
                 "credentialsSecretRef": {"name": "ionq", "key": "apiKey"}, "billingPlan": {"name": "bench"}}})
-            op = OperatorProcess(cluster.kubeconfig, ns, work).start()
+            # Remote jobs wait at the provider, not on this machine: no per-target cap of local solver pods.
+            op = OperatorProcess(cluster.kubeconfig, ns, work,
+                                 env={"KUANTUM_TARGET_CONCURRENCY": str(max(4, args.jobs))}).start()
             assert op.proc is not None
             rss = PeakRss(op.proc.pid)
             rss.start()
