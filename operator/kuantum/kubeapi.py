@@ -6,7 +6,6 @@ Every write goes through here so that it is counted (kuantum_api_writes_total) a
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import uuid
 from typing import Any, cast
@@ -14,6 +13,7 @@ from typing import Any, cast
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+from .kubeclient import KubeClient
 from .kubejson import to_plain
 from .metrics import API_WRITES
 from .models.common import API_GROUP, API_VERSION
@@ -41,15 +41,17 @@ def _api_error(e: ApiException, what: str) -> Exception:
 
 
 class Kube:
+    """The operator's writes, on the one async Kubernetes client the gateway and the CLI use too (kubeclient)."""
+
     def __init__(self, api_client: client.ApiClient) -> None:
+        self.client = KubeClient(api_client)
         self.core = client.CoreV1Api(api_client)
         self.batch = client.BatchV1Api(api_client)
         self.custom = client.CustomObjectsApi(api_client)
         self.api_client = api_client
 
-    @staticmethod
-    async def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(fn, *args, **kwargs)
+    async def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        return await self.client.run(fn, *args, **kwargs)
 
     def _count(self, verb: str, resource: str) -> None:
         API_WRITES.labels(verb=verb, resource=resource).inc()

@@ -91,8 +91,12 @@ class KubeClient:
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="kuantum-kube")
 
     async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return await self.run(fn, *args, _request_timeout=TIMEOUT, **kwargs)
+
+    async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Any blocking call of the official client on this client's thread pool (the operator's kubeapi uses it)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, lambda: fn(*args, _request_timeout=TIMEOUT, **kwargs))
+        return await loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
 
     # ----- kuantum.dev objects -----
     async def get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:

@@ -12,11 +12,12 @@ import uuid
 from typing import Any
 
 import kopf
-from kubernetes import client, config
+from kubernetes import client
 from prometheus_client import start_http_server
 
 from . import logconfig, webhooks
 from .controller import Controller
+from .kubeclient import load_api_client
 from .leader import LeaderElection
 from .models.common import API_GROUP, API_VERSION, LABEL_JOB_ID
 from .settings import Settings
@@ -26,11 +27,8 @@ _state: dict[str, Any] = {}
 
 
 def _api_client() -> client.ApiClient:
-    try:
-        config.load_incluster_config()
-        return client.ApiClient()
-    except config.ConfigException:
-        return config.new_client_from_config(config_file=os.environ.get("KUBECONFIG"))
+    """Like kubectl and the CLI (kubeclient): $KUBECONFIG or ~/.kube/config, else the pod's service account."""
+    return load_api_client(os.environ.get("KUBECONFIG"))[0]
 
 
 @kopf.on.startup()
