@@ -196,7 +196,10 @@ class World:
                                                                                        "state": state}]}},
                              deleted=False)
 
-    async def reconcile(self, name: str) -> Pass:
+    async def reconcile(self, name: str, poll_due: bool = True) -> Pass:
+        """One pass; by default as when the remote backend's poller wakes the job (its poll is due)."""
+        if poll_due:
+            self.remote._poller.forget(f"{NS}/{name}")
         before = len(self.kube.calls)
         await self.reconciler.reconcile(f"{NS}/{name}")
         return Pass(self.kube.calls[before:])
@@ -847,6 +850,19 @@ async def test_provider_job_running_then_completed_writes_the_output_and_succeed
         max(i for i, c in enumerate(w.journal.calls) if c.method == "patch_status"), "output before Succeeded"
     assert (await w.reconcile("j")).status_writes == 0
     assert len([c for c in w.storage.uploads() if c.args["blob"] == OUTPUT_BLOB]) == 1, "written once"
+
+
+async def test_a_reconcile_before_the_poll_is_due_asks_the_provider_nothing() -> None:
+    """Its own status write or a resync wakes the job too: only the poll schedule sends a GET."""
+    w = World()
+    remote_id = await _submitted(w)
+    assert w.remote._poller.waiting(f"{NS}/j"), "the submit scheduled the first poll"
+    w.api.set_state(remote_id, RemoteState.EXECUTING)
+    p = await w.reconcile("j", poll_due=False)
+    assert not w.api.of("get") and p.writes() == []
+    assert w.status("j")["state"] == "Waiting"
+    p = await w.reconcile("j")  # the poller wakes it
+    assert len(w.api.of("get")) == 1 and w.status("j")["state"] == "Executing"
 
 
 async def test_provider_job_completed_straight_from_waiting_is_started_and_succeeded_in_one_write() -> None:

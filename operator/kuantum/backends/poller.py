@@ -29,6 +29,11 @@ class Poller:
             self._task = loop.create_task(self._run(), name="kuantum-poller")
         self._changed.set()
 
+    def waiting(self, key: str) -> bool:
+        """Whether key has a poll scheduled that is not due yet."""
+        due = self._due.get(key)
+        return due is not None and due > asyncio.get_running_loop().time()
+
     def forget(self, key: str) -> None:
         self._due.pop(key, None)
 
