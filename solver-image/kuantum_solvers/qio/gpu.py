@@ -1,36 +1,52 @@
-"""Optional GPU variant of the replica sweeps (cupy + the CUDA kernel in cuda/anneal.cu).
+"""Optional GPU variant of the replica sweeps (cupy + the CUDA kernels in cuda/anneal.cu).
 
 Used for quadratic problems when cupy finds a CUDA device and there are enough replicas to fill
-it (a GPU thread is far slower than a CPU core; thousands of them are not). `KUANTUM_GPU=off`
-disables it, `on` uses it for any replica count. The kernel mirrors the CPU kernels move for move,
-so a seeded run gives the same result on either.
+it. `KUANTUM_GPU=off` disables it, `on` uses it for any replica count.
+
+The device sweeps each colour class of the coupling graph in parallel (variables relabelled so
+that classes are contiguous), `group` replicas per block with spins stored replica-minor; see the
+kernel's header. That is exactly the sequential sweep of the relabelled problem, so a GPU replica
+makes the moves the CPU lane kernels make on `GpuReplicaSet.model` (bit for bit for float32
+problems; float64 ones sum the fields in another order, equal in distribution). The host tests run
+the kernel source as C++ against those CPU kernels.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from numba import njit
 
+from kuantum_solvers.errors import INSUFFICIENT_MEMORY, SolverError
 from kuantum_solvers.qio.quadratic import Layout, QuadraticModel, ReplicaSet
 
 GPU_MIN_REPLICAS = 256
-THREADS_PER_BLOCK = 128
-KERNEL_NAME = "kq_anneal"
+THREADS_PER_BLOCK = 256
+MAX_GROUP = 32
+KERNEL_NAMES = ("kq_anneal", "kq_exchange")
+KERNEL_NAME = KERNEL_NAMES[0]
+# Blocks wanted per SM before a block takes more replicas (H200: 132 SMs).
+BLOCKS_PER_SM = 2
 
 
 def kernel_source() -> str:
     return resources.files("kuantum_solvers.qio.cuda").joinpath("anneal.cu").read_text()
 
 
+def mode() -> str:
+    return os.environ.get("KUANTUM_GPU", "auto").lower()
+
+
 @functools.cache
 def _cupy() -> Any | None:
     """The cupy module when a CUDA device is usable, else None (no cupy, no driver, no device)."""
-    if os.environ.get("KUANTUM_GPU", "auto").lower() == "off":
+    if mode() == "off":
         return None
     try:
         import cupy
@@ -41,8 +57,7 @@ def _cupy() -> Any | None:
 
 
 def use_gpu(replicas: int) -> bool:
-    forced = os.environ.get("KUANTUM_GPU", "auto").lower() == "on"
-    return _cupy() is not None and (forced or replicas >= GPU_MIN_REPLICAS)
+    return _cupy() is not None and (mode() == "on" or replicas >= GPU_MIN_REPLICAS)
 
 
 def compile_options(real: str) -> tuple[str, ...]:
@@ -51,61 +66,183 @@ def compile_options(real: str) -> tuple[str, ...]:
 
 
 @functools.cache
-def _kernel(real: str) -> Any:
+def _kernels(real: str) -> dict[str, Any]:
     cupy = _cupy()
     assert cupy is not None
     module = cupy.RawModule(code=kernel_source(), options=compile_options(real))
-    return module.get_function(KERNEL_NAME)
+    return {name: module.get_function(name) for name in KERNEL_NAMES}
+
+
+def _real(dtype: np.dtype) -> str:
+    return "float" if dtype == np.float32 else "double"
+
+
+@njit(cache=True)
+def _greedy_colours(ptr: npt.NDArray[np.int64], idx: npt.NDArray[np.int32]) -> npt.NDArray[np.int32]:
+    """Smallest colour not used by an already coloured neighbour, vertices in order."""
+    n = ptr.shape[0] - 1
+    colour = np.full(n, -1, dtype=np.int32)
+    seen = np.full(n + 1, -1, dtype=np.int64)  # seen[c] = v when a neighbour of v has colour c
+    for v in range(n):
+        for k in range(ptr[v], ptr[v + 1]):
+            c = colour[idx[k]]
+            if c >= 0:
+                seen[c] = v
+        c = 0
+        while seen[c] == v:
+            c += 1
+        colour[v] = c
+    return colour
+
+
+@dataclass(frozen=True)
+class Colouring:
+    order: npt.NDArray[np.int64]  # new label -> original variable
+    colour_ptr: npt.NDArray[np.int32]  # class c holds new labels colour_ptr[c] .. colour_ptr[c + 1] - 1
+
+    @property
+    def colours(self) -> int:
+        return int(self.colour_ptr.shape[0] - 1)
+
+
+def colouring(q: QuadraticModel) -> Colouring:
+    """A proper colouring of the coupling graph (self-couplings ignored), classes in order of
+    colour, variables in order within a class."""
+    if q.n == 0:
+        return Colouring(np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int32))
+    colour = _greedy_colours(q.ptr, q.idx)
+    order = np.argsort(colour, kind="stable").astype(np.int64)
+    counts = np.bincount(colour)
+    colour_ptr = np.zeros(counts.shape[0] + 1, dtype=np.int32)
+    np.cumsum(counts, out=colour_ptr[1:])
+    return Colouring(order, colour_ptr)
+
+
+def relabelled(q: QuadraticModel, order: npt.NDArray[np.int64]) -> QuadraticModel:
+    """The same model with variable order[v] called v."""
+    new_of = np.empty(q.n, dtype=np.int64)
+    new_of[order] = np.arange(q.n)
+    degree = np.diff(q.ptr)[order]
+    ptr = np.zeros(q.n + 1, dtype=np.int64)
+    np.cumsum(degree, out=ptr[1:])
+    take = np.concatenate([np.arange(q.ptr[v], q.ptr[v + 1]) for v in order]) if q.n else np.zeros(0, np.int64)
+    take = take.astype(np.int64)
+    idx = new_of[q.idx[take]].astype(np.int32)
+    return QuadraticModel(q.n, ptr, idx, q.couplings[take], q.fields[order], q.constant, q.dtype)
+
+
+def choose_group(replicas: int, sms: int) -> int:
+    """Replicas per block: as many as fill a 32-byte sector (8 float32 spins) while there are
+    still BLOCKS_PER_SM blocks per SM, fewer (down to 1) for small replica counts."""
+    group = 8
+    while group > 1 and -(-replicas // group) < BLOCKS_PER_SM * sms:
+        group //= 2
+    return group
+
+
+def device_bytes(q: QuadraticModel, replicas: int) -> int:
+    """Device memory of a replica set: spins and best spins, per-replica scalars, the model."""
+    item = np.dtype(q.dtype).itemsize
+    model = q.ptr.nbytes + q.idx.nbytes + q.couplings.shape[0] * item + q.n * item
+    return 2 * q.n * replicas * item + replicas * (8 + 8 + 4 + 4) + model
+
+
+class DeviceFull(Exception):
+    """The replica set does not fit in the device's free memory."""
 
 
 class GpuReplicaSet(ReplicaSet):
-    """ReplicaSet whose arrays live on the GPU: one lane block of all replicas, [n, replicas]."""
+    """ReplicaSet whose spins live on the GPU, `[n, replicas]` of the relabelled model."""
 
     def __init__(self, q: QuadraticModel, replicas: int, bits: npt.NDArray[np.int8], seed: int,
-                 salt: int = 0) -> None:
-        super().__init__(q, Layout(1, replicas, replicas), bits, seed, salt)
+                 salt: int = 0, group: int | None = None, threads: int = THREADS_PER_BLOCK) -> None:
         cupy = _cupy()
         assert cupy is not None
+        if device_bytes(q, replicas) > cupy.cuda.runtime.memGetInfo()[0]:
+            raise DeviceFull
+        self.original = q
+        self.colours = colouring(q)
+        model = relabelled(q, self.colours.order)
+        super().__init__(model, Layout(1, replicas, replicas), bits[:, self.colours.order], seed, salt)
         self.cp = cupy
-        self.kernel = _kernel("float" if q.dtype == np.float32 else "double")
-        self.device_ptr = cupy.asarray(q.ptr)
-        self.device_idx = cupy.asarray(q.idx)
-        for name in ("weights", "spins", "local", "seeds", "energy", "best_spins", "best_energy"):
+        self.kernels = _kernels(_real(q.dtype))
+        sms = cupy.cuda.Device().attributes["MultiProcessorCount"]
+        self.group = group or choose_group(replicas, sms)
+        self.threads = max(self.group, min(threads, 1024) // self.group * self.group)
+        self.blocks = -(-replicas // self.group)
+        self.device_model = tuple(cupy.asarray(a) for a in (
+            model.ptr, model.idx, model.couplings.astype(model.dtype), model.fields.astype(model.dtype),
+            self.colours.colour_ptr))
+        del self.local  # the device kernel reads the neighbours' spins instead
+        for name in ("spins", "seeds", "energy", "best_spins", "best_energy"):
             setattr(self, name, cupy.asarray(getattr(self, name)))
 
     def anneal(self, nbetas: npt.NDArray[np.float32], first_sweep: int) -> None:
-        replicas = self.layout.replicas
-        blocks = (replicas + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
-        args = (self.device_ptr, self.device_idx, self.weights, self.spins, self.local, self.seeds, self.energy,
-                self.best_spins, self.best_energy, self.cp.asarray(nbetas, dtype=np.float32), np.int64(1),
-                np.int64(0), np.int32(len(nbetas)), np.uint32(first_sweep), np.int32(self.q.n), np.int32(replicas))
-        self.kernel((blocks,), (THREADS_PER_BLOCK,), args)
+        self._launch(self.cp.asarray(nbetas, dtype=np.float32), len(nbetas), first_sweep, 1, 0)
         self.cp.cuda.get_current_stream().synchronize()
+
+    def _launch(self, nbetas: Any, sweeps: int, first_sweep: int, sweep_stride: int, replica_stride: int) -> None:
+        ptr, idx, couplings, fields, colour_ptr = self.device_model
+        args = (ptr, idx, couplings, fields, colour_ptr, np.int32(self.colours.colours), self.spins[0], self.seeds[0],
+                self.energy[0], self.best_spins[0], self.best_energy[0], nbetas, np.int64(sweep_stride),
+                np.int64(replica_stride), np.int32(sweeps), np.uint32(first_sweep), np.int32(self.q.n),
+                np.int32(self.layout.replicas), np.int32(self.group))
+        self.kernels["kq_anneal"]((self.blocks,), (self.threads,), args)
+
+    def temper(self, betas: npt.NDArray[np.float64], nbetas: npt.NDArray[np.float32], perm: npt.NDArray[np.int64],
+               swap_rng: npt.NDArray[np.uint64], first_sweep: int, count: int) -> None:
+        """`count` sweeps of parallel tempering (qio/solvers/pt.py pt_sweeps_lanes): replica perm[k]
+        sweeps at betas[k], then neighbouring temperatures exchange; perm and swap_rng are updated."""
+        cp = self.cp
+        d_betas, d_nbetas = cp.asarray(betas, dtype=np.float64), cp.asarray(nbetas, dtype=np.float32)
+        d_perm, d_rng = cp.asarray(perm, dtype=np.int64), cp.asarray(swap_rng, dtype=np.uint64)
+        nb_of_replica = np.zeros(self.layout.replicas, dtype=np.float32)
+        nb_of_replica[perm] = nbetas
+        d_nb = cp.asarray(nb_of_replica)
+        for t in range(count):
+            self._launch(d_nb, 1, first_sweep + t, 0, 1)
+            self.kernels["kq_exchange"]((1,), (1,), (d_betas, d_nbetas, d_perm, self.energy[0], d_rng, d_nb,
+                                                     np.int32(betas.shape[0])))
+        perm[:] = cp.asnumpy(d_perm)
+        swap_rng[:] = cp.asnumpy(d_rng)
 
     def energies(self) -> npt.NDArray[np.float64]:
         return np.asarray(self.cp.asnumpy(super().energies()))
 
     def resample(self, order: npt.NDArray[np.intp]) -> None:
         gather = self.cp.asarray(order)
-        for name in ("spins", "local"):
-            blocks = getattr(self, name)
-            blocks[0] = blocks[0][:, gather]
+        self.spins[0] = self.spins[0][:, gather]
         self.energy[0] = self.energy[0][gather]
 
+    def _original_bits(self, spins: Any) -> list[npt.NDArray[np.int8]]:
+        rows = self._to_bits(self.cp.asnumpy(spins))
+        back = np.empty_like(self.colours.order)
+        back[self.colours.order] = np.arange(self.q.n)
+        return [row[back] for row in rows]
+
     def bits(self) -> list[npt.NDArray[np.int8]]:
-        return self._to_bits(self.cp.asnumpy(self.spins))
+        return self._original_bits(self.spins)
 
     def best_bits(self) -> list[npt.NDArray[np.int8]]:
-        return self._to_bits(self.cp.asnumpy(self.best_spins))
+        return self._original_bits(self.best_spins)
+
+    def best_cost(self) -> float:
+        return float(self.best_energy.min())
 
 
 def replica_set(q: QuadraticModel, layout: Layout, bits: npt.NDArray[np.int8], seed: int,
                 salt: int = 0) -> ReplicaSet:
-    """Replicas on the GPU when it pays off (see use_gpu), else in CPU lanes with `layout`."""
+    """Replicas on the GPU when it pays off (see use_gpu), else in CPU lanes with `layout`. When the
+    replicas do not fit in the device's free memory they run on the CPU, unless KUANTUM_GPU=on asks
+    for the device: then InsufficientMemory says how much was needed."""
     cupy = _cupy()
     if cupy is not None and use_gpu(layout.replicas):
         try:
             return GpuReplicaSet(q, layout.replicas, bits, seed, salt)
-        except cupy.cuda.memory.OutOfMemoryError:
-            pass  # too large for the device: the CPU has the host's memory
+        except (DeviceFull, cupy.cuda.memory.OutOfMemoryError):
+            if mode() == "on":
+                free = cupy.cuda.runtime.memGetInfo()[0]
+                raise SolverError(INSUFFICIENT_MEMORY, f"{layout.replicas} replicas of {q.n} variables need "
+                                  f"{device_bytes(q, layout.replicas) / 2**30:.2f} GiB on the GPU, "
+                                  f"{free / 2**30:.2f} GiB free (KUANTUM_GPU=on)") from None
     return ReplicaSet(q, layout, bits, seed, salt)

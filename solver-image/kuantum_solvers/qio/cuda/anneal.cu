@@ -1,14 +1,30 @@
-// Metropolis sweeps of quadratic problems in spin form, one CUDA thread per replica.
+// Metropolis sweeps of quadratic problems in spin form on a GPU, and replica exchange.
 //
-// The GPU twin of kuantum_solvers/qio/lane_kernels.py: spins s and local fields f stored
-// variable-major, [n, replicas] (consecutive threads touch consecutive addresses), the same
-// counter-based random draws and the same float32 exp2 polynomial, operation for operation. Built
-// with --fmad=false, so a replica makes exactly the moves it makes on the CPU.
-// REAL is float or double (-DREAL=...), like the CPU kernels' dtype.
+// Layout. Variables are relabelled so that each colour class of a proper colouring of the coupling
+// graph is a contiguous range (colour_ptr[c] .. colour_ptr[c+1]); no two variables of one class
+// are coupled, so all of them can be updated at once and the result is the sequential sweep
+// v = 0, 1, ..., n-1 of the relabelled problem. Spins are stored replica-minor, s[v * replicas + r].
+//
+// Threads. A block sweeps `group` replicas (consecutive r: the `group` lanes that share a vertex
+// read one contiguous run of s, a 32-byte sector for 8 float32 spins) with blockDim.x / group
+// vertex threads per replica, which stride through each colour class, then meet at a barrier.
+// The coupling arrays (CSR ptr/idx/J, h) are shared by all replicas: lanes of one vertex read the
+// same entries (broadcast). A flip costs d = -2 s_v f_v with f_v = h_v + sum_u J_vu s_u read from
+// the neighbours' spins ("pull": no local fields stored, nothing written but the spin itself).
+//
+// Random numbers. Acceptance is the CPU lane kernels' pure function of (replica seed, sweep,
+// variable): the same counter-based hash, the same float32 exp2 polynomial, operation for
+// operation. With float32 problems (the CPU picks float32 only where every field is exact) f and
+// d are the exact values the CPU kernels hold in their incremental fields, so a replica makes the
+// very moves qio/lane_kernels.py makes on the relabelled problem, bit for bit. Built with
+// --fmad=false so no multiply-add is fused. REAL is float or double (-DREAL=...).
 
 #ifndef REAL
 #define REAL float
 #endif
+
+#define KQ_MAX_THREADS 1024
+#define KQ_MAX_GROUP 32
 
 __device__ __forceinline__ unsigned int kq_hash32(unsigned int x) {
     x ^= x >> 16;
@@ -45,48 +61,120 @@ __device__ __forceinline__ float kq_exponent(float nb, REAL d) {
     return fmaxf(fminf(0.0f, x), -126.0f);
 }
 
-// Sweeps first_sweep .. first_sweep + sweeps - 1 of every replica. Replica r runs sweep t at
-// -beta*log2(e) = nbetas[t * nb_sweep_stride + r * nb_replica_stride], and keeps its best state.
-extern "C" __global__ void kq_anneal(
-    const long long* ptr, const int* idx, const REAL* w, REAL* s, REAL* f, const unsigned int* seeds,
-    double* energy, REAL* best_s, double* best_energy, const float* nbetas, long long nb_sweep_stride,
-    long long nb_replica_stride, int sweeps, unsigned int first_sweep, int n, int replicas)
+// One Metropolis move of variable v in replica r; returns the cost change (0 when rejected).
+__device__ __forceinline__ REAL kq_move(
+    const long long* ptr, const int* idx, const REAL* J, const REAL* h, REAL* s, int v, int r, int replicas,
+    unsigned int key, float nb)
 {
-    const int r = blockIdx.x * blockDim.x + threadIdx.x;
-    if (r >= replicas) {
-        return;
+    const long long at = (long long)v * replicas + r;
+    const REAL sv = s[at];
+    REAL f = h[v];
+    for (long long k = ptr[v]; k < ptr[v + 1]; ++k) {
+        f += J[k] * s[(long long)idx[k] * replicas + r];
     }
     const REAL zero = (REAL)0;
-    const REAL two = (REAL)2;
-    for (int t = 0; t < sweeps; ++t) {
-        const unsigned int key = kq_sweep_key(seeds[r], first_sweep + (unsigned int)t);
-        const float nb = nbetas[t * nb_sweep_stride + r * nb_replica_stride];
-        REAL gained = zero;
-        for (int v = 0; v < n; ++v) {
-            const long long at = (long long)v * replicas + r;
-            const REAL sv = s[at];
-            const REAL d = -two * sv * f[at];
-            if (d > zero) {
-                const float x = kq_exponent(nb, d);
-                if (x < -26.0f) {
-                    continue;
-                }
-                if (!(kq_uniform(key, (unsigned int)v) < kq_exp2(x))) {
-                    continue;
-                }
-            }
-            for (long long k = ptr[v]; k < ptr[v + 1]; ++k) {
-                f[(long long)idx[k] * replicas + r] += w[k] * sv;
-            }
-            s[at] = -sv;
-            gained += d;
+    const REAL d = -(REAL)2 * sv * f;
+    if (d > zero) {
+        const float x = kq_exponent(nb, d);
+        if (x < -26.0f) {
+            return zero;  // below the smallest draw, 2^-25: never accepted, so no draw
         }
-        energy[r] += gained;
-        if (energy[r] < best_energy[r] - 1e-12) {
-            best_energy[r] = energy[r];
-            for (int v = 0; v < n; ++v) {
+        if (!(kq_uniform(key, (unsigned int)v) < kq_exp2(x))) {
+            return zero;
+        }
+    }
+    s[at] = -sv;
+    return d;
+}
+
+// Sweeps first_sweep .. first_sweep + sweeps - 1 of every replica. Replica r runs sweep t at
+// -beta*log2(e) = nbetas[t * nb_sweep_stride + r * nb_replica_stride], adds the cost change to
+// energy[r] and keeps its best state (best_s, best_energy) as the CPU kernels do after each sweep.
+// Launch: ceil(replicas / group) blocks of group * (vertex threads) threads, at most 1024.
+extern "C" __global__ void kq_anneal(
+    const long long* ptr, const int* idx, const REAL* J, const REAL* h, const int* colour_ptr, int colours,
+    REAL* s, const unsigned int* seeds, double* energy, REAL* best_s, double* best_energy, const float* nbetas,
+    long long nb_sweep_stride, long long nb_replica_stride, int sweeps, unsigned int first_sweep, int n,
+    int replicas, int group)
+{
+    __shared__ double kq_gain[KQ_MAX_THREADS];
+    __shared__ int kq_improved[KQ_MAX_GROUP];
+    const int lane = (int)threadIdx.x % group;
+    const int vt = (int)threadIdx.x / group;
+    const int vthreads = (int)blockDim.x / group;
+    const int r = (int)blockIdx.x * group + lane;
+    const bool active = r < replicas;  // idle lanes of the last block still meet every barrier
+    for (int t = 0; t < sweeps; ++t) {
+        unsigned int key = 0u;
+        float nb = 0.0f;
+        if (active) {
+            key = kq_sweep_key(seeds[r], first_sweep + (unsigned int)t);
+            nb = nbetas[t * nb_sweep_stride + r * nb_replica_stride];
+        }
+        double gained = 0.0;
+        for (int c = 0; c < colours; ++c) {
+            if (active) {
+                for (int v = colour_ptr[c] + vt; v < colour_ptr[c + 1]; v += vthreads) {
+                    gained += (double)kq_move(ptr, idx, J, h, s, v, r, replicas, key, nb);
+                }
+            }
+            __syncthreads();
+        }
+        kq_gain[threadIdx.x] = gained;
+        __syncthreads();
+        if (active && vt == 0) {
+            double total = 0.0;
+            for (int j = 0; j < vthreads; ++j) {
+                total += kq_gain[j * group + lane];
+            }
+            energy[r] += total;
+            const int improved = energy[r] < best_energy[r] - 1e-12;
+            if (improved) {
+                best_energy[r] = energy[r];
+            }
+            kq_improved[lane] = improved;
+        }
+        __syncthreads();
+        if (active && kq_improved[lane]) {
+            for (int v = vt; v < n; v += vthreads) {
                 best_s[(long long)v * replicas + r] = s[(long long)v * replicas + r];
             }
         }
+        __syncthreads();
+    }
+}
+
+// splitmix64, as qio/kernels.py rand_u64 / rand01.
+__device__ __forceinline__ double kq_rand01(unsigned long long* state) {
+    unsigned long long z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z = z ^ (z >> 31);
+    return (double)(z >> 11) * (1.0 / 9007199254740992.0);
+}
+
+// Replica exchange after a sweep, as qio/solvers/pt.py swap_temperatures: perm[k] is the replica
+// at betas[k] (coldest last); neighbouring temperatures swap with probability
+// min(1, exp((beta_k - beta_k+1)(E_a - E_b))), drawn from one splitmix64 stream. Then each replica's
+// temperature for the next sweep: nb_of_replica[perm[k]] = nbetas[k]. One thread: the swaps are a
+// chain, each depends on the one before.
+extern "C" __global__ void kq_exchange(
+    const double* betas, const float* nbetas, long long* perm, const double* energy, unsigned long long* rng,
+    float* nb_of_replica, int temperatures)
+{
+    if (blockIdx.x != 0 || threadIdx.x != 0) {
+        return;
+    }
+    for (int k = 0; k < temperatures - 1; ++k) {
+        const long long a = perm[k];
+        const long long b = perm[k + 1];
+        const double x = (betas[k] - betas[k + 1]) * (energy[a] - energy[b]);
+        if (x >= 0.0 || kq_rand01(rng) < exp(x)) {
+            perm[k] = b;
+            perm[k + 1] = a;
+        }
+    }
+    for (int k = 0; k < temperatures; ++k) {
+        nb_of_replica[perm[k]] = nbetas[k];
     }
 }

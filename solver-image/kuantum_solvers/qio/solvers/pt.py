@@ -8,10 +8,11 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
+from kuantum_solvers.qio.gpu import GpuReplicaSet, replica_set
 from kuantum_solvers.qio.kernels import metropolis_sweep, rand01
 from kuantum_solvers.qio.lane_kernels import keep_best, neg_beta_log2e, sweep_block
 from kuantum_solvers.qio.problem import Problem
-from kuantum_solvers.qio.quadratic import ReplicaSet, choose_layout, quadratic_model
+from kuantum_solvers.qio.quadratic import choose_layout, quadratic_model
 from kuantum_solvers.qio.solvers.common import (
     Context,
     Runner,
@@ -80,12 +81,15 @@ def temper(p: Problem, ctx: Context, runner: Runner, sweeps: int, betas: np.ndar
     perm = np.arange(k, dtype=np.int64)
     q = quadratic_model(p)
     if q is not None:
-        replicas = ReplicaSet(q, choose_layout(k, ctx.threads_in_use, q.dtype), bits, seed, salt)
+        replicas = replica_set(q, choose_layout(k, ctx.threads_in_use, q.dtype), bits, seed, salt)
         swap_rng = rng_streams(seed, 1, salt + 1)
         nbetas = neg_beta_log2e(betas)
 
         def lane_step(start: int, count: int) -> float:
-            pt_sweeps_lanes(*replicas.kernel_args(), betas, nbetas, perm, swap_rng, start, count)
+            if isinstance(replicas, GpuReplicaSet):
+                replicas.temper(betas, nbetas, perm, swap_rng, start, count)
+            else:
+                pt_sweeps_lanes(*replicas.kernel_args(), betas, nbetas, perm, swap_rng, start, count)
             return replicas.best_cost() + p.offset
 
         runner.run(sweeps, lane_step, work=p.n * k)
