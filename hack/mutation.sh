@@ -5,7 +5,9 @@
 # tree, so editors and other test runs are undisturbed), against the unit tests that cover it; a
 # module's mutants are split into MUTATION_JOBS shards (default 2) run side by side. Mutants inside
 # type annotations are left out (never evaluated: no test could kill them). Prints each module's
-# score and every surviving mutant, then the total.
+# score and every surviving mutant, then the total. A module is named by its dotted path under
+# operator/kuantum (`remote.http` is operator/kuantum/remote/http.py; `remote/http` works too).
+# Rerunning a subset replaces only those modules' results under build/mutation/run.
 #
 #   MUTATION_MODULES="statemachine queueing" make mutation    # a subset
 #   MUTATION_TIMEOUT=20                                       # seconds per mutant's test run (default 30)
@@ -15,7 +17,9 @@ ROOT=$PWD
 PY="$ROOT/.venv/bin/python"  # the project's venv runs the tests (make venv)
 VENV="$ROOT/build/mutation/venv"
 COSMIC_RAY_VERSION="8.7.0"
-MODULES=${MUTATION_MODULES:-"statemachine queueing dispatch builders storage validation"}
+MODULES=${MUTATION_MODULES:-"statemachine queueing dispatch builders storage validation accepted_spec usage labels
+  remote.http remote.circuits remote.ionq remote.quantinuum"}
+MODULES=$(echo "$MODULES" | tr '/' '.' | sed 's/\.py\b//g')
 TIMEOUT=${MUTATION_TIMEOUT:-30}
 JOBS=${MUTATION_JOBS:-2}
 
@@ -27,7 +31,15 @@ tests_for() {
     builders) echo "tests/unit/test_builders.py tests/unit/test_persisted_names.py" ;;
     storage) echo "tests/unit/test_storage.py tests/unit/test_persisted_names.py" ;;
     validation) echo "tests/unit/test_validation.py" ;;
-    *) echo "unknown module $1 (known: statemachine queueing dispatch builders storage validation)" >&2; return 1 ;;
+    accepted_spec) echo "tests/unit/test_accepted_spec.py" ;;
+    usage) echo "tests/unit/test_usage.py" ;;
+    labels) echo "tests/unit/test_labels.py" ;;
+    remote.http) echo "tests/unit/test_remote_http.py" ;;
+    remote.circuits) echo "tests/unit/test_remote_circuits.py tests/unit/test_remote_qir.py" ;;
+    remote.ionq) echo "tests/unit/test_ionq_api.py" ;;
+    remote.quantinuum) echo "tests/unit/test_quantinuum_api.py" ;;
+    *) echo "unknown module $1 (known: statemachine queueing dispatch builders storage validation accepted_spec" \
+         "usage labels remote.http remote.circuits remote.ionq remote.quantinuum)" >&2; return 1 ;;
   esac
 }
 
@@ -40,8 +52,8 @@ if ! "$VENV/bin/cosmic-ray" --version 2>/dev/null | grep -q "$COSMIC_RAY_VERSION
 fi
 
 WORK="$ROOT/build/mutation/run"
-rm -rf "$WORK"
 mkdir -p "$WORK"
+source_of() { echo "operator/kuantum/${1//.//}.py"; }
 
 # Drops the mutants inside type annotations (`str | None` -> `str - None`) and keeps this shard's share.
 prune() {
@@ -63,7 +75,9 @@ for node in ast.walk(tree):
         found.append(node.annotation)
     spans += [((a.lineno, a.col_offset), (a.end_lineno, a.end_col_offset)) for a in found]
 con = sqlite3.connect(db)
-rows = con.execute("SELECT job_id, start_pos_row, start_pos_col FROM mutation_specs ORDER BY job_id").fetchall()
+# Job ids are random per `cosmic-ray init`: order by what the mutant is, so every shard splits the same list.
+rows = con.execute("SELECT job_id, start_pos_row, start_pos_col FROM mutation_specs ORDER BY start_pos_row, "
+                   "start_pos_col, end_pos_row, end_pos_col, operator_name, occurrence").fetchall()
 annotation = {job for job, row, col in rows if any(lo <= (row, col) < hi for lo, hi in spans)}
 kept = [job for job, _, _ in rows if job not in annotation]
 drop = annotation | {job for i, job in enumerate(kept) if i % shards != shard}
@@ -76,14 +90,16 @@ PRUNE
 
 run_shard() {
   local module=$1 shard=$2 tests=$3
-  local dir="$WORK/$module-$shard"
+  local dir="$WORK/$module-$shard" source
+  source=$(source_of "$module")
+  rm -rf "$dir"
   mkdir -p "$dir"
   # A scratch copy: the tests import kuantum from here (PYTHONPATH wins over the editable install).
   cp -r "$ROOT/operator" "$ROOT/tests" "$ROOT/pyproject.toml" "$dir/"
   find "$dir" -name __pycache__ -prune -exec rm -rf {} +
   cat > "$dir/cosmic-ray.toml" <<TOML
 [cosmic-ray]
-module-path = "operator/kuantum/$module.py"
+module-path = "$source"
 timeout = $TIMEOUT.0
 excluded-modules = []
 test-command = "env PYTHONPATH=$dir/operator PYTHONDONTWRITEBYTECODE=1 $PY -m pytest -x -q -p no:cacheprovider --noconftest $tests"
@@ -93,14 +109,15 @@ name = "local"
 TOML
   cd "$dir"
   "$VENV/bin/cosmic-ray" init cosmic-ray.toml session.sqlite >/dev/null
-  prune session.sqlite "operator/kuantum/$module.py" "$shard" "$JOBS"
+  prune session.sqlite "$source" "$shard" "$JOBS"
   "$VENV/bin/cosmic-ray" --verbosity=ERROR exec cosmic-ray.toml session.sqlite >exec.log 2>&1
 }
 
 status=0
 for module in $MODULES; do
-  tests=$(tests_for "$module")
-  echo "==> mutating operator/kuantum/$module.py against $tests ($JOBS shards)"
+  tests=$(tests_for "$module") || { status=1; continue; }
+  rm -rf "$WORK/$module"-*
+  echo "==> mutating $(source_of "$module") against $tests ($JOBS shards)"
   # shellcheck disable=SC2086
   if ! "$PY" -m pytest -x -q -p no:cacheprovider --noconftest $tests >/dev/null; then
     echo "mutation: the unmutated tests of $module fail; fix them first" >&2
@@ -115,6 +132,7 @@ for module in $MODULES; do
   for pid in "${pids[@]}"; do wait "$pid" || status=1; done
 done
 
+# shellcheck disable=SC2086
 "$PY" - "$WORK" $MODULES <<'REPORT'
 import sqlite3
 import sys
@@ -129,7 +147,9 @@ for module in modules:
         rows += con.execute(
             "SELECT m.module_path, m.operator_name, m.occurrence, m.start_pos_row, m.start_pos_col, "
             "r.test_outcome, r.diff FROM mutation_specs m JOIN work_results r ON m.job_id = r.job_id").fetchall()
-    rows.sort(key=lambda r: (r[3], r[4], r[1]))
+    rows.sort(key=lambda r: (r[3], r[4], r[1], r[2]))
+    if len({r[:5] for r in rows}) != len(rows):
+        print(f"mutation: {module}'s shards ran a mutant twice (they did not split one list)", file=sys.stderr)
     alive = [r for r in rows if str(r[5]).lower().endswith("survived")]
     total += len(rows)
     killed += len(rows) - len(alive)
