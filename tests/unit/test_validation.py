@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -29,6 +30,22 @@ def test_defaults_come_from_the_target() -> None:
     assert resolved.input_format == "microsoft.qio.v2"
     assert resolved.output_format == "microsoft.qio-results.v2"
     assert resolved.params == {}
+
+
+def test_a_resolution_cannot_be_changed_by_its_users() -> None:
+    resolved = resolve(spec(), "microsoft-qio")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        resolved.output_format = "microsoft.qio-results.v1"  # type: ignore[misc]
+
+
+def test_qir_input_defaults_to_the_first_of_several_output_formats() -> None:
+    for provider, target in (("kuantum", "kuantum.simulator"), ("ionq", "ionq.simulator"),
+                             ("quantinuum", "quantinuum.sim.h2-1e")):
+        qir = spec(target, inputDataFormat="qir.v1", inputParams={"shots": 10})
+        assert resolve(qir, provider).output_format == "microsoft.quantum-results.v2"
+        older = spec(target, inputDataFormat="qir.v1", outputDataFormat="microsoft.quantum-results.v1",
+                     inputParams={"shots": 10})
+        assert resolve(older, provider).output_format == "microsoft.quantum-results.v1"
 
 
 def test_explicit_matching_formats_and_params() -> None:
