@@ -9,6 +9,7 @@ from typing import Any
 from .catalog import Target
 from .labels import label_value
 from .models.common import API_GROUP, API_VERSION, LABEL_JOB_ID, LABEL_PROVIDER, LABEL_TARGET, LABEL_WORKSPACE
+from .objects import JobObject, parse_job
 from .settings import Settings
 
 SOLVER_UID = 10001
@@ -45,33 +46,40 @@ def secret_name(job_id: str) -> str:
     return f"kuantum-{job_id}-sas"
 
 
-def owner_reference(qjob: dict[str, Any]) -> dict[str, Any]:
-    meta = qjob["metadata"]
-    return {"apiVersion": f"{API_GROUP}/{API_VERSION}", "kind": "QuantumJob", "name": meta["name"],
-            "uid": meta["uid"], "controller": True, "blockOwnerDeletion": True}
+QJob = JobObject | dict[str, Any]  # typed, or a QuantumJob as the API server serves it
 
 
-def child_labels(qjob: dict[str, Any], job_id: str) -> dict[str, str]:
-    """Labels of the Job, its pods and the Secret; names from the spec made valid label values
-    (`other-ns/ws` or a 300-character name would make the API server refuse the object)."""
-    spec = qjob["spec"]
+def _typed(qjob: QJob) -> JobObject:
+    return qjob if isinstance(qjob, JobObject) else parse_job(qjob)
+
+
+def owner_reference(qjob: QJob) -> dict[str, Any]:
+    meta = _typed(qjob).meta
+    return {"apiVersion": f"{API_GROUP}/{API_VERSION}", "kind": "QuantumJob", "name": meta.name,
+            "uid": meta.uid, "controller": True, "blockOwnerDeletion": True}
+
+
+def child_labels(qjob: QJob, job_id: str) -> dict[str, str]:
+    """Labels of the Job, its pods and the Secret; names from the spec the job runs with, made valid label
+    values (`other-ns/ws` or a 300-character name would make the API server refuse the object)."""
+    job = _typed(qjob)
     return {
-        LABEL_WORKSPACE: label_value(str(spec["workspace"])),
-        LABEL_PROVIDER: label_value(str(spec["provider"]).lower()),
-        LABEL_TARGET: label_value(str(spec["target"])),
+        LABEL_WORKSPACE: label_value(job.workspace),
+        LABEL_PROVIDER: label_value(job.provider.lower()),
+        LABEL_TARGET: label_value(job.target),
         LABEL_JOB_ID: label_value(job_id),
         "app.kubernetes.io/managed-by": "kuantum",
         "app.kubernetes.io/component": "solver",
     }
 
 
-def sas_secret(qjob: dict[str, Any], job_id: str, input_url: str, output_url: str,
+def sas_secret(qjob: QJob, job_id: str, input_url: str, output_url: str,
                params: dict[str, Any]) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Secret",
         "type": "Opaque",
-        "metadata": {"name": secret_name(job_id), "namespace": qjob["metadata"]["namespace"],
+        "metadata": {"name": secret_name(job_id), "namespace": _typed(qjob).meta.namespace,
                      "labels": child_labels(qjob, job_id), "ownerReferences": [owner_reference(qjob)]},
         "stringData": {INPUT_URL_KEY: input_url, OUTPUT_URL_KEY: output_url, PARAMS_KEY: json.dumps(params)},
     }
@@ -81,7 +89,7 @@ def _secret_env(name: str, secret: str, key: str) -> dict[str, Any]:
     return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
 
 
-def solver_job(qjob: dict[str, Any], job_id: str, target: Target, image: str, input_format: str,
+def solver_job(qjob: QJob, job_id: str, target: Target, image: str, input_format: str,
                output_format: str, timeout_seconds: int | None, cpu: str, memory: str,
                gpus: int | None = None) -> dict[str, Any]:
     """A batch/v1 Job running kuantum-solve: no token, non-root, read-only root, no capabilities."""
@@ -126,7 +134,7 @@ def solver_job(qjob: dict[str, Any], job_id: str, target: Target, image: str, in
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": {"name": child_name(job_id), "namespace": qjob["metadata"]["namespace"], "labels": labels,
+        "metadata": {"name": child_name(job_id), "namespace": _typed(qjob).meta.namespace, "labels": labels,
                      "ownerReferences": [owner_reference(qjob)]},
         "spec": job_spec,
     }

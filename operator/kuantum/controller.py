@@ -15,10 +15,14 @@ from kubernetes.client.rest import ApiException
 
 from . import metrics
 from .backends.registry import Backends
+from .conditions import get_condition
 from .dispatch import Dispatcher
 from .kubeapi import Conflict, Kube, ObjectGone
 from .leader import LeaderElection
+from .lookup import jobs_of_workspace, providers_of_workspace
+from .models import JobState
 from .models.common import API_GROUP, API_VERSION, LABEL_JOB_ID
+from .objects import PARSERS, JobObject, WorkspaceObject
 from .queueing import positions
 from .reconcilers.context import Context
 from .reconcilers.job import FRONT_OF_QUEUE, JobReconciler
@@ -27,7 +31,7 @@ from .reconcilers.workspace import WorkspaceReconciler
 from .settings import Settings
 from .statemachine import is_final
 from .storage_registry import StorageRegistry
-from .store import Store, group_of, key_of
+from .store import Store
 from .workqueue import HandlerError, Requeue, WorkQueue
 
 log = logging.getLogger("kuantum.controller")
@@ -42,15 +46,14 @@ def _api_message(e: ApiException) -> str:
         return str(e.reason)
 
 
-def _pending(job: dict[str, Any]) -> bool:
+def _pending(job: JobObject) -> bool:
     """A job that waits for something to exist (workspace, provider, storage, input)."""
-    status = job.get("status") or {}
-    if status.get("state") is None:
+    if job.state is None:
         return True
-    if status.get("state") != "Waiting":
+    if job.state != JobState.WAITING:
         return False
-    queued = next((c for c in status.get("conditions") or [] if c.get("type") == "Queued"), None)
-    return queued is None or queued.get("status") != "True"
+    queued = get_condition(job.status.conditions, "Queued")
+    return queued is None or queued.status != "True"
 
 
 class Controller:
@@ -190,7 +193,7 @@ class Controller:
     async def _resync(self) -> None:
         """Level-based safety net: revisit everything that is not final."""
         for key, job in list(self.store.jobs.items()):
-            if not is_final((job.get("status") or {}).get("state")):
+            if not is_final(job.state):
                 self.enqueue("QuantumJob", key)
         for key in list(self.store.workspaces):
             self.enqueue("QuantumWorkspace", key)
@@ -210,7 +213,7 @@ class Controller:
                 metrics.QUEUE_DEPTH.labels(namespace=group[0], workspace=group[1], target=target).set(depth)
             for key, position in sorted(positions(entries).items(), key=lambda kv: kv[1]):
                 job = self.store.jobs.get(key)
-                written = (job or {}).get("status", {}).get("queuePosition") if job else None
+                written = job.status.queuePosition if job else None
                 if job is None or written == position or (written is not None and position > FRONT_OF_QUEUE):
                     continue
                 if budget <= 0:
@@ -218,7 +221,7 @@ class Controller:
                 budget -= 1
                 self.enqueue("QuantumJob", key)
         for job in self.store.jobs.values():
-            counts[(job.get("status") or {}).get("state") or "Pending"] += 1
+            counts[job.status.state or "Pending"] += 1
         metrics.JOBS_BY_STATE.clear()
         for state, count in counts.items():
             metrics.JOBS_BY_STATE.labels(state=state).set(count)
@@ -226,30 +229,28 @@ class Controller:
     # ----- events (from Kopf) -----
     def on_resource_event(self, kind: str, event_type: str | None, body: dict[str, Any]) -> None:
         if event_type == "DELETED":
+            obj = PARSERS[kind](body)
             self.store.remove(kind, body)
         else:
-            self.store.put(kind, body)
-        key = key_of(body)
-        namespace = body["metadata"]["namespace"]
-        spec = body.get("spec") or {}
-        if kind == "QuantumJob":
+            obj = self.store.put(kind, body)
+        key, namespace = obj.key, obj.meta.namespace
+        if isinstance(obj, JobObject):
             if event_type != "DELETED":
                 self.enqueue(kind, key)
             else:
                 self.dispatcher.started.discard(key)
-                self._kick(body)
-            self.enqueue("QuantumWorkspace", f"{namespace}/{spec.get('workspace')}")
-            self._enqueue_providers(namespace, str(spec.get("workspace")))
+                self._kick(obj)
+            self.enqueue("QuantumWorkspace", f"{namespace}/{obj.workspace}")
+            self._enqueue_providers(namespace, obj.workspace)
             return
-        workspace = str(body["metadata"]["name"] if kind == "QuantumWorkspace" else spec.get("workspace"))
+        workspace = obj.meta.name if isinstance(obj, WorkspaceObject) else obj.workspace
         if event_type != "DELETED":
             self.enqueue(kind, key)
         self.enqueue("QuantumWorkspace", f"{namespace}/{workspace}")
         self._enqueue_providers(namespace, workspace)
-        for job_key, job in list(self.store.jobs.items()):
-            job_spec = job.get("spec") or {}
-            if job["metadata"]["namespace"] == namespace and job_spec.get("workspace") == workspace and _pending(job):
-                self.enqueue("QuantumJob", job_key)
+        for job in jobs_of_workspace(self.store, namespace, workspace):
+            if _pending(job):
+                self.enqueue("QuantumJob", job.key)
 
     def on_child_event(self, kind: str, event_type: str | None, body: dict[str, Any]) -> None:
         self.store.put_child(kind, body, deleted=event_type == "DELETED")
@@ -258,13 +259,9 @@ class Controller:
             self.enqueue("QuantumJob", owner)
 
     def _enqueue_providers(self, namespace: str, workspace: str) -> None:
-        for key, provider in self.store.providers.items():
-            if provider["metadata"]["namespace"] == namespace and (provider.get("spec") or {}).get("workspace") == \
-                    workspace:
-                self.enqueue("Provider", key)
+        for provider in providers_of_workspace(self.store, namespace, workspace):
+            self.enqueue("Provider", provider.key)
 
-    def _kick(self, job: dict[str, Any]) -> None:
-        group = group_of(job)
-        if group:
-            for key in self.dispatcher.admitted(group):
-                self.enqueue("QuantumJob", key)
+    def _kick(self, job: JobObject) -> None:
+        for key in self.dispatcher.admitted(job.group):
+            self.enqueue("QuantumJob", key)

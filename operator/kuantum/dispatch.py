@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
 
 from . import queueing
 from .lookup import primary_provider
 from .models import JobState
+from .objects import Group, JobObject
 from .settings import Settings
 from .statemachine import is_final
-from .store import Group, Store, key_of
+from .store import Store
 
 
-def entry_of(job: dict[str, Any]) -> queueing.QueueEntry:
-    spec = job.get("spec") or {}
-    return queueing.QueueEntry(key=key_of(job), target=str(spec.get("target")),
-                               priority=str(spec.get("priority", "Standard")),
-                               created=job["metadata"].get("creationTimestamp") or "", name=job["metadata"]["name"])
+def entry_of(job: JobObject) -> queueing.QueueEntry:
+    return queueing.QueueEntry(key=job.key, target=job.target, priority=job.priority, created=job.meta.created,
+                               name=job.meta.name)
 
 
 class StartedSet(set[str]):
@@ -48,14 +46,13 @@ class Dispatcher:
         self._queues: dict[Group, tuple[int, list[queueing.QueueEntry], Counter[str]]] = {}
         self._positions: dict[Group, tuple[int, dict[str, int]]] = {}
 
-    def has_child(self, job: dict[str, Any]) -> bool:
+    def has_child(self, job: JobObject) -> bool:
         """Whether the job was launched: a solver Job exists (or is being created), or it went to a provider."""
-        status = job.get("status") or {}
-        job_id = status.get("id")
-        return key_of(job) in self.started or (job_id is not None and job_id in self.store.batch_jobs) \
-            or bool(status.get("providerSubmitTime") or status.get("providerJobId"))
+        job_id = job.status.id
+        return job.key in self.started or (job_id is not None and job_id in self.store.batch_jobs) \
+            or job.submitted_to_provider
 
-    def members(self, group: Group) -> list[dict[str, Any]]:
+    def members(self, group: Group) -> list[JobObject]:
         return list(self.store.groups.get(group, {}).values())
 
     def _queue(self, group: Group) -> tuple[list[queueing.QueueEntry], Counter[str]]:
@@ -68,26 +65,25 @@ class Dispatcher:
         waiting: list[queueing.QueueEntry] = []
         running: Counter[str] = Counter()
         for job in self.members(group):
-            status = job.get("status") or {}
             launched = self.has_child(job)
-            if launched and not is_final(status.get("state")):
-                running[str((job.get("spec") or {}).get("target"))] += 1
-            elif status.get("state") == JobState.WAITING and status.get("id") and not (job.get("spec") or {}) \
-                    .get("cancel") and not launched and not job["metadata"].get("deletionTimestamp"):
+            if launched and not is_final(job.state):
+                running[job.target] += 1
+            elif job.state == JobState.WAITING and job.status.id and not job.cancel and not launched \
+                    and not job.meta.deleting:
                 waiting.append(entry_of(job))
         ordered = queueing.ordered(waiting)
         self._queues[group] = (version, ordered, running)
         return ordered, running
 
-    def waiting(self, group: Group, joining: dict[str, Any] | None = None) -> list[queueing.QueueEntry]:
+    def waiting(self, group: Group, joining: JobObject | None = None) -> list[queueing.QueueEntry]:
         """The group's waiting jobs in queue order; `joining` is a job being queued in this reconcile (its
         status not yet written), counted as waiting so that it is placed and admitted in the same pass."""
         entries = self._queue(group)[0]
-        if joining is None or self.has_child(joining) or any(e.key == key_of(joining) for e in entries):
+        if joining is None or self.has_child(joining) or any(e.key == joining.key for e in entries):
             return list(entries)
         return queueing.ordered([*entries, entry_of(joining)])
 
-    def position(self, group: Group, job: dict[str, Any]) -> int | None:
+    def position(self, group: Group, job: JobObject) -> int | None:
         """The job's 1-based place in its target's queue (None when it is not waiting)."""
         entries = self._queue(group)[0]
         version = self.store.group_versions[group]
@@ -95,7 +91,7 @@ class Dispatcher:
         if cached is None or cached[0] != version:
             cached = (version, queueing.positions(entries))
             self._positions[group] = cached
-        key = key_of(job)
+        key = job.key
         if key in cached[1] or self.has_child(job):
             return cached[1].get(key)
         return queueing.positions(self.waiting(group, joining=job)).get(key)
@@ -105,13 +101,11 @@ class Dispatcher:
 
     def plan_capacity(self, group: Group) -> int | None:
         provider = primary_provider(self.store, *group)
-        if provider is None:
+        if provider is None or provider.spec is None:
             return None
-        limits = ((provider.get("spec") or {}).get("billingPlan") or {}).get("limits") or {}
-        value = limits.get("maxConcurrentJobs")
-        return int(value) if value else None
+        return provider.spec.billingPlan.limits.maxConcurrentJobs or None
 
-    def admitted(self, group: Group, joining: dict[str, Any] | None = None) -> list[str]:
+    def admitted(self, group: Group, joining: JobObject | None = None) -> list[str]:
         return queueing.admit(self.waiting(group, joining), dict(self.running(group)),
                               self.settings.target_concurrency, self.plan_capacity(group))
 

@@ -17,6 +17,7 @@ from .kubeclient import KubeClient
 from .kubejson import to_plain
 from .metrics import API_WRITES
 from .models.common import API_GROUP, API_VERSION
+from .objects import Watched
 from .timeutil import now_iso
 
 PLURALS = {"QuantumJob": "quantumjobs", "Provider": "providers", "QuantumWorkspace": "quantumworkspaces"}
@@ -159,8 +160,10 @@ class Kube:
                 raise
 
     # ----- events -----
-    async def event(self, obj: dict[str, Any], reason: str, message: str, warning: bool = False) -> None:
+    async def event(self, obj: dict[str, Any] | Watched, reason: str, message: str, warning: bool = False) -> None:
         """Records a core/v1 Event on obj. Failures are swallowed: an event is never worth a retry loop."""
+        if not isinstance(obj, dict):
+            obj = obj.body
         meta = obj["metadata"]
         stamp = now_iso()
         body = {

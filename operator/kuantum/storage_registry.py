@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-from typing import Any
 
 from .kubeapi import Kube
+from .objects import WorkspaceObject
 from .storage import WorkspaceStorage
 
 _CACHE_SECONDS = 30.0
@@ -27,12 +27,12 @@ class StorageRegistry:
         self.kube = kube
         self._cache: dict[tuple[str, str], tuple[float, str, WorkspaceStorage]] = {}
 
-    async def connection_string(self, workspace: dict[str, Any]) -> str:
-        namespace = workspace["metadata"]["namespace"]
-        ref = ((workspace.get("spec") or {}).get("storage") or {}).get("connectionStringSecretRef") or {}
-        name, key = ref.get("name"), ref.get("key")
-        if not name or not key:
-            raise StorageNotConfigured("InvalidSpec", "spec.storage.connectionStringSecretRef needs name and key")
+    async def connection_string(self, workspace: WorkspaceObject) -> str:
+        namespace = workspace.meta.namespace
+        if workspace.spec is None:
+            raise StorageNotConfigured("InvalidSpec", workspace.spec_error or "spec: invalid")
+        ref = workspace.spec.storage.connectionStringSecretRef
+        name, key = ref.name, ref.key
         secret = await self.kube.read_data_object("secret", namespace, name)
         if secret is None:
             raise StorageNotConfigured("SecretNotFound", f"Secret {name} (spec.storage.connectionStringSecretRef) "
@@ -43,9 +43,9 @@ class StorageRegistry:
             raise StorageNotConfigured("SecretKeyNotFound", f"Secret {name} has no key {key!r} (its keys: {keys})")
         return base64.b64decode(value).decode().strip()
 
-    async def for_workspace(self, workspace: dict[str, Any], fresh: bool = False) -> WorkspaceStorage:
+    async def for_workspace(self, workspace: WorkspaceObject, fresh: bool = False) -> WorkspaceStorage:
         """The storage of a workspace; raises StorageNotConfigured or StorageError."""
-        key = (workspace["metadata"]["namespace"], workspace["metadata"]["name"])
+        key = (workspace.meta.namespace, workspace.meta.name)
         cached = self._cache.get(key)
         if cached and not fresh and time.monotonic() - cached[0] < _CACHE_SECONDS:
             return cached[2]
@@ -54,7 +54,7 @@ class StorageRegistry:
         self._cache[key] = (time.monotonic(), conn, storage)
         return storage
 
-    async def check(self, workspace: dict[str, Any]) -> WorkspaceStorage:
+    async def check(self, workspace: WorkspaceObject) -> WorkspaceStorage:
         storage = await self.for_workspace(workspace, fresh=True)
         await asyncio.to_thread(storage.check)
         return storage

@@ -11,93 +11,102 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from .catalog import canonical_provider_id
 from .models.common import LABEL_JOB_ID
+from .objects import PARSERS, Group, JobObject, Meta, ProviderObject, Watched, WorkspaceObject, parse_job
+
+__all__ = ["Group", "Store", "group_of", "key_of", "queue_signature"]
 
 
-def key_of(body: dict[str, Any]) -> str:
-    return f"{body['metadata']['namespace']}/{body['metadata']['name']}"
+def key_of(obj: dict[str, Any] | Watched) -> str:
+    if isinstance(obj, dict):
+        return f"{obj['metadata']['namespace']}/{obj['metadata']['name']}"
+    return obj.meta.key
 
 
-Group = tuple[str, str, str]  # namespace, workspace, canonical provider id: one queue and one billing plan
+def group_of(job: dict[str, Any] | JobObject) -> Group:
+    return (parse_job(job) if isinstance(job, dict) else job).group
 
 
-def group_of(job: dict[str, Any]) -> Group:
-    spec = job.get("spec") or {}
-    canonical = canonical_provider_id(str(spec.get("provider", "")))
-    if canonical is None:
-        canonical = str(spec.get("provider", "")).lower()
-    return (job["metadata"]["namespace"], str(spec.get("workspace", "")), canonical)
-
-
-def queue_signature(job: dict[str, Any]) -> tuple[Any, ...]:
+def queue_signature(job: JobObject) -> tuple[Any, ...]:
     """What decides a job's place in its group's queue and its slot: a change here invalidates the group's
     cached queue (a new queuePosition or condition does not)."""
-    meta, spec, status = job["metadata"], job.get("spec") or {}, job.get("status") or {}
-    return (status.get("state"), bool(status.get("id")), status.get("id"), bool(spec.get("cancel")),
-            bool(meta.get("deletionTimestamp")), spec.get("priority"), spec.get("target"),
-            meta.get("creationTimestamp"), bool(status.get("providerSubmitTime") or status.get("providerJobId")))
-
-
-def _rv(body: dict[str, Any]) -> int:
-    try:
-        return int(body["metadata"].get("resourceVersion") or 0)
-    except ValueError:
-        return 0
+    status = job.status
+    return (status.state, status.id, job.cancel, job.meta.deleting, job.priority, job.target, job.meta.created,
+            job.submitted_to_provider)
 
 
 @dataclass
 class Store:
-    jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
-    workspaces: dict[str, dict[str, Any]] = field(default_factory=dict)
-    providers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    jobs: dict[str, JobObject] = field(default_factory=dict)
+    workspaces: dict[str, WorkspaceObject] = field(default_factory=dict)
+    providers: dict[str, ProviderObject] = field(default_factory=dict)
     batch_jobs: dict[str, dict[str, Any]] = field(default_factory=dict)  # by kuantum.dev/job-id
     pods: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: defaultdict(dict))  # job-id -> name
     deleted_pods: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # job-id -> pods seen deleted
     job_keys: dict[str, str] = field(default_factory=dict)  # job-id -> namespace/name
     # Jobs by queue group, and a version per group bumped whenever its queue may have changed (the
     # dispatcher caches each group's queue by it: no scan of every job per reconcile).
-    groups: dict[Group, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    groups: dict[Group, dict[str, JobObject]] = field(default_factory=dict)
     group_versions: Counter[Group] = field(default_factory=Counter)
     _signatures: dict[str, tuple[Group, tuple[Any, ...]]] = field(default_factory=dict)
 
-    def table(self, kind: str) -> dict[str, dict[str, Any]]:
-        return {"QuantumJob": self.jobs, "QuantumWorkspace": self.workspaces, "Provider": self.providers}[kind]
+    def table(self, kind: str) -> dict[str, Any]:
+        tables: dict[str, dict[str, Any]] = {"QuantumJob": self.jobs, "QuantumWorkspace": self.workspaces,
+                                             "Provider": self.providers}
+        return tables[kind]
 
-    def put(self, kind: str, body: dict[str, Any]) -> None:
-        """Keeps the newest version (watch events and our own write responses race)."""
+    def put(self, kind: str, body: dict[str, Any]) -> Watched:
+        """Parses the object and keeps the newest version (watch events and our own write responses race);
+        returns what the store holds for it now."""
         table = self.table(kind)
-        key = key_of(body)
-        current = table.get(key)
-        replaced = current is None or current["metadata"].get("uid") != body["metadata"].get("uid")
-        if replaced or _rv(body) >= _rv(current or body):
-            table[key] = body
-            if kind == "QuantumJob":
-                job_id = (body["metadata"].get("labels") or {}).get(LABEL_JOB_ID)
-                if job_id:
-                    self.job_keys[job_id] = key
-                self._index(key, body)
+        meta = Meta.of(body)
+        current: Watched | None = table.get(meta.key)
+        if current is not None and current.meta.uid == meta.uid and meta.revision < current.meta.revision:
+            return current
+        obj: Watched = PARSERS[kind](body)
+        table[meta.key] = obj
+        if isinstance(obj, JobObject):
+            if obj.label_job_id:
+                self.job_keys[obj.label_job_id] = meta.key
+            self._index(meta.key, obj)
+        return obj
+
+    def put_job(self, body: dict[str, Any]) -> JobObject:
+        job = self.put("QuantumJob", body)
+        assert isinstance(job, JobObject)
+        return job
+
+    def put_provider(self, body: dict[str, Any]) -> ProviderObject:
+        provider = self.put("Provider", body)
+        assert isinstance(provider, ProviderObject)
+        return provider
+
+    def put_workspace(self, body: dict[str, Any]) -> WorkspaceObject:
+        workspace = self.put("QuantumWorkspace", body)
+        assert isinstance(workspace, WorkspaceObject)
+        return workspace
 
     def remove(self, kind: str, body: dict[str, Any]) -> None:
         table = self.table(kind)
-        key = key_of(body)
-        if key in table and table[key]["metadata"].get("uid") == body["metadata"].get("uid"):
-            job_id = (table.pop(key)["metadata"].get("labels") or {}).get(LABEL_JOB_ID)
-            self.job_keys.pop(job_id or "", None)
-            if kind == "QuantumJob":
-                self._index(key, None)
+        meta = Meta.of(body)
+        current = table.get(meta.key)
+        if current is not None and current.meta.uid == meta.uid:
+            del table[meta.key]
+            if isinstance(current, JobObject):
+                self.job_keys.pop(current.label_job_id or "", None)
+                self._index(meta.key, None)
 
-    def _index(self, key: str, body: dict[str, Any] | None) -> None:
+    def _index(self, key: str, job: JobObject | None) -> None:
         before = self._signatures.pop(key, None)
         if before is not None:
             self.groups.get(before[0], {}).pop(key, None)
-        if body is None:
+        if job is None:
             if before is not None:
                 self.group_versions[before[0]] += 1
             return
-        group = group_of(body)
-        self.groups.setdefault(group, {})[key] = body
-        signature = queue_signature(body)
+        group = job.group
+        self.groups.setdefault(group, {})[key] = job
+        signature = queue_signature(job)
         self._signatures[key] = (group, signature)
         if before != (group, signature):
             self.group_versions[group] += 1

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
+from .models.provider import PlanLimits
+from .objects import JobObject, ProviderObject
 from .timeutil import month_of
 
 
@@ -20,38 +21,36 @@ class MonthlyUsage:
     execution_seconds: float
 
 
-def monthly_usage(jobs: Iterable[dict[str, Any]], month: str, *, excluding_uid: str | None = None) -> MonthlyUsage:
+def monthly_usage(jobs: Iterable[JobObject], month: str, *, excluding_uid: str | None = None) -> MonthlyUsage:
     count, seconds = 0, 0.0
     for job in jobs:
-        if excluding_uid is not None and job["metadata"].get("uid") == excluding_uid:
+        if excluding_uid is not None and job.meta.uid == excluding_uid:
             continue
-        status = job.get("status") or {}
-        if (status.get("errorData") or {}).get("code") == "QuotaExceeded":
+        status = job.status
+        if status.errorData is not None and status.errorData.code == "QuotaExceeded":
             continue
-        created = status.get("creationTime")
-        if created and month_of(created) == month and status.get("inputDataUri"):
+        if status.creationTime and month_of(status.creationTime) == month and status.inputDataUri:
             count += 1
-        ended = status.get("endExecutionTime")
-        if ended and month_of(ended) == month:
-            seconds += float((status.get("usage") or {}).get("executionSeconds", 0) or 0)
+        if status.endExecutionTime and month_of(status.endExecutionTime) == month:
+            seconds += float((status.usage or {}).get("executionSeconds", 0) or 0)
     return MonthlyUsage(month, count, round(seconds, 3))
 
 
-def plan_limits(provider: dict[str, Any]) -> dict[str, Any]:
-    return dict(((provider.get("spec") or {}).get("billingPlan") or {}).get("limits") or {})
+def plan_limits(provider: ProviderObject) -> PlanLimits:
+    return provider.spec.billingPlan.limits if provider.spec is not None else PlanLimits()
 
 
-def jobs_quota_exceeded(limits: dict[str, Any], used: MonthlyUsage, provider: str) -> str | None:
+def jobs_quota_exceeded(limits: PlanLimits, used: MonthlyUsage, provider: str) -> str | None:
     """Why the plan refuses one more job this month (maxJobsPerMonth), or None."""
-    limit = limits.get("maxJobsPerMonth")
+    limit = limits.maxJobsPerMonth
     if limit is None or used.jobs < int(limit):
         return None
     return f"the billing plan allows {limit} jobs per month for {provider}; {used.jobs} were submitted this month"
 
 
-def seconds_quota_exceeded(limits: dict[str, Any], used: MonthlyUsage, provider: str) -> str | None:
+def seconds_quota_exceeded(limits: PlanLimits, used: MonthlyUsage, provider: str) -> str | None:
     """Why the plan refuses to start a job (maxExecutionSecondsPerMonth used up), or None."""
-    limit = limits.get("maxExecutionSecondsPerMonth")
+    limit = limits.maxExecutionSecondsPerMonth
     if limit is None or used.execution_seconds < float(limit):
         return None
     return (f"the billing plan allows {limit} execution seconds per month for {provider}; "

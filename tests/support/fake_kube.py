@@ -293,7 +293,9 @@ class FakeKube(Kube):
         self.batch_jobs.pop((namespace, name), None)
 
     # ----- events -----
-    async def event(self, obj: dict[str, Any], reason: str, message: str, warning: bool = False) -> None:
+    async def event(self, obj: Any, reason: str, message: str, warning: bool = False) -> None:
+        if not isinstance(obj, dict):
+            obj = obj.body  # a typed view from the store
         meta = obj["metadata"]
         self._record("event", kind=obj.get("kind"), namespace=meta["namespace"], name=meta["name"], reason=reason,
                      message=message, warning=warning)

@@ -9,6 +9,7 @@ next call, after the test changed what the watch would have delivered (a pod's p
 from __future__ import annotations
 
 import base64
+import copy
 import gzip
 import json
 import uuid
@@ -1106,8 +1107,9 @@ async def test_a_workspace_being_deleted_cancels_its_waiting_and_executing_jobs(
     w.qio_job("queued")
     await w.reconcile("queued")
     assert w.status("queued")["state"] == "Waiting"
-    workspace = w.store.workspaces[f"{NS}/{WS}"]
+    workspace = copy.deepcopy(w.store.workspaces[f"{NS}/{WS}"].body)
     workspace["metadata"]["deletionTimestamp"] = "2024-01-02T00:00:00Z"  # as the watch delivers a deletion
+    w.store.put("QuantumWorkspace", workspace)
 
     await w.reconcile("queued")
     assert w.status("queued")["state"] == "Cancelled", "a waiting job is cancelled at once"
@@ -1120,9 +1122,10 @@ async def test_a_workspace_being_deleted_cancels_its_waiting_and_executing_jobs(
 
 async def test_a_workspace_that_found_its_storage_unreachable_makes_new_jobs_wait_at_once() -> None:
     w = World()
-    workspace = w.store.workspaces[f"{NS}/{WS}"]
+    workspace = copy.deepcopy(w.store.workspaces[f"{NS}/{WS}"].body)
     workspace["status"] = {"conditions": [{"type": "StorageReady", "status": "False", "reason": "StorageUnreachable",
                                            "message": "storage account devstoreaccount1 is not reachable"}]}
+    w.store.put("QuantumWorkspace", workspace)
     w.qio_job("j")
     p = await w.reconcile("j")
     status = w.status("j")

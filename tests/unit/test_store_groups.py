@@ -32,7 +32,7 @@ def test_positions_and_slots_follow_the_store_and_only_queue_changes_invalidate(
     dispatcher.started.add("ns/a")  # a solver Job is being created for a
     assert store.group_versions[group] > version
     assert [e.key for e in dispatcher.waiting(group)] == ["ns/b"] and dispatcher.running(group) == {"t": 1}
-    assert dispatcher.position(group, b) == 1
+    assert dispatcher.position(group, store.jobs["ns/b"]) == 1
     store.put("QuantumJob", _job("a", 4, state="Succeeded"))
     dispatcher.started.discard("ns/a")
     assert dispatcher.running(group) == {}
@@ -42,4 +42,5 @@ def test_positions_and_slots_follow_the_store_and_only_queue_changes_invalidate(
                     deleted=False)
     c = _job("c", 5)
     store.put("QuantumJob", c)
-    assert dispatcher.has_child(c) and dispatcher.running(group) == {"t": 1}, "a solver Job counts as a slot"
+    assert dispatcher.has_child(store.jobs["ns/c"]) and dispatcher.running(group) == {"t": 1}, \
+        "a solver Job counts as a slot"

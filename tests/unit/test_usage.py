@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from kuantum.objects import JobObject, parse_job
 from kuantum.usage import monthly_usage
 
 
-def _job(uid: str, **status: Any) -> dict[str, Any]:
-    return {"metadata": {"uid": uid}, "status": status}
+def _job(uid: str, **status: Any) -> JobObject:
+    return parse_job({"metadata": {"uid": uid, "namespace": "ns", "name": uid}, "status": status})
 
 
 def test_jobs_count_by_submission_month_and_seconds_by_end_month() -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from ..models import QuantumJobSpec, QuantumJobStatus
+from ..objects import JobObject, ProviderObject
 from ..statemachine import Event
 from ..storage import WorkspaceStorage
 from ..validation import Resolved
@@ -24,11 +25,11 @@ class Pending(Exception):
 class Run:
     """One job as a backend sees it: the object, its typed spec and status, its target and its storage."""
 
-    job: dict[str, Any]
+    job: JobObject
     spec: QuantumJobSpec
     status: QuantumJobStatus
     resolved: Resolved
-    provider: dict[str, Any]
+    provider: ProviderObject
     storage: WorkspaceStorage
 
     @property
@@ -37,7 +38,7 @@ class Run:
 
     @property
     def namespace(self) -> str:
-        return str(self.job["metadata"]["namespace"])
+        return self.job.meta.namespace
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class Observation:
 class Backend(Protocol):
     name: str
 
-    def launched(self, job: dict[str, Any]) -> bool:
+    def launched(self, job: JobObject) -> bool:
         """Whether the job holds an execution slot (its run was started, maybe not yet confirmed)."""
 
     async def submit(self, run: Run) -> Observation:
@@ -64,5 +65,5 @@ class Backend(Protocol):
     async def cancel(self, run: Run) -> bool:
         """Stops the job's run; True once nothing of it runs any more (then the job is Cancelled)."""
 
-    async def cleanup(self, job: dict[str, Any], status: QuantumJobStatus) -> None:
+    async def cleanup(self, job: JobObject, status: QuantumJobStatus) -> None:
         """Removes what the run left behind once the job is final or deleted (credentials). Idempotent."""

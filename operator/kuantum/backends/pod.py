@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 from .. import builders
 from ..catalog import KUANTUM, Target, targets_of
 from ..models import JobState, QuantumJobStatus
+from ..models.provider import TargetOverride
+from ..objects import JobObject, ProviderObject
 from ..statemachine import Completed, Event, Failed, Started
 from ..storage import INPUT_BLOB, OUTPUT_BLOB, container_name
-from ..store import key_of
 from ..timeutil import now_iso, parse, seconds_between
 from .base import Observation, Run
 
@@ -29,12 +30,12 @@ EMULATOR_TARGET = "kuantum.simulator"
 STOP_POLL_SECONDS = 2.0
 
 
-def target_override(provider: dict[str, Any], target: str) -> dict[str, Any]:
-    """The Provider's per-target override (image, cpu, memory, gpus, backend), or {}."""
-    for item in (provider.get("spec") or {}).get("targets") or []:
-        if item.get("id") == target:
-            return dict(item)
-    return {}
+def target_override(provider: ProviderObject, target: str) -> TargetOverride:
+    """The Provider's per-target override (image, cpu, memory, gpus, backend); empty when it has none."""
+    for item in provider.spec.targets if provider.spec is not None else []:
+        if item.id == target:
+            return item
+    return TargetOverride(id=target)
 
 
 def parse_termination_message(message: str) -> tuple[str, str] | None:
@@ -65,7 +66,7 @@ class PodBackend:
         self.stopping: set[str] = set()  # job ids whose solver Job we deleted
         self.cleaned: set[str] = set()  # uids whose SAS Secret is already deleted
 
-    def launched(self, job: dict[str, Any]) -> bool:
+    def launched(self, job: JobObject) -> bool:
         return self.ctx.dispatcher.has_child(job)
 
     # ------------------------------------------------------------------ submit
@@ -78,14 +79,13 @@ class PodBackend:
         target = self._runnable_target(run.resolved.target)
         secret = builders.sas_secret(run.job, job_id, input_url, output_url, run.resolved.params)
         batch_job = builders.solver_job(
-            run.job, job_id, target, override.get("image") or self.ctx.settings.solver_image,
+            run.job, job_id, target, override.image or self.ctx.settings.solver_image,
             run.resolved.input_format, run.resolved.output_format, run.spec.timeoutSeconds,
-            override.get("cpu") or target.default_cpu, override.get("memory") or target.default_memory,
-            override.get("gpus"))
-        self.ctx.dispatcher.started.add(key_of(run.job))
+            override.cpu or target.default_cpu, override.memory or target.default_memory, override.gpus)
+        self.ctx.dispatcher.started.add(run.job.key)
         await self.ctx.kube.create_secret(secret)
         await self.ctx.kube.create_job(batch_job)
-        log.debug("job %s: created solver Job %s", key_of(run.job), batch_job["metadata"]["name"])
+        log.debug("job %s: created solver Job %s", run.job.key, batch_job["metadata"]["name"])
         return Observation()
 
     @staticmethod
@@ -190,31 +190,31 @@ class PodBackend:
         pods = self._pods(job_id)
         return _container_time(pods[-1], "startedAt") if pods else None
 
-    async def stop(self, job: dict[str, Any], job_id: str) -> bool:
+    async def stop(self, job: JobObject, job_id: str) -> bool:
         """Deletes the solver Job (its pod gets SIGTERM); True once no pod of the job is left running."""
         if self.ctx.dispatcher.has_child(job) and job_id not in self.stopping:
             self.stopping.add(job_id)
-            await self.ctx.kube.delete_job(job["metadata"]["namespace"], builders.child_name(job_id))
+            await self.ctx.kube.delete_job(job.meta.namespace, builders.child_name(job_id))
         alive = [p for p in self._pods(job_id) if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
         if alive:
-            self.ctx.enqueue_after("QuantumJob", key_of(job), STOP_POLL_SECONDS)
+            self.ctx.enqueue_after("QuantumJob", job.key, STOP_POLL_SECONDS)
         return not alive
 
-    async def cleanup(self, job: dict[str, Any], status: QuantumJobStatus) -> None:
+    async def cleanup(self, job: JobObject, status: QuantumJobStatus) -> None:
         """The SAS Secret goes at once; the solver Job (and its pod) after child_retention_seconds, for logs."""
         if not status.id:
             return
-        uid, namespace = job["metadata"]["uid"], job["metadata"]["namespace"]
+        uid, namespace = job.meta.uid, job.meta.namespace
         if uid not in self.cleaned and (status.id in self.ctx.store.batch_jobs
-                                        or key_of(job) in self.ctx.dispatcher.started or status.id in self.stopping):
+                                        or job.key in self.ctx.dispatcher.started or status.id in self.stopping):
             await self.ctx.kube.delete_secret(namespace, builders.secret_name(status.id))
         self.cleaned.add(uid)
-        if status.id not in self.ctx.store.batch_jobs or job["metadata"].get("deletionTimestamp"):
+        if status.id not in self.ctx.store.batch_jobs or job.meta.deleting:
             return  # none left, or the QuantumJob's own deletion takes its children (owner references)
         ended = status.endExecutionTime or status.cancellationTime
         kept = seconds_between(ended, now_iso()) if ended else float("inf")
         if kept < self.ctx.settings.child_retention_seconds:
-            self.ctx.enqueue_after("QuantumJob", key_of(job), self.ctx.settings.child_retention_seconds - kept + 0.5)
+            self.ctx.enqueue_after("QuantumJob", job.key, self.ctx.settings.child_retention_seconds - kept + 0.5)
             return
         self.stopping.add(status.id)  # its pod's deletion is ours, not a failure
         await self.ctx.kube.delete_job(namespace, builders.child_name(status.id))

@@ -3,9 +3,10 @@ target locally (`spec.targets[].backend: local`)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..catalog import Target
+from ..objects import JobObject, ProviderObject
 from . import ionq, quantinuum
 from .base import Backend
 from .pod import PodBackend, target_override
@@ -23,8 +24,8 @@ class Backends:
         self._by_name: dict[str, Backend] = {"pod": self.pod, "ionq": ionq.backend(ctx),
                                              "quantinuum": quantinuum.backend(ctx)}
 
-    def for_target(self, target: Target, provider: dict[str, Any] | None) -> Backend:
-        if provider is not None and target_override(provider, target.id).get("backend") == LOCAL:
+    def for_target(self, target: Target, provider: ProviderObject | None) -> Backend:
+        if provider is not None and target_override(provider, target.id).backend == LOCAL:
             return self.pod
         return self._by_name[target.backend]
 
@@ -36,7 +37,7 @@ class Backends:
     def all(self) -> list[Backend]:
         return list(self._by_name.values())
 
-    def launched(self, job: dict[str, Any]) -> bool:
+    def launched(self, job: JobObject) -> bool:
         """Whether any backend started the job (a batch Job, or a submission to a provider)."""
         return any(backend.launched(job) for backend in self._by_name.values())
 

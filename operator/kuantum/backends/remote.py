@@ -19,6 +19,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..models import JobState, QuantumJobStatus
+from ..objects import JobObject, ProviderObject
 from ..remote.base import (
     CredentialsRejected,
     Program,
@@ -32,7 +33,6 @@ from ..remote.base import (
 from ..remote.circuits import InvalidProgram
 from ..statemachine import Cancelled, Completed, Event, Failed, Started, SubmitAttempted, Submitted
 from ..storage import OUTPUT_BLOB, container_name
-from ..store import key_of
 from ..timeutil import now_iso, parse, seconds_between
 from .base import Observation, Pending, Run
 from .poller import Poller
@@ -97,9 +97,8 @@ class RemoteBackend:
         self._probes: dict[str, tuple[float, str, Probe]] = {}  # Provider uid -> (when, Secret version, result)
         self._poller = Poller(lambda key: ctx.enqueue("QuantumJob", key))
 
-    def launched(self, job: dict[str, Any]) -> bool:
-        status = job.get("status") or {}
-        return bool(status.get("providerSubmitTime") or status.get("providerJobId"))
+    def launched(self, job: JobObject) -> bool:
+        return job.submitted_to_provider
 
     # ------------------------------------------------------------------ submit
     async def submit(self, run: Run) -> Observation:
@@ -119,7 +118,7 @@ class RemoteBackend:
             since = parse(run.status.providerSubmitTime or now_iso()) - CLOCK_SKEW
             found = await api.find(job_id, since)
             if found is not None:
-                log.info("job %s: found at %s as %s after an unclear submit; adopted", key_of(run.job), self.name,
+                log.info("job %s: found at %s as %s after an unclear submit; adopted", run.job.key, self.name,
                          found.id)
                 return self._poll_later(run, Submitted(found.id))
         program = await self._program(run)
@@ -133,7 +132,7 @@ class RemoteBackend:
             api = await self._api(run)
             if run.status.providerJobId is None:
                 return await self._send(run, api)
-            if self._poller.waiting(key_of(run.job)):
+            if self._poller.waiting(run.job.key):
                 # Reconciled before its poll is due (its own status write, a resync): the schedule decides.
                 return Observation(())
             remote = await api.get(run.status.providerJobId)
@@ -145,7 +144,7 @@ class RemoteBackend:
         except RequestRejected as e:
             return Observation((Failed(e.code, f"{self.name} refused the job: {e.message}"),))
         except ProviderUnavailable as e:
-            log.warning("job %s: %s did not answer clearly (%s); trying again", key_of(run.job), self.name, e.message)
+            log.warning("job %s: %s did not answer clearly (%s); trying again", run.job.key, self.name, e.message)
             return self._poll_later(run)
 
     async def _follow(self, run: Run, api: ProviderApi, remote: RemoteJob) -> Observation:
@@ -170,13 +169,13 @@ class RemoteBackend:
             events.append(Cancelled(now, usage if run.status.beginExecutionTime else None))
         if events and events[-1].__class__ is not Started:
             self._forget(run.job_id)
-            self._poller.forget(key_of(run.job))
+            self._poller.forget(run.job.key)
             return Observation(tuple(events))
         return self._poll_later(run, *events)
 
     def _poll_later(self, run: Run, *events: Event) -> Observation:
         """The job's next status poll, on this provider's one timer (fast at first, then backing off)."""
-        self._poller.schedule(key_of(run.job), poll_interval(run.status))
+        self._poller.schedule(run.job.key, poll_interval(run.status))
         return Observation(tuple(events))
 
     # ------------------------------------------------------------------ cancel and cleanup
@@ -191,14 +190,14 @@ class RemoteBackend:
             if remote_id is not None:
                 await api.cancel(remote_id)
         except (CredentialsRejected, RequestRejected) as e:
-            log.warning("job %s: %s refused the cancel: %s", key_of(run.job), self.name, e.message)
+            log.warning("job %s: %s refused the cancel: %s", run.job.key, self.name, e.message)
         except ProviderUnavailable:
-            self.ctx.enqueue_after("QuantumJob", key_of(run.job), poll_interval(run.status))
+            self.ctx.enqueue_after("QuantumJob", run.job.key, poll_interval(run.status))
             return False
         self._forget(run.job_id)
         return True
 
-    async def cleanup(self, job: dict[str, Any], status: QuantumJobStatus) -> None:
+    async def cleanup(self, job: JobObject, status: QuantumJobStatus) -> None:
         if status.id:
             self._forget(status.id)
 
@@ -222,35 +221,34 @@ class RemoteBackend:
     async def _api(self, run: Run) -> ProviderApi:
         return (await self._client(run.provider, run.namespace))[0]
 
-    async def _client(self, provider: dict[str, Any], namespace: str) -> tuple[ProviderApi, str]:
+    async def _client(self, provider: ProviderObject, namespace: str) -> tuple[ProviderApi, str]:
         """The provider's client for this Provider's endpoint and credentials (rebuilt when the Secret
         changes), and the Secret's resourceVersion."""
-        spec = provider.get("spec") or {}
-        name = provider["metadata"]["name"]
-        ref = spec.get("credentialsSecretRef") or {}
-        if not ref.get("name"):
+        name = provider.meta.name
+        ref = provider.spec.credentialsSecretRef if provider.spec is not None else None
+        if ref is None or not ref.name:
             raise CredentialsRejected(f"Provider {name} has no credentialsSecretRef")
-        secret = await self.ctx.kube.read_data_object("secret", namespace, ref["name"])
+        secret = await self.ctx.kube.read_data_object("secret", namespace, ref.name)
         if secret is None:
-            raise Pending("CredentialsNotFound", f"Secret {ref['name']} (credentials of Provider {name}) "
+            raise Pending("CredentialsNotFound", f"Secret {ref.name} (credentials of Provider {name}) "
                                                  "does not exist")
         data = {k: base64.b64decode(v).decode(errors="replace") for k, v in (secret.get("data") or {}).items()}
-        if self._default_key and ref.get("key") and ref["key"] != self._default_key and ref["key"] in data:
-            data[self._default_key] = data[ref["key"]]
+        if self._default_key and ref.key and ref.key != self._default_key and ref.key in data:
+            data[self._default_key] = data[ref.key]
         version = str(secret["metadata"].get("resourceVersion"))
-        key = (str(provider["metadata"].get("uid")), spec.get("endpoint"), version)
+        endpoint = provider.spec.endpoint if provider.spec is not None else None
+        key = (provider.meta.uid, endpoint, version)
         api = self._clients.get(key)
         if api is None:
             for old in [k for k in self._clients if k[:2] == key[:2]]:
                 await self._clients.pop(old).aclose()
-            api = self._clients[key] = self._make_api(spec.get("endpoint"), data)
+            api = self._clients[key] = self._make_api(endpoint, data)
         return api, version
 
-    async def probe(self, provider: dict[str, Any]) -> Probe:
+    async def probe(self, provider: ProviderObject) -> Probe:
         """The provider's target availability and whether it accepts the credentials, asked at most once a
         PROBE_SECONDS per Provider (and again as soon as its Secret changes)."""
-        namespace = provider["metadata"]["namespace"]
-        uid = str(provider["metadata"].get("uid"))
+        namespace, uid = provider.meta.namespace, provider.meta.uid
         try:
             api, version = await self._client(provider, namespace)
         except Pending as p:

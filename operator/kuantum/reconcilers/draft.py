@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..backends.base import Observation
 from ..conditions import get_condition
 from ..models import QuantumJobStatus
+from ..objects import JobObject
 from ..statemachine import Event, Noted, apply
 from ..timeutil import now_iso
 
@@ -15,13 +14,13 @@ class Draft:
     """One reconcile's changes to a job's status: lifecycle events applied by the state machine in order,
     Kubernetes Events to record, and when to look again. Written once, at the end (JobReconciler._flush)."""
 
-    def __init__(self, job: dict[str, Any], status: QuantumJobStatus) -> None:
+    def __init__(self, job: JobObject, status: QuantumJobStatus) -> None:
         self.job = job
         self.old = status
         self.new = status
         self.notices: list[tuple[str, str, bool]] = []
         self.recheck: float | None = None
-        self._generation = job["metadata"].get("generation")
+        self._generation = job.meta.generation
 
     def apply(self, *events: Event) -> None:
         now = now_iso()

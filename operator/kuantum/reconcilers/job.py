@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from typing import Any
-
-from pydantic import ValidationError
 
 from .. import accepted_spec, metrics
 from ..backends.base import Backend, Observation, Pending, Run
 from ..backends.pod import parse_termination_message, usage_between
 from ..backends.registry import Backends
 from ..catalog import canonical_provider_id, targets_of
+from ..conditions import get_condition
 from ..inputs import InputPending, InvalidInput, check_json, read_input
 from ..labels import label_value
 from ..lookup import provider_for_job, workspace_deleting, workspace_of
@@ -33,6 +31,7 @@ from ..models.common import (
     LABEL_TARGET,
     LABEL_WORKSPACE,
 )
+from ..objects import JobObject, ProviderObject, job_id_for, parse_job
 from ..statemachine import (
     Cancelled,
     Completed,
@@ -45,7 +44,6 @@ from ..statemachine import (
 )
 from ..storage import StorageError, WorkspaceStorage
 from ..storage_registry import StorageNotConfigured
-from ..store import group_of, key_of
 from ..timeutil import month_of, now_iso, seconds_between
 from ..usage import MonthlyUsage, jobs_quota_exceeded, monthly_usage, plan_limits, seconds_quota_exceeded
 from ..validation import JobInvalid, Resolved, resolve
@@ -63,15 +61,9 @@ PENDING_RETRY_SECONDS = 10.0
 FRONT_OF_QUEUE = 5  # queue positions up to this are kept exact in the job's status
 
 
-def job_id_for(uid: str) -> str:
-    """The job's id, derived from its uid: stable across restarts without having to be stored first."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"kuantum.dev/quantumjob/{uid}"))
-
-
-def job_id_of(job: dict[str, Any]) -> str:
+def job_id_of(body: dict[str, Any]) -> str:
     """The client's id (spec.id, lower-cased as Azure writes UUIDs) or the one derived from the uid."""
-    chosen = (job.get("spec") or {}).get("id")
-    return str(chosen).lower() if isinstance(chosen, str) and chosen else job_id_for(job["metadata"]["uid"])
+    return parse_job(body).job_id
 
 
 class JobReconciler:
@@ -84,8 +76,8 @@ class JobReconciler:
         job = self.ctx.store.jobs.get(key)
         if job is None:
             return
-        status = QuantumJobStatus.model_validate(job.get("status") or {})
-        if job["metadata"].get("deletionTimestamp"):
+        status = job.status
+        if job.meta.deleting:
             await self._on_deletion(job, status)
             return
         if is_final(status.state):
@@ -93,12 +85,11 @@ class JobReconciler:
             return
         job = await self._ensure_metadata(job)
         draft = Draft(job, status)
-        try:
-            spec = QuantumJobSpec.model_validate(self._accepted_spec(job))
-        except ValidationError as e:
-            draft.apply(Failed("InvalidSpec", _first_error(e)))
+        spec = job.spec
+        if spec is None:
+            draft.apply(Failed("InvalidSpec", job.spec_error or "spec: invalid"))
         else:
-            if workspace_deleting(self.ctx.store, job["metadata"]["namespace"], spec.workspace) and not spec.cancel:
+            if workspace_deleting(self.ctx.store, job.meta.namespace, spec.workspace) and not spec.cancel:
                 spec = spec.model_copy(update={"cancel": True})  # a workspace's deletion cancels its jobs
             self._note_spec_changes(draft)
             if status.state is None or (status.state == JobState.WAITING and not self.ctx.dispatcher.has_child(job)):
@@ -108,54 +99,29 @@ class JobReconciler:
         await self._flush(draft)
 
     # ------------------------------------------------------------------ metadata
-    def _accepted_spec(self, job: dict[str, Any]) -> dict[str, Any]:
-        """The spec as first accepted, with today's mutable fields (cancel, ttl, tags).
-
-        A large value kept only as a digest that changed since (e.g. an inline input edited after
-        creation) is taken from today's spec: it was read once, at upload, and SpecChangeIgnored says so."""
-        spec = dict(job.get("spec") or {})
-        raw = (job["metadata"].get("annotations") or {}).get(ACCEPTED_SPEC)
-        if not raw:
-            return spec
-        accepted = accepted_spec.decode(raw)
-        try:
-            return accepted_spec.accepted_spec(accepted, spec)
-        except accepted_spec.AcceptedValueLost as lost:
-            kept = {k: v for k, v in accepted.items() if k not in lost.fields and k != accepted_spec.DIGESTED
-                    and not (k == "input" and accepted_spec.INLINE in lost.fields)}
-            return accepted_spec.accepted_spec(kept, spec) | {k: spec[k] for k in spec if k not in kept}
-
-    async def _ensure_metadata(self, job: dict[str, Any]) -> dict[str, Any]:
+    async def _ensure_metadata(self, job: JobObject) -> JobObject:
         """One metadata write per job: finalizer, labels and the accepted spec, together."""
-        meta = job["metadata"]
-        spec = job.get("spec") or {}
-        if ACCEPTED_SPEC in (meta.get("annotations") or {}):
-            spec = self._accepted_spec(job)  # labels describe what the job runs with, not an ignored edit
-        job_id = job_id_of(job)
-        labels = {LABEL_JOB_ID: job_id, LABEL_WORKSPACE: label_value(str(spec.get("workspace", ""))),
-                  LABEL_PROVIDER: label_value(str(spec.get("provider", "")).lower()),
-                  LABEL_TARGET: label_value(str(spec.get("target", "")))}
-        have_labels = meta.get("labels") or {}
-        finalizers = list(meta.get("finalizers") or [])
-        annotations = meta.get("annotations") or {}
-        if FINALIZER in finalizers and all(have_labels.get(k) == v for k, v in labels.items()) \
-                and ACCEPTED_SPEC in annotations:
+        meta = job.meta
+        # Labels describe what the job runs with (its accepted spec), not an ignored edit.
+        labels = {LABEL_JOB_ID: job.job_id, LABEL_WORKSPACE: label_value(job.workspace),
+                  LABEL_PROVIDER: label_value(job.provider.lower()), LABEL_TARGET: label_value(job.target)}
+        if FINALIZER in meta.finalizers and all(meta.labels.get(k) == v for k, v in labels.items()) \
+                and ACCEPTED_SPEC in meta.annotations:
             return job
         patch: dict[str, Any] = {"metadata": {
             "labels": labels,
-            "finalizers": finalizers if FINALIZER in finalizers else [*finalizers, FINALIZER],
-            "annotations": {ACCEPTED_SPEC: annotations.get(ACCEPTED_SPEC) or accepted_spec.encode(spec)},
-            "resourceVersion": meta.get("resourceVersion"),  # refuse to build on a stale spec
+            "finalizers": list(meta.finalizers) if FINALIZER in meta.finalizers else [*meta.finalizers, FINALIZER],
+            "annotations": {ACCEPTED_SPEC: meta.annotations.get(ACCEPTED_SPEC) or accepted_spec.encode(job.raw_spec)},
+            "resourceVersion": meta.resource_version or None,  # refuse to build on a stale spec
         }}
-        updated = await self.ctx.kube.patch_meta("QuantumJob", meta["namespace"], meta["name"], patch)
-        self.ctx.store.put("QuantumJob", updated)
-        return updated
+        updated = await self.ctx.kube.patch_meta("QuantumJob", meta.namespace, meta.name, patch)
+        return self.ctx.store.put_job(updated)
 
     def _note_spec_changes(self, draft: Draft) -> None:
-        raw = (draft.job["metadata"].get("annotations") or {}).get(ACCEPTED_SPEC)
+        raw = draft.job.meta.annotations.get(ACCEPTED_SPEC)
         if not raw:
             return
-        changed = accepted_spec.changed_fields(accepted_spec.decode(raw), draft.job.get("spec") or {})
+        changed = accepted_spec.changed_fields(accepted_spec.decode(raw), draft.job.raw_spec)
         if not changed:
             return
         message = (f"spec fields {', '.join(changed)} cannot change after creation; the job keeps running with "
@@ -165,7 +131,7 @@ class JobReconciler:
     # ------------------------------------------------------------------ waiting
     async def _waiting(self, draft: Draft, spec: QuantumJobSpec) -> None:
         job = draft.job
-        job_id = job_id_of(job)
+        job_id = job.job_id
         first_time = draft.old.inputDataUri is None
         draft.apply(Enqueued(job_id, None))  # no-op once Waiting
         if spec.cancel:
@@ -199,14 +165,13 @@ class JobReconciler:
             draft.apply(QueueMoved(position))
         if first_time:
             draft.notify("Queued", f"job {job_id} queued for {spec.target}")
-        group = group_of(job)
-        if group and key_of(job) in self.ctx.dispatcher.admitted(group, joining=job):
+        if job.key in self.ctx.dispatcher.admitted(job.group, joining=job):
             await self._start(draft, spec, resolved, storage, provider)
 
-    async def _prerequisites(self, job: dict[str, Any], spec: QuantumJobSpec
-                             ) -> tuple[dict[str, Any], WorkspaceStorage, Resolved]:
+    async def _prerequisites(self, job: JobObject, spec: QuantumJobSpec
+                             ) -> tuple[ProviderObject, WorkspaceStorage, Resolved]:
         """The job's Provider (the one that counts for its id), its workspace's storage and its target."""
-        namespace = job["metadata"]["namespace"]
+        namespace = job.meta.namespace
         workspace = workspace_of(self.ctx.store, namespace, spec.workspace)
         if workspace is None:
             raise Pending("WorkspaceNotFound", f"QuantumWorkspace {spec.workspace} does not exist in {namespace}")
@@ -219,18 +184,17 @@ class JobReconciler:
             else:
                 missing = Pending("ProviderNotFound", f"provider {spec.provider} is not added to workspace "
                                                       f"{spec.workspace} (no Provider object for it)")
-            if (job["metadata"].get("annotations") or {}).get(ANNOTATION_CREATED_BY) == GATEWAY:
+            if job.meta.annotations.get(ANNOTATION_CREATED_BY) == GATEWAY:
                 # Submitted as to Azure Quantum, which fails such a job rather than letting it wait.
                 raise JobInvalid("InvalidProvider", missing.message)
             raise missing
         provider, canonical = found
         resolved = resolve(spec, canonical)
-        storage_ready = next((c for c in (workspace.get("status") or {}).get("conditions") or []
-                              if c.get("type") == "StorageReady"), None)
-        if storage_ready is not None and storage_ready.get("status") == "False":
+        storage_ready = get_condition(workspace.status.conditions, "StorageReady")
+        if storage_ready is not None and storage_ready.status == "False":
             # The workspace already found its storage unreachable: wait at once, with its words, rather than
             # after this reconcile's own connection attempts time out (the job would show no status meanwhile).
-            raise Pending("WorkspaceNotReady", f"workspace {spec.workspace}: {storage_ready.get('message')}")
+            raise Pending("WorkspaceNotReady", f"workspace {spec.workspace}: {storage_ready.message}")
         try:
             storage = await self.ctx.storages.for_workspace(workspace)
         except StorageNotConfigured as e:
@@ -245,7 +209,7 @@ class JobReconciler:
         draft.note("Queued", False, p.reason, p.message, event=True, warning=True)
         draft.recheck_after(PENDING_RETRY_SECONDS)
 
-    async def _upload(self, job: dict[str, Any], job_id: str, spec: QuantumJobSpec, resolved: Resolved,
+    async def _upload(self, job: JobObject, job_id: str, spec: QuantumJobSpec, resolved: Resolved,
                       storage: WorkspaceStorage) -> str:
         if spec.input.blobUri:
             if storage.locate(spec.input.blobUri) is None and "?" not in spec.input.blobUri:
@@ -253,7 +217,7 @@ class JobReconciler:
                                    f"account {storage.account_name} and carries no SAS token to read it with")
             await asyncio.to_thread(storage.ensure_container, job_id)
             return spec.input.blobUri
-        namespace = job["metadata"]["namespace"]
+        namespace = job.meta.namespace
         objects: dict[tuple[str, str], dict[str, Any] | None] = {}
         for kind, ref in (("configmap", spec.input.configMapKeyRef), ("secret", spec.input.secretKeyRef)):
             if ref is not None:
@@ -269,25 +233,22 @@ class JobReconciler:
             raise Pending("StorageUnavailable", str(e)) from e
 
     # ------------------------------------------------------------------ quotas and queue
-    def _month_usage(self, job: dict[str, Any]) -> MonthlyUsage:
+    def _month_usage(self, job: JobObject) -> MonthlyUsage:
         """This month's use of the job's provider plan by the other jobs of its workspace."""
-        group = group_of(job)
-        members = self.ctx.dispatcher.members(group) if group else []
-        return monthly_usage(members, month_of(now_iso()), excluding_uid=job["metadata"]["uid"])
+        return monthly_usage(self.ctx.dispatcher.members(job.group), month_of(now_iso()), excluding_uid=job.meta.uid)
 
-    def _jobs_quota_exceeded(self, job: dict[str, Any], spec: QuantumJobSpec, provider: dict[str, Any]) -> str | None:
+    def _jobs_quota_exceeded(self, job: JobObject, spec: QuantumJobSpec, provider: ProviderObject) -> str | None:
         return jobs_quota_exceeded(plan_limits(provider), self._month_usage(job), spec.provider)
 
-    def _seconds_quota_exceeded(self, job: dict[str, Any], spec: QuantumJobSpec, provider: dict[str, Any]
-                                ) -> str | None:
+    def _seconds_quota_exceeded(self, job: JobObject, spec: QuantumJobSpec, provider: ProviderObject) -> str | None:
         return seconds_quota_exceeded(plan_limits(provider), self._month_usage(job), spec.provider)
 
-    def _queue_position(self, job: dict[str, Any]) -> int | None:
-        return self.ctx.dispatcher.position(group_of(job), job)
+    def _queue_position(self, job: JobObject) -> int | None:
+        return self.ctx.dispatcher.position(job.group, job)
 
     # ------------------------------------------------------------------ start
     async def _start(self, draft: Draft, spec: QuantumJobSpec, resolved: Resolved, storage: WorkspaceStorage,
-                     provider: dict[str, Any]) -> None:
+                     provider: ProviderObject) -> None:
         """The job was admitted: its backend launches it."""
         if quota := self._seconds_quota_exceeded(draft.job, spec, provider):
             draft.apply(Failed("QuotaExceeded", quota))
@@ -304,7 +265,7 @@ class JobReconciler:
         draft.observe(seen)
 
     # ------------------------------------------------------------------ running
-    async def _run_of(self, job: dict[str, Any], status: QuantumJobStatus, spec: QuantumJobSpec
+    async def _run_of(self, job: JobObject, status: QuantumJobStatus, spec: QuantumJobSpec
                       ) -> tuple[Backend, Run]:
         provider, storage, resolved = await self._prerequisites(job, spec)
         backend = self.backends.for_target(resolved.target, provider)
@@ -316,7 +277,7 @@ class JobReconciler:
         except (Pending, JobInvalid) as e:
             # What it runs on went away under a launched job (workspace, Provider, storage): it stays as it is
             # until that is back or the job is cancelled or deleted.
-            log.warning("job %s: %s; checking again in %.0fs", key_of(draft.job), e, PENDING_RETRY_SECONDS)
+            log.warning("job %s: %s; checking again in %.0fs", draft.job.key, e, PENDING_RETRY_SECONDS)
             draft.recheck_after(PENDING_RETRY_SECONDS)
             return
         if spec.cancel and backend is not self.backends.pod and not draft.new.providerJobId:
@@ -350,7 +311,7 @@ class JobReconciler:
         message = f"target {spec.target} cannot cancel a job while it executes; the job runs to completion"
         draft.note("CancelRequested", True, "NotCancellableWhileExecuting", message, event=True, warning=True)
 
-    async def _stop(self, job: dict[str, Any], status: QuantumJobStatus, spec: QuantumJobSpec | None) -> bool:
+    async def _stop(self, job: JobObject, status: QuantumJobStatus, spec: QuantumJobSpec | None) -> bool:
         """Stops whatever runs the job, on every backend that may have it; True once nothing runs."""
         if spec is not None:
             try:
@@ -362,93 +323,86 @@ class JobReconciler:
         return await self.backends.pod.stop(job, str(status.id))
 
     # ------------------------------------------------------------------ final and deletion
-    async def _after_final(self, job: dict[str, Any], status: QuantumJobStatus) -> None:
-        key = key_of(job)
+    async def _after_final(self, job: JobObject, status: QuantumJobStatus) -> None:
+        key = job.key
         if key in self.ctx.dispatcher.started:
             self.ctx.dispatcher.started.discard(key)
             self._kick(job)
         for backend in self.backends.all():
             await backend.cleanup(job, status)
-        ttl = (job.get("spec") or {}).get("ttlSecondsAfterFinished")
+        ttl = job.spec.ttlSecondsAfterFinished if job.spec is not None else None
         if ttl is not None:
             finished = status.endExecutionTime or status.cancellationTime or now_iso()
             remaining = float(ttl) - seconds_between(finished, now_iso())
             if remaining <= 0:
-                await self.ctx.kube.delete_custom("QuantumJob", job["metadata"]["namespace"], job["metadata"]["name"])
+                await self.ctx.kube.delete_custom("QuantumJob", job.meta.namespace, job.meta.name)
             else:
                 self.ctx.enqueue_after("QuantumJob", key, remaining + 0.5)
 
-    async def _on_deletion(self, job: dict[str, Any], status: QuantumJobStatus) -> None:
+    async def _on_deletion(self, job: JobObject, status: QuantumJobStatus) -> None:
         """Deleting a job cancels it first; the blobs stay (they are the user's data)."""
-        meta = job["metadata"]
-        if FINALIZER not in (meta.get("finalizers") or []):
+        meta = job.meta
+        if FINALIZER not in meta.finalizers:
             return
         if not is_final(status.state) and status.state is not None:
-            try:
-                spec: QuantumJobSpec | None = QuantumJobSpec.model_validate(self._accepted_spec(job))
-            except ValidationError:
-                spec = None
-            if not await self._stop(job, status, spec):
+            if not await self._stop(job, status, job.spec):
                 return
             job = await self._write(job, status, [Cancelled(now_iso())])
-            status = QuantumJobStatus.model_validate(job.get("status") or {})
+            status = job.status
         for backend in self.backends.all():
             await backend.cleanup(job, status)
-        remaining = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
-        await self.ctx.kube.patch_meta("QuantumJob", meta["namespace"], meta["name"],
-                                       {"metadata": {"finalizers": remaining}})
-        self.ctx.dispatcher.started.discard(key_of(job))
+        remaining = [f for f in meta.finalizers if f != FINALIZER]
+        await self.ctx.kube.patch_meta("QuantumJob", meta.namespace, meta.name, {"metadata": {"finalizers": remaining}})
+        self.ctx.dispatcher.started.discard(job.key)
         if status.id:
             self.ctx.store.forget_job_children(status.id)
         self._kick(job)
 
     # ------------------------------------------------------------------ writing
-    async def _write(self, job: dict[str, Any], status: QuantumJobStatus, events: list[Event]) -> dict[str, Any]:
+    async def _write(self, job: JobObject, status: QuantumJobStatus, events: list[Event]) -> JobObject:
         """Applies events through the state machine, writes the status once, and records Events."""
         draft = Draft(job, status)
         draft.apply(*events)
         return await self._flush(draft)
 
-    async def _flush(self, draft: Draft) -> dict[str, Any]:
+    async def _flush(self, draft: Draft) -> JobObject:
         """The reconcile's one status write (when anything changed), then its Events and follow-ups."""
         new = draft.new
         if new.id is None and new.state is not None:
-            new = new.model_copy(update={"id": job_id_of(draft.job)})
+            new = new.model_copy(update={"id": draft.job.job_id})
         job = await self._write_status(draft.job, draft.old, new)
         if new.state != draft.old.state:
             await self._record_transition(job, draft.old, new)
         for reason, message, warning in draft.notices:
             await self.ctx.kube.event(job, reason, message, warning=warning)
         if draft.recheck is not None and not is_final(new.state):
-            self.ctx.enqueue_after("QuantumJob", key_of(job), draft.recheck)
+            self.ctx.enqueue_after("QuantumJob", job.key, draft.recheck)
         return job
 
-    async def _write_status(self, job: dict[str, Any], old: QuantumJobStatus, new: QuantumJobStatus
-                            ) -> dict[str, Any]:
-        new = new.model_copy(update={"observedGeneration": job["metadata"].get("generation")})
+    async def _write_status(self, job: JobObject, old: QuantumJobStatus, new: QuantumJobStatus) -> JobObject:
+        new = new.model_copy(update={"observedGeneration": job.meta.generation})
         if new == old:
             return job
-        meta = job["metadata"]
+        meta = job.meta
         body = new.model_dump(mode="json", exclude_none=True)
         if old.state is None:
             patch: Any = {"status": body}
-            updated = await self.ctx.kube.patch_status("QuantumJob", meta["namespace"], meta["name"], patch)
+            updated = await self.ctx.kube.patch_status("QuantumJob", meta.namespace, meta.name, patch)
         else:
             # The test makes the API server refuse the write if the state moved meanwhile (never over a final one).
             patch = [{"op": "test", "path": "/status/state", "value": str(old.state)},
                      {"op": "replace", "path": "/status", "value": body}]
-            updated = await self.ctx.kube.patch_status("QuantumJob", meta["namespace"], meta["name"], patch,
+            updated = await self.ctx.kube.patch_status("QuantumJob", meta.namespace, meta.name, patch,
                                                        json_patch=True)
-        self.ctx.store.put("QuantumJob", updated)
-        return updated
+        return self.ctx.store.put_job(updated)
 
-    async def _record_transition(self, job: dict[str, Any], old: QuantumJobStatus, new: QuantumJobStatus) -> None:
+    async def _record_transition(self, job: JobObject, old: QuantumJobStatus, new: QuantumJobStatus) -> None:
         state = JobState(new.state) if new.state else None
         if state is None:
             return
         metrics.TRANSITIONS.labels(state=state.value).inc()
         detail = f" ({new.errorData.code}: {new.errorData.message[:200]})" if new.errorData else ""
-        log.info("job %s (%s): %s -> %s%s", key_of(job), new.id, old.state or "new", state.value, detail)
+        log.info("job %s (%s): %s -> %s%s", job.key, new.id, old.state or "new", state.value, detail)
         if new.beginExecutionTime and not old.beginExecutionTime and new.creationTime:
             metrics.TIME_IN_QUEUE.observe(seconds_between(new.creationTime, new.beginExecutionTime))
             await self.ctx.kube.event(job, "Executing", f"job {new.id} started executing")
@@ -463,27 +417,19 @@ class JobReconciler:
         elif state == JobState.CANCELLED:
             await self.ctx.kube.event(job, "Cancelled", f"job {new.id} was cancelled")
         if is_final(state):
-            self.ctx.enqueue("QuantumJob", key_of(job))  # clean up, TTL
+            self.ctx.enqueue("QuantumJob", job.key)  # clean up, TTL
             self._kick(job)
 
-    def _kick(self, job: dict[str, Any]) -> None:
+    def _kick(self, job: JobObject) -> None:
         """Capacity may have freed: reconcile the jobs that may start now."""
-        group = group_of(job)
-        if group:
-            for key in self.ctx.dispatcher.admitted(group):
-                self.ctx.enqueue("QuantumJob", key)
+        for key in self.ctx.dispatcher.admitted(job.group):
+            self.ctx.enqueue("QuantumJob", key)
 
 
-def _unavailable(provider: dict[str, Any], target: str) -> str | None:
+def _unavailable(provider: ProviderObject, target: str) -> str | None:
     """Why the target takes no jobs now (its Provider lists it Unavailable), or None."""
-    for listed in (provider.get("status") or {}).get("targets") or []:
-        if listed.get("id") == target and listed.get("availability") == "Unavailable":
-            return (f"target {target} is unavailable (Provider {provider['metadata']['name']}); the job waits "
+    for listed in provider.status.targets:
+        if listed.id == target and listed.availability == "Unavailable":
+            return (f"target {target} is unavailable (Provider {provider.meta.name}); the job waits "
                     "until it is available again")
     return None
-
-
-def _first_error(e: ValidationError) -> str:
-    err = e.errors()[0]
-    where = ".".join(str(p) for p in err["loc"])
-    return f"spec.{where}: {err['msg']}" if where else err["msg"]

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
-
-from pydantic import ValidationError
 
 from ..backends.registry import LOCAL, Backends
 from ..backends.remote import PROBE_SECONDS, Probe
@@ -14,7 +11,7 @@ from ..conditions import get_condition, remove_condition, set_condition
 from ..lookup import primary_provider, workspace_of
 from ..models import ProviderSpec, ProviderStatus, TargetStatus
 from ..models.provider import ProviderUsage
-from ..store import key_of
+from ..objects import ProviderObject
 from ..timeutil import month_of, now_iso
 from ..usage import monthly_usage
 from .context import Context
@@ -30,15 +27,14 @@ class ProviderReconciler:
         self.writer = ThrottledStatusWriter(ctx, "Provider", min_interval=5.0)
 
     async def reconcile(self, key: str) -> None:
-        body = self.ctx.store.providers.get(key)
-        if body is None or body["metadata"].get("deletionTimestamp"):
+        provider = self.ctx.store.providers.get(key)
+        if provider is None or provider.meta.deleting:
             return
-        meta = body["metadata"]
-        old = ProviderStatus.model_validate(body.get("status") or {})
+        old = provider.status
         new = old.model_copy(deep=True)
-        new.observedGeneration = meta.get("generation")
-        problem = await self._problem(body, new)
-        now, generation = now_iso(), meta.get("generation")
+        now, generation = now_iso(), provider.meta.generation
+        new.observedGeneration = generation
+        problem = await self._problem(provider, new)
         if problem is None:
             new.conditions = set_condition(new.conditions, "Ready", True, "Ready", "the provider's targets are listed",
                                            now, generation)
@@ -51,42 +47,40 @@ class ProviderReconciler:
             new.conditions = remove_condition(new.conditions, "Reconciling" if permanent else "Stalled")
             if not permanent:
                 self.ctx.enqueue_after("Provider", key, 10.0)
-        await self._write(body, old, new)
+        await self._write(provider, old, new)
         before, after = (get_condition(c, "CredentialsValid") for c in (old.conditions, new.conditions))
         if after is not None and after.status == "False" and (before is None or before.status != "False"
                                                                or before.message != after.message):
-            await self.ctx.kube.event(body, after.reason, after.message, warning=True)
+            await self.ctx.kube.event(provider, after.reason, after.message, warning=True)
 
-    async def _problem(self, body: dict[str, Any], new: ProviderStatus) -> tuple[str, str, bool] | None:
+    async def _problem(self, provider: ProviderObject, new: ProviderStatus) -> tuple[str, str, bool] | None:
         """(reason, message, permanent) when the Provider cannot serve jobs, else None (status filled in)."""
-        meta = body["metadata"]
-        try:
-            spec = ProviderSpec.model_validate(body.get("spec") or {})
-        except ValidationError as e:
-            return "InvalidSpec", str(e.errors()[0]["msg"]), True
+        meta, spec = provider.meta, provider.spec
+        if spec is None:
+            return "InvalidSpec", str(provider.spec_error), True
         canonical = canonical_provider_id(spec.providerId)
         if canonical is None:
             known = ", ".join(sorted(ALIASES))
             return "UnknownProvider", f"unknown providerId {spec.providerId!r}; known ids: {known}", True
         new.providerId = canonical
-        if workspace_of(self.ctx.store, meta["namespace"], spec.workspace) is None:
-            message = f"QuantumWorkspace {spec.workspace} does not exist in {meta['namespace']}"
+        if workspace_of(self.ctx.store, meta.namespace, spec.workspace) is None:
+            message = f"QuantumWorkspace {spec.workspace} does not exist in {meta.namespace}"
             return "WorkspaceNotFound", message, False
-        primary = primary_provider(self.ctx.store, meta["namespace"], spec.workspace, canonical)
-        if primary is not None and primary["metadata"]["uid"] != meta["uid"]:
+        primary = primary_provider(self.ctx.store, meta.namespace, spec.workspace, canonical)
+        if primary is not None and primary.meta.uid != meta.uid:
             new.targets = []
             return ("DuplicateProvider",
                     f"provider {canonical} is already added to workspace {spec.workspace} by Provider "
-                    f"{primary['metadata']['name']}; a workspace has one billing plan per provider, so this "
+                    f"{primary.meta.name}; a workspace has one billing plan per provider, so this "
                     "Provider runs no jobs", True)
-        probe = await self._probe(body, spec, canonical, new)
-        new.targets = self._targets(meta["namespace"], spec, canonical, probe)
-        new.usage = self._usage(meta["namespace"], spec, canonical)
+        probe = await self._probe(provider, spec, canonical, new)
+        new.targets = self._targets(meta.namespace, spec, canonical, probe)
+        new.usage = self._usage(meta.namespace, spec, canonical)
         if probe is not None and probe.credentials_reason is not None:
             return probe.credentials_reason, str(probe.message), False
         return None
 
-    async def _probe(self, body: dict[str, Any], spec: ProviderSpec, canonical: str, new: ProviderStatus
+    async def _probe(self, provider: ProviderObject, spec: ProviderSpec, canonical: str, new: ProviderStatus
                      ) -> Probe | None:
         """A hardware provider's status endpoint, asked with the Provider's credentials (none when every
         target is emulated locally); the answer becomes CredentialsValid and the targets' availability."""
@@ -95,15 +89,15 @@ class ProviderReconciler:
         if remote is None or set(targets_of(canonical)) <= emulated:
             new.conditions = remove_condition(new.conditions, "CredentialsValid")
             return None
-        probe = await remote.probe(body)
-        now, generation = now_iso(), body["metadata"].get("generation")
+        probe = await remote.probe(provider)
+        now, generation = now_iso(), provider.meta.generation
         if probe.credentials_reason is not None:
             new.conditions = set_condition(new.conditions, "CredentialsValid", False, probe.credentials_reason,
                                            str(probe.message), now, generation)
         elif probe.availability is not None:
             new.conditions = set_condition(new.conditions, "CredentialsValid", True, "Accepted",
                                            f"{canonical} accepted the credentials", now, generation)
-        self.ctx.enqueue_after("Provider", key_of(body), PROBE_SECONDS)
+        self.ctx.enqueue_after("Provider", provider.key, PROBE_SECONDS)
         return probe
 
     def _targets(self, namespace: str, spec: ProviderSpec, canonical: str, probe: Probe | None
@@ -139,9 +133,9 @@ class ProviderReconciler:
                              maxJobsPerMonth=limits.maxJobsPerMonth,
                              maxExecutionSecondsPerMonth=limits.maxExecutionSecondsPerMonth)
 
-    async def _write(self, body: dict[str, Any], old: ProviderStatus, new: ProviderStatus) -> None:
+    async def _write(self, provider: ProviderObject, old: ProviderStatus, new: ProviderStatus) -> None:
         def without_counters(status: ProviderStatus) -> ProviderStatus:
             targets = [t.model_copy(update={"queueDepth": 0, "running": 0, "queue": []}) for t in status.targets]
             return status.model_copy(update={"targets": targets, "usage": None})
 
-        await self.writer.write(body, old, new, counters_only=without_counters(new) == without_counters(old))
+        await self.writer.write(provider, old, new, counters_only=without_counters(new) == without_counters(old))

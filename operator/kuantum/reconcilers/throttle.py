@@ -4,12 +4,11 @@ cause write storms; a change of the Ready condition is announced as an Event."""
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from pydantic import BaseModel
 
 from ..conditions import get_condition
-from ..store import key_of
+from ..objects import ProviderObject, WorkspaceObject
 from .context import Context
 
 
@@ -24,21 +23,20 @@ class ThrottledStatusWriter:
         last = self._last.get(key)
         return 0.0 if last is None else max(0.0, self.min_interval - (time.monotonic() - last))
 
-    async def write(self, body: dict[str, Any], old: Any, new: Any, counters_only: bool) -> None:
+    async def write(self, obj: ProviderObject | WorkspaceObject, old: BaseModel, new: BaseModel,
+                    counters_only: bool) -> None:
         """Writes new (a status model with .conditions) unless unchanged, or only counters changed too recently."""
-        assert isinstance(old, BaseModel) and isinstance(new, BaseModel)
         if new == old:
             return
-        key = key_of(body)
+        key = obj.key
         if counters_only and (delay := self._wait_for(key)) > 0:
             self.ctx.enqueue_after(self.kind, key, delay)
             return
-        meta = body["metadata"]
         patch = {"status": new.model_dump(mode="json", exclude_none=True)}
-        updated = await self.ctx.kube.patch_status(self.kind, meta["namespace"], meta["name"], patch)
+        updated = await self.ctx.kube.patch_status(self.kind, obj.meta.namespace, obj.meta.name, patch)
         self.ctx.store.put(self.kind, updated)
         self._last[key] = time.monotonic()
         before = get_condition(getattr(old, "conditions", []), "Ready")
         after = get_condition(getattr(new, "conditions", []), "Ready")
         if after and (before is None or (before.status, before.reason) != (after.status, after.reason)):
-            await self.ctx.kube.event(body, after.reason, after.message, warning=after.status != "True")
+            await self.ctx.kube.event(obj, after.reason, after.message, warning=after.status != "True")
