@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..catalog import QUANTINUUM
 from ..remote.base import Program, ProviderApi
-from ..remote.circuits import InvalidProgram, ionq_to_qasm
+from ..remote.circuits import InvalidProgram, check_qasm, ionq_to_qasm
 from ..remote.qir import qir_to_quantinuum, quantinuum_output
 from ..remote.quantinuum import DEFAULT_ENDPOINT, QuantinuumApi
 from .base import Run
@@ -35,6 +35,7 @@ def translate(data: bytes, input_format: str, params: dict[str, Any], target: st
             text = data.decode()
         except UnicodeDecodeError as e:
             raise InvalidProgram("the OpenQASM program is not UTF-8 text") from e
+        check_qasm(text)
     return Program(target=target, body=text, shots=shots_of(params), name=f"kuantum-{marker}", marker=marker,
                    registers=registers, source=data if input_format == QIR else b"")
 

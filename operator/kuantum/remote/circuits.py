@@ -137,6 +137,15 @@ class _Recorder(solver_qasm._Builder):
         out.append(_Named(name, args, qubits, *self._site))
 
 
+def check_qasm(text: str) -> None:
+    """Raises InvalidProgram (line, column, token) unless the solver's OpenQASM parser accepts the program: a
+    provider that takes OpenQASM as it is gets nothing it would refuse later, after a queue wait."""
+    try:
+        solver_qasm.parse_program(text)
+    except SolverError as exc:
+        raise _invalid(exc) from exc
+
+
 def _parse_named(text: str) -> tuple[solver_qasm.Program, list[Any]]:
     """Validates with the solver's parser (its messages), then re-reads the program keeping gate names."""
     import openqasm3
