@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 import pytest
@@ -22,7 +23,7 @@ hostile = st.one_of(
 
 
 def _ok(value: str) -> bool:
-    return len(value) <= MAX_LENGTH and LABEL_VALUE.match(value) is not None
+    return len(value) <= 63 and LABEL_VALUE.match(value) is not None
 
 
 @pytest.mark.parametrize(
@@ -55,6 +56,24 @@ def test_invalid_values_are_readable_and_hashed(text: str, prefix: str) -> None:
     assert _ok(value)
     assert value.startswith(prefix)
     assert len(value) == len(prefix) + HASH_LENGTH
+
+
+def test_too_long_by_one_is_changed() -> None:
+    value = label_value("a" * 64)
+    assert _ok(value) and value != "a" * 63
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_changed_values_are_the_persisted_format() -> None:
+    # Labels stay on existing objects and selectors match them: the scheme may not drift between
+    # versions. The readable part, "-", then the first 10 hex digits of the text's SHA-256.
+    assert label_value("other-ns/ws") == f"other-ns-ws-{_sha('other-ns/ws')[:10]}"
+    assert label_value("///") == _sha("///")[:10]
+    # A long text keeps as much readable text as fits in 63 characters.
+    assert label_value("x" * 300) == "x" * 52 + "-" + _sha("x" * 300)[:10]
 
 
 def test_long_values_are_cut_without_a_bad_last_character() -> None:
