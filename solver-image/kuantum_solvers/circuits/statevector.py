@@ -352,8 +352,13 @@ Progress = Callable[[str], None]
 
 
 def apply_all(psi: State, gates: list[Gate], progress: Progress | None = None) -> None:
-    """Fuse and apply `gates`, reporting progress at most about once per second."""
+    """Fuse and apply `gates`, reporting progress at most about once per second. On a CUDA device
+    when the state is large enough and fits there (circuits/gpu_statevector.py)."""
     fused = fuse(gates)
+    from kuantum_solvers.circuits import gpu_statevector
+
+    if gpu_statevector.apply_fused(psi, fused, len(gates), progress):
+        return
     last = time.monotonic()
     for k, gate in enumerate(fused):
         apply_gate(psi, gate)

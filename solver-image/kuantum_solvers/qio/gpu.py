@@ -57,7 +57,7 @@ def _cupy() -> Any | None:
 
 
 def use_gpu(replicas: int) -> bool:
-    return _cupy() is not None and (mode() == "on" or replicas >= GPU_MIN_REPLICAS)
+    return mode() != "off" and _cupy() is not None and (mode() == "on" or replicas >= GPU_MIN_REPLICAS)
 
 
 def compile_options(real: str) -> tuple[str, ...]:

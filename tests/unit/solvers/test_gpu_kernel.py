@@ -240,6 +240,9 @@ def test_gpu_is_used_only_when_present_and_worthwhile(monkeypatch: pytest.Monkey
     assert gpu.use_gpu(gpu.GPU_MIN_REPLICAS) and not gpu.use_gpu(8)
     monkeypatch.setenv("KUANTUM_GPU", "on")
     assert gpu.use_gpu(8)
+    monkeypatch.setenv("KUANTUM_GPU", "off")  # even with cupy loaded earlier in the process
+    assert not gpu.use_gpu(10**6)
+    monkeypatch.setenv("KUANTUM_GPU", "auto")
     monkeypatch.setattr(gpu, "_cupy", lambda: None)
     assert not gpu.use_gpu(10**6)
 
