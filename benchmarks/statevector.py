@@ -4,18 +4,21 @@ single non-fused gate costs at best), on one thread and on all cores. Also times
 
     python benchmarks/statevector.py            # 20, 22, 24 qubits
     python benchmarks/statevector.py --quick    # 16, 18, 20 qubits
+    python benchmarks/statevector.py --gpu      # on a CUDA device: 26, 28, 30, 32 qubits, GPU vs floor vs CPU
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import time
+from typing import Any
 
 import numba
 import numpy as np
 from kuantum_solvers.circuits import gates as g
-from kuantum_solvers.circuits.statevector import Circuit, Gate, fuse, sample_basis_states, simulate
+from kuantum_solvers.circuits.statevector import Circuit, Gate, apply_all, fuse, sample_basis_states, simulate
 from kuantum_solvers.resources import available_cores
 
 
@@ -96,13 +99,106 @@ def copy_floor(n: int) -> float:
     return best
 
 
+def gpu_table(sizes: list[int], depth: int, cpu_max: int) -> None:
+    """Device-resident state (host copies excluded, timed once at the smallest size): ms per fused gate
+    against the device floor (one device-to-device copy of the state: a read and a write pass), and
+    the CPU on all cores beside it up to `cpu_max` qubits."""
+    from kuantum_solvers.circuits import gpu_statevector as gsv
+    from kuantum_solvers.qio import gpu as qio_gpu
+
+    cupy: Any = qio_gpu._cupy()
+    if cupy is None:
+        print("\nGPU statevector: no cupy or no CUDA device here: GPU columns unmeasured")
+        return
+    props = cupy.cuda.runtime.getDeviceProperties(0)
+    kernels = gsv._kernels()
+    sms = props["multiProcessorCount"]
+    free = cupy.cuda.runtime.memGetInfo()[0]
+    print(f"\nStatevector on the GPU ({props['name'].decode()}, {free / 2**30:.0f} GiB free), complex128, state on "
+          "the device. floor = one device copy of the state (read + write, what one gate pass costs at best);")
+    print("fused/floor is ms per fused gate over the floor (<= 2 is the goal); CPU = the same fused gates on all "
+          f"{available_cores()} cores (up to {cpu_max} qubits). ms/g = per gate as written.")
+    print(f"{'circuit':>10} {'n':>3} {'gates':>6} {'fused':>6} {'GPU ms/g':>9} {'GPU ms/fused':>12} {'floor ms':>9} "
+          f"{'fused/floor':>11} {'CPU ms/g':>9} {'CPU/GPU':>8}")
+
+    def device_floor(n: int) -> float:
+        m = min(n, 30)
+        src = cupy.ones(1 << m, dtype=cupy.complex128)
+        dst = cupy.empty_like(src)
+        cupy.copyto(dst, src)
+        cupy.cuda.Device().synchronize()
+        best = math.inf
+        for _ in range(3):
+            t0 = time.perf_counter()
+            cupy.copyto(dst, src)
+            cupy.cuda.Device().synchronize()
+            best = min(best, time.perf_counter() - t0)
+        del src, dst
+        return best * 2 ** (n - m)
+
+    for n in sizes:
+        if gsv.device_bytes(n) + (16 << min(n, 30)) * 2 > cupy.cuda.runtime.memGetInfo()[0] and n > 30:
+            print(f"{'':>10} {n:>3} does not fit in the device's free memory with the floor buffers: skipped")
+            continue
+        floor = device_floor(n)
+        for name, (ours, _qc) in (("qft", qft(n)), (f"layers{depth}", layered(n, depth, n))):
+            fused = fuse(ours.gates)
+            p = gsv.plan(n, fused)
+            state = cupy.zeros(1 << n, dtype=cupy.complex128)
+            state[0] = 1.0
+            matrices, masks = cupy.asarray(p.matrix_buffer()), cupy.asarray(p.mask_buffer())
+
+            def launch(kernel: str, work: int, args: tuple[Any, ...]) -> None:
+                kernels[kernel]((gsv.grid_size(work, sms),), (gsv.THREADS_PER_BLOCK,), args)
+
+            gsv.run_plan(p, state, launch, matrices, masks)  # warm (first launches load the module)
+            cupy.cuda.Device().synchronize()
+            t0 = time.perf_counter()
+            gsv.run_plan(p, state, launch, matrices, masks)
+            cupy.cuda.Device().synchronize()
+            t_gpu = time.perf_counter() - t0
+            del state
+            count = len(ours.gates)
+            cpu_cols = f"{'-':>9} {'-':>8}"
+            if n <= cpu_max:
+                os.environ["KUANTUM_GPU"] = "off"
+                psi = np.zeros(1 << n, dtype=np.complex128)
+                psi[0] = 1.0
+                t0 = time.perf_counter()
+                apply_all(psi, ours.gates)
+                t_cpu = time.perf_counter() - t0
+                del psi
+                os.environ.pop("KUANTUM_GPU", None)
+                cpu_cols = f"{1e3 * t_cpu / count:>9.3f} {t_cpu / t_gpu:>8.1f}"
+            per_fused = 1e3 * t_gpu / max(1, len(p.launches))
+            print(f"{name:>10} {n:>3} {count:>6} {len(p.launches):>6} {1e3 * t_gpu / count:>9.3f} {per_fused:>12.3f} "
+                  f"{1e3 * floor:>9.3f} {per_fused / (1e3 * floor):>11.2f} {cpu_cols}", flush=True)
+    n = min(sizes)
+    psi = np.zeros(1 << n, dtype=np.complex128)
+    t0 = time.perf_counter()
+    state = cupy.asarray(psi)
+    cupy.cuda.Device().synchronize()
+    t1 = time.perf_counter()
+    state.get(out=psi)
+    t2 = time.perf_counter()
+    print(f"(apply_all also copies the state to the device and back: {n} qubits took {t1 - t0:.3f} s + "
+          f"{t2 - t1:.3f} s here)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="16, 18, 20 qubits")
+    ap.add_argument("--gpu", action="store_true", help="GPU table only: 26, 28, 30, 32 qubits (--sizes to change)")
+    ap.add_argument("--cpu-max-qubits", type=int, default=28, help="largest size the GPU table also runs on the CPU")
     ap.add_argument("--sizes", type=int, nargs="*")
     ap.add_argument("--depth", type=int, default=20, help="layers of the random layered circuit")
     ap.add_argument("--shots", type=int, default=1_000_000)
     args = ap.parse_args()
+    if args.gpu:
+        simulate(layered(4, 2, 0)[0])  # compile the CPU kernels
+        simulate(qft(4)[0])
+        gpu_table(args.sizes or [26, 28, 30, 32], args.depth, args.cpu_max_qubits)
+        return
     sizes = args.sizes or ([16, 18, 20] if args.quick else [20, 22, 24])
 
     # Load/compile every kernel before timing.
