@@ -239,7 +239,7 @@ class Controller:
                 self.enqueue(kind, key)
             else:
                 self.dispatcher.started.discard(key)
-                self._kick(obj)
+                self.ctx.kick(obj.group)
             self.enqueue("QuantumWorkspace", f"{namespace}/{obj.workspace}")
             self._enqueue_providers(namespace, obj.workspace)
             return
@@ -261,7 +261,3 @@ class Controller:
     def _enqueue_providers(self, namespace: str, workspace: str) -> None:
         for provider in providers_of_workspace(self.store, namespace, workspace):
             self.enqueue("Provider", provider.key)
-
-    def _kick(self, job: JobObject) -> None:
-        for key in self.dispatcher.admitted(job.group):
-            self.enqueue("QuantumJob", key)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from ..dispatch import Dispatcher
 from ..kubeapi import Kube
+from ..objects import Group
 from ..settings import Settings
 from ..storage_registry import StorageRegistry
 from ..store import Store
@@ -21,3 +22,8 @@ class Context:
     storages: StorageRegistry
     enqueue: Callable[[str, str], None]  # (kind, namespace/name)
     enqueue_after: Callable[[str, str, float], None]
+
+    def kick(self, group: Group) -> None:
+        """Capacity may have freed in a queue: reconcile the jobs that may start now."""
+        for key in self.dispatcher.admitted(group):
+            self.enqueue("QuantumJob", key)

@@ -327,7 +327,7 @@ class JobReconciler:
         key = job.key
         if key in self.ctx.dispatcher.started:
             self.ctx.dispatcher.started.discard(key)
-            self._kick(job)
+            self.ctx.kick(job.group)
         for backend in self.backends.all():
             await backend.cleanup(job, status)
         ttl = job.spec.ttlSecondsAfterFinished if job.spec is not None else None
@@ -356,7 +356,7 @@ class JobReconciler:
         self.ctx.dispatcher.started.discard(job.key)
         if status.id:
             self.ctx.store.forget_job_children(status.id)
-        self._kick(job)
+        self.ctx.kick(job.group)
 
     # ------------------------------------------------------------------ writing
     async def _write(self, job: JobObject, status: QuantumJobStatus, events: list[Event]) -> JobObject:
@@ -418,12 +418,7 @@ class JobReconciler:
             await self.ctx.kube.event(job, "Cancelled", f"job {new.id} was cancelled")
         if is_final(state):
             self.ctx.enqueue("QuantumJob", job.key)  # clean up, TTL
-            self._kick(job)
-
-    def _kick(self, job: JobObject) -> None:
-        """Capacity may have freed: reconcile the jobs that may start now."""
-        for key in self.ctx.dispatcher.admitted(job.group):
-            self.ctx.enqueue("QuantumJob", key)
+            self.ctx.kick(job.group)
 
 
 def _unavailable(provider: ProviderObject, target: str) -> str | None:
