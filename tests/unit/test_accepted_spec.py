@@ -213,3 +213,39 @@ def test_changes_detected_like_the_plain_comparison(a: dict[str, Any], b: dict[s
     plain = sorted(k for k in set(acc.immutable_part(a)) | set(acc.immutable_part(b))
                    if acc.immutable_part(a).get(k) != acc.immutable_part(b).get(k))
     assert acc.changed_fields(acc.decode(acc.encode(a)), b) == plain
+
+
+# --- found by mutation testing (make mutation) -------------------------------------------------------
+
+def test_lost_values_are_named_in_a_message_that_reads_right() -> None:
+    accepted = acc.decode(acc.encode(SMALL))
+    with pytest.raises(acc.AcceptedValueLost) as one:
+        acc.accepted_spec(accepted, _with(SMALL, input={"inline": _qio(3)}))
+    assert str(one.value).startswith("spec field input.inline changed after creation")
+    large = _with(SMALL, inputParams={"params": {"x": "p" * 5000}})
+    accepted = acc.decode(acc.encode(large))
+    with pytest.raises(acc.AcceptedValueLost) as two:
+        acc.accepted_spec(accepted, _with(large, input={"inline": _qio(3)}, inputParams={}))
+    assert two.value.fields == ["input.inline", "inputParams"]
+    assert str(two.value).startswith("spec fields input.inline, inputParams changed after creation")
+
+
+def test_a_field_is_digested_only_past_the_size_limit() -> None:
+    def sized(n: int) -> dict[str, Any]:  # a field whose canonical JSON is exactly n bytes
+        return _with(SMALL, priority="x" * (n - 2))
+
+    assert "priority" not in acc.decode(acc.encode(sized(acc.LARGE_FIELD_BYTES)))["digested"]
+    assert "priority" in acc.decode(acc.encode(sized(acc.LARGE_FIELD_BYTES + 1)))["digested"]
+
+
+@pytest.mark.parametrize("field", ["affinity", "backoffLimit", "id", "inputDataFormat"])
+def test_any_immutable_field_is_kept_whatever_its_name(field: str) -> None:
+    """The module is not tied to today's schema: a field sorting before "digested" or "input" (a future one,
+    or "id") is kept as accepted and its change reported, next to a digested inline input."""
+    spec = _with(SMALL, **{field: "v1"})
+    accepted = acc.decode(acc.encode(spec))
+    assert acc.changed_fields(accepted, spec) == []
+    assert acc.accepted_spec(accepted, spec) == spec
+    current = _with(spec, **{field: "v2"})
+    assert acc.changed_fields(accepted, current) == [field]
+    assert acc.accepted_spec(accepted, current)[field] == "v1"
