@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from kuantum.objects import JobObject, parse_job
-from kuantum.usage import monthly_usage
+import pytest
+from kuantum.models.provider import PlanLimits
+from kuantum.objects import JobObject, ProviderObject, parse_job, parse_provider
+from kuantum.usage import MonthlyUsage, jobs_quota_exceeded, monthly_usage, plan_limits, seconds_quota_exceeded
 
 
 def _job(uid: str, **status: Any) -> JobObject:
@@ -26,3 +28,57 @@ def test_jobs_count_by_submission_month_and_seconds_by_end_month() -> None:
     assert (november.jobs, november.execution_seconds) == (1, 0.0)
     assert (december.jobs, december.execution_seconds) == (1, 125.0)
     assert monthly_usage(jobs, "2026-12", excluding_uid="b").jobs == 0
+
+
+def test_usage_of_a_job_without_seconds_or_with_odd_values() -> None:
+    jobs = [
+        _job("a", creationTime="2026-12-01T00:00:00Z", inputDataUri="u", endExecutionTime="2026-12-01T00:00:01Z"),
+        _job("b", creationTime="2026-12-01T00:00:00Z", inputDataUri="u", endExecutionTime="2026-12-01T00:00:01Z",
+             usage={"executionSeconds": None}),
+        _job("c", creationTime="2026-12-01T00:00:00Z", inputDataUri="u", endExecutionTime="2026-12-01T00:00:01Z",
+             usage={"executionSeconds": 0.0004}),
+        _job("d", creationTime="2026-12-01T00:00:00Z", inputDataUri="u", endExecutionTime="2026-12-01T00:00:01Z",
+             usage={"executionSeconds": 1.2345}, errorData={"code": "Other", "message": "m"}),  # failed: counts
+    ]
+    assert monthly_usage(jobs, "2026-12") == MonthlyUsage("2026-12", 4, 1.235)
+    assert monthly_usage(jobs, "2026-12", excluding_uid=None).jobs == 4
+
+
+def _provider(limits: dict[str, Any] | None) -> ProviderObject:
+    spec: dict[str, Any] = {"workspace": "ws", "providerId": "microsoft-qio"}
+    if limits is not None:
+        spec["billingPlan"] = {"limits": limits}
+    return parse_provider({"metadata": {"name": "p", "namespace": "ns", "uid": "u"}, "spec": spec})
+
+
+def test_plan_limits_unset_mean_unlimited() -> None:
+    assert plan_limits(_provider(None)) == PlanLimits()
+    assert plan_limits(_provider({"maxJobsPerMonth": 3})).maxJobsPerMonth == 3
+    broken = parse_provider({"metadata": {"name": "p", "namespace": "ns", "uid": "u"}, "spec": {"workspace": ""}})
+    assert broken.spec is None and plan_limits(broken) == PlanLimits()
+    used = MonthlyUsage("2026-12", 10**6, 10.0**9)
+    assert jobs_quota_exceeded(PlanLimits(), used, "p") is None
+    assert seconds_quota_exceeded(PlanLimits(), used, "p") is None
+
+
+@pytest.mark.parametrize(("limit", "submitted", "refused"), [(3, 2, False), (3, 3, True), (3, 4, True),
+                                                              (0, 0, True)])
+def test_job_quota_refuses_at_the_limit(limit: int, submitted: int, refused: bool) -> None:
+    why = jobs_quota_exceeded(PlanLimits(maxJobsPerMonth=limit), MonthlyUsage("2026-12", submitted, 0.0), "ionq")
+    if not refused:
+        assert why is None
+    else:
+        assert why == (f"the billing plan allows {limit} jobs per month for ionq; "
+                       f"{submitted} were submitted this month")
+
+
+@pytest.mark.parametrize(("limit", "used", "refused"), [(60, 59.5, False), (60, 60.0, True), (60, 61.4, True),
+                                                         (0, 0.0, True)])
+def test_seconds_quota_refuses_once_used_up(limit: int, used: float, refused: bool) -> None:
+    why = seconds_quota_exceeded(PlanLimits(maxExecutionSecondsPerMonth=limit), MonthlyUsage("2026-12", 0, used),
+                                 "ionq")
+    if not refused:
+        assert why is None
+    else:
+        assert why == (f"the billing plan allows {limit} execution seconds per month for ionq; "
+                       f"{used:.0f} were used this month")
