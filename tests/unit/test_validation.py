@@ -35,7 +35,7 @@ def test_defaults_come_from_the_target() -> None:
 def test_a_resolution_cannot_be_changed_by_its_users() -> None:
     resolved = resolve(spec(), "microsoft-qio")
     with pytest.raises(dataclasses.FrozenInstanceError):
-        resolved.output_format = "microsoft.qio-results.v1"  # type: ignore[misc]
+        resolved.output_format = "microsoft.qio-results.v1"
 
 
 def test_qir_input_defaults_to_the_first_of_several_output_formats() -> None:
