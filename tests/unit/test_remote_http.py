@@ -319,3 +319,35 @@ async def test_absolute_urls_are_used_as_given() -> None:
     await client.request("GET", "http://provider.test/v0.4/jobs/1/results/probabilities")
     assert str(seen[0].url) == "http://provider.test/v0.4/jobs/1/results/probabilities"
     await client.aclose()
+
+
+# --- found by mutation testing (make mutation) -------------------------------------------------------
+
+async def test_a_bare_key_echoed_without_its_scheme_is_scrubbed() -> None:
+    echo = {"error": "Unauthorized", "message": f"key {KEY} was revoked"}
+    handler, _ = script(httpx.Response(401, json=echo))
+    client = make(handler, Clock())
+    with pytest.raises(CredentialsRejected) as info:
+        await client.request("GET", "jobs")
+    assert info.value.message == "key *** was revoked"
+    await client.aclose()
+
+
+async def test_error_code_and_message_are_bounded() -> None:
+    body = {"error": {"code": "C" * 300, "message": "m" * 2000}}
+    handler, _ = script(httpx.Response(400, json=body))
+    client = make(handler, Clock())
+    with pytest.raises(RequestRejected) as info:
+        await client.request("GET", "jobs")
+    assert info.value.code == "C" * 100 and info.value.message == "m" * 500
+    await client.aclose()
+
+
+async def test_429_with_a_retry_after_date_already_past_retries_at_once() -> None:
+    clock = Clock()
+    when = email.utils.formatdate(time.time() - 30, usegmt=True)
+    handler, seen = script(httpx.Response(429, headers={"Retry-After": when}), ok())
+    client = make(handler, clock)
+    await client.request("GET", "jobs")
+    assert clock.delays == [0.0] and len(seen) == 2
+    await client.aclose()
