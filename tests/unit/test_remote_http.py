@@ -194,7 +194,7 @@ async def test_429_past_the_deadline_fails_at_once() -> None:
     await client.aclose()
 
 
-@pytest.mark.parametrize("status", [400, 404, 409, 422])
+@pytest.mark.parametrize("status", [400, 404, 409, 422, 499])
 async def test_other_4xx_is_rejected_without_retry(status: int) -> None:
     body = {"error": "Bad Request", "message": "backend 'qpu.nope' is not a known backend", "statusCode": status}
     handler, seen = script(httpx.Response(status, json=body), ok())
