@@ -21,4 +21,6 @@ run() {
 run "$BENCH_PY" benchmarks/qio_sa.py --quick
 run "$BENCH_PY" benchmarks/statevector.py --quick
 run "$PY" benchmarks/operator_throughput.py --jobs 50 --latency-jobs 20 --baseline-jobs 50
+run "$PY" benchmarks/operator_scale.py --jobs 300 --workspaces 5 --per-workspace 10 --window 20 --window-seconds 120 \
+    --delete-seconds 120
 exit "$status"

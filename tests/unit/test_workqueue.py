@@ -297,3 +297,58 @@ async def test_a_lost_race_runs_again_without_an_error_line(caplog: pytest.LogCa
     assert calls == ["a", "a", "a"]
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and "boom" in errors[0].getMessage() and not errors[0].exc_info
+
+
+async def test_a_burst_of_adds_waits_behind_keys_added_one_by_one() -> None:
+    """A resync enqueues every job in one loop step: a key added alone later (a freed slot's next job) runs
+    before the rest of that burst, not after it."""
+    from kuantum.workqueue import BURST, SLOW_SHARE
+
+    order: list[str] = []
+
+    async def handler(key: str) -> None:
+        order.append(key)
+
+    q = WorkQueue(handler, workers=1)
+    burst = [f"resync-{i}" for i in range(BURST + 500)]
+    for key in burst:  # one step of the loop
+        q.add(key)
+    await asyncio.sleep(0)
+    q.add("kicked")
+    q.add(burst[-1])  # added alone while it waits in the background lane: moves to the front lane
+    assert len(q) == len(burst) + 1
+    q.start()
+    await until(lambda: len(order) == len(burst) + 1)
+    await settle()
+    assert sorted(order) == sorted([*burst, "kicked"]), "every key once"
+    # After the burst's first BURST keys (the front lane), with one pick in SLOW_SHARE from the background lane
+    kicked = order.index("kicked")
+    assert kicked == BURST + kicked // SLOW_SHARE, order[:kicked + 2]
+    assert order[kicked + 1] == burst[-1]
+    background = [k for k in order if k in burst[BURST:-1]]
+    assert background == burst[BURST:-1], "the background lane keeps its order"
+    await q.stop()
+
+
+async def test_the_background_lane_is_served_while_the_front_lane_stays_busy() -> None:
+    from kuantum.workqueue import BURST, SLOW_SHARE
+
+    order: list[str] = []
+    q: WorkQueue
+
+    async def handler(key: str) -> None:
+        order.append(key)
+        if key.startswith("front") and len(order) < 200:
+            await asyncio.sleep(0)
+            q.add(f"front-{len(order)}")  # the front lane never runs dry
+
+    q = WorkQueue(handler, workers=1)
+    for i in range(BURST + 10):
+        q.add(f"bulk-{i}")
+    await asyncio.sleep(0)
+    q.add("front-0")
+    q.start()
+    await until(lambda: len(order) >= 200)
+    late = [k for k in order[BURST:BURST + 4 * SLOW_SHARE] if k.startswith("bulk")]
+    assert late, "background keys are picked while front keys keep coming"
+    await q.stop()
