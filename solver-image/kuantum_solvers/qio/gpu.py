@@ -24,15 +24,12 @@ import numpy.typing as npt
 from numba import njit
 
 from kuantum_solvers.errors import INSUFFICIENT_MEMORY, SolverError
-from kuantum_solvers.qio.quadratic import Layout, QuadraticModel, ReplicaSet
+from kuantum_solvers.qio.quadratic import Layout, QuadraticModel, ReplicaSet, replica_seeds
 
 GPU_MIN_REPLICAS = 256
-THREADS_PER_BLOCK = 256
-MAX_GROUP = 32
-KERNEL_NAMES = ("kq_anneal", "kq_exchange")
+MAX_THREADS_PER_BLOCK = 1024
+KERNEL_NAMES = ("kq_anneal", "kq_energy", "kq_exchange")
 KERNEL_NAME = KERNEL_NAMES[0]
-# Blocks wanted per SM before a block takes more replicas (H200: 132 SMs).
-BLOCKS_PER_SM = 2
 
 
 def kernel_source() -> str:
@@ -132,12 +129,20 @@ def relabelled(q: QuadraticModel, order: npt.NDArray[np.int64]) -> QuadraticMode
 
 
 def choose_group(replicas: int, sms: int) -> int:
-    """Replicas per block: as many as fill a 32-byte sector (8 float32 spins) while there are
-    still BLOCKS_PER_SM blocks per SM, fewer (down to 1) for small replica counts."""
+    """Replicas per block (a power of two up to 8): 8 (8 float32 spins of one variable fill a 32-byte sector) while that
+    still gives every SM a block, fewer (down to 1) for small replica counts."""
     group = 8
-    while group > 1 and -(-replicas // group) < BLOCKS_PER_SM * sms:
+    while group > 1 and -(-replicas // group) < sms:
         group //= 2
     return group
+
+
+def choose_threads(group: int, colours: Colouring) -> int:
+    """Threads per block: `group` lanes times enough vertex threads for the largest colour class
+    (a multiple of 32 threads, at most 1024)."""
+    largest = int(np.diff(colours.colour_ptr).max(initial=1))
+    vthreads = max(1, min(MAX_THREADS_PER_BLOCK // group, largest))
+    return min(MAX_THREADS_PER_BLOCK, -(-group * vthreads // 32) * 32)  # group divides 32
 
 
 def device_bytes(q: QuadraticModel, replicas: int) -> int:
@@ -155,27 +160,38 @@ class GpuReplicaSet(ReplicaSet):
     """ReplicaSet whose spins live on the GPU, `[n, replicas]` of the relabelled model."""
 
     def __init__(self, q: QuadraticModel, replicas: int, bits: npt.NDArray[np.int8], seed: int,
-                 salt: int = 0, group: int | None = None, threads: int = THREADS_PER_BLOCK) -> None:
+                 salt: int = 0, group: int | None = None, threads: int | None = None) -> None:
+        # Not ReplicaSet.__init__: the starting spins and energies are made on the device (the CPU's
+        # local fields for [n, replicas] would cost seconds at n = 10^5).
         cupy = _cupy()
         assert cupy is not None
         if device_bytes(q, replicas) > cupy.cuda.runtime.memGetInfo()[0]:
             raise DeviceFull
+        self.cp = cupy
         self.original = q
         self.colours = colouring(q)
-        model = relabelled(q, self.colours.order)
-        super().__init__(model, Layout(1, replicas, replicas), bits[:, self.colours.order], seed, salt)
-        self.cp = cupy
+        self.q = model = relabelled(q, self.colours.order)
+        self.layout = Layout(1, replicas, replicas)
+        self.weights = model.flip_weights
         self.kernels = _kernels(_real(q.dtype))
         sms = cupy.cuda.Device().attributes["MultiProcessorCount"]
         self.group = group or choose_group(replicas, sms)
-        self.threads = max(self.group, min(threads, 1024) // self.group * self.group)
+        self.threads = threads or choose_threads(self.group, self.colours)
         self.blocks = -(-replicas // self.group)
         self.device_model = tuple(cupy.asarray(a) for a in (
             model.ptr, model.idx, model.couplings.astype(model.dtype), model.fields.astype(model.dtype),
             self.colours.colour_ptr))
-        del self.local  # the device kernel reads the neighbours' spins instead
-        for name in ("spins", "seeds", "energy", "best_spins", "best_energy"):
-            setattr(self, name, cupy.asarray(getattr(self, name)))
+        on_device = cupy.asarray(np.ascontiguousarray(bits, dtype=np.int8))[:, cupy.asarray(self.colours.order)]
+        spins = 1 - 2 * on_device.T.astype(model.dtype)
+        self.spins = cupy.ascontiguousarray(spins).reshape(1, model.n, replicas)
+        self.seeds = cupy.asarray(replica_seeds(seed, replicas, salt).reshape(1, replicas))
+        self.energy = cupy.empty((1, replicas), dtype=np.float64)
+        ptr, idx, couplings, fields, _ = self.device_model
+        self.kernels["kq_energy"]((self.blocks,), (self.threads,), (
+            ptr, idx, couplings, fields, self.spins[0], np.float64(model.constant), self.energy[0], np.int32(model.n),
+            np.int32(replicas), np.int32(self.group)))
+        self.best_spins = self.spins.copy()
+        self.best_energy = self.energy.copy()
 
     def anneal(self, nbetas: npt.NDArray[np.float32], first_sweep: int) -> None:
         self._launch(self.cp.asarray(nbetas, dtype=np.float32), len(nbetas), first_sweep, 1, 0)
@@ -215,10 +231,12 @@ class GpuReplicaSet(ReplicaSet):
         self.energy[0] = self.energy[0][gather]
 
     def _original_bits(self, spins: Any) -> list[npt.NDArray[np.int8]]:
-        rows = self._to_bits(self.cp.asnumpy(spins))
+        """Rows of bits per replica in the original variable order (gathered on the device)."""
+        cp = self.cp
         back = np.empty_like(self.colours.order)
         back[self.colours.order] = np.arange(self.q.n)
-        return [row[back] for row in rows]
+        rows = cp.asnumpy(cp.ascontiguousarray((spins[0][cp.asarray(back)] < 0).T).astype(np.int8))
+        return [rows[r] for r in range(self.layout.replicas)]
 
     def bits(self) -> list[npt.NDArray[np.int8]]:
         return self._original_bits(self.spins)

@@ -76,6 +76,13 @@ extern "C" void kq_host_anneal(
     });
 }
 
+extern "C" void kq_host_energy(unsigned int grid, unsigned int block, const long long* ptr, const int* idx,
+                               const REAL* J, const REAL* h, const REAL* s, double constant, double* energy, int n,
+                               int replicas, int group)
+{
+    kq_launch(grid, block, [&] { kq_energy(ptr, idx, J, h, s, constant, energy, n, replicas, group); });
+}
+
 extern "C" void kq_host_exchange(unsigned int grid, unsigned int block, const double* betas, const float* nbetas,
                                  long long* perm, const double* energy, unsigned long long* rng, float* nb_of_replica,
                                  int temperatures)
@@ -229,9 +236,15 @@ def test_colouring_is_proper_and_relabelling_keeps_costs() -> None:
 
 def test_group_and_memory_arithmetic() -> None:
     assert gpu.choose_group(4096, 132) == 8  # 512 blocks
-    assert gpu.choose_group(1024, 132) == 2  # 512 blocks of 2 replicas, not 128 of 8
+    assert gpu.choose_group(1056, 132) == 8  # a block per SM
+    assert gpu.choose_group(1024, 132) == 4  # 256 blocks of 4 replicas, not 128 of 8 on 132 SMs
     assert gpu.choose_group(100, 132) == 1
     _, q = _model("ising", 50, integer=True, density=0.1)
+    c = gpu.colouring(q)
+    largest = int(np.diff(c.colour_ptr).max())
+    assert gpu.choose_threads(8, c) == -(-8 * largest // 32) * 32
+    big = gpu.Colouring(np.arange(10**5), np.array([0, 50_000, 10**5], dtype=np.int32))
+    assert gpu.choose_threads(8, big) == gpu.choose_threads(1, big) == 1024
     assert gpu.device_bytes(q, 1000) > 2 * 50 * 1000 * 4
 
 
@@ -311,12 +324,15 @@ class _HostDevice:
     def asnumpy(a: Any) -> np.ndarray:
         return np.array(a, copy=True)
 
+    ascontiguousarray = staticmethod(np.ascontiguousarray)
+    empty = staticmethod(np.empty)
+
 
 def _ctype(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return _p(value)
     return {np.dtype(np.int32): ctypes.c_int, np.dtype(np.int64): ctypes.c_longlong,
-            np.dtype(np.uint32): ctypes.c_uint}[np.asarray(value).dtype](value)
+            np.dtype(np.uint32): ctypes.c_uint, np.dtype(np.float64): ctypes.c_double}[np.asarray(value).dtype](value)
 
 
 @pytest.fixture
@@ -356,7 +372,23 @@ def test_gpu_replica_set_on_the_host_device(host_device: _HostDevice) -> None:
     np.testing.assert_array_equal(np.array(on_gpu.best_bits()), np.array(cpu.best_bits())[:, back])
     np.testing.assert_array_equal(on_gpu.energies(), cpu.energies())
     assert on_gpu.best_cost() == cpu.best_cost()
-    assert host_device.launches == ["kq_anneal", "kq_anneal"]
+    assert host_device.launches == ["kq_energy", "kq_anneal", "kq_anneal"]
+
+
+def test_device_side_start_energies(host_device: _HostDevice) -> None:
+    """GpuReplicaSet makes spins and energies on the device (kq_energy): the CPU ReplicaSet's values,
+    exactly for float32 problems, to rounding for float64 ones."""
+    for integer in (True, False):
+        _, q = _model("pubo", 45, integer=integer, density=0.2, seed=7)
+        bits = random_bits(6, 11, q.n, None)
+        on_gpu = gpu.GpuReplicaSet(q, 11, bits, seed=1, group=4, threads=8)
+        cpu = ReplicaSet(q, Layout(11, 1, 11), bits, seed=1)
+        if integer:
+            np.testing.assert_array_equal(on_gpu.energies(), cpu.energies())
+        else:
+            np.testing.assert_allclose(on_gpu.energies(), cpu.energies(), rtol=0, atol=1e-9)
+        np.testing.assert_array_equal(np.array(on_gpu.bits()), bits)
+        np.testing.assert_array_equal(on_gpu.best_energy, on_gpu.energy)
 
 
 def test_gpu_tempering_on_the_host_device(host_device: _HostDevice) -> None:

@@ -144,6 +144,40 @@ extern "C" __global__ void kq_anneal(
     }
 }
 
+// Cost (without offset) of every replica, as ReplicaSet computes it on the CPU:
+// constant + sum_v s_v (h_v + f_v) / 2 with f_v = h_v + sum_u J_vu s_u, in double. Same launch shape as
+// kq_anneal; each replica's partial sums are added in a fixed order, so runs are reproducible.
+extern "C" __global__ void kq_energy(
+    const long long* ptr, const int* idx, const REAL* J, const REAL* h, const REAL* s, double constant,
+    double* energy, int n, int replicas, int group)
+{
+    __shared__ double kq_part[KQ_MAX_THREADS];
+    const int lane = (int)threadIdx.x % group;
+    const int vt = (int)threadIdx.x / group;
+    const int vthreads = (int)blockDim.x / group;
+    const int r = (int)blockIdx.x * group + lane;
+    const bool active = r < replicas;
+    double acc = 0.0;
+    if (active) {
+        for (int v = vt; v < n; v += vthreads) {
+            double f = (double)h[v];
+            for (long long k = ptr[v]; k < ptr[v + 1]; ++k) {
+                f += (double)J[k] * (double)s[(long long)idx[k] * replicas + r];
+            }
+            acc += (double)s[(long long)v * replicas + r] * ((double)h[v] + f);
+        }
+    }
+    kq_part[threadIdx.x] = acc;
+    __syncthreads();
+    if (active && vt == 0) {
+        double total = 0.0;
+        for (int j = 0; j < vthreads; ++j) {
+            total += kq_part[j * group + lane];
+        }
+        energy[r] = constant + 0.5 * total;
+    }
+}
+
 // splitmix64, as qio/kernels.py rand_u64 / rand01.
 __device__ __forceinline__ double kq_rand01(unsigned long long* state) {
     unsigned long long z = (*state += 0x9E3779B97F4A7C15ull);
