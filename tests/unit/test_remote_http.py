@@ -351,3 +351,96 @@ async def test_429_with_a_retry_after_date_already_past_retries_at_once() -> Non
     await client.request("GET", "jobs")
     assert clock.delays == [0.0] and len(seen) == 2
     await client.aclose()
+
+
+async def test_defaults_six_attempts_backing_off_from_a_fifth_of_a_second() -> None:
+    """The provider clients run on the defaults: they are the operator's retry policy."""
+    clock = Clock()
+    timeouts: list[Any] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        timeouts.append(request.extensions["timeout"]["read"])
+        return httpx.Response(500)
+
+    client = make(handler, clock)
+    with pytest.raises(ProviderUnavailable):
+        await client.request("GET", "jobs")
+    assert clock.delays == pytest.approx([0.2, 0.4, 0.8, 1.6, 3.2])
+    assert timeouts == [10.0] * 6
+    await client.aclose()
+
+
+async def test_defaults_wait_at_most_ten_seconds_and_give_up_after_a_minute() -> None:
+    clock = Clock()
+    handler, seen = script(httpx.Response(503))
+    client = make(handler, clock, max_attempts=100, backoff_base=9.5)
+    with pytest.raises(ProviderUnavailable):
+        await client.request("GET", "jobs")
+    # 49.5 s spent, 10.5 s left: one more 10 s wait fits; after it 0.5 s is left and the call ends.
+    assert clock.delays == pytest.approx([9.5, 10.0, 10.0, 10.0, 10.0, 10.0])
+    assert len(seen) == 7
+    await client.aclose()
+
+
+async def test_no_request_once_the_deadline_is_spent() -> None:
+    clock = Clock()
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        clock.now += 2.0  # the answer comes exactly at the deadline
+        return httpx.Response(401, json={"error": {"code": "TokenExpired", "message": "expired"}})
+
+    async def refresh() -> bool:
+        return True
+
+    client = make(handler, clock, deadline=2.0, on_unauthorized=refresh)
+    with pytest.raises(ProviderUnavailable):
+        await client.request("GET", "jobs")
+    assert len(seen) == 1
+    await client.aclose()
+
+
+@pytest.mark.parametrize("status", [300, 302])
+async def test_redirects_are_refused_not_read_or_followed(status: int) -> None:
+    handler, seen = script(httpx.Response(status, json={"id": "x"}, headers={"Location": "http://elsewhere/"}))
+    client = make(handler, Clock())
+    with pytest.raises(RequestRejected) as info:
+        await client.request("GET", "jobs/x")
+    assert info.value.status == status and len(seen) == 1
+    await client.aclose()
+
+
+@pytest.mark.parametrize("value", ["0", "-5"])
+async def test_429_retry_after_zero_or_negative_retries_at_once(value: str) -> None:
+    clock = Clock()
+    handler, _ = script(httpx.Response(429, headers={"Retry-After": value}), ok())
+    client = make(handler, clock)
+    await client.request("GET", "jobs")
+    assert clock.delays == [0.0]
+    await client.aclose()
+
+
+@pytest.mark.parametrize("zone", ["-0000", "+0100"])
+async def test_429_retry_after_date_in_any_zone(zone: str) -> None:
+    """RFC 5322 dates: "-0000" (no zone: read as UTC) and offsets other than GMT."""
+    clock = Clock()
+    offset = 3600 if zone == "+0100" else 0
+    when = time.strftime("%a, %d %b %Y %H:%M:%S ", time.gmtime(time.time() + 30 + offset)) + zone
+    handler, _ = script(httpx.Response(429, headers={"Retry-After": when}), ok())
+    client = make(handler, clock)
+    await client.request("GET", "jobs")
+    assert len(clock.delays) == 1 and 25.0 <= clock.delays[0] <= 31.0
+    await client.aclose()
+
+
+async def test_an_eight_character_secret_is_scrubbed() -> None:
+    async def headers() -> dict[str, str]:
+        return {"X-Api-Token": "s3cr3t!!"}
+
+    handler, _ = script(httpx.Response(403, json={"message": "token s3cr3t!! refused"}))
+    client = ResilientClient("http://p.test", headers, transport=httpx.MockTransport(handler))
+    with pytest.raises(CredentialsRejected) as info:
+        await client.request("GET", "x")
+    assert info.value.message == "token *** refused"
+    await client.aclose()
