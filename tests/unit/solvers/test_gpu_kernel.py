@@ -11,6 +11,7 @@ gets. On a machine with cupy and a CUDA device the comparison also runs on the d
 from __future__ import annotations
 
 import ctypes
+import math
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -389,6 +390,26 @@ def test_device_side_start_energies(host_device: _HostDevice) -> None:
             np.testing.assert_allclose(on_gpu.energies(), cpu.energies(), rtol=0, atol=1e-9)
         np.testing.assert_array_equal(np.array(on_gpu.bits()), bits)
         np.testing.assert_array_equal(on_gpu.best_energy, on_gpu.energy)
+
+
+@pytest.mark.parametrize("integer", [True, False])
+def test_gpu_order_anneals_like_the_cpu_order(host_device: _HostDevice, integer: bool) -> None:
+    """Statistically: the colour-ordered sweep (GPU) and the CPU's sweep in the original order end at
+    the same mean energy, within standard errors (fixed seeds: deterministic)."""
+    p, q = _model("ising", 40, integer=integer, density=0.1, seed=11)
+    replicas = 400
+    bits = random_bits(3, replicas, q.n, None)
+    betas = neg_beta_log2e(np.geomspace(0.1, 1.5, 30))
+    on_gpu = gpu.GpuReplicaSet(q, replicas, bits, seed=2, group=8, threads=64)
+    cpu = ReplicaSet(q, Layout(replicas // 8, 8, replicas), bits, seed=2)
+    on_gpu.anneal(betas, 0)
+    cpu.anneal(betas, 0)
+    a, b = on_gpu.energies(), cpu.energies()
+    assert not np.array_equal(a, b)  # other moves...
+    se = math.hypot(a.std(ddof=1), b.std(ddof=1)) / math.sqrt(replicas)
+    assert abs(a.mean() - b.mean()) < 3 * se, (a.mean(), b.mean(), se)  # ...same distribution
+    for row, energy in zip(on_gpu.bits()[:20], a[:20], strict=False):
+        assert energy + p.offset == pytest.approx(p.energy(row), abs=1e-9)
 
 
 def test_gpu_tempering_on_the_host_device(host_device: _HostDevice) -> None:
