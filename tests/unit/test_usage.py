@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -82,3 +83,27 @@ def test_seconds_quota_refuses_once_used_up(limit: int, used: float, refused: bo
     else:
         assert why == (f"the billing plan allows {limit} execution seconds per month for ionq; "
                        f"{used:.0f} were used this month")
+
+
+def test_each_job_counts_on_its_own() -> None:
+    """Exclusions skip one job, never the rest; codes compare as read from JSON (not interned)."""
+    quota = "".join(["Quota", "Exceeded"])
+    jobs = [
+        _job("q", creationTime="2026-12-01T00:00:00Z", inputDataUri="u", errorData={"code": quota, "message": "m"}),
+        _job("a", creationTime="2026-12-01T00:00:00Z", inputDataUri="u", endExecutionTime="2026-12-01T00:00:09Z",
+             usage={"executionSeconds": 9.0}),
+        _job("s", creationTime="2026-12-01T00:00:00Z", inputDataUri="u", endExecutionTime="2026-12-01T00:00:02Z",
+             usage={"executionSeconds": 2.0}, errorData={"code": "SolverError", "message": "m"}),
+        _job("n", creationTime="2026-11-01T00:00:00Z", inputDataUri="u", endExecutionTime="2026-11-01T00:00:04Z",
+             usage={"executionSeconds": 4.0}),
+    ]
+    assert monthly_usage(jobs, "2026-12") == MonthlyUsage("2026-12", 2, 11.0)
+    assert monthly_usage(jobs, "2026-12", excluding_uid="a") == MonthlyUsage("2026-12", 1, 2.0)
+    assert monthly_usage(jobs, "2026-11", excluding_uid="a") == MonthlyUsage("2026-11", 1, 4.0)
+
+
+def test_a_usage_is_a_value() -> None:
+    used = MonthlyUsage("2026-12", 1, 2.0)
+    assert {used: "x"}[MonthlyUsage("2026-12", 1, 2.0)] == "x"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        used.jobs = 2
