@@ -8,6 +8,8 @@ import logging
 import os
 import re
 import socket
+import sys
+import time
 import uuid
 from typing import Any
 
@@ -24,6 +26,8 @@ from .settings import Settings
 
 log = logging.getLogger("kuantum")
 _state: dict[str, Any] = {}
+# After Kopf stopped because a watched resource answered 404, the process starts afresh this much later.
+RESTART_DELAY_SECONDS = 3
 
 
 def _api_client() -> client.ApiClient:
@@ -161,8 +165,25 @@ def run(argv: list[str] | None = None) -> None:
     if args.leader_elect:
         lease_namespace = args.leader_elect_namespace or (args.namespace[0] if args.namespace else "default")
         _state["leader_elect"] = (lease_namespace, args.leader_elect_name)
-    kopf.run(standalone=True, clusterwide=not args.namespace, namespaces=args.namespace,
-             liveness_endpoint=args.liveness or None)
+    try:
+        kopf.run(standalone=True, clusterwide=not args.namespace, namespaces=args.namespace,
+                 liveness_endpoint=args.liveness or None)
+    except Exception as e:
+        if not watched_resource_missing(e):
+            raise
+        # Kopf ends the whole operator when a watch is answered 404. A kube-apiserver that has just
+        # (re)started does that for custom resources until its CRD informer has synced, and the operator
+        # must not need a supervisor to outlive an API server restart (make demo runs it without one).
+        # All its state is in the API server: a fresh process resumes every job where it was.
+        log.error("a watched resource is not served (404: %s); the operator starts again in %s s",
+                  e, RESTART_DELAY_SECONDS)
+        time.sleep(RESTART_DELAY_SECONDS)
+        os.execv(sys.executable, sys.orig_argv)
+
+
+def watched_resource_missing(error: BaseException) -> bool:
+    """Kopf's error for an API answer 404 (kopf._cogs.clients.errors.APINotFoundError, a private name)."""
+    return type(error).__module__.startswith("kopf.") and getattr(error, "status", None) == 404
 
 
 def _identity() -> str:
