@@ -178,6 +178,9 @@ class GpuReplicaSet(ReplicaSet):
         self.group = group or choose_group(replicas, sms)
         self.threads = threads or choose_threads(self.group, self.colours)
         self.blocks = -(-replicas // self.group)
+        # The kernels' shared arrays hold 1,024 threads and 32 lanes; every lane needs its vertex threads.
+        if not (1 <= self.group <= 32 and self.threads % self.group == 0 and self.threads <= MAX_THREADS_PER_BLOCK):
+            raise ValueError(f"block shape {self.group} replicas x {self.threads} threads is not supported")
         self.device_model = tuple(cupy.asarray(a) for a in (
             model.ptr, model.idx, model.couplings.astype(model.dtype), model.fields.astype(model.dtype),
             self.colours.colour_ptr))

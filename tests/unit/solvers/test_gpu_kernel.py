@@ -358,6 +358,9 @@ def test_gpu_replica_set_on_the_host_device(host_device: _HostDevice) -> None:
     bits = random_bits(4, 20, q.n, None)
     on_gpu = gpu.GpuReplicaSet(q, 20, bits, seed=3, group=4, threads=12)
     assert (on_gpu.group, on_gpu.threads, on_gpu.blocks) == (4, 12, 5)
+    for group, threads in ((4, 10), (64, 64), (1, 2048)):
+        with pytest.raises(ValueError, match="block shape"):
+            gpu.GpuReplicaSet(q, 20, bits, seed=3, group=group, threads=threads)
     cpu = ReplicaSet(on_gpu.q, Layout(20, 1, 20), bits[:, on_gpu.colours.order], seed=3)
     np.testing.assert_array_equal(np.array(on_gpu.bits()), bits)
     betas = neg_beta_log2e(np.geomspace(0.05, 4.0, 30))
