@@ -9,6 +9,7 @@ import os
 import re
 import socket
 import sys
+import threading
 import time
 import uuid
 from typing import Any
@@ -165,25 +166,52 @@ def run(argv: list[str] | None = None) -> None:
     if args.leader_elect:
         lease_namespace = args.leader_elect_namespace or (args.namespace[0] if args.namespace else "default")
         _state["leader_elect"] = (lease_namespace, args.leader_elect_name)
+    # Kopf ends the whole operator when a watch is answered 404. A kube-apiserver that has just (re)started
+    # does that for custom resources until its CRD informer has synced, and the operator must not need a
+    # supervisor to outlive an API server restart (make demo runs it without one); nor may it hang in
+    # Kopf's shutdown, as it did. All its state is in the API server: a fresh process resumes every job.
+    logging.getLogger("kopf._core.reactor.running").addHandler(RestartOnMissingResource())
     try:
         kopf.run(standalone=True, clusterwide=not args.namespace, namespaces=args.namespace,
                  liveness_endpoint=args.liveness or None)
     except Exception as e:
         if not watched_resource_missing(e):
             raise
-        # Kopf ends the whole operator when a watch is answered 404. A kube-apiserver that has just
-        # (re)started does that for custom resources until its CRD informer has synced, and the operator
-        # must not need a supervisor to outlive an API server restart (make demo runs it without one).
-        # All its state is in the API server: a fresh process resumes every job where it was.
-        log.error("a watched resource is not served (404: %s); the operator starts again in %s s",
-                  e, RESTART_DELAY_SECONDS)
-        time.sleep(RESTART_DELAY_SECONDS)
-        os.execv(sys.executable, sys.orig_argv)
+        restart(e)
 
 
-def watched_resource_missing(error: BaseException) -> bool:
+def watched_resource_missing(error: BaseException | None) -> bool:
     """Kopf's error for an API answer 404 (kopf._cogs.clients.errors.APINotFoundError, a private name)."""
-    return type(error).__module__.startswith("kopf.") and getattr(error, "status", None) == 404
+    return error is not None and type(error).__module__.startswith("kopf.") and getattr(error, "status", None) == 404
+
+
+_restarting = threading.Lock()
+
+
+def restart(error: BaseException) -> None:
+    """The same command again, in this process (exec), RESTART_DELAY_SECONDS after the error."""
+    if not _restarting.acquire(blocking=False):
+        with _restarting:  # another thread restarts it: wait for that (exec does not return)
+            return
+    try:
+        log.error("a watched resource is not served (404: %s); the operator starts again in %s s",
+                  error, RESTART_DELAY_SECONDS)
+        time.sleep(RESTART_DELAY_SECONDS)
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        os.execv(sys.executable, sys.orig_argv)
+    finally:
+        _restarting.release()
+
+
+class RestartOnMissingResource(logging.Handler):
+    """Sees Kopf's fatal error as Kopf logs it ("... multitasker has failed: 404 ...") and restarts the
+    operator from a thread of its own: Kopf's shutdown need not finish (it can hang on the way)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        error = record.exc_info[1] if record.exc_info else None
+        if watched_resource_missing(error) and not _restarting.locked():
+            threading.Thread(target=restart, args=(error,), name="kuantum-restart", daemon=True).start()
 
 
 def _identity() -> str:

@@ -39,3 +39,31 @@ def test_a_404_from_kopf_starts_the_same_command_again(monkeypatch: pytest.Monke
 def test_other_errors_end_the_operator(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(APIConflictError):
         _run_with(monkeypatch, APIConflictError({"code": 409}, status=409, headers={}))
+
+
+def test_kopfs_logged_fatal_404_restarts_from_a_thread_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kopf's shutdown may hang: the restart starts when Kopf logs the fatal error, not when run() returns."""
+    import logging
+    import threading
+
+    done = threading.Event()
+    execs: list[list[str]] = []
+
+    def fake_exec(path: str, argv: list[str]) -> None:
+        execs.append(list(argv))
+        done.set()
+    monkeypatch.setattr(main.time, "sleep", lambda _: None)
+    monkeypatch.setattr(main.os, "execv", fake_exec)
+    logger = logging.getLogger("kopf._core.reactor.running")
+    handler = main.RestartOnMissingResource()
+    logger.addHandler(handler)
+    try:
+        try:
+            raise APINotFoundError({"code": 404}, status=404, headers={})
+        except APINotFoundError:
+            logger.exception("Multidimensional multitasker has failed")
+        assert done.wait(10)
+        logger.error("something else failed")  # no exc_info: nothing happens
+    finally:
+        logger.removeHandler(handler)
+    assert execs == [list(sys.orig_argv)]
