@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
-from kuantum.remote.base import RemoteState
+import pytest
+from kuantum.remote.base import ProviderUnavailable, RemoteState, RequestRejected
 from kuantum.remote.ionq import IonQApi
 
 KEY = "ionq-test-key-0123456789"
@@ -72,3 +73,53 @@ async def test_a_failure_without_a_message_has_a_readable_one() -> None:
         bare = await api.get("h")
         assert (bare.failure_code, bare.failure_message) == (
             "IonQJobFailed", "IonQ reported the job as failed without a reason")
+
+
+async def test_cancel_refused_with_409_for_a_finished_job_is_done() -> None:
+    for status, job_state, refused in ((409, "completed", False), (409, "running", True), (400, "canceled", False),
+                                       (422, "failed", False)):
+        def handler(request: httpx.Request, status: int = status, job_state: str = job_state) -> httpx.Response:
+            if request.method == "PUT":
+                return httpx.Response(status, json={"error": "Conflict", "message": "job cannot be canceled"})
+            return httpx.Response(200, json={"id": "j", "status": job_state})
+
+        async with IonQApi("http://ionq.test/v0.4", KEY, transport=httpx.MockTransport(handler)) as api:
+            if refused:
+                with pytest.raises(RequestRejected):
+                    await api.cancel("j")
+            else:
+                await api.cancel("j")
+
+
+async def test_a_backend_flagged_degraded_is_degraded_only_when_it_is_up() -> None:
+    backends = [{"backend": "qpu.aria-1", "status": "available", "degraded": True},
+                {"backend": "qpu.forte-1", "status": "unavailable", "degraded": True},
+                {"backend": "qpu.old", "status": "retired", "degraded": True},
+                {"backend": "simulator", "status": "available", "degraded": False}]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=backends)
+
+    async with IonQApi("http://ionq.test/v0.4", KEY, transport=httpx.MockTransport(handler)) as api:
+        assert await api.availability() == {"ionq.qpu.aria-1": "Degraded", "ionq.qpu.forte-1": "Unavailable",
+                                            "ionq.qpu.old": "Unavailable", "ionq.simulator": "Available"}
+
+
+async def test_creation_times_without_a_zone_are_utc_and_others_converted() -> None:
+    jobs = [_job("a", "n", submitted_at="2026-11-28T10:00:00"),
+            _job("b", "n", submitted_at="2026-11-28T12:00:00+02:00")]
+    async with _api(jobs) as api:
+        for job_id in ("a", "b"):
+            assert (await api.get(job_id)).created == datetime(2026, 11, 28, 10, tzinfo=UTC)
+
+
+async def test_an_unreadable_answer_is_quoted_in_full_when_short_and_cut_when_long() -> None:
+    for answer, quoted in ((["x"], "['x']"), (["x" * 196], repr(["x" * 196])),  # 200 characters: in full
+                           (["x" * 197], repr(["x" * 197])[:200] + "...")):
+        def handler(request: httpx.Request, answer: Any = answer) -> httpx.Response:
+            return httpx.Response(200, json=answer)
+
+        async with IonQApi("http://ionq.test/v0.4", KEY, transport=httpx.MockTransport(handler)) as api:
+            with pytest.raises(ProviderUnavailable) as info:
+                await api.get("j")
+            assert info.value.message.endswith(f": {quoted}")
