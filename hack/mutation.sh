@@ -39,7 +39,7 @@ tests_for() {
     remote.http) echo "tests/unit/test_remote_http.py" ;;
     remote.circuits) echo "tests/unit/test_remote_circuits.py tests/unit/test_remote_qir.py" ;;
     remote.ionq) echo "tests/unit/test_mut_ionq.py tests/unit/test_ionq_api.py" ;;
-    remote.quantinuum) echo "tests/unit/test_quantinuum_api.py" ;;
+    remote.quantinuum) echo "tests/unit/test_mut_quantinuum.py tests/unit/test_quantinuum_api.py" ;;
     *) echo "unknown module $1 (known: statemachine queueing dispatch builders storage validation accepted_spec" \
          "usage labels remote.http remote.circuits remote.ionq remote.quantinuum)" >&2; return 1 ;;
   esac
