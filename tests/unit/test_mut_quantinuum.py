@@ -9,6 +9,7 @@ import base64
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -84,7 +85,8 @@ def test_jwt_expiry_is_read_whatever_the_payload_length(pad: str) -> None:
     assert len({len(_jwt({"exp": 1_900_000_000, "sub": p}).split(".")[1]) % 4 for p in ("", "x", "xy", "xyz")}) > 2
 
 
-@pytest.mark.parametrize("token", ["a.%%%%.c", "a.bm90IGpzb24.c", "a.WzFd.c", "a.eyJleHAiOiAieCJ9.c", "opaque"])
+@pytest.mark.parametrize("token", ["a.%%%%.c", "a.bm90IGpzb24.c", "a.WzFd.c", "a.eyJleHAiOiAieCJ9.c", "opaque",
+                                   "a.eyJleHAiOjV9", "a.eyJleHAiOjV9.c.d"])  # {"exp":5} in 2 or 4 parts
 def test_an_unreadable_token_has_no_expiry(token: str) -> None:
     assert token_expiry(token) is None
 
@@ -117,3 +119,36 @@ def test_a_shot_that_is_not_a_bitstring_is_final_not_retried() -> None:
         with pytest.raises(ProviderError) as info:
             results_blob({"c": [shot]}, {"c": 1})
         assert info.value.code == "MalformedResults" and info.value.retryable is False
+
+
+def test_keys_that_are_not_registers_are_skipped_wherever_they_are() -> None:
+    assert json.loads(results_blob({"meta": {"n": 1}, "c": ["1"], "x": 3, "d": ["01"]}, {"c": 1, "d": 2})) == {
+        "c": ["1"], "d": ["01"]}
+
+
+async def test_requests_sent_counts_logins_and_calls() -> None:
+    async with _api(Qapi()) as api:
+        await api.get("j")
+        await api.get("j")
+        assert api.requests_sent == 3
+
+
+async def test_find_of_a_duplicated_submit_gives_the_earliest_job() -> None:
+    listed = [{"job": "late", "name": "qjob-kj-1", "status": "queued", "submit-date": "2026-11-28T10:00:05"},
+              {"job": "early", "name": "qjob-kj-1", "status": "queued", "submit-date": "2026-11-28T10:00:01"},
+              {"job": "other", "name": "qjob-kj-2", "status": "queued", "submit-date": "2026-11-28T10:00:00"}]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/login"):
+            return httpx.Response(200, json={"id-token": "opaque-token", "refresh-token": "r"})
+        if request.url.path.endswith("/jobs"):
+            return httpx.Response(200, json=listed)
+        job_id = request.url.path.rsplit("/", 1)[-1]
+        return httpx.Response(200, json=next(j for j in listed if j["job"] == job_id))
+
+    api = QuantinuumApi("http://qapi.test/v1", {"refresh-token": "r0"}, transport=httpx.MockTransport(handler))
+    try:
+        found = await api.find("kj-1", datetime(2026, 11, 28, 10, tzinfo=UTC))
+        assert found is not None and found.id == "early"
+    finally:
+        await api.aclose()
