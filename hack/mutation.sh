@@ -30,7 +30,7 @@ tests_for() {
   case "$1" in
     statemachine) echo "tests/unit/test_statemachine.py" ;;
     queueing) echo "tests/unit/test_queueing.py tests/unit/test_dispatch.py" ;;
-    dispatch) echo "tests/unit/test_dispatch.py" ;;
+    dispatch) echo "tests/unit/test_dispatch.py tests/unit/test_mut_dispatch.py" ;;
     builders) echo "tests/unit/test_builders.py tests/unit/test_persisted_names.py" ;;
     storage) echo "tests/unit/test_storage.py tests/unit/test_persisted_names.py" ;;
     validation) echo "tests/unit/test_validation.py" ;;
