@@ -1,7 +1,7 @@
 """A keyed work queue in the manner of client-go: a key is never processed by two workers at once,
 keys added while being processed run again afterwards, and failures retry with capped backoff.
 
-Two lanes: a burst of adds in one step of the event loop (a resync or a relist enqueueing every job at once)
+Two lanes: a burst of adds from one task in one step (a resync or a relist enqueueing every job at once)
 beyond the first BURST keys is background work, served after the keys added one by one (a watch event, a
 freed slot's next job, a timer), though never starved: every SLOW_SHARE-th pick takes the background lane when
 both hold keys. A key added alone while it waits in the background lane moves to the front lane. Without this,
@@ -37,7 +37,8 @@ class WorkQueue:
         self._lane: dict[str, bool] = {}  # queued key -> whether it waits in the background lane
         self._ready = asyncio.Event()
         self._picks = 0
-        self._burst = 0  # adds in this loop step
+        self._burst = 0  # adds in a row by one task in this loop iteration
+        self._burst_task: object = None
         self._burst_reset = False
         self._processing: set[str] = set()
         self._again: set[str] = set()
@@ -65,17 +66,22 @@ class WorkQueue:
             self._ready.set()
 
     def _count_burst(self) -> int:
-        if not self._burst_reset:
-            try:
+        """Adds in a row by the running task in this iteration of the loop: many watch events handled in one
+        iteration are many tasks, each adding a few keys; a resync is one task adding thousands."""
+        try:
+            task = asyncio.current_task()
+            if not self._burst_reset:
                 asyncio.get_running_loop().call_soon(self._end_burst)
-            except RuntimeError:  # no running loop: nothing to tell steps apart by
-                return 0
-            self._burst_reset = True
+                self._burst_reset = True
+        except RuntimeError:  # no running loop: nothing to tell steps apart by
+            return 0
+        if task is not self._burst_task:
+            self._burst, self._burst_task = 0, task
         self._burst += 1
         return self._burst
 
     def _end_burst(self) -> None:
-        self._burst, self._burst_reset = 0, False
+        self._burst, self._burst_task, self._burst_reset = 0, None, False
 
     def _pop(self) -> str | None:
         """The next queued key (None when both lanes are empty)."""

@@ -352,3 +352,17 @@ async def test_the_background_lane_is_served_while_the_front_lane_stays_busy() -
     late = [k for k in order[BURST:BURST + 4 * SLOW_SHARE] if k.startswith("bulk")]
     assert late, "background keys are picked while front keys keep coming"
     await q.stop()
+
+
+async def test_many_tasks_adding_a_few_keys_each_in_one_iteration_are_no_burst() -> None:
+    """Watch events handled in one iteration of the loop: one task each, so none of them is background work."""
+    from kuantum.workqueue import BURST
+
+    q = WorkQueue(lambda key: asyncio.sleep(0), workers=1)
+
+    async def event(i: int) -> None:
+        q.add(f"job-{i}")
+        q.add("workspace")
+
+    await asyncio.gather(*(event(i) for i in range(BURST * 3)))
+    assert not q._slow and len(q) == BURST * 3 + 1
