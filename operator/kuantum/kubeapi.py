@@ -160,6 +160,15 @@ class Kube:
                 raise
 
     # ----- events -----
+    async def event_reasons(self, obj: Watched) -> set[str] | None:
+        """The reasons of the Events recorded on obj (None when they cannot be read now)."""
+        try:
+            listing = await self._call(self.core.list_namespaced_event, obj.meta.namespace,
+                                       field_selector=f"involvedObject.uid={obj.meta.uid}", _request_timeout=30)
+        except ApiException:
+            return None
+        return {str(item.reason) for item in listing.items}
+
     async def event(self, obj: dict[str, Any] | Watched, reason: str, message: str, warning: bool = False) -> None:
         """Records a core/v1 Event on obj. Failures are swallowed: an event is never worth a retry loop."""
         if not isinstance(obj, dict):

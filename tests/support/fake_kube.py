@@ -293,6 +293,11 @@ class FakeKube(Kube):
         self.batch_jobs.pop((namespace, name), None)
 
     # ----- events -----
+    async def event_reasons(self, obj: Any) -> set[str] | None:
+        self._record("event_reasons", namespace=obj.meta.namespace, name=obj.meta.name)
+        return {e["reason"] for e in self.events
+                if (e["namespace"], e["name"]) == (obj.meta.namespace, obj.meta.name)}
+
     async def event(self, obj: Any, reason: str, message: str, warning: bool = False) -> None:
         if not isinstance(obj, dict):
             obj = obj.body  # a typed view from the store

@@ -71,7 +71,7 @@ class Pass:
         return [c for c in self.calls if c.method == method]
 
     def writes(self) -> list[str]:
-        return [c.method for c in self.calls if c.method not in ("read_data_object", "job_exists")]
+        return [c.method for c in self.calls if c.method not in ("read_data_object", "job_exists", "event_reasons")]
 
     @property
     def status_writes(self) -> int:
@@ -1186,3 +1186,60 @@ async def test_queue_positions_are_rewritten_at_the_front_of_a_queue_not_deep_in
     front, deep = await w.reconcile("q1"), await w.reconcile("q8")
     assert w.status("q1")["queuePosition"] == 2 and front.status_writes == 1, "exact at the front"
     assert w.status("q8")["queuePosition"] == 10 and deep.status_writes == 0, "no write per start deep in a queue"
+
+
+async def test_a_job_finished_by_a_killed_process_gets_its_final_event_from_the_next_one() -> None:
+    """The status write landed, the Event did not (SIGKILL in between): the next process records it, once."""
+    w = World()
+    ended = _hours_ago(0.01)
+    w.qio_job("j")
+    w.kube.objects[("QuantumJob", NS, "j")]["status"] = {
+        "state": "Succeeded", "id": w.job_id("j"), "beginExecutionTime": _hours_ago(0.02),
+        "endExecutionTime": ended, "outputDataUri": "http://blob/out"}
+    w.store.put("QuantumJob", w.job("j"))
+    p = await w.reconcile("j")
+    assert _events(p) == ["Succeeded"]
+    assert _events(await w.reconcile("j")) == [], "once"
+    w.restart()
+    assert _events(await w.reconcile("j")) == [], "a process that finds the Event records none"
+
+
+async def test_a_job_that_ended_long_before_the_process_started_is_not_looked_up() -> None:
+    w = World()
+    w.qio_job("j")
+    w.kube.objects[("QuantumJob", NS, "j")]["status"] = {
+        "state": "Failed", "id": w.job_id("j"), "endExecutionTime": _hours_ago(2),
+        "errorData": {"code": "SolverFailed", "message": "m"}}
+    w.store.put("QuantumJob", w.job("j"))
+    p = await w.reconcile("j")
+    assert not p.of("event_reasons") and _events(p) == []
+
+
+async def test_a_surplus_pod_deleted_beside_the_running_one_is_not_the_jobs_deletion() -> None:
+    """After an API server restart the Job controller may create a second pod and delete it again."""
+    w = World()
+    job_id = await _started_pod_job(w)
+    surplus = {"metadata": {"name": f"kuantum-{job_id}-zzzzz", "namespace": NS, "labels": {LABEL_JOB_ID: job_id},
+                            "creationTimestamp": "2023-12-31T00:00:00Z"}, "status": {"phase": "Pending"}}
+    w.store.put_child("Pod", surplus, deleted=False)
+    w.store.put_child("Pod", surplus, deleted=True)
+    await w.reconcile("j")
+    assert w.status("j")["state"] == "Executing", "its pod runs on"
+    w.store.pods.pop(job_id)  # now the job's own pod is gone too, and nothing runs in its place
+    await w.reconcile("j")
+    assert w.status("j")["state"] == "Failed" and w.status("j")["errorData"]["code"] == "PodDeleted"
+
+
+async def test_a_job_cancelled_after_a_restart_whose_solver_job_the_old_process_deleted_loses_its_secret() -> None:
+    w = World()
+    job_id = await _started_pod_job(w)
+    w.edit_spec("j", cancel=True)
+    await w.reconcile("j")  # the old process deletes the solver Job ...
+    assert w.status("j")["state"] == "Executing"
+    w.restart()  # ... and is killed before it saw the pod stop
+    w.dispatcher.started.clear()
+    w.store.forget_job_children(job_id)
+    p = await w.reconcile("j")
+    assert w.status("j")["state"] == "Cancelled"
+    p = await w.reconcile("j")
+    assert [c.args["name"] for c in p.of("delete_secret")] == [builders.secret_name(job_id)]

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("kuantum.backends.pod")
 EMULATOR_TARGET = "kuantum.simulator"
 STOP_POLL_SECONDS = 2.0
+RECENTLY_ENDED_SECONDS = 300.0  # a job ended this lately may have left its SAS Secret to a process that died
 
 
 def target_override(provider: ProviderObject, target: str) -> TargetOverride:
@@ -172,9 +173,13 @@ class PodBackend:
         return bool(start and seconds_between(start, now_iso()) >= timeout)
 
     def _pod_deleted(self, job_id: str, pod: dict[str, Any] | None) -> bool:
+        """The job's pod is being deleted, or was and none runs in its place. A deletion beside a live pod is
+        not the job's: after an API server restart the Job controller may create a surplus pod and delete it."""
         if job_id in self.stopping:
             return False
-        return bool(self.ctx.store.deleted_pods.get(job_id)) or bool(pod and pod["metadata"].get("deletionTimestamp"))
+        if pod is not None:
+            return bool(pod["metadata"].get("deletionTimestamp"))
+        return bool(self.ctx.store.deleted_pods.get(job_id))
 
     async def _execution_lost(self, namespace: str, job_id: str, pod: dict[str, Any] | None) -> bool:
         """Only after the API server confirms it: the store may not have seen the child yet."""
@@ -205,13 +210,18 @@ class PodBackend:
         if not status.id:
             return
         uid, namespace = job.meta.uid, job.meta.namespace
-        if uid not in self.cleaned and (status.id in self.ctx.store.batch_jobs
-                                        or job.key in self.ctx.dispatcher.started or status.id in self.stopping):
+        ended = status.endExecutionTime or status.cancellationTime
+        # Launched by this process, or executed under an earlier one that may have died before deleting the
+        # Secret (checked for jobs that ended lately, not for every old job at each start).
+        launched = status.id in self.ctx.store.batch_jobs or job.key in self.ctx.dispatcher.started \
+            or status.id in self.stopping or (status.beginExecutionTime is not None and not job.submitted_to_provider
+                                              and ended is not None
+                                              and seconds_between(ended, now_iso()) < RECENTLY_ENDED_SECONDS)
+        if uid not in self.cleaned and launched:
             await self.ctx.kube.delete_secret(namespace, builders.secret_name(status.id))
         self.cleaned.add(uid)
         if status.id not in self.ctx.store.batch_jobs or job.meta.deleting:
             return  # none left, or the QuantumJob's own deletion takes its children (owner references)
-        ended = status.endExecutionTime or status.cancellationTime
         kept = seconds_between(ended, now_iso()) if ended else float("inf")
         if kept < self.ctx.settings.child_retention_seconds:
             self.ctx.enqueue_after("QuantumJob", job.key, self.ctx.settings.child_retention_seconds - kept + 0.5)

@@ -59,6 +59,7 @@ MUTABLE_FIELDS = accepted_spec.MUTABLE_FIELDS
 immutable_part = accepted_spec.immutable_part
 PENDING_RETRY_SECONDS = 10.0
 FRONT_OF_QUEUE = 5  # queue positions up to this are kept exact in the job's status
+MISSED_EVENT_WINDOW_SECONDS = 300.0  # jobs final this long before a start are checked for their final Event
 
 
 def job_id_of(body: dict[str, Any]) -> str:
@@ -70,6 +71,8 @@ class JobReconciler:
     def __init__(self, ctx: Context, backends: Backends | None = None) -> None:
         self.ctx = ctx
         self.backends = backends or Backends(ctx)
+        self._started_at = now_iso()
+        self._final_known: set[str] = set()  # uids of final jobs whose final Event is known to exist
 
     # ------------------------------------------------------------------ entry point
     async def reconcile(self, key: str) -> None:
@@ -325,6 +328,9 @@ class JobReconciler:
     # ------------------------------------------------------------------ final and deletion
     async def _after_final(self, job: JobObject, status: QuantumJobStatus) -> None:
         key = job.key
+        if job.meta.uid not in self._final_known:
+            self._final_known.add(job.meta.uid)
+            await self._announce_if_missed(job, status)
         if key in self.ctx.dispatcher.started:
             self.ctx.dispatcher.started.discard(key)
             self.ctx.kick(job.group)
@@ -338,6 +344,16 @@ class JobReconciler:
                 await self.ctx.kube.delete_custom("QuantumJob", job.meta.namespace, job.meta.name)
             else:
                 self.ctx.enqueue_after("QuantumJob", key, remaining + 0.5)
+
+    async def _announce_if_missed(self, job: JobObject, status: QuantumJobStatus) -> None:
+        """A process killed between a job's final status write and its Event leaves the job without one: the
+        next process records it, for jobs that ended shortly before it started (older ones were announced)."""
+        ended = status.endExecutionTime or status.cancellationTime
+        if ended is None or seconds_between(ended, self._started_at) > MISSED_EVENT_WINDOW_SECONDS:
+            return
+        reasons = await self.ctx.kube.event_reasons(job)
+        if reasons is not None and str(status.state) not in reasons:
+            await self._final_event(job, status)
 
     async def _on_deletion(self, job: JobObject, status: QuantumJobStatus) -> None:
         """Deleting a job cancels it first; the blobs stay (they are the user's data)."""
@@ -356,6 +372,7 @@ class JobReconciler:
         self.ctx.dispatcher.started.discard(job.key)
         if status.id:
             self.ctx.store.forget_job_children(status.id)
+        self._final_known.discard(job.meta.uid)
         self.ctx.kick(job.group)
 
     # ------------------------------------------------------------------ writing
@@ -406,19 +423,24 @@ class JobReconciler:
         if new.beginExecutionTime and not old.beginExecutionTime and new.creationTime:
             metrics.TIME_IN_QUEUE.observe(seconds_between(new.creationTime, new.beginExecutionTime))
             await self.ctx.kube.event(job, "Executing", f"job {new.id} started executing")
-        if state == JobState.SUCCEEDED:
-            if new.beginExecutionTime and new.endExecutionTime:
-                metrics.EXECUTION_TIME.observe(seconds_between(new.beginExecutionTime, new.endExecutionTime))
-            await self.ctx.kube.event(job, "Succeeded", f"job {new.id} succeeded; output at {new.outputDataUri}")
-        elif state == JobState.FAILED:
-            error = new.errorData
-            await self.ctx.kube.event(job, "Failed", f"{error.code}: {error.message}" if error else "failed",
-                                      warning=True)
-        elif state == JobState.CANCELLED:
-            await self.ctx.kube.event(job, "Cancelled", f"job {new.id} was cancelled")
+        if state == JobState.SUCCEEDED and new.beginExecutionTime and new.endExecutionTime:
+            metrics.EXECUTION_TIME.observe(seconds_between(new.beginExecutionTime, new.endExecutionTime))
         if is_final(state):
+            await self._final_event(job, new)
+            self._final_known.add(job.meta.uid)
             self.ctx.enqueue("QuantumJob", job.key)  # clean up, TTL
             self.ctx.kick(job.group)
+
+    async def _final_event(self, job: JobObject, status: QuantumJobStatus) -> None:
+        """The one Event of a job's final state (its reason is the state)."""
+        if status.state == JobState.SUCCEEDED:
+            await self.ctx.kube.event(job, "Succeeded", f"job {status.id} succeeded; output at {status.outputDataUri}")
+        elif status.state == JobState.FAILED:
+            error = status.errorData
+            await self.ctx.kube.event(job, "Failed", f"{error.code}: {error.message}" if error else "failed",
+                                      warning=True)
+        elif status.state == JobState.CANCELLED:
+            await self.ctx.kube.event(job, "Cancelled", f"job {status.id} was cancelled")
 
 
 def _unavailable(provider: ProviderObject, target: str) -> str | None:
