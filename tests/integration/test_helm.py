@@ -56,7 +56,7 @@ NAMESPACED_RULES = {
     ("", "pods"): {"list", "watch"},
     ("", "secrets"): {"get", "create", "delete"},
     ("", "configmaps"): {"get"},
-    ("", "events"): {"create"},
+    ("", "events"): {"create", "list"},
 }
 # Cluster-scoped reads Kopf's discovery needs in every mode.
 CLUSTER_RULES = {

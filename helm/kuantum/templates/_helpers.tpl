@@ -104,7 +104,7 @@ controller.py and main.py). No wildcards.
   verbs: ["get"]
 - apiGroups: [""]
   resources: ["events"]
-  verbs: ["create"]
+  verbs: ["create", "list"]  # list: a restarted operator checks recently finished jobs for their final Event
 {{- end }}
 
 {{/* Cluster-scoped reads of Kopf's discovery: which CRDs exist, which namespaces exist. */}}
