@@ -78,8 +78,8 @@ test: lint tools
 # modules (state machine, queueing, dispatch, builders, storage, validation, accepted spec, usage, labels,
 # the remote clients), in scratch copies under build/mutation: prints each module's score and the surviving
 # mutants. Bounded by default to 40 mutants per module spread over the file (~500 in all): about an hour on
-# 2 cores shared with other test runs (measured 7-13 mutants/min for most modules, 2-4/min for the IonQ and
-# Quantinuum clients whose tests run fake servers). MUTATION_MODULES="storage remote.http" narrows it;
+# 2 cores shared with other test runs (measured 7-15 mutants/min per module; dispatch's 82 took 7 minutes,
+# 30 each of the IonQ and Quantinuum clients 4 minutes together). MUTATION_MODULES="storage remote.http" narrows it;
 # MUTATION_MAX=0 runs every mutant (~2,200: hours); MUTATION_JOBS, MUTATION_TIMEOUT as in hack/mutation.sh.
 mutation: venv
 	@bash hack/mutation.sh
