@@ -28,7 +28,7 @@ MAX=${MUTATION_MAX:-40}  # 0: every mutant
 
 tests_for() {
   case "$1" in
-    statemachine) echo "tests/unit/test_statemachine.py" ;;
+    statemachine) echo "tests/unit/test_statemachine.py tests/unit/test_mut_statemachine.py" ;;
     queueing) echo "tests/unit/test_queueing.py tests/unit/test_dispatch.py" ;;
     dispatch) echo "tests/unit/test_dispatch.py tests/unit/test_mut_dispatch.py" ;;
     builders) echo "tests/unit/test_builders.py tests/unit/test_persisted_names.py" ;;
