@@ -67,7 +67,7 @@ class Controller:
         self.queue = WorkQueue(self._handle, workers=settings.workers)
         self.ctx = Context(store=self.store, kube=self.kube, settings=settings, dispatcher=self.dispatcher,
                            storages=StorageRegistry(self.kube), enqueue=self.enqueue,
-                           enqueue_after=self.enqueue_after)
+                           enqueue_after=self.enqueue_after, enqueue_first=self.enqueue_first)
         self.backends = Backends(self.ctx)
         self.reconcilers = {"QuantumJob": JobReconciler(self.ctx, self.backends),
                             "QuantumWorkspace": WorkspaceReconciler(self.ctx),
@@ -79,6 +79,9 @@ class Controller:
     # ----- queue -----
     def enqueue(self, kind: str, key: str) -> None:
         self.queue.add(f"{kind}|{key}")
+
+    def enqueue_first(self, kind: str, key: str) -> None:
+        self.queue.add_first(f"{kind}|{key}")
 
     def enqueue_after(self, kind: str, key: str, delay: float) -> None:
         self.queue.add_after(f"{kind}|{key}", delay)
@@ -238,8 +241,10 @@ class Controller:
             if event_type != "DELETED":
                 self.enqueue(kind, key)
             else:
+                held_slot = self.dispatcher.has_child(obj)
                 self.dispatcher.started.discard(key)
-                self.ctx.kick(obj.group)
+                if held_slot:
+                    self.ctx.kick(obj.group)
             self.enqueue("QuantumWorkspace", f"{namespace}/{obj.workspace}")
             self._enqueue_providers(namespace, obj.workspace)
             return

@@ -186,6 +186,8 @@ def watched_resource_missing(error: BaseException | None) -> bool:
 
 
 _restarting = threading.Lock()
+_requesting = threading.Lock()
+_restart_requested = threading.Event()
 
 
 def restart(error: BaseException) -> None:
@@ -210,8 +212,13 @@ class RestartOnMissingResource(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         error = record.exc_info[1] if record.exc_info else None
-        if watched_resource_missing(error) and not _restarting.locked():
-            threading.Thread(target=restart, args=(error,), name="kuantum-restart", daemon=True).start()
+        if not watched_resource_missing(error):
+            return
+        with _requesting:  # one restart thread, however many handlers or threads log the error
+            if _restart_requested.is_set():
+                return
+            _restart_requested.set()
+        threading.Thread(target=restart, args=(error,), name="kuantum-restart", daemon=True).start()
 
 
 def _identity() -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -14,10 +14,12 @@ class QueueEntry:
     priority: str  # High | Standard
     created: str  # RFC 3339 creation timestamp
     name: str
+    # The queue's rule: High first, then oldest, then by name. Computed once (sorting thousands of entries
+    # compares it many times).
+    order: tuple[int, str, str] = field(init=False, compare=False, repr=False)
 
-    @property
-    def order(self) -> tuple[int, str, str]:
-        return (0 if self.priority == "High" else 1, self.created, self.name)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "order", (0 if self.priority == "High" else 1, self.created, self.name))
 
 
 def ordered(waiting: Iterable[QueueEntry]) -> list[QueueEntry]:

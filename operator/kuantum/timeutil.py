@@ -45,4 +45,6 @@ def seconds_between(begin: str, end: str) -> float:
 
 
 def month_of(stamp: str) -> str:
+    if len(stamp) == 20 and stamp.endswith("Z") and stamp[4] == "-":  # our own UTC format: no parse needed
+        return stamp[:7]
     return parse(stamp).strftime("%Y-%m")

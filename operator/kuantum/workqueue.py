@@ -65,6 +65,15 @@ class WorkQueue:
             self._fast.append(key)
             self._ready.set()
 
+    def add_first(self, key: str) -> None:
+        """Adds key at the front: a freed slot's next job goes before a backlog of watch events."""
+        if key in self._processing:
+            self._again.add(key)
+            return
+        self._lane[key] = False  # an older entry of the key, in either lane, is skipped when reached
+        self._fast.appendleft(key)
+        self._ready.set()
+
     def _count_burst(self) -> int:
         """Adds in a row by the running task in this iteration of the loop: many watch events handled in one
         iteration are many tasks, each adding a few keys; a resync is one task adding thousands."""

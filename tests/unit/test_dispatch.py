@@ -124,3 +124,27 @@ def test_groups_and_group_of_use_the_canonical_provider_id() -> None:
     d = _dispatcher(_store([_provider({"maxConcurrentJobs": 1})], jobs))
     assert d.groups() == {GROUP}
     assert d.admitted(GROUP) == [f"{NS}/a"]
+
+
+def test_a_joining_jobs_position_and_admission_match_a_full_sort() -> None:
+    """The queue is computed once per change; a job being queued is placed by bisection, as a sort would."""
+    jobs = [_job(f"j{i}", created=f"2024-01-01T00:00:{i:02d}Z", priority="High" if i % 3 == 0 else "Standard",
+                 target=SA if i % 2 else TABU) for i in range(12)]
+    store = _store([_provider({"maxConcurrentJobs": 2})], jobs, running=("j1",))
+    d = _dispatcher(store, target_concurrency=1)
+    for joining in (_job("new", state=None, created="2024-01-01T00:00:05Z", priority="High", target=SA),
+                    _job("late", state=None, created="2024-01-02T00:00:00Z", target=TABU)):
+        store.put("QuantumJob", joining)
+        typed = store.jobs[f"{NS}/{joining['metadata']['name']}"]
+        full = [e for e in d.waiting(GROUP, joining=typed) if e.target == typed.target]
+        assert d.position(GROUP, typed) == [e.key for e in full].index(typed.key) + 1
+        assert d.admitted(GROUP, joining=typed) == d.admitted(GROUP, joining=typed)
+
+
+def test_admission_follows_a_plan_change_without_a_queue_change() -> None:
+    jobs = [_job(f"j{i}", created=f"2024-01-01T00:00:{i:02d}Z") for i in range(4)]
+    store = _store([_provider({"maxConcurrentJobs": 1})], jobs)
+    d = _dispatcher(store)
+    assert d.admitted(GROUP) == [f"{NS}/j0"]
+    store.put("Provider", _provider({"maxConcurrentJobs": 3}))
+    assert d.admitted(GROUP) == [f"{NS}/j0", f"{NS}/j1", f"{NS}/j2"], "the cached admission is for the old plan"

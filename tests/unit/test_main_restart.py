@@ -54,6 +54,7 @@ def test_kopfs_logged_fatal_404_restarts_from_a_thread_of_its_own(monkeypatch: p
         done.set()
     monkeypatch.setattr(main.time, "sleep", lambda _: None)
     monkeypatch.setattr(main.os, "execv", fake_exec)
+    monkeypatch.setattr(main, "_restart_requested", threading.Event())  # as in a fresh process
     logger = logging.getLogger("kopf._core.reactor.running")
     handler = main.RestartOnMissingResource()
     logger.addHandler(handler)

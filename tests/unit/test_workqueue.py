@@ -366,3 +366,26 @@ async def test_many_tasks_adding_a_few_keys_each_in_one_iteration_are_no_burst()
 
     await asyncio.gather(*(event(i) for i in range(BURST * 3)))
     assert not q._slow and len(q) == BURST * 3 + 1
+
+
+async def test_add_first_goes_before_every_queued_key_once() -> None:
+    """A freed slot's next job goes before a backlog of watch events (each added alone: the front lane)."""
+    order: list[str] = []
+
+    async def handler(key: str) -> None:
+        order.append(key)
+
+    q = WorkQueue(handler, workers=1)
+    backlog = [f"event-{i}" for i in range(20)]
+    for key in backlog:
+        q.add(key)
+        await asyncio.sleep(0)  # one watch event per loop step
+    q.add_first("event-7")  # already queued: moved ahead, still run once
+    q.add_first("next-job")
+    assert len(q) == len(backlog) + 1
+    q.start()
+    await until(lambda: len(order) == len(backlog) + 1)
+    await settle()
+    assert order[:2] == ["next-job", "event-7"]
+    assert sorted(order) == sorted([*backlog, "next-job"]), "every key once"
+    await q.stop()

@@ -22,8 +22,11 @@ class Context:
     storages: StorageRegistry
     enqueue: Callable[[str, str], None]  # (kind, namespace/name)
     enqueue_after: Callable[[str, str, float], None]
+    enqueue_first: Callable[[str, str], None] | None = None  # ahead of everything queued (default: enqueue)
 
     def kick(self, group: Group) -> None:
-        """Capacity may have freed in a queue: reconcile the jobs that may start now."""
+        """Capacity may have freed in a queue: reconcile the jobs that may start now, before the backlog (a
+        slot must not wait behind thousands of new jobs' first reconciles)."""
+        add = self.enqueue_first or self.enqueue
         for key in self.dispatcher.admitted(group):
-            self.enqueue("QuantumJob", key)
+            add("QuantumJob", key)

@@ -241,10 +241,16 @@ class JobReconciler:
         return monthly_usage(self.ctx.dispatcher.members(job.group), month_of(now_iso()), excluding_uid=job.meta.uid)
 
     def _jobs_quota_exceeded(self, job: JobObject, spec: QuantumJobSpec, provider: ProviderObject) -> str | None:
-        return jobs_quota_exceeded(plan_limits(provider), self._month_usage(job), spec.provider)
+        limits = plan_limits(provider)
+        if limits.maxJobsPerMonth is None:
+            return None  # no need to count the group's jobs
+        return jobs_quota_exceeded(limits, self._month_usage(job), spec.provider)
 
     def _seconds_quota_exceeded(self, job: JobObject, spec: QuantumJobSpec, provider: ProviderObject) -> str | None:
-        return seconds_quota_exceeded(plan_limits(provider), self._month_usage(job), spec.provider)
+        limits = plan_limits(provider)
+        if limits.maxExecutionSecondsPerMonth is None:
+            return None
+        return seconds_quota_exceeded(limits, self._month_usage(job), spec.provider)
 
     def _queue_position(self, job: JobObject) -> int | None:
         return self.ctx.dispatcher.position(job.group, job)
@@ -360,6 +366,7 @@ class JobReconciler:
         meta = job.meta
         if FINALIZER not in meta.finalizers:
             return
+        held_slot = self.ctx.dispatcher.has_child(job)
         if not is_final(status.state) and status.state is not None:
             if not await self._stop(job, status, job.spec):
                 return
@@ -373,7 +380,8 @@ class JobReconciler:
         if status.id:
             self.ctx.store.forget_job_children(status.id)
         self._final_known.discard(job.meta.uid)
-        self.ctx.kick(job.group)
+        if held_slot:  # a waiting job's deletion frees no slot: nothing more may start
+            self.ctx.kick(job.group)
 
     # ------------------------------------------------------------------ writing
     async def _write(self, job: JobObject, status: QuantumJobStatus, events: list[Event]) -> JobObject:
@@ -429,7 +437,8 @@ class JobReconciler:
             await self._final_event(job, new)
             self._final_known.add(job.meta.uid)
             self.ctx.enqueue("QuantumJob", job.key)  # clean up, TTL
-            self.ctx.kick(job.group)
+            if self.ctx.dispatcher.has_child(job):  # it held a slot
+                self.ctx.kick(job.group)
 
     async def _final_event(self, job: JobObject, status: QuantumJobStatus) -> None:
         """The one Event of a job's final state (its reason is the state)."""
