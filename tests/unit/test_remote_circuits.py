@@ -274,3 +274,14 @@ def test_histogram_blob_sorts_states_and_refuses_bad_entries() -> None:
     for bad in ({"0x1": 1.0}, {"1": -0.1}, {"1": math.nan}, {"1": "half"}):
         with pytest.raises(ValueError):
             ionq_histogram_output(bad)
+
+
+def test_a_gate_without_an_ionq_equivalent_is_refused_naming_those_that_translate() -> None:
+    """Found by mutation testing: the list in the message is every translatable qelib1 name (not "CX")."""
+    with pytest.raises(InvalidProgram) as info:
+        qasm_to_ionq(HEADER + "qreg q[2];\ncu3(0.1,0.2,0.3) q[0],q[1];\n")
+    message = str(info.value)
+    assert "gate 'cu3' has no IonQ equivalent" in message
+    listed = message.split("gates that translate: ", 1)[1].rstrip(")").split(", ")
+    assert listed == sorted({n for n, _ in GATE_NAMES if n != "CX"} | {"u", "u2", "u3", "id"})
+    assert "cx" in listed and "CX" not in listed
