@@ -20,7 +20,7 @@ PY="$ROOT/.venv/bin/python"  # the project's venv runs the tests (make venv)
 VENV="$ROOT/build/mutation/venv"
 COSMIC_RAY_VERSION="8.7.0"
 MODULES=${MUTATION_MODULES:-"statemachine queueing dispatch builders storage validation accepted_spec usage labels
-  remote.http remote.circuits remote.ionq remote.quantinuum"}
+  remote.http remote.circuits remote.ionq remote.quantinuum objects backends.pod backends.remote"}
 MODULES=$(echo "$MODULES" | tr '/' '.' | sed 's/\.py\b//g')
 TIMEOUT=${MUTATION_TIMEOUT:-30}
 JOBS=${MUTATION_JOBS:-2}
@@ -41,8 +41,12 @@ tests_for() {
     remote.circuits) echo "tests/unit/test_remote_circuits.py tests/unit/test_remote_qir.py" ;;
     remote.ionq) echo "tests/unit/test_mut_ionq.py tests/unit/test_ionq_api.py" ;;
     remote.quantinuum) echo "tests/unit/test_mut_quantinuum.py tests/unit/test_quantinuum_api.py" ;;
+    objects) echo "tests/unit/test_objects.py tests/unit/test_store_groups.py tests/unit/test_dispatch.py" ;;
+    backends.pod) echo "tests/unit/test_job_reconciler.py" ;;
+    backends.remote) echo "tests/unit/test_job_reconciler.py tests/unit/test_job_reconciler_quantinuum.py" \
+      "tests/unit/test_poller.py" ;;
     *) echo "unknown module $1 (known: statemachine queueing dispatch builders storage validation accepted_spec" \
-         "usage labels remote.http remote.circuits remote.ionq remote.quantinuum)" >&2; return 1 ;;
+         "usage labels remote.http remote.circuits remote.ionq remote.quantinuum objects backends.pod backends.remote)" >&2; return 1 ;;
   esac
 }
 
