@@ -22,7 +22,7 @@ from .leader import LeaderElection
 from .lookup import jobs_of_workspace, providers_of_workspace
 from .models import JobState
 from .models.common import API_GROUP, API_VERSION, LABEL_JOB_ID
-from .objects import PARSERS, JobObject, WorkspaceObject
+from .objects import PARSERS, JobObject, ProviderObject, WorkspaceObject
 from .queueing import positions
 from .reconcilers.context import Context
 from .reconcilers.job import FRONT_OF_QUEUE, JobReconciler
@@ -64,7 +64,7 @@ class Controller:
         self.store = Store()
         self.kube = Kube(api_client)
         self.dispatcher = Dispatcher(self.store, settings)
-        self.queue = WorkQueue(self._handle, workers=settings.workers)
+        self.queue = WorkQueue(self._handle, workers=settings.workers, tenant_of=self._workspace_of_item)
         self.ctx = Context(store=self.store, kube=self.kube, settings=settings, dispatcher=self.dispatcher,
                            storages=StorageRegistry(self.kube), enqueue=self.enqueue,
                            enqueue_after=self.enqueue_after, enqueue_first=self.enqueue_first)
@@ -79,6 +79,15 @@ class Controller:
     # ----- queue -----
     def enqueue(self, kind: str, key: str) -> None:
         self.queue.add(f"{kind}|{key}")
+
+    def _workspace_of_item(self, item: str) -> str:
+        """The work queue's tenant of an item: its workspace (namespace/name), so workspaces take turns."""
+        kind, key = item.split("|", 1)
+        namespace = key.split("/", 1)[0]
+        obj = self.store.table(kind).get(key) if kind in KINDS.values() else None
+        if isinstance(obj, JobObject | ProviderObject):
+            return f"{namespace}/{obj.workspace}"
+        return key if kind == "QuantumWorkspace" else namespace
 
     def enqueue_first(self, kind: str, key: str) -> None:
         self.queue.add_first(f"{kind}|{key}")

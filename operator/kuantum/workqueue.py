@@ -5,7 +5,8 @@ Two lanes: a burst of adds from one task in one step (a resync or a relist enque
 beyond the first BURST keys is background work, served after the keys added one by one (a watch event, a
 freed slot's next job, a timer), though never starved: every SLOW_SHARE-th pick takes the background lane when
 both hold keys. A key added alone while it waits in the background lane moves to the front lane. Without this,
-a job whose turn came waited behind thousands of resync reconciles (seen at 5,000 waiting jobs).
+a job whose turn came waited behind thousands of resync reconciles (seen at 5,000 waiting jobs). The front lane
+serves tenants (the controller's are workspaces) round-robin.
 """
 
 from __future__ import annotations
@@ -28,11 +29,52 @@ class HandlerError(Exception):
     """A failure the handler has already described in one line (e.g. an API error): logged without traceback."""
 
 
+class _FairLane:
+    """Keys in one FIFO per tenant, served round-robin across tenants: one workspace's thousands of new jobs
+    do not queue the first reconciles of fifty other workspaces behind them."""
+
+    def __init__(self) -> None:
+        self._queues: dict[str, deque[str]] = {}
+        self._turns: deque[str] = deque()  # tenants holding keys, in serving order
+
+    def __bool__(self) -> bool:
+        return bool(self._turns)
+
+    def append(self, key: str, tenant: str) -> None:
+        queue = self._queues.get(tenant)
+        if queue is None:
+            queue = self._queues[tenant] = deque()
+            self._turns.append(tenant)
+        queue.append(key)
+
+    def appendleft(self, key: str, tenant: str) -> None:
+        """At the very front: its tenant is served next."""
+        queue = self._queues.get(tenant)
+        if queue is None:
+            queue = self._queues[tenant] = deque()
+        else:
+            self._turns.remove(tenant)
+        self._turns.appendleft(tenant)
+        queue.appendleft(key)
+
+    def popleft(self) -> str:
+        tenant = self._turns.popleft()
+        queue = self._queues[tenant]
+        key = queue.popleft()
+        if queue:
+            self._turns.append(tenant)
+        else:
+            del self._queues[tenant]
+        return key
+
+
 class WorkQueue:
     def __init__(self, handler: Callable[[str], Awaitable[None]], workers: int = 4,
-                 base_delay: float = 1.0, max_delay: float = 300.0) -> None:
+                 base_delay: float = 1.0, max_delay: float = 300.0,
+                 tenant_of: Callable[[str], str] | None = None) -> None:
         self._handler = handler
-        self._fast: deque[str] = deque()
+        self._tenant_of = tenant_of or (lambda key: "")
+        self._fast = _FairLane()
         self._slow: deque[str] = deque()
         self._lane: dict[str, bool] = {}  # queued key -> whether it waits in the background lane
         self._ready = asyncio.Event()
@@ -58,11 +100,14 @@ class WorkQueue:
         queued = self._lane.get(key)
         if queued is None:
             self._lane[key] = background
-            (self._slow if background else self._fast).append(key)
+            if background:
+                self._slow.append(key)
+            else:
+                self._fast.append(key, self._tenant_of(key))
             self._ready.set()
         elif queued and not background:
             self._lane[key] = False  # its stale entry in the background lane is skipped when reached
-            self._fast.append(key)
+            self._fast.append(key, self._tenant_of(key))
             self._ready.set()
 
     def add_first(self, key: str) -> None:
@@ -71,7 +116,7 @@ class WorkQueue:
             self._again.add(key)
             return
         self._lane[key] = False  # an older entry of the key, in either lane, is skipped when reached
-        self._fast.appendleft(key)
+        self._fast.appendleft(key, self._tenant_of(key))
         self._ready.set()
 
     def _count_burst(self) -> int:
@@ -95,11 +140,12 @@ class WorkQueue:
     def _pop(self) -> str | None:
         """The next queued key (None when both lanes are empty)."""
         self._picks += 1
-        lanes = (self._slow, self._fast) if self._picks % SLOW_SHARE == 0 else (self._fast, self._slow)
-        for lane in lanes:
+        slow_first = self._picks % SLOW_SHARE == 0
+        for background in (slow_first, not slow_first):
+            lane: deque[str] | _FairLane = self._slow if background else self._fast
             while lane:
                 key = lane.popleft()
-                if self._lane.get(key) is (lane is self._slow):
+                if self._lane.get(key) is background:  # else a stale entry: the key moved or already ran
                     del self._lane[key]
                     return key
         return None

@@ -78,3 +78,15 @@ async def test_prime_lists_what_kopf_watches(monkeypatch: pytest.MonkeyPatch, wa
     for kind, item in seen:
         by_kind.setdefault(kind, set()).add(item["metadata"]["namespace"])
     assert by_kind == {kind: expected for kind in ("QuantumWorkspace", "Provider", "QuantumJob", "Job", "Pod")}
+
+
+def test_the_work_queues_tenants_are_workspaces() -> None:
+    controller = Controller(client.ApiClient(), Settings(), [])
+    controller.store.put("QuantumJob", {"metadata": {"name": "j", "namespace": "ns", "uid": "u"},
+                                        "spec": {"workspace": "ws", "provider": "microsoft-qio", "target": "t",
+                                                 "input": {"inline": {}}}})
+    controller.store.put("Provider", {"metadata": {"name": "p", "namespace": "ns", "uid": "v"},
+                                      "spec": {"workspace": "ws", "providerId": "ionq"}})
+    tenant = controller._workspace_of_item
+    assert tenant("QuantumJob|ns/j") == tenant("Provider|ns/p") == tenant("QuantumWorkspace|ns/ws") == "ns/ws"
+    assert tenant("QuantumJob|ns/unknown") == "ns"

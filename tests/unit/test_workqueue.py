@@ -389,3 +389,26 @@ async def test_add_first_goes_before_every_queued_key_once() -> None:
     assert order[:2] == ["next-job", "event-7"]
     assert sorted(order) == sorted([*backlog, "next-job"]), "every key once"
     await q.stop()
+
+
+async def test_tenants_are_served_round_robin_in_the_front_lane() -> None:
+    """One workspace's many new jobs do not queue another workspace's behind them."""
+    order: list[str] = []
+
+    async def handler(key: str) -> None:
+        order.append(key)
+
+    q = WorkQueue(handler, workers=1, tenant_of=lambda key: key.split("-")[0])
+    for i in range(10):
+        q.add(f"big-{i}")
+        await asyncio.sleep(0)  # one watch event per loop step: no burst
+    for i in range(3):
+        q.add(f"small-{i}")
+        await asyncio.sleep(0)
+    q.add_first("small-next")  # a freed slot's next job: its tenant is served next, it first
+    q.start()
+    await until(lambda: len(order) == 14)
+    await settle()
+    assert order[:8] == ["small-next", "big-0", "small-0", "big-1", "small-1", "big-2", "small-2", "big-3"]
+    assert [k for k in order if k.startswith("big")] == [f"big-{i}" for i in range(10)], "FIFO per tenant"
+    await q.stop()
