@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from .accepted_spec import MUTABLE_FIELDS, changed_fields
 from .models import QuantumJobSpec
+from .objects import first_error
 
 
 def check_job(operation: str, spec: dict[str, Any], old_spec: dict[str, Any] | None) -> None:
@@ -29,9 +30,7 @@ def check_job(operation: str, spec: dict[str, Any], old_spec: dict[str, Any] | N
     try:
         QuantumJobSpec.model_validate(spec)
     except ValidationError as e:
-        err = e.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise kopf.AdmissionError(f"spec.{where}: {err['msg']}" if where else str(err["msg"]), code=422) from e
+        raise kopf.AdmissionError(first_error(e), code=422) from e
     if operation == "UPDATE" and old_spec is not None:
         changed = changed_fields(old_spec, spec)
         if changed:
