@@ -53,9 +53,6 @@ class Observation:
 class Backend(Protocol):
     name: str
 
-    def launched(self, job: JobObject) -> bool:
-        """Whether the job holds an execution slot (its run was started, maybe not yet confirmed)."""
-
     async def submit(self, run: Run) -> Observation:
         """Starts the admitted job. Idempotent: deterministic names, or a submission recorded first."""
 

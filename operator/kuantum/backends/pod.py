@@ -67,9 +67,6 @@ class PodBackend:
         self.stopping: set[str] = set()  # job ids whose solver Job we deleted
         self.cleaned: set[str] = set()  # uids whose SAS Secret is already deleted
 
-    def launched(self, job: JobObject) -> bool:
-        return self.ctx.dispatcher.has_child(job)
-
     # ------------------------------------------------------------------ submit
     async def submit(self, run: Run) -> Observation:
         job_id = run.job_id

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..catalog import Target
-from ..objects import JobObject, ProviderObject
+from ..objects import ProviderObject
 from . import ionq, quantinuum
 from .base import Backend
 from .pod import PodBackend, target_override
@@ -36,10 +36,6 @@ class Backends:
 
     def all(self) -> list[Backend]:
         return list(self._by_name.values())
-
-    def launched(self, job: JobObject) -> bool:
-        """Whether any backend started the job (a batch Job, or a submission to a provider)."""
-        return any(backend.launched(job) for backend in self._by_name.values())
 
     async def aclose(self) -> None:
         for backend in self._by_name.values():

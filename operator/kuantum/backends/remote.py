@@ -97,9 +97,6 @@ class RemoteBackend:
         self._probes: dict[str, tuple[float, str, Probe]] = {}  # Provider uid -> (when, Secret version, result)
         self._poller = Poller(lambda key: ctx.enqueue("QuantumJob", key))
 
-    def launched(self, job: JobObject) -> bool:
-        return job.submitted_to_provider
-
     # ------------------------------------------------------------------ submit
     async def submit(self, run: Run) -> Observation:
         try:
