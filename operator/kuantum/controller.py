@@ -10,6 +10,7 @@ import signal
 from collections import Counter
 from typing import Any, cast
 
+import urllib3
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
@@ -44,6 +45,14 @@ def _api_message(e: ApiException) -> str:
         return str(json.loads(e.body or "{}").get("message") or e.reason)[:500]
     except (ValueError, AttributeError):
         return str(e.reason)
+
+
+def _reason(error: urllib3.exceptions.HTTPError) -> str:
+    """The innermost cause in one line (urllib3 wraps it in retries and pools)."""
+    cause: BaseException = error
+    while isinstance(cause, urllib3.exceptions.MaxRetryError) and cause.reason is not None:
+        cause = cause.reason
+    return f"{type(cause).__name__}: {cause}"[:300]
 
 
 def _pending(job: JobObject) -> bool:
@@ -106,6 +115,9 @@ class Controller:
         except ApiException as e:
             metrics.RECONCILE_ERRORS.labels(kind=kind).inc()
             raise HandlerError(f"API server answered {e.status} {e.reason}: {_api_message(e)}") from e
+        except urllib3.exceptions.HTTPError as e:  # connection refused or dropped: the API server is away
+            metrics.RECONCILE_ERRORS.labels(kind=kind).inc()
+            raise HandlerError(f"API server unreachable: {_reason(e)}") from e
         except Exception:
             metrics.RECONCILE_ERRORS.labels(kind=kind).inc()
             raise

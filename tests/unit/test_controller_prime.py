@@ -90,3 +90,19 @@ def test_the_work_queues_tenants_are_workspaces() -> None:
     tenant = controller._workspace_of_item
     assert tenant("QuantumJob|ns/j") == tenant("Provider|ns/p") == tenant("QuantumWorkspace|ns/ws") == "ns/ws"
     assert tenant("QuantumJob|ns/unknown") == "ns"
+
+
+async def test_an_unreachable_api_server_is_one_line_not_a_traceback() -> None:
+    import urllib3
+    from kuantum.workqueue import HandlerError
+
+    controller = Controller(client.ApiClient(), Settings(), [])
+
+    class Refused:
+        async def reconcile(self, key: str) -> None:
+            raise urllib3.exceptions.MaxRetryError(
+                None, "/apis", urllib3.exceptions.NewConnectionError(None, "Connection refused"))  # type: ignore[arg-type]
+
+    controller.reconcilers["QuantumJob"] = Refused()
+    with pytest.raises(HandlerError, match="API server unreachable: NewConnectionError"):
+        await controller._handle("QuantumJob|ns/j")

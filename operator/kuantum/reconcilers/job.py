@@ -335,8 +335,8 @@ class JobReconciler:
     async def _after_final(self, job: JobObject, status: QuantumJobStatus) -> None:
         key = job.key
         if job.meta.uid not in self._final_known:
-            self._final_known.add(job.meta.uid)
             await self._announce_if_missed(job, status)
+            self._final_known.add(job.meta.uid)  # after: a failed look (API server away) is retried
         if key in self.ctx.dispatcher.started:
             self.ctx.dispatcher.started.discard(key)
             self.ctx.kick(job.group)
