@@ -6,10 +6,10 @@ Every write goes through here so that it is counted (kuantum_api_writes_total) a
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from typing import Any, cast
 
+import urllib3
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
@@ -169,8 +169,9 @@ class Kube:
             return None
         return {str(item.reason) for item in listing.items}
 
-    async def event(self, obj: dict[str, Any] | Watched, reason: str, message: str, warning: bool = False) -> None:
-        """Records a core/v1 Event on obj. Failures are swallowed: an event is never worth a retry loop."""
+    async def event(self, obj: dict[str, Any] | Watched, reason: str, message: str, warning: bool = False) -> bool:
+        """Records a core/v1 Event on obj; False when it could not be (never raised: an Event is not worth a
+        retry loop, except a job's final one, which its caller checks)."""
         if not isinstance(obj, dict):
             obj = obj.body
         meta = obj["metadata"]
@@ -185,5 +186,8 @@ class Kube:
             "firstTimestamp": stamp, "lastTimestamp": stamp, "count": 1,
         }
         self._count("create", "events")
-        with contextlib.suppress(ApiException):
+        try:
             await self._call(self.core.create_namespaced_event, meta["namespace"], body)
+        except (ApiException, urllib3.exceptions.HTTPError):
+            return False
+        return True

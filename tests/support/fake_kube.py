@@ -161,6 +161,7 @@ class FakeKube(Kube):
         self.secrets: dict[tuple[str, str], dict[str, Any]] = {}  # created by the operator
         self.batch_jobs: dict[tuple[str, str], dict[str, Any]] = {}
         self.events: list[dict[str, Any]] = []
+        self.refuse_events = False  # the API server refuses Event creation (e.g. while it starts)
         self.fail_next: dict[str, list[Exception]] = {}
         self._rv = itertools.count(1000)
 
@@ -298,14 +299,17 @@ class FakeKube(Kube):
         return {e["reason"] for e in self.events
                 if (e["namespace"], e["name"]) == (obj.meta.namespace, obj.meta.name)}
 
-    async def event(self, obj: Any, reason: str, message: str, warning: bool = False) -> None:
+    async def event(self, obj: Any, reason: str, message: str, warning: bool = False) -> bool:
         if not isinstance(obj, dict):
             obj = obj.body  # a typed view from the store
         meta = obj["metadata"]
         self._record("event", kind=obj.get("kind"), namespace=meta["namespace"], name=meta["name"], reason=reason,
                      message=message, warning=warning)
+        if self.refuse_events:
+            return False
         self.events.append({"kind": obj.get("kind"), "namespace": meta["namespace"], "name": meta["name"],
                             "reason": reason, "message": message, "type": "Warning" if warning else "Normal"})
+        return True
 
 
 # ---------------------------------------------------------------------------------------------- storage

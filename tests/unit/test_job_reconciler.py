@@ -1243,3 +1243,20 @@ async def test_a_job_cancelled_after_a_restart_whose_solver_job_the_old_process_
     assert w.status("j")["state"] == "Cancelled"
     p = await w.reconcile("j")
     assert [c.args["name"] for c in p.of("delete_secret")] == [builders.secret_name(job_id)]
+
+
+async def test_a_final_event_the_api_server_refused_is_recorded_on_a_later_pass() -> None:
+    """During an API server restart an Event create may be refused (503): the job's final Event comes later."""
+    w = World()
+    await _started_pod_job(w)
+    w.pod("j", "Failed", started=_hours_ago(0.1), finished=_hours_ago(0.0), message='{"code": "X", "message": "y"}')
+    w.kube.refuse_events = True
+    await w.reconcile("j")
+    assert w.status("j")["state"] == "Failed"
+    assert "Failed" not in [e["reason"] for e in w.kube.events]
+    await w.reconcile("j")  # the clean-up pass: still refused, looked at again later
+    assert (f"{NS}/j", 5.0) in w.enqueued_after
+    w.kube.refuse_events = False
+    await w.reconcile("j")
+    await w.reconcile("j")
+    assert [e["reason"] for e in w.kube.events].count("Failed") == 1

@@ -60,6 +60,7 @@ immutable_part = accepted_spec.immutable_part
 PENDING_RETRY_SECONDS = 10.0
 FRONT_OF_QUEUE = 5  # queue positions up to this are kept exact in the job's status
 MISSED_EVENT_WINDOW_SECONDS = 300.0  # jobs final this long before a start are checked for their final Event
+MISSED_EVENT_RETRY_SECONDS = 5.0
 
 
 def job_id_of(body: dict[str, Any]) -> str:
@@ -335,8 +336,10 @@ class JobReconciler:
     async def _after_final(self, job: JobObject, status: QuantumJobStatus) -> None:
         key = job.key
         if job.meta.uid not in self._final_known:
-            await self._announce_if_missed(job, status)
-            self._final_known.add(job.meta.uid)  # after: a failed look (API server away) is retried
+            if await self._announce_if_missed(job, status):
+                self._final_known.add(job.meta.uid)
+            else:  # the API server was away: look again soon
+                self.ctx.enqueue_after("QuantumJob", key, MISSED_EVENT_RETRY_SECONDS)
         if key in self.ctx.dispatcher.started:
             self.ctx.dispatcher.started.discard(key)
             self.ctx.kick(job.group)
@@ -351,15 +354,17 @@ class JobReconciler:
             else:
                 self.ctx.enqueue_after("QuantumJob", key, remaining + 0.5)
 
-    async def _announce_if_missed(self, job: JobObject, status: QuantumJobStatus) -> None:
-        """A process killed between a job's final status write and its Event leaves the job without one: the
-        next process records it, for jobs that ended shortly before it started (older ones were announced)."""
+    async def _announce_if_missed(self, job: JobObject, status: QuantumJobStatus) -> bool:
+        """A process killed between a job's final status write and its Event, or an API server that refused the
+        Event, leaves the job without one: it is recorded now, for jobs that ended after (or shortly before)
+        this process started (older ones were announced). False when that could not be settled now."""
         ended = status.endExecutionTime or status.cancellationTime
         if ended is None or seconds_between(ended, self._started_at) > MISSED_EVENT_WINDOW_SECONDS:
-            return
+            return True
         reasons = await self.ctx.kube.event_reasons(job)
-        if reasons is not None and str(status.state) not in reasons:
-            await self._final_event(job, status)
+        if reasons is None:
+            return False
+        return str(status.state) in reasons or await self._final_event(job, status)
 
     async def _on_deletion(self, job: JobObject, status: QuantumJobStatus) -> None:
         """Deleting a job cancels it first; the blobs stay (they are the user's data)."""
@@ -434,22 +439,22 @@ class JobReconciler:
         if state == JobState.SUCCEEDED and new.beginExecutionTime and new.endExecutionTime:
             metrics.EXECUTION_TIME.observe(seconds_between(new.beginExecutionTime, new.endExecutionTime))
         if is_final(state):
-            await self._final_event(job, new)
-            self._final_known.add(job.meta.uid)
+            if await self._final_event(job, new):
+                self._final_known.add(job.meta.uid)  # else the clean-up pass below looks for it again
             self.ctx.enqueue("QuantumJob", job.key)  # clean up, TTL
             if self.ctx.dispatcher.has_child(job):  # it held a slot
                 self.ctx.kick(job.group)
 
-    async def _final_event(self, job: JobObject, status: QuantumJobStatus) -> None:
-        """The one Event of a job's final state (its reason is the state)."""
+    async def _final_event(self, job: JobObject, status: QuantumJobStatus) -> bool:
+        """The one Event of a job's final state (its reason is the state); False when it was not recorded."""
         if status.state == JobState.SUCCEEDED:
-            await self.ctx.kube.event(job, "Succeeded", f"job {status.id} succeeded; output at {status.outputDataUri}")
-        elif status.state == JobState.FAILED:
+            return await self.ctx.kube.event(job, "Succeeded",
+                                             f"job {status.id} succeeded; output at {status.outputDataUri}")
+        if status.state == JobState.FAILED:
             error = status.errorData
-            await self.ctx.kube.event(job, "Failed", f"{error.code}: {error.message}" if error else "failed",
-                                      warning=True)
-        elif status.state == JobState.CANCELLED:
-            await self.ctx.kube.event(job, "Cancelled", f"job {status.id} was cancelled")
+            return await self.ctx.kube.event(job, "Failed", f"{error.code}: {error.message}" if error else "failed",
+                                             warning=True)
+        return await self.ctx.kube.event(job, "Cancelled", f"job {status.id} was cancelled")
 
 
 def _unavailable(provider: ProviderObject, target: str) -> str | None:
