@@ -1260,3 +1260,15 @@ async def test_a_final_event_the_api_server_refused_is_recorded_on_a_later_pass(
     await w.reconcile("j")
     await w.reconcile("j")
     assert [e["reason"] for e in w.kube.events].count("Failed") == 1
+
+
+async def test_a_solver_job_create_that_failed_leaves_the_job_queued_not_lost() -> None:
+    """The API server went away mid-create: the job is admitted again, never ExecutionLost."""
+    w = World()
+    w.qio_job("j")
+    w.kube.fail_next["create_job"] = [ConnectionError("connection refused")]
+    with pytest.raises(ConnectionError):
+        await w.reconcile("j")
+    assert not w.dispatcher.has_child(w.store.jobs[f"{NS}/j"])
+    await w.reconcile("j")
+    assert w.status("j")["state"] == "Waiting" and len(w.kube.batch_jobs) == 1

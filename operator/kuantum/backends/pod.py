@@ -81,8 +81,14 @@ class PodBackend:
             run.resolved.input_format, run.resolved.output_format, run.spec.timeoutSeconds,
             override.cpu or target.default_cpu, override.memory or target.default_memory, override.gpus)
         self.ctx.dispatcher.started.add(run.job.key)
-        await self.ctx.kube.create_secret(secret)
-        await self.ctx.kube.create_job(batch_job)
+        try:
+            await self.ctx.kube.create_secret(secret)
+            await self.ctx.kube.create_job(batch_job)
+        except BaseException:
+            # Not known to exist (an API server going away mid-create): the job is not launched, so it goes back
+            # to its queue and is admitted again (creates are idempotent), rather than being ExecutionLost.
+            self.ctx.dispatcher.started.discard(run.job.key)
+            raise
         log.debug("job %s: created solver Job %s", run.job.key, batch_job["metadata"]["name"])
         return Observation()
 
