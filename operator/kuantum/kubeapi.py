@@ -159,6 +159,15 @@ class Kube:
             if e.status != 404:
                 raise
 
+    async def delete_pod(self, namespace: str, name: str) -> None:
+        """Deletes a pod whose solver Job is already gone (its process gets SIGTERM)."""
+        self._count("delete", "pods")
+        try:
+            await self._call(self.core.delete_namespaced_pod, name, namespace)
+        except ApiException as e:
+            if e.status != 404:
+                raise
+
     # ----- events -----
     async def event_reasons(self, obj: Watched) -> set[str] | None:
         """The reasons of the Events recorded on obj (None when they cannot be read now)."""

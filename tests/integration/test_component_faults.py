@@ -333,10 +333,6 @@ def pod_of(env: Env, job: str) -> client.V1Pod:
 
 
 # ---------------------------------------------------------------------------------------------- faults
-@pytest.mark.xfail(strict=False, reason=(
-    "Seen in some runs after these faults (timing-dependent, so not strict): a job cancelled while executing whose "
-    "solver Job an operator deleted just before it was SIGKILLed stays Executing while its orphaned pod runs on "
-    "(backends/pod.py stop() knows no child to delete; the pod waits for the garbage collector)"))
 def test_kube_apiserver_etcd_and_operator_killed(env: Env, new_batch: Callable[[str], Batch]) -> None:
     """One batch through three faults in a row: the API server SIGKILLed and restarted, etcd SIGKILLed and
     restarted, then the operator SIGKILLed twice in a row (the second time while it resumes)."""

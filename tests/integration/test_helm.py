@@ -53,7 +53,7 @@ NAMESPACED_RULES = {
     ("kuantum.dev", "quantumjobs/finalizers"): {"update"},
     ("kuantum.dev", "quantumworkspaces/finalizers"): {"update"},
     ("batch", "jobs"): {"get", "list", "watch", "create", "delete"},
-    ("", "pods"): {"list", "watch"},
+    ("", "pods"): {"list", "watch", "delete"},
     ("", "secrets"): {"get", "create", "delete"},
     ("", "configmaps"): {"get"},
     ("", "events"): {"create", "list"},

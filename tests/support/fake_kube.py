@@ -293,6 +293,9 @@ class FakeKube(Kube):
         self._record("delete_job", namespace=namespace, name=name)
         self.batch_jobs.pop((namespace, name), None)
 
+    async def delete_pod(self, namespace: str, name: str) -> None:
+        self._record("delete_pod", namespace=namespace, name=name)
+
     # ----- events -----
     async def event_reasons(self, obj: Any) -> set[str] | None:
         self._record("event_reasons", namespace=obj.meta.namespace, name=obj.meta.name)

@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from kuantum import accepted_spec, builders
 from kuantum.backends import ionq
+from kuantum.backends.pod import STOP_POLL_SECONDS
 from kuantum.backends.registry import Backends
 from kuantum.backends.remote import RemoteBackend
 from kuantum.catalog import IONQ, KUANTUM, QIO, targets_of
@@ -1243,6 +1244,38 @@ async def test_a_job_cancelled_after_a_restart_whose_solver_job_the_old_process_
     assert w.status("j")["state"] == "Cancelled"
     p = await w.reconcile("j")
     assert [c.args["name"] for c in p.of("delete_secret")] == [builders.secret_name(job_id)]
+
+
+async def test_a_cancelled_job_whose_solver_job_is_gone_has_its_orphaned_pod_deleted_once() -> None:
+    """The old process deleted the solver Job and was killed; the garbage collector has not yet taken the pod
+    (it lags after an API server restart): the new process deletes the pod itself, once, and the job is
+    Cancelled when the pod has stopped."""
+    w = World()
+    job_id = await _started_pod_job(w)
+    w.edit_spec("j", cancel=True)
+    await w.reconcile("j")
+    w.restart()
+    w.dispatcher.started.clear()
+    w.store.batch_jobs.pop(job_id, None)  # the watch delivered the solver Job's deletion; its pod runs on
+    p = await w.reconcile("j")
+    assert [c.args for c in p.of("delete_pod")] == [{"namespace": NS, "name": f"kuantum-{job_id}-abcde"}]
+    assert not p.of("delete_job"), "no solver Job left to delete"
+    assert w.status("j")["state"] == "Executing", "cancelled only when the pod has stopped"
+    assert (f"{NS}/j", STOP_POLL_SECONDS) in w.enqueued_after
+    p = await w.reconcile("j")
+    assert not p.of("delete_pod"), "deleted once"
+    w.pod("j", "Failed", started=_hours_ago(0.1), finished=_hours_ago(0.0), exit_code=143)
+    await w.reconcile("j")
+    assert w.status("j")["state"] == "Cancelled"
+
+
+async def test_a_cancelled_job_with_its_solver_job_alive_leaves_the_pod_to_it() -> None:
+    w = World()
+    await _started_pod_job(w)
+    w.edit_spec("j", cancel=True)
+    p = await w.reconcile("j")
+    p = await w.reconcile("j")
+    assert not p.of("delete_pod"), "the solver Job's deletion stops its pod"
 
 
 async def test_a_final_event_the_api_server_refused_is_recorded_on_a_later_pass() -> None:

@@ -90,10 +90,11 @@ controller.py and main.py). No wildcards.
 - apiGroups: ["batch"]
   resources: ["jobs"]
   verbs: ["get", "list", "watch", "create", "delete"]
-# Solver pods are only observed (their phase and exit code).
+# Solver pods are observed (their phase and exit code), and deleted when a cancelled job's solver Job is
+# already gone but its pod runs on.
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["list", "watch"]
+  verbs: ["list", "watch", "delete"]
 # Storage connection strings and job inputs are read; each job's SAS Secret is created and deleted.
 - apiGroups: [""]
   resources: ["secrets"]

@@ -66,6 +66,7 @@ class PodBackend:
         self.ctx = ctx
         self.stopping: set[str] = set()  # job ids whose solver Job we deleted
         self.cleaned: set[str] = set()  # uids whose SAS Secret is already deleted
+        self.pods_deleted: set[str] = set()  # orphaned solver pods we deleted ourselves
 
     # ------------------------------------------------------------------ submit
     async def submit(self, run: Run) -> Observation:
@@ -204,6 +205,14 @@ class PodBackend:
             self.stopping.add(job_id)
             await self.ctx.kube.delete_job(job.meta.namespace, builders.child_name(job_id))
         alive = [p for p in self._pods(job_id) if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+        if alive and job_id not in self.ctx.store.batch_jobs:
+            # Its solver Job is gone (deleted by a process killed right after): no one else stops these pods
+            # soon, as the garbage collector lags after an API server restart.
+            for pod in alive:
+                name = pod["metadata"]["name"]
+                if not pod["metadata"].get("deletionTimestamp") and name not in self.pods_deleted:
+                    self.pods_deleted.add(name)
+                    await self.ctx.kube.delete_pod(job.meta.namespace, name)
         if alive:
             self.ctx.enqueue_after("QuantumJob", job.key, STOP_POLL_SECONDS)
         return not alive
