@@ -282,7 +282,9 @@ class Controller:
         self.store.put_child(kind, body, deleted=event_type == "DELETED")
         owner = self.store.owner_key(body)
         if owner:
-            self.enqueue("QuantumJob", owner)
+            # A child's change is about a job holding a slot (started, finished, gone): at the front, not behind
+            # a workspace's backlog of new jobs, so a freed slot passes on at once.
+            self.enqueue_first("QuantumJob", owner)
 
     def _enqueue_providers(self, namespace: str, workspace: str) -> None:
         for provider in providers_of_workspace(self.store, namespace, workspace):
