@@ -24,7 +24,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from kuantum_solvers.circuits.statevector import _SWAP, DiagonalBlock, Gate, Progress, _fmt_bytes, _mask, state_bytes
+from kuantum_solvers.circuits.statevector import (
+    DiagonalBlock,
+    Gate,
+    Progress,
+    _fmt_bytes,
+    _mask,
+    kernel_of,
+    state_bytes,
+)
 from kuantum_solvers.errors import INSUFFICIENT_MEMORY, SolverError
 from kuantum_solvers.qio import gpu as qio_gpu
 
@@ -194,6 +202,7 @@ def plan(qubits: int, fused: list[Gate | DiagonalBlock]) -> Plan:
     out = Plan(qubits)
     size = 1 << qubits
     for gate in fused:
+        kernel = kernel_of(gate)
         if isinstance(gate, DiagonalBlock):
             mat = len(out.masks)
             for on, off in zip(gate.on, gate.off, strict=True):
@@ -201,28 +210,17 @@ def plan(qubits: int, fused: list[Gate | DiagonalBlock]) -> Plan:
             at = out._at(gate.phase)
             out.launches.append(Launch("sv_diag_block", size, (mat, at, len(gate.phase))))
             continue
-        m = gate.matrix
-        cmask = _mask(gate.controls)
-        if len(gate.targets) == 1:
-            q = gate.targets[0]
-            if m[0, 1] == 0 and m[1, 0] == 0:
-                if m[0, 0] == 1 and m[1, 1] == 1:
-                    continue
-                out.launches.append(Launch("sv_diag_1q", size >> 1, (q, out._at([m[0, 0], m[1, 1]]), cmask)))
-            elif m[0, 0] == 0 and m[1, 1] == 0:
-                out.launches.append(Launch("sv_antidiag_1q", size >> 1, (q, out._at([m[0, 1], m[1, 0]]), cmask)))
-            else:
-                out.launches.append(Launch("sv_1q", size >> 1, (q, out._at(m), cmask)))
-        elif len(gate.targets) == 2:
-            q0, q1 = gate.targets
-            if np.array_equal(m, _SWAP):
-                out.launches.append(Launch("sv_swap", size >> 2, (q0, q1, cmask)))
-            else:
-                out.launches.append(Launch("sv_2q", size >> 2, (q0, q1, out._at(m), cmask)))
-        else:
-            from kuantum_solvers.errors import invalid_input
-
-            raise invalid_input(f"gates on {len(gate.targets)} target qubits are not supported")
+        m, cmask, q = gate.matrix, _mask(gate.controls), gate.targets
+        if kernel == "diag_1q":
+            out.launches.append(Launch("sv_diag_1q", size >> 1, (q[0], out._at([m[0, 0], m[1, 1]]), cmask)))
+        elif kernel == "antidiag_1q":
+            out.launches.append(Launch("sv_antidiag_1q", size >> 1, (q[0], out._at([m[0, 1], m[1, 0]]), cmask)))
+        elif kernel == "1q":
+            out.launches.append(Launch("sv_1q", size >> 1, (q[0], out._at(m), cmask)))
+        elif kernel == "swap":
+            out.launches.append(Launch("sv_swap", size >> 2, (q[0], q[1], cmask)))
+        elif kernel == "2q":
+            out.launches.append(Launch("sv_2q", size >> 2, (q[0], q[1], out._at(m), cmask)))
     return out
 
 

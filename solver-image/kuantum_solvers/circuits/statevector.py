@@ -195,31 +195,38 @@ def _mask(qubits: tuple[int, ...]) -> int:
     return mask
 
 
+def kernel_of(gate: Gate | DiagonalBlock) -> str:
+    """The cheapest kernel for the gate's structure, one classification for the CPU and GPU paths: diag_block,
+    diag_1q (only multiplies), antidiag_1q / swap (only permute and multiply), 1q, 2q, or none (identity)."""
+    if isinstance(gate, DiagonalBlock):
+        return "diag_block"
+    m = gate.matrix
+    if len(gate.targets) == 1:
+        if m[0, 1] == 0 and m[1, 0] == 0:
+            return "none" if m[0, 0] == 1 and m[1, 1] == 1 else "diag_1q"
+        return "antidiag_1q" if m[0, 0] == 0 and m[1, 1] == 0 else "1q"
+    if len(gate.targets) == 2:
+        return "swap" if np.array_equal(m, _SWAP) else "2q"
+    raise invalid_input(f"gates on {len(gate.targets)} target qubits are not supported")
+
+
 def apply_gate(psi: State, gate: Gate | DiagonalBlock) -> None:
     """Dispatch to the cheapest kernel for the gate's structure."""
+    kernel = kernel_of(gate)
     if isinstance(gate, DiagonalBlock):
         apply_diag_block(psi, gate.on, gate.off, gate.phase)
         return
-    m = gate.matrix
-    cmask = _mask(gate.controls)
-    if len(gate.targets) == 1:
-        q = gate.targets[0]
-        if m[0, 1] == 0 and m[1, 0] == 0:
-            if m[0, 0] == 1 and m[1, 1] == 1:
-                return
-            apply_diag_1q(psi, q, complex(m[0, 0]), complex(m[1, 1]), cmask)
-        elif m[0, 0] == 0 and m[1, 1] == 0:
-            apply_antidiag_1q(psi, q, complex(m[0, 1]), complex(m[1, 0]), cmask)
-        else:
-            apply_1q(psi, q, complex(m[0, 0]), complex(m[0, 1]), complex(m[1, 0]), complex(m[1, 1]), cmask)
-    elif len(gate.targets) == 2:
-        q0, q1 = gate.targets
-        if np.array_equal(m, _SWAP):
-            apply_swap(psi, q0, q1, cmask)
-        else:
-            apply_2q(psi, q0, q1, np.ascontiguousarray(m), cmask)
-    else:
-        raise invalid_input(f"gates on {len(gate.targets)} target qubits are not supported")
+    m, cmask = gate.matrix, _mask(gate.controls)
+    if kernel == "diag_1q":
+        apply_diag_1q(psi, gate.targets[0], complex(m[0, 0]), complex(m[1, 1]), cmask)
+    elif kernel == "antidiag_1q":
+        apply_antidiag_1q(psi, gate.targets[0], complex(m[0, 1]), complex(m[1, 0]), cmask)
+    elif kernel == "1q":
+        apply_1q(psi, gate.targets[0], complex(m[0, 0]), complex(m[0, 1]), complex(m[1, 0]), complex(m[1, 1]), cmask)
+    elif kernel == "swap":
+        apply_swap(psi, gate.targets[0], gate.targets[1], cmask)
+    elif kernel == "2q":
+        apply_2q(psi, gate.targets[0], gate.targets[1], np.ascontiguousarray(m), cmask)
 
 
 def _dense_on(support: tuple[int, ...], gate: Gate) -> npt.NDArray[np.complex128]:

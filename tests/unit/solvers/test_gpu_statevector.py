@@ -21,6 +21,7 @@ import pytest
 from kuantum_solvers.circuits import gates as g
 from kuantum_solvers.circuits import gpu_statevector as gsv
 from kuantum_solvers.circuits.qasm import run_qasm
+from kuantum_solvers.circuits.statevector import _SWAP as SWAP
 from kuantum_solvers.circuits.statevector import Gate, apply_all, fuse, zero_state
 from kuantum_solvers.errors import INSUFFICIENT_MEMORY, SolverError
 from kuantum_solvers.qio import gpu as qio_gpu
@@ -103,9 +104,9 @@ def _random_circuit(n: int, depth: int, seed: int) -> list[Gate]:
         a, b, c = (int(x) for x in rng.choice(n, 3, replace=False))
         out += [Gate((b,), g.X, (a,)), Gate((a,), g.rz(float(rng.uniform(0, 6))), ()), Gate((c,), g.T),
                 Gate((b,), g.phase(0.3), (c,)), Gate((a,), g.Z, (b, c)), Gate((c,), g.X, (a, b)),
-                Gate((a, c), np.kron(g.H, g.rx(0.7))), Gate((b, c), gsv._SWAP),
+                Gate((a, c), np.kron(g.H, g.rx(0.7))), Gate((b, c), SWAP),
                 Gate((a,), g.Y), Gate((b,), g.S, (a,)), Gate((c,), g.rz(0.2)),
-                Gate((a,), g.u3(0.1, 0.2, 0.3), (b, c)), Gate((b, c), gsv._SWAP, (a,)),
+                Gate((a,), g.u3(0.1, 0.2, 0.3), (b, c)), Gate((b, c), SWAP, (a,)),
                 Gate((a,), g.T, (b, c)), Gate((c,), g.rz(0.4), (a, b))]
     return out
 
@@ -115,7 +116,7 @@ def _qft(n: int) -> list[Gate]:
     for j in reversed(range(n)):
         out.append(Gate((j,), g.H))
         out += [Gate((j,), g.phase(math.pi / 2 ** (j - k)), (k,)) for k in reversed(range(j))]
-    return out + [Gate((i, n - 1 - i), gsv._SWAP) for i in range(n // 2)]
+    return out + [Gate((i, n - 1 - i), SWAP) for i in range(n // 2)]
 
 
 def _cpu(n: int, gates: list[Gate], start: np.ndarray | None = None) -> np.ndarray:
@@ -156,7 +157,7 @@ def test_qft_on_the_gpu_kernels(host_lib: Any, monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_plan_buffers_and_launch_arguments() -> None:
-    fused = fuse([Gate((0,), g.H), Gate((1,), g.X, (0,)), Gate((2,), g.T), Gate((1,), g.S), Gate((0, 2), gsv._SWAP)])
+    fused = fuse([Gate((0,), g.H), Gate((1,), g.X, (0,)), Gate((2,), g.T), Gate((1,), g.S), Gate((0, 2), SWAP)])
     p = gsv.plan(3, fused)
     for launch in p.launches:
         args = gsv.kernel_args(launch, "psi", "M", "K")
