@@ -72,7 +72,7 @@ test-integration: venv tools
 # The whole suite: lint, unit, integration and e2e. Integration tests start the dev cluster
 # (or use KUANTUM_TEST_KUBECONFIG) and stop what they started.
 test: lint tools
-	@$(BIN)/pytest -q -p no:cacheprovider
+	@$(BIN)/pytest -q -p no:cacheprovider --durations=25
 
 # Mutation testing (cosmic-ray, installed into build/mutation/venv by the script) of the core operator
 # modules (state machine, queueing, dispatch, builders, storage, validation, accepted spec, usage, labels,
