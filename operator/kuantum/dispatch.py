@@ -41,15 +41,41 @@ class StartedSet(set[str]):
 
 @dataclass
 class _Queue:
-    """One group's queue as of one version of the group: computed once per change, read many times."""
+    """One group's queue as of one version of the group: updated by the jobs that changed, read many times."""
 
     version: int
-    entries: list[queueing.QueueEntry]  # waiting jobs, in queue order
-    running: Counter[str]  # launched, not final, per target
-    keys: set[str] = field(default_factory=set)
-    positions: dict[str, int] = field(default_factory=dict)
+    entries: list[queueing.QueueEntry] = field(default_factory=list)  # waiting jobs, in queue order
+    running: Counter[str] = field(default_factory=Counter)  # launched, not final, per target
+    waiting_entries: dict[str, queueing.QueueEntry] = field(default_factory=dict)  # by key
+    running_targets: dict[str, str] = field(default_factory=dict)  # a running job's key -> its target
     orders: dict[str, list[tuple[int, str, str]]] = field(default_factory=dict)  # per target, sorted
     admitted: tuple[int | None, list[str]] | None = None  # (the plan's capacity it was computed for, keys)
+
+    def drop(self, key: str) -> None:
+        """Forgets what the job counted as (waiting or running)."""
+        entry = self.waiting_entries.pop(key, None)
+        if entry is not None:
+            del self.entries[bisect.bisect_left(self.entries, entry.order, key=_order)]
+            orders = self.orders[entry.target]
+            del orders[bisect.bisect_left(orders, entry.order)]
+        target = self.running_targets.pop(key, None)
+        if target is not None:
+            self.running[target] -= 1
+            if not self.running[target]:
+                del self.running[target]
+
+    def add_waiting(self, entry: queueing.QueueEntry) -> None:
+        self.waiting_entries[entry.key] = entry
+        bisect.insort(self.entries, entry, key=_order)
+        bisect.insort(self.orders.setdefault(entry.target, []), entry.order)
+
+    def add_running(self, key: str, target: str) -> None:
+        self.running_targets[key] = target
+        self.running[target] += 1
+
+
+def _order(entry: queueing.QueueEntry) -> tuple[int, str, str]:
+    return entry.order
 
 
 class Dispatcher:
@@ -69,32 +95,45 @@ class Dispatcher:
         return list(self.store.groups.get(group, {}).values())
 
     def _queue(self, group: Group) -> _Queue:
-        """The group's waiting jobs in queue order and its running jobs per target, recomputed only when
-        the group's version moved (a job queued, started, finished or deleted)."""
+        """The group's waiting jobs in queue order and its running jobs per target. Updated by the jobs whose
+        change moved the group's version (a job queued, started, finished or deleted), rebuilt only when the
+        store's change log no longer reaches back to the cached version."""
         version = self.store.group_versions[group]
         cached = self._queues.get(group)
         if cached is not None and cached.version == version:
             return cached
-        waiting: list[queueing.QueueEntry] = []
-        running: Counter[str] = Counter()
-        for job in self.members(group):
-            launched = self.has_child(job)
-            if launched and not is_final(job.state):
-                running[job.target] += 1
-            elif job.state == JobState.WAITING and job.status.id and not job.cancel and not launched \
-                    and not job.meta.deleting:
-                waiting.append(entry_of(job))
-        entries = queueing.ordered(waiting)
-        queue = _Queue(version, entries, running, keys={e.key for e in entries},
-                       positions=queueing.positions(entries))
-        for entry in entries:
-            queue.orders.setdefault(entry.target, []).append(entry.order)
-        self._queues[group] = queue
-        return queue
+        changed = self.store.changed_since(group, cached.version) if cached is not None else None
+        if cached is None or changed is None:
+            queue = _Queue(version)
+            waiting = [entry for job in self.members(group) if (entry := self._count(queue, job)) is not None]
+            queue.entries = queueing.ordered(waiting)
+            queue.waiting_entries = {e.key: e for e in queue.entries}
+            for entry in queue.entries:
+                queue.orders.setdefault(entry.target, []).append(entry.order)
+            self._queues[group] = queue
+            return queue
+        members = self.store.groups.get(group, {})
+        for key in dict.fromkeys(changed):
+            cached.drop(key)
+            job = members.get(key)
+            if job is not None and (entry := self._count(cached, job)) is not None:
+                cached.add_waiting(entry)
+        cached.version, cached.admitted = version, None
+        return cached
+
+    def _count(self, queue: _Queue, job: JobObject) -> queueing.QueueEntry | None:
+        """Counts a launched job as running; returns the queue entry of a waiting one."""
+        launched = self.has_child(job)
+        if launched and not is_final(job.state):
+            queue.add_running(job.key, job.target)
+        elif job.state == JobState.WAITING and job.status.id and not job.cancel and not launched \
+                and not job.meta.deleting:
+            return entry_of(job)
+        return None
 
     def _joins(self, queue: _Queue, joining: JobObject | None) -> bool:
         """Whether `joining` (a job queued in this reconcile, its status not yet written) is new to the queue."""
-        return joining is not None and joining.key not in queue.keys and not self.has_child(joining)
+        return joining is not None and joining.key not in queue.waiting_entries and not self.has_child(joining)
 
     def waiting(self, group: Group, joining: JobObject | None = None) -> list[queueing.QueueEntry]:
         """The group's waiting jobs in queue order; `joining` is a job being queued in this reconcile (its
@@ -108,11 +147,14 @@ class Dispatcher:
         return entries
 
     def position(self, group: Group, job: JobObject) -> int | None:
-        """The job's 1-based place in its target's queue (None when it is not waiting)."""
+        """The job's 1-based place in its target's queue (None when it is not waiting), by bisection; a job
+        joining (queued in this reconcile, its status not yet written) is placed where it will stand."""
         queue = self._queue(group)
-        if job.key in queue.positions or not self._joins(queue, job):
-            return queue.positions.get(job.key)
-        entry = entry_of(job)  # a job joining: its place among the waiting jobs of its target, by bisection
+        entry = queue.waiting_entries.get(job.key)
+        if entry is None:
+            if not self._joins(queue, job):
+                return None
+            entry = entry_of(job)
         return bisect.bisect_left(queue.orders.get(entry.target, []), entry.order) + 1
 
     def running(self, group: Group) -> Counter[str]:

@@ -7,7 +7,7 @@ older than what it just wrote.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +15,8 @@ from .models.common import LABEL_JOB_ID
 from .objects import PARSERS, Group, JobObject, Meta, ProviderObject, Watched, WorkspaceObject, parse_job
 
 __all__ = ["Group", "Store", "group_of", "key_of", "queue_signature"]
+
+CHANGE_LOG = 256  # per group, the keys of its latest version moves (older ones: the queue is rebuilt)
 
 
 def key_of(obj: dict[str, Any] | Watched) -> str:
@@ -48,6 +50,9 @@ class Store:
     # dispatcher caches each group's queue by it: no scan of every job per reconcile).
     groups: dict[Group, dict[str, JobObject]] = field(default_factory=dict)
     group_versions: Counter[Group] = field(default_factory=Counter)
+    # Per group, the key behind each of its latest version moves, newest last: the dispatcher updates its cached
+    # queue by these few jobs instead of rebuilding it from every member (O(n) per change at 5,000 waiting).
+    group_changes: dict[Group, deque[str]] = field(default_factory=dict)
     _signatures: dict[str, tuple[Group, tuple[Any, ...]]] = field(default_factory=dict)
 
     def table(self, kind: str) -> dict[str, Any]:
@@ -102,22 +107,38 @@ class Store:
             self.groups.get(before[0], {}).pop(key, None)
         if job is None:
             if before is not None:
-                self.group_versions[before[0]] += 1
+                self._moved(before[0], key)
             return
         group = job.group
         self.groups.setdefault(group, {})[key] = job
         signature = queue_signature(job)
         self._signatures[key] = (group, signature)
         if before != (group, signature):
-            self.group_versions[group] += 1
+            self._moved(group, key)
             if before is not None and before[0] != group:
-                self.group_versions[before[0]] += 1
+                self._moved(before[0], key)
+
+    def _moved(self, group: Group, key: str) -> None:
+        self.group_versions[group] += 1
+        log = self.group_changes.get(group)
+        if log is None:
+            log = self.group_changes[group] = deque(maxlen=CHANGE_LOG)
+        log.append(key)
+
+    def changed_since(self, group: Group, version: int) -> list[str] | None:
+        """The keys whose changes moved the group from `version` to now (None when the log no longer reaches
+        back that far)."""
+        count = self.group_versions[group] - version
+        log = self.group_changes.get(group, ())
+        if count < 0 or count > len(log):
+            return None
+        return [log[i] for i in range(len(log) - count, len(log))]
 
     def touch(self, key: str) -> None:
         """The job's slot changed outside its body (a solver Job created or gone): its queue may have moved."""
         known = self._signatures.get(key)
         if known is not None:
-            self.group_versions[known[0]] += 1
+            self._moved(known[0], key)
 
     def put_child(self, kind: str, body: dict[str, Any], deleted: bool) -> str | None:
         """Records a batch Job or Pod of a job; returns the job id it belongs to."""

@@ -5,15 +5,15 @@ Cases mutation testing found unasserted by test_dispatch.py (the same hand-fille
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
-from kuantum import queueing
 from kuantum.dispatch import Dispatcher
 from kuantum.models.common import LABEL_JOB_ID
 from kuantum.objects import parse_job
 from kuantum.settings import Settings
-from kuantum.store import Store
+from kuantum.store import CHANGE_LOG, Store
 
 NS, WS = "ns", "ws"
 SA = "microsoft.simulatedannealing.cpu"
@@ -88,21 +88,16 @@ def test_a_job_no_longer_started_is_back_in_its_queue() -> None:
     assert d.running(GROUP) == {}
 
 
-def test_the_queue_is_computed_once_per_change_of_its_group(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The point of the cache: a reconcile of any job of the group does not re-sort it (the 1,000-job run)."""
-    calls = {"members": 0, "positions": 0}
-    positions = queueing.positions
-
-    def counting_positions(entries: Any) -> Any:
-        calls["positions"] += 1
-        return positions(entries)
-
-    monkeypatch.setattr(queueing, "positions", counting_positions)
+def test_the_queue_is_scanned_once_then_updated_by_the_jobs_that_changed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The point of the cache: a reconcile of any job of the group does not rescan it (the 1,000-job run), and
+    a change is applied for the job that changed (the 6,000-job run) until the change log is outrun."""
     store, d = _setup(_job("a", 1), _job("b", 2), _job("c", 3))
+    scans = 0
     members = d.members
 
     def counting_members(group: Any) -> Any:
-        calls["members"] += 1  # one scan of the group's jobs
+        nonlocal scans
+        scans += 1  # one scan of the group's jobs
         return members(group)
 
     monkeypatch.setattr(d, "members", counting_members)
@@ -110,9 +105,50 @@ def test_the_queue_is_computed_once_per_change_of_its_group(monkeypatch: pytest.
     for _ in range(3):
         assert [d.position(GROUP, jobs[f"{NS}/{n}"]) for n in ("a", "b", "c")] == [1, 2, 3]
         assert len(d.waiting(GROUP)) == 3
-    assert calls == {"members": 1, "positions": 1}
+    assert scans == 1
     store.put("QuantumJob", _job("d", 4))
+    store.put("QuantumJob", _job("early", 0))
     jobs = store.groups[GROUP]
-    for _ in range(3):
-        assert d.position(GROUP, jobs[f"{NS}/d"]) == 4
-    assert calls == {"members": 2, "positions": 2}
+    assert [d.position(GROUP, jobs[f"{NS}/{n}"]) for n in ("early", "a", "d")] == [1, 2, 5]
+    assert scans == 1, "updated by the two jobs, not rescanned"
+    for i in range(CHANGE_LOG + 1):
+        store.put("QuantumJob", _job(f"n{i}", 59))
+    assert d.position(GROUP, store.groups[GROUP][f"{NS}/a"]) == 2
+    assert scans == 2, "more changes than the log holds: rebuilt"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_updated_queue_always_equals_one_rebuilt_from_scratch(seed: int) -> None:
+    """Random arrivals, starts, solver Jobs created and gone, ends, cancels, deletions and edits, read now and
+    then (so updates batch up): the cached queue stays what a scan of the store gives."""
+    rng = random.Random(seed)
+    store, d = _setup(limit=rng.choice([None, 3]))
+    names = [f"j{i}" for i in range(40)]
+    for step in range(400):
+        name = rng.choice(names)
+        key = f"{NS}/{name}"
+        action = rng.random()
+        if action < 0.45:
+            job = _job(name, rng.randrange(60), rng.choice(["Waiting", "Waiting", "Executing", "Succeeded", None]),
+                       rng.choice([SA, TABU]))
+            job["spec"]["priority"] = rng.choice(["High", "Standard"])
+            job["spec"]["cancel"] = rng.random() < 0.1
+            job["metadata"]["resourceVersion"] = str(step + 1)
+            store.put("QuantumJob", job)
+        elif action < 0.55:
+            if key in store.jobs:
+                store.remove("QuantumJob", store.jobs[key].body)
+        elif action < 0.75:
+            d.started.add(key) if rng.random() < 0.5 else d.started.discard(key)
+        else:
+            child = {"metadata": {"name": f"kuantum-id-{name}", "namespace": NS,
+                                  "labels": {LABEL_JOB_ID: f"id-{name}"}}}
+            store.put_child("Job", child, deleted=rng.random() < 0.5)
+        if rng.random() < 0.3:
+            fresh = Dispatcher(store, d.settings)
+            fresh.started = d.started
+            assert d.waiting(GROUP) == fresh.waiting(GROUP), f"step {step}"
+            assert d.running(GROUP) == fresh.running(GROUP), f"step {step}"
+            assert d.admitted(GROUP) == fresh.admitted(GROUP), f"step {step}"
+            for job in store.groups.get(GROUP, {}).values():
+                assert d.position(GROUP, job) == fresh.position(GROUP, job), f"step {step}: {job.key}"
