@@ -120,6 +120,11 @@ def running_spec(raw_spec: dict[str, Any], annotation: str | None) -> dict[str, 
     except accepted_spec.AcceptedValueLost as lost:
         kept = {k: v for k, v in accepted.items() if k not in lost.fields and k != accepted_spec.DIGESTED
                 and not (k == "input" and accepted_spec.INLINE in lost.fields)}
+        # The digests not lost still stand for their values (an unchanged inline input beside a large field
+        # that changed): without their paths the digest itself would be taken for the value.
+        still = [p for p in accepted.get(accepted_spec.DIGESTED) or [] if p not in lost.fields]
+        if still:
+            kept[accepted_spec.DIGESTED] = still
         return accepted_spec.accepted_spec(kept, raw_spec) | {k: raw_spec[k] for k in raw_spec if k not in kept}
 
 
