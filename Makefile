@@ -76,11 +76,14 @@ test: lint tools
 
 # Mutation testing (cosmic-ray, installed into build/mutation/venv by the script) of the core operator
 # modules (state machine, queueing, dispatch, builders, storage, validation, accepted spec, usage, labels,
-# the remote clients), in scratch copies under build/mutation: prints each module's score and the surviving
-# mutants. Bounded by default to 40 mutants per module spread over the file (~500 in all): about an hour on
-# 2 cores shared with other test runs (measured 7-15 mutants/min per module; dispatch's 82 took 7 minutes,
-# 30 each of the IonQ and Quantinuum clients 4 minutes together). MUTATION_MODULES="storage remote.http" narrows it;
-# MUTATION_MAX=0 runs every mutant (~2,200: hours); MUTATION_JOBS, MUTATION_TIMEOUT as in hack/mutation.sh.
+# the remote clients, the typed objects, the pod and remote backends) and of the QIO solvers' Python side
+# (problem parsing, the spin form and replica sets, the solvers' shared driver), in scratch copies under
+# build/mutation: prints each module's score and the surviving mutants. Bounded by default to 40 mutants per
+# module spread over the file (~730 in all): about 85 minutes on 2 cores shared with other test runs, summed
+# from runs of parts (13 operator modules about an hour; objects, backends.pod and backends.remote 11.5 minutes
+# together; the three QIO modules 16 minutes together, their numba kernels compiled once per scratch copy).
+# MUTATION_MODULES="storage solvers.qio.problem" narrows it; MUTATION_MAX=0 runs every mutant (~3,700: hours);
+# MUTATION_JOBS, MUTATION_TIMEOUT as in hack/mutation.sh.
 mutation: venv
 	@bash hack/mutation.sh
 

@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
-# Mutation testing of the operator's core modules with cosmic-ray (PyPI), run by `make mutation`.
+# Mutation testing of the operator's core modules and the QIO solvers' Python side with cosmic-ray
+# (PyPI), run by `make mutation`.
 #
 # Each module is mutated in scratch copies of the repository under build/mutation (never in the work
 # tree, so editors and other test runs are undisturbed), against the unit tests that cover it; a
 # module's mutants are split into MUTATION_JOBS shards (default 2) run side by side. Mutants inside
 # type annotations are left out (never evaluated: no test could kill them). Prints each module's
 # score and every surviving mutant, then the total. A module is named by its dotted path under
-# operator/kuantum (`remote.http` is operator/kuantum/remote/http.py; `remote/http` works too).
+# operator/kuantum (`remote.http` is operator/kuantum/remote/http.py; `remote/http` works too), or,
+# for the solver image, `solvers.<path>` under solver-image/kuantum_solvers (`solvers.qio.problem` is
+# solver-image/kuantum_solvers/qio/problem.py). The solver's numba kernels are compiled once per
+# scratch copy (their cache is copied along and warmed by one unmutated run); a mutant inside a
+# kernel recompiles that kernel for its test run.
 # Rerunning a subset replaces only those modules' results under build/mutation/run.
 #
 #   MUTATION_MODULES="statemachine queueing" make mutation    # a subset
+#   MUTATION_MODULES="solvers.qio.problem" make mutation      # a solver module
 #   MUTATION_TIMEOUT=20                                       # seconds per mutant's test run (default 30)
-#   MUTATION_MAX=0           # every mutant (~2,200 over the default modules: hours on 2 cores); default 40 per
+#   MUTATION_MAX=0           # every mutant (~3,700 over the default modules: hours on 2 cores); default 40 per
 #                            # module, spread evenly over the file: an estimate in bounded time (see the Makefile)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,11 +26,18 @@ PY="$ROOT/.venv/bin/python"  # the project's venv runs the tests (make venv)
 VENV="$ROOT/build/mutation/venv"
 COSMIC_RAY_VERSION="8.7.0"
 MODULES=${MUTATION_MODULES:-"statemachine queueing dispatch builders storage validation accepted_spec usage labels
-  remote.http remote.circuits remote.ionq remote.quantinuum objects backends.pod backends.remote"}
+  remote.http remote.circuits remote.ionq remote.quantinuum objects backends.pod backends.remote
+  solvers.qio.problem solvers.qio.quadratic solvers.qio.solvers.common"}
 MODULES=$(echo "$MODULES" | tr '/' '.' | sed 's/\.py\b//g')
 TIMEOUT=${MUTATION_TIMEOUT:-30}
 JOBS=${MUTATION_JOBS:-2}
 MAX=${MUTATION_MAX:-40}  # 0: every mutant
+
+# test_annealing.py without its minute-long timeout cases.
+ANNEALING=$(printf 'tests/unit/solvers/test_annealing.py::%s ' test_instances_trap_descent \
+  test_annealers_leave_a_local_minimum_descent_cannot test_sa_cold_beta_range_is_honoured \
+  test_sa_beta_start_and_stop_are_not_interchangeable test_pt_betas_are_honoured test_pa_beta_schedule_is_honoured \
+  test_sweeps_run_are_the_sweeps_asked test_one_sweep_cannot_anneal test_restarts_are_independent_runs)
 
 tests_for() {
   case "$1" in
@@ -41,12 +54,24 @@ tests_for() {
     remote.circuits) echo "tests/unit/test_remote_circuits.py tests/unit/test_remote_qir.py" ;;
     remote.ionq) echo "tests/unit/test_mut_ionq.py tests/unit/test_ionq_api.py" ;;
     remote.quantinuum) echo "tests/unit/test_mut_quantinuum.py tests/unit/test_quantinuum_api.py" ;;
-    objects) echo "tests/unit/test_objects.py tests/unit/test_store_groups.py tests/unit/test_dispatch.py" ;;
-    backends.pod) echo "tests/unit/test_job_reconciler.py" ;;
-    backends.remote) echo "tests/unit/test_job_reconciler.py tests/unit/test_job_reconciler_quantinuum.py" \
-      "tests/unit/test_poller.py" ;;
+    objects) echo "tests/unit/test_mut_objects.py tests/unit/test_objects.py tests/unit/test_store_groups.py" \
+      "tests/unit/test_dispatch.py" ;;
+    backends.pod) echo "tests/unit/test_mut_pod_backend.py tests/unit/test_job_reconciler.py" ;;
+    backends.remote) echo "tests/unit/test_mut_remote_backend.py tests/unit/test_job_reconciler.py" \
+      "tests/unit/test_job_reconciler_quantinuum.py tests/unit/test_poller.py" ;;
+    # The solver image's QIO modules. test_annealing's timeout cases (a minute) are left to `make test`; the
+    # Runner's deadline logic is checked with a fake clock in test_mut_qio_common.py.
+    solvers.qio.problem) echo "tests/unit/solvers/test_mut_qio_problem.py tests/unit/solvers/test_problem.py" \
+      "tests/unit/solvers/test_kernels.py" ;;
+    solvers.qio.quadratic) echo "tests/unit/solvers/test_mut_qio_quadratic.py tests/unit/solvers/test_lanes.py" ;;
+    solvers.qio.solvers.common) echo "tests/unit/solvers/test_mut_qio_common.py tests/unit/solvers/test_qio_solvers.py" \
+      "$ANNEALING" ;;
+    solvers.qio.solvers.sa) echo "tests/unit/solvers/test_qio_solvers.py $ANNEALING" ;;
+    solvers.qio.run) echo "tests/unit/solvers/test_qio_solvers.py tests/unit/solvers/test_cli.py" ;;
     *) echo "unknown module $1 (known: statemachine queueing dispatch builders storage validation accepted_spec" \
-         "usage labels remote.http remote.circuits remote.ionq remote.quantinuum objects backends.pod backends.remote)" >&2; return 1 ;;
+         "usage labels remote.http remote.circuits remote.ionq remote.quantinuum objects backends.pod backends.remote" \
+         "solvers.qio.problem solvers.qio.quadratic solvers.qio.solvers.common solvers.qio.solvers.sa" \
+         "solvers.qio.run)" >&2; return 1 ;;
   esac
 }
 
@@ -60,7 +85,17 @@ fi
 
 WORK="$ROOT/build/mutation/run"
 mkdir -p "$WORK"
-source_of() { echo "operator/kuantum/${1//.//}.py"; }
+is_solver() { [[ $1 == solvers.* ]]; }
+source_of() {
+  if is_solver "$1"; then
+    local path=${1#solvers.}
+    echo "solver-image/kuantum_solvers/${path//.//}.py"
+  else
+    echo "operator/kuantum/${1//.//}.py"
+  fi
+}
+# --noconftest keeps tests/conftest.py (the dev cluster's fixtures) out; the solver tests' fixtures come in as a plugin.
+pytest_opts() { if is_solver "$1"; then echo "-p tests.unit.solvers.conftest"; fi; }
 
 # Drops the mutants inside type annotations (`str | None` -> `str - None`) and keeps this shard's share.
 prune() {
@@ -104,22 +139,44 @@ run_shard() {
   source=$(source_of "$module")
   rm -rf "$dir"
   mkdir -p "$dir"
-  # A scratch copy: the tests import kuantum from here (PYTHONPATH wins over the editable install).
+  # A scratch copy: the tests import kuantum and kuantum_solvers from here (PYTHONPATH wins over the
+  # editable installs).
   cp -r "$ROOT/operator" "$ROOT/tests" "$ROOT/pyproject.toml" "$dir/"
   find "$dir" -name __pycache__ -prune -exec rm -rf {} +
-  cat > "$dir/cosmic-ray.toml" <<TOML
+  # The solver package keeps its numba cache (__pycache__/*.nbi, *.nbc) and its sources' times (-p): a cache
+  # entry holds while its source file's mtime and size are unchanged, so only a mutated module's kernels
+  # compile again.
+  mkdir -p "$dir/solver-image"
+  cp -rp "$ROOT/solver-image/kuantum_solvers" "$ROOT/solver-image/pyproject.toml" "$dir/solver-image/"
+  find "$dir/solver-image" -name '*.pyc' -delete
+  local run="env PYTHONPATH=$dir/operator:$dir/solver-image PYTHONDONTWRITEBYTECODE=1 $PY -m pytest -x -q"
+  run+=" -p no:cacheprovider --noconftest $(pytest_opts "$module") $tests"
+  config() {
+    cat > "$dir/cosmic-ray.toml" <<TOML
 [cosmic-ray]
 module-path = "$source"
-timeout = $TIMEOUT.0
+timeout = $1.0
 excluded-modules = []
-test-command = "env PYTHONPATH=$dir/operator PYTHONDONTWRITEBYTECODE=1 $PY -m pytest -x -q -p no:cacheprovider --noconftest $tests"
+test-command = "$run"
 
 [cosmic-ray.distributor]
 name = "local"
 TOML
+  }
+  config "$TIMEOUT"
   cd "$dir"
   "$VENV/bin/cosmic-ray" init cosmic-ray.toml session.sqlite >/dev/null
   prune session.sqlite "$source" "$shard" "$JOBS" "$MAX" >mutants
+  if is_solver "$module"; then
+    # One unmutated run first compiles whatever kernels the copied cache lacks, so that no mutant's run
+    # pays for it (and times out: a false kill); a second, warm one is timed: the solver tests take longer
+    # than the operator's, so a mutant's run may take three times as long before it counts as a hang.
+    $run >warmup.log 2>&1 || { echo "mutation: the unmutated tests of $module fail in $dir (warmup.log)" >&2; return 1; }
+    local began=$SECONDS
+    $run >>warmup.log 2>&1
+    local took=$((SECONDS - began))
+    config $((TIMEOUT > 3 * took ? TIMEOUT : 3 * took))
+  fi
   "$VENV/bin/cosmic-ray" --verbosity=ERROR exec cosmic-ray.toml session.sqlite >exec.log 2>&1
 }
 
@@ -129,7 +186,7 @@ for module in $MODULES; do
   rm -rf "$WORK/$module"-*
   echo "==> mutating $(source_of "$module") against $tests ($JOBS shards)"
   # shellcheck disable=SC2086
-  if ! "$PY" -m pytest -x -q -p no:cacheprovider --noconftest $tests >/dev/null; then
+  if ! "$PY" -m pytest -x -q -p no:cacheprovider --noconftest $(pytest_opts "$module") $tests >/dev/null; then
     echo "mutation: the unmutated tests of $module fail; fix them first" >&2
     status=1
     continue
