@@ -588,7 +588,7 @@ async def test_cancel_while_executing_stops_the_pod_then_cancels_and_deletes_the
     # was seen (observedGeneration, which kstatus reads).
     assert p.writes() == ["delete_job", "patch_status"]
     assert w.status("j")["state"] == "Executing"
-    assert w.status("j")["observedGeneration"] == w.kube.get("QuantumJob", NS, "j")["metadata"]["generation"]
+    assert w.status("j")["observedGeneration"] == w.job("j")["metadata"]["generation"]
     assert p.of("delete_job")[0].args == {"namespace": NS, "name": builders.child_name(job_id)}
     assert any(key == f"{NS}/j" for key, _ in w.enqueued_after)
 
