@@ -31,6 +31,7 @@ from .reconcilers.provider import ProviderReconciler
 from .reconcilers.workspace import WorkspaceReconciler
 from .settings import Settings
 from .statemachine import is_final
+from .storage import StorageError
 from .storage_registry import StorageRegistry
 from .store import Store
 from .workqueue import HandlerError, Requeue, WorkQueue
@@ -118,6 +119,9 @@ class Controller:
         except urllib3.exceptions.HTTPError as e:  # connection refused or dropped: the API server is away
             metrics.RECONCILE_ERRORS.labels(kind=kind).inc()
             raise HandlerError(f"API server unreachable: {_reason(e)}") from e
+        except StorageError as e:  # the workspace's storage failed a call (already one line; e.g. a reset)
+            metrics.RECONCILE_ERRORS.labels(kind=kind).inc()
+            raise HandlerError(f"storage: {e}") from e
         except Exception:
             metrics.RECONCILE_ERRORS.labels(kind=kind).inc()
             raise

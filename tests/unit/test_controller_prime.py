@@ -106,3 +106,19 @@ async def test_an_unreachable_api_server_is_one_line_not_a_traceback() -> None:
     controller.reconcilers["QuantumJob"] = Refused()
     with pytest.raises(HandlerError, match="API server unreachable: NewConnectionError"):
         await controller._handle("QuantumJob|ns/j")
+
+
+async def test_a_failed_storage_call_is_one_line_not_a_traceback() -> None:
+    """Seen in the scale benchmark: Azurite reset a connection while a finished job's output was checked."""
+    from kuantum.storage import StorageError
+    from kuantum.workqueue import HandlerError
+
+    controller = Controller(client.ApiClient(), Settings(), [])
+
+    class Reset:
+        async def reconcile(self, key: str) -> None:
+            raise StorageError("checking blob outputData failed: ('Connection aborted.', ConnectionResetError(104))")
+
+    controller.reconcilers["QuantumJob"] = Reset()
+    with pytest.raises(HandlerError, match="storage: checking blob outputData failed"):
+        await controller._handle("QuantumJob|ns/j")
