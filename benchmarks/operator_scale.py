@@ -10,7 +10,9 @@ problem on microsoft.simulatedannealing.cpu. Not every job is run to the end; me
   operator's own `kuantum_api_writes_total`, before/after);
 - slot freed → next job: for each of the first `--window` completions of a workspace's job, the time until
   the job that took its slot (the plan's slots are filled in queue order) had its solver Job created (the
-  operator's part) and was Executing (also the cluster's: pod scheduled and started on the 2-CPU node);
+  operator's part) and was Executing (also the cluster's: pod scheduled and started on the 2-CPU node); and,
+  per job started, solver Job → its pod running (the cluster's part) and pod running → Executing (the
+  operator's). Solver pods request `--solver-cpu` (50m) so that every granted slot's pod fits the node;
 - fairness: per workspace, creation → first status and → first Executing; jobs started per small workspace
   in the window and Jain's index over them (1.0 is even).
 
@@ -82,6 +84,33 @@ def batch_key(obj: Any) -> str | None:
     owner = next((r.name for r in obj.metadata.owner_references or [] if r.kind == "QuantumJob"), None)
     job_id = (obj.metadata.labels or {}).get("kuantum.dev/job-id")
     return owner or (JOB_IDS.get(job_id) if job_id else None)
+
+
+def pod_key(obj: Any) -> str | None:
+    """The QuantumJob a solver pod belongs to (by its job-id label)."""
+    job_id = (obj.metadata.labels or {}).get("kuantum.dev/job-id")
+    return JOB_IDS.get(job_id) if job_id else None
+
+
+def pod_running(obj: Any) -> str | None:
+    """"Running" once the pod's process runs (or already ran: a short solver may be seen only at its end)."""
+    return "Running" if (obj.status and obj.status.phase) in ("Running", "Succeeded", "Failed") else None
+
+
+def stage_latencies(seen: Any, batch_seen: Any, pod_seen: Any, names: list[str]) -> tuple[list[float], list[float]]:
+    """Per job that started: solver Job seen → its pod seen running (the cluster's part: Job controller,
+    scheduler, node), and pod seen running → the QuantumJob seen Executing (the operator's part)."""
+    cluster, operator = [], []
+    with seen.lock, batch_seen.lock, pod_seen.lock:
+        for name in names:
+            launched = batch_seen.times.get(name, {}).get("Seen")
+            running = pod_seen.times.get(name, {}).get("Running")
+            executing = left_waiting(seen, name)
+            if launched is None or running is None or executing is None:
+                continue
+            cluster.append(max(0.0, running - launched))
+            operator.append(max(0.0, executing - running))
+    return cluster, operator
 
 
 def workspace_of(name: str) -> str:
@@ -228,6 +257,10 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=1200.0, help="longest wait for every job to have a status")
     parser.add_argument("--delete-seconds", type=float, default=240.0,
                         help="how long the operator gets to release the finalizers (the rest are stripped)")
+    parser.add_argument("--solver-cpu", default="50m",
+                        help="the solver pods' CPU request (default 50m: every granted slot's pod fits the 2-CPU dev "
+                             "node, so a handover measures the operator and control plane, not pods queued for node "
+                             "capacity; 500m, the default of a target, lets 4 run at once)")
     parser.add_argument("--threads", type=int, default=8, help="threads creating (and deleting) objects")
     parser.add_argument("--profile", type=Path, default=None,
                         help="py-spy record the operator (collapsed stacks) from the first create to the window's end")
@@ -253,6 +286,9 @@ def main() -> None:
     batch_watcher = Watcher(client.BatchV1Api(config.new_client_from_config(config_file=cluster.kubeconfig))
                             .list_namespaced_job, lambda obj: None, max_seconds=horizon, key_of=batch_key,
                             namespace=ns, label_selector="kuantum.dev/job-id")
+    pod_watcher = Watcher(client.CoreV1Api(config.new_client_from_config(config_file=cluster.kubeconfig))
+                          .list_namespaced_pod, pod_running, max_seconds=horizon, key_of=pod_key,
+                          namespace=ns, label_selector="kuantum.dev/job-id")
     profiler: subprocess.Popen[bytes] | None = None
     res: dict[str, Any] = {"load": os.getloadavg()}
     print(f"namespace {ns}; operator log {op.log_path}; {args.jobs} jobs in {BIG} (plan {args.plan}) + "
@@ -260,11 +296,12 @@ def main() -> None:
     try:
         q.storage_secret(core, ns, cluster.azurite_connection_string)
         # Providers before their workspaces: the plan's Provider is the oldest, so it counts (no built-in one).
+        targets = [{"id": TARGET, "cpu": args.solver_cpu}]
         q.provider(api_client, ns, f"{BIG}-qio", "microsoft-qio", workspace=BIG,
-                   limits={"maxConcurrentJobs": args.plan})
+                   limits={"maxConcurrentJobs": args.plan}, targets=targets)
         for ws in small:
             q.provider(api_client, ns, f"{ws}-qio", "microsoft-qio", workspace=ws,
-                       limits={"maxConcurrentJobs": args.small_plan})
+                       limits={"maxConcurrentJobs": args.small_plan}, targets=targets)
         for ws in [BIG, *small]:
             q.workspace(api_client, ns, name=ws)
         op.start()
@@ -283,8 +320,10 @@ def main() -> None:
             raise SystemExit(f"workspaces not Ready after 120 s; see {op.log_path}")
         watcher.start()
         batch_watcher.start()
+        pod_watcher.start()
         watcher.ready.wait(30)
         batch_watcher.ready.wait(30)
+        pod_watcher.ready.wait(30)
         time.sleep(3)
         before, cpu0 = api_writes(op), cpu_seconds(pid)
         if args.profile is not None:
@@ -328,6 +367,8 @@ def main() -> None:
         res["load_end"] = os.getloadavg()
         res["launch"], res["exec"] = slot_latencies(watcher.seen, batch_watcher.seen, big_names, args.plan,
                                                     args.window)
+        res["cluster_part"], res["operator_part"] = stage_latencies(watcher.seen, batch_watcher.seen,
+                                                                    pod_watcher.seen, big_names)
         res["finished_big"] = finished()
         fair: dict[str, dict[str, float | None]] = {}
         with watcher.seen.lock:
@@ -355,6 +396,7 @@ def main() -> None:
             res["delete_s"] = time.monotonic() - t_del
             watcher.stop_event.set()
             batch_watcher.stop_event.set()
+            pod_watcher.stop_event.set()
             op.stop()
             res["log"] = op.log()
             res["stripped"] = strip_finalizers(cluster.kubeconfig, ns, args.threads, time.monotonic() + 300)
@@ -371,7 +413,8 @@ def report(res: dict[str, Any], args: argparse.Namespace, total: int) -> None:
     rows: list[tuple[str, str, str, str]] = []
     load = res["load"]
     rows.append((f"jobs: {args.jobs} in one workspace (plan {args.plan}) + {args.workspaces} x {args.per_workspace}"
-                 f" (plan {args.small_plan}); load avg at start {load[0]:.1f} (per job: per job with a status)",
+                 f" (plan {args.small_plan}), solver pods request {args.solver_cpu} CPU; load avg at start "
+                 f"{load[0]:.1f} (per job: per job with a status)",
                  f"{res.get('created')} created", str(total), ok(res.get("created") == total)))
     rows.append((f"  load avg at the end of the window {res.get('load_end', (0.0,))[0]:.1f}", "", "", ""))
     rows.append(("  creating them took (threads)", f"{fmt(res.get('create_s'), ' s', 1)} ({args.threads})", "", ""))
@@ -402,6 +445,11 @@ def report(res: dict[str, Any], args: argparse.Namespace, total: int) -> None:
     rows.append((f"slot freed → next job Executing p50 / p99 (n={len(execs)})",
                  f"{fmt(percentile(execs, 50), ' s')} / {fmt(p99, ' s')}", "p99 < 1 s",
                  ok(p99 is not None and p99 < 1)))
+    for label, key in (("the cluster's part: solver Job → its pod running", "cluster_part"),
+                       ("the operator's part: pod running → job Executing", "operator_part")):
+        values = res.get(key, [])
+        rows.append((f"  {label} p50 / p99 (n={len(values)}, {BIG})",
+                     f"{fmt(percentile(values, 50), ' s')} / {fmt(percentile(values, 99), ' s')}", "", ""))
     rows.append((f"  {BIG}'s jobs finished in the window", str(res.get("finished_big")), "", ""))
     fair = res.get("fair", {})
     small = {ws: v for ws, v in fair.items() if ws != BIG}

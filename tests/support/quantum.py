@@ -51,11 +51,12 @@ def workspace(api_client: client.ApiClient, namespace: str, name: str = "ws", se
 
 
 def provider(api_client: client.ApiClient, namespace: str, name: str, provider_id: str, workspace: str = "ws",
-             limits: dict[str, Any] | None = None) -> dict[str, Any]:
-    return create(api_client, namespace, "providers", {
-        "kind": "Provider", "metadata": {"name": name},
-        "spec": {"workspace": workspace, "providerId": provider_id,
-                 "billingPlan": {"name": "test", "limits": limits or {}}}})
+             limits: dict[str, Any] | None = None, targets: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    spec: dict[str, Any] = {"workspace": workspace, "providerId": provider_id,
+                            "billingPlan": {"name": "test", "limits": limits or {}}}
+    if targets:
+        spec["targets"] = targets
+    return create(api_client, namespace, "providers", {"kind": "Provider", "metadata": {"name": name}, "spec": spec})
 
 
 ISING = {"cost_function": {"version": "1.0", "type": "ising", "terms": [
