@@ -1008,7 +1008,8 @@ async def test_deleting_a_waiting_job_cancels_it_and_releases_the_finalizer() ->
     await w.kube.delete_custom("QuantumJob", NS, "j")
     w.store.put("QuantumJob", w.job("j"))
     p = await w.reconcile("j")
-    assert p.writes() == ["patch_status", "event", "patch_meta"]
+    # The Secret delete (a 404 here) is for a job an earlier process may have begun to launch (see below).
+    assert p.writes() == ["patch_status", "event", "delete_secret", "patch_meta"]
     assert _status_body(p.of("patch_status")[0])["state"] == "Cancelled"
     assert w.kube.get("QuantumJob", NS, "j") is None
     assert not p.of("delete_job") and not p.of("create_job")
@@ -1269,6 +1270,20 @@ async def test_a_cancelled_job_whose_solver_job_is_gone_has_its_orphaned_pod_del
     assert w.status("j")["state"] == "Cancelled"
 
 
+async def test_a_pod_whose_solver_job_the_store_has_not_seen_yet_is_not_deleted() -> None:
+    """After a restart the pod watch may deliver before the Job watch: a pod deleted under a live solver Job would
+    be replaced by the Job controller (a second run), so the API server is asked first."""
+    w = World()
+    job_id = await _started_pod_job(w)
+    w.restart()
+    w.dispatcher.started.clear()
+    w.store.batch_jobs.pop(job_id, None)  # not relisted yet; the API server still has it
+    w.edit_spec("j", cancel=True)
+    p = await w.reconcile("j")
+    assert not p.of("delete_pod")
+    assert [c.args["name"] for c in p.of("job_exists")] == [builders.child_name(job_id)]
+
+
 async def test_a_cancelled_job_with_its_solver_job_alive_leaves_the_pod_to_it() -> None:
     w = World()
     await _started_pod_job(w)
@@ -1276,6 +1291,25 @@ async def test_a_cancelled_job_with_its_solver_job_alive_leaves_the_pod_to_it() 
     p = await w.reconcile("j")
     p = await w.reconcile("j")
     assert not p.of("delete_pod"), "the solver Job's deletion stops its pod"
+
+
+async def test_a_job_whose_launch_a_killed_process_left_half_done_loses_its_secret_when_cancelled() -> None:
+    """SIGKILLed between creating the SAS Secret and the solver Job (seen in the component-fault test): the new
+    process sees a waiting job with no child; cancelled, it must not leave the Secret (a 24 h write token)."""
+    w = World()
+    w.qio_job("j")
+    w.kube.fail_next["create_job"] = [ConnectionError("killed")]
+    with pytest.raises(ConnectionError):
+        await w.reconcile("j")
+    job_id = w.job_id("j")
+    assert (NS, builders.secret_name(job_id)) in w.kube.secrets
+    w.restart()
+    w.dispatcher.started.clear()
+    w.edit_spec("j", cancel=True)
+    await w.reconcile("j")
+    assert w.status("j")["state"] == "Cancelled"
+    await w.reconcile("j")
+    assert (NS, builders.secret_name(job_id)) not in w.kube.secrets
 
 
 async def test_a_final_event_the_api_server_refused_is_recorded_on_a_later_pass() -> None:

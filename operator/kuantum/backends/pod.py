@@ -205,14 +205,17 @@ class PodBackend:
             self.stopping.add(job_id)
             await self.ctx.kube.delete_job(job.meta.namespace, builders.child_name(job_id))
         alive = [p for p in self._pods(job_id) if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
-        if alive and job_id not in self.ctx.store.batch_jobs:
+        orphans = [p for p in alive if not p["metadata"].get("deletionTimestamp")
+                   and p["metadata"]["name"] not in self.pods_deleted]
+        if orphans and job_id not in self.ctx.store.batch_jobs \
+                and not await self.ctx.kube.job_exists(job.meta.namespace, builders.child_name(job_id)):
             # Its solver Job is gone (deleted by a process killed right after): no one else stops these pods
-            # soon, as the garbage collector lags after an API server restart.
-            for pod in alive:
-                name = pod["metadata"]["name"]
-                if not pod["metadata"].get("deletionTimestamp") and name not in self.pods_deleted:
-                    self.pods_deleted.add(name)
-                    await self.ctx.kube.delete_pod(job.meta.namespace, name)
+            # soon, as the garbage collector lags after an API server restart. Only once the API server says
+            # so: the store may not have seen the Job yet (a relist), and a pod deleted under a live Job is
+            # replaced by the Job controller, a second run of the job.
+            for pod in orphans:
+                self.pods_deleted.add(pod["metadata"]["name"])
+                await self.ctx.kube.delete_pod(job.meta.namespace, pod["metadata"]["name"])
         if alive:
             self.ctx.enqueue_after("QuantumJob", job.key, STOP_POLL_SECONDS)
         return not alive
@@ -223,11 +226,11 @@ class PodBackend:
             return
         uid, namespace = job.meta.uid, job.meta.namespace
         ended = status.endExecutionTime or status.cancellationTime
-        # Launched by this process, or executed under an earlier one that may have died before deleting the
-        # Secret (checked for jobs that ended lately, not for every old job at each start).
+        # Launched by this process, or maybe by an earlier one that died before deleting the Secret: it may have
+        # been killed between creating the Secret and the solver Job too, leaving a job that looks never launched
+        # (checked for jobs that ended lately, not for every old job at each start).
         launched = status.id in self.ctx.store.batch_jobs or job.key in self.ctx.dispatcher.started \
-            or status.id in self.stopping or (status.beginExecutionTime is not None and not job.submitted_to_provider
-                                              and ended is not None
+            or status.id in self.stopping or (not job.submitted_to_provider and ended is not None
                                               and seconds_between(ended, now_iso()) < RECENTLY_ENDED_SECONDS)
         if uid not in self.cleaned and launched:
             await self.ctx.kube.delete_secret(namespace, builders.secret_name(status.id))
