@@ -57,6 +57,14 @@ class Kube:
     def _count(self, verb: str, resource: str) -> None:
         API_WRITES.labels(verb=verb, resource=resource).inc()
 
+    async def _settled(self, done_status: int, fn: Any, *args: Any, **kwargs: Any) -> None:
+        """A create answered 409 (it exists) or a delete answered 404 (it is gone) is done, not an error."""
+        try:
+            await self._call(fn, *args, **kwargs)
+        except ApiException as e:
+            if e.status != done_status:
+                raise
+
     # ----- reads -----
     async def read_data_object(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         """A ConfigMap or Secret as a plain dict, or None when it does not exist."""
@@ -108,37 +116,21 @@ class Kube:
 
     async def delete_custom(self, kind: str, namespace: str, name: str) -> None:
         self._count("delete", PLURALS[kind])
-        try:
-            await self._call(self.custom.delete_namespaced_custom_object, API_GROUP, API_VERSION, namespace,
-                             PLURALS[kind], name)
-        except ApiException as e:
-            if e.status != 404:
-                raise
+        await self._settled(404, self.custom.delete_namespaced_custom_object, API_GROUP, API_VERSION, namespace,
+                            PLURALS[kind], name)
 
     # ----- children -----
     async def create_secret(self, body: dict[str, Any]) -> None:
         self._count("create", "secrets")
-        try:
-            await self._call(self.core.create_namespaced_secret, body["metadata"]["namespace"], body)
-        except ApiException as e:
-            if e.status != 409:
-                raise
+        await self._settled(409, self.core.create_namespaced_secret, body["metadata"]["namespace"], body)
 
     async def delete_secret(self, namespace: str, name: str) -> None:
         self._count("delete", "secrets")
-        try:
-            await self._call(self.core.delete_namespaced_secret, name, namespace)
-        except ApiException as e:
-            if e.status != 404:
-                raise
+        await self._settled(404, self.core.delete_namespaced_secret, name, namespace)
 
     async def create_job(self, body: dict[str, Any]) -> None:
         self._count("create", "jobs")
-        try:
-            await self._call(self.batch.create_namespaced_job, body["metadata"]["namespace"], body)
-        except ApiException as e:
-            if e.status != 409:
-                raise
+        await self._settled(409, self.batch.create_namespaced_job, body["metadata"]["namespace"], body)
 
     async def job_exists(self, namespace: str, name: str) -> bool:
         try:
@@ -152,21 +144,13 @@ class Kube:
     async def delete_job(self, namespace: str, name: str) -> None:
         """Deletes a batch Job and, in the background, its pods (their processes get SIGTERM)."""
         self._count("delete", "jobs")
-        try:
-            await self._call(self.batch.delete_namespaced_job, name, namespace,
-                             body=client.V1DeleteOptions(propagation_policy="Background"))
-        except ApiException as e:
-            if e.status != 404:
-                raise
+        await self._settled(404, self.batch.delete_namespaced_job, name, namespace,
+                            body=client.V1DeleteOptions(propagation_policy="Background"))
 
     async def delete_pod(self, namespace: str, name: str) -> None:
         """Deletes a pod whose solver Job is already gone (its process gets SIGTERM)."""
         self._count("delete", "pods")
-        try:
-            await self._call(self.core.delete_namespaced_pod, name, namespace)
-        except ApiException as e:
-            if e.status != 404:
-                raise
+        await self._settled(404, self.core.delete_namespaced_pod, name, namespace)
 
     # ----- events -----
     async def event_reasons(self, obj: Watched) -> set[str] | None:
