@@ -74,7 +74,8 @@ class Controller:
         self.store = Store()
         self.kube = Kube(api_client)
         self.dispatcher = Dispatcher(self.store, settings)
-        self.queue = WorkQueue(self._handle, workers=settings.workers, tenant_of=self._workspace_of_item)
+        self.queue = WorkQueue(self._handle, workers=settings.workers, tenant_of=self._workspace_of_item,
+                               reserved=settings.urgent_workers)
         self.ctx = Context(store=self.store, kube=self.kube, settings=settings, dispatcher=self.dispatcher,
                            storages=StorageRegistry(self.kube), enqueue=self.enqueue,
                            enqueue_after=self.enqueue_after, enqueue_first=self.enqueue_first)

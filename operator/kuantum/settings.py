@@ -22,6 +22,9 @@ class Settings:
     # At most this many queuePosition writes per refresh, front of the queues first: no write storms.
     queue_position_budget: int = _int("KUANTUM_QUEUE_POSITION_BUDGET", 25)
     workers: int = _int("KUANTUM_WORKERS", 8)
+    # Workers beside those that serve only urgent keys (a child's change, a freed slot's next job), so a slot
+    # handover never waits behind new-job reconciles.
+    urgent_workers: int = _int("KUANTUM_URGENT_WORKERS", 2)
     # SAS URLs live for the job's timeoutSeconds (else sas_default_seconds, the longest a solver runs by
     # its own budget) plus this margin; see builders.sas_lifetime.
     sas_margin_seconds: int = _int("KUANTUM_SAS_MARGIN_SECONDS", 3600)

@@ -369,7 +369,8 @@ async def test_many_tasks_adding_a_few_keys_each_in_one_iteration_are_no_burst()
 
 
 async def test_add_first_goes_before_every_queued_key_once() -> None:
-    """A freed slot's next job goes before a backlog of watch events (each added alone: the front lane)."""
+    """A freed slot's next job goes before a backlog of watch events (each added alone: the front lane); urgent
+    keys among themselves in the order they came."""
     order: list[str] = []
 
     async def handler(key: str) -> None:
@@ -386,8 +387,60 @@ async def test_add_first_goes_before_every_queued_key_once() -> None:
     q.start()
     await until(lambda: len(order) == len(backlog) + 1)
     await settle()
-    assert order[:2] == ["next-job", "event-7"]
+    assert order[:2] == ["event-7", "next-job"]
     assert sorted(order) == sorted([*backlog, "next-job"]), "every key once"
+    await q.stop()
+
+
+async def test_reserved_workers_serve_urgent_keys_while_every_worker_is_busy() -> None:
+    """A handover is not queued behind slow new-job reconciles that hold every ordinary worker."""
+    release = asyncio.Event()
+    done: list[str] = []
+
+    async def handler(key: str) -> None:
+        if key.startswith("slow"):
+            await release.wait()
+        done.append(key)
+
+    q = WorkQueue(handler, workers=2, reserved=1)
+    q.start()
+    for i in range(5):
+        q.add(f"slow-{i}")
+        await asyncio.sleep(0)
+    await settle()
+    q.add("plain")  # an ordinary key waits for an ordinary worker
+    q.add_first("handover")
+    await until(lambda: "handover" in done)
+    await settle()
+    assert done == ["handover"], "the reserved worker takes urgent keys only"
+    release.set()
+    await until(lambda: len(done) == 7)
+    await q.stop()
+
+
+async def test_add_first_while_processing_runs_the_key_again_urgently() -> None:
+    """A child's change during the job's reconcile runs it again from the urgent lane, not behind the backlog."""
+    started, release = asyncio.Event(), asyncio.Event()
+    order: list[str] = []
+
+    async def handler(key: str) -> None:
+        order.append(key)
+        if key == "job" and len(order) == 1:
+            started.set()
+            await release.wait()
+
+    q = WorkQueue(handler, workers=1)
+    q.add("job")
+    q.start()
+    await asyncio.wait_for(started.wait(), WAIT)
+    for i in range(10):
+        q.add(f"backlog-{i}")
+        await asyncio.sleep(0)
+    q.add("job")
+    q.add_first("job")
+    release.set()
+    await until(lambda: len(order) == 12)
+    assert order[:2] == ["job", "job"] and order.count("job") == 2
     await q.stop()
 
 
