@@ -56,9 +56,11 @@ tests_for() {
     remote.quantinuum) echo "tests/unit/test_mut_quantinuum.py tests/unit/test_quantinuum_api.py" ;;
     objects) echo "tests/unit/test_mut_objects.py tests/unit/test_objects.py tests/unit/test_store_groups.py" \
       "tests/unit/test_dispatch.py" ;;
-    backends.pod) echo "tests/unit/test_mut_pod_backend.py tests/unit/test_job_reconciler.py" ;;
-    backends.remote) echo "tests/unit/test_mut_remote_backend.py tests/unit/test_job_reconciler.py" \
-      "tests/unit/test_job_reconciler_quantinuum.py tests/unit/test_poller.py" ;;
+    backends.pod) echo "tests/unit/test_mut_pod_backend.py tests/unit/test_job_reconciler_pod.py" \
+      "tests/unit/test_job_reconciler_lifecycle.py tests/unit/test_job_reconciler_admission.py" ;;
+    backends.remote) echo "tests/unit/test_mut_remote_backend.py tests/unit/test_job_reconciler_ionq.py" \
+      "tests/unit/test_job_reconciler_lifecycle.py tests/unit/test_job_reconciler_quantinuum.py" \
+      "tests/unit/test_poller.py" ;;
     # The solver image's QIO modules. test_annealing's timeout cases (a minute) are left to `make test`; the
     # Runner's deadline logic is checked with a fake clock in test_mut_qio_common.py.
     solvers.qio.problem) echo "tests/unit/solvers/test_mut_qio_problem.py tests/unit/solvers/test_problem.py" \

@@ -1,6 +1,6 @@
 """The job engine's decisions for Quantinuum jobs, against an in-memory provider API (no cluster, no HTTP).
 
-The same World as the IonQ and pod tests (tests/unit/test_job_reconciler.py), with the Quantinuum backend
+The same World as the IonQ and pod tests (tests/support/job_world.py), with the Quantinuum backend
 wired to the fake API: what is sent (OpenQASM 2, translated from IonQ JSON where needed), with which
 credentials, what is written when the provider's job moves, and what cancel does per target.
 """
@@ -16,7 +16,7 @@ from kuantum.catalog import QUANTINUUM, targets_of
 from kuantum.remote.base import RemoteState
 from kuantum.storage import OUTPUT_BLOB, container_name
 
-from tests.unit.test_job_reconciler import BELL, NS, World, _condition, _events
+from tests.support.job_world import BELL, NS, World, _condition, _events
 
 H2_SIM = "quantinuum.sim.h2-1e"
 H2_QPU = "quantinuum.qpu.h2-1"

@@ -161,7 +161,7 @@ async def test_a_job_waiting_for_its_storage_uploads_its_real_input_after_a_larg
     input must still be uploaded as itself, not as its digest."""
     import gzip
 
-    from tests.unit.test_job_reconciler import NS, QIO_INPUT, World
+    from tests.support.job_world import NS, QIO_INPUT, World
 
     w = World()
     storage = w.kube.data_objects.pop(("secret", NS, "storage"))

@@ -1,6 +1,6 @@
 """The pod backend's decisions that a mutation run of kuantum/backends/pod.py found untested.
 
-Over the fakes of test_job_reconciler.py (its World): a blob input's SAS, which of several pods is the job's,
+Over the fakes of tests/support/job_world.py (its World): a blob input's SAS, which of several pods is the job's,
 the pod's own start time, the solver Job's DeadlineExceeded condition as the API server sends it (parsed
 JSON: strings compared by value), and how long a finished job's solver Job is kept for its logs.
 """
@@ -20,7 +20,7 @@ from kuantum.storage import OUTPUT_BLOB, container_name
 from kuantum.timeutil import format_time, now_iso
 
 from tests.support.fake_kube import BLOB_BASE
-from tests.unit.test_job_reconciler import NS, World, _hours_ago, _started_pod_job
+from tests.support.job_world import NS, World, _hours_ago, _started_pod_job
 
 
 def _pod(job_id: str, suffix: str, phase: str, created: str, status: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 Shots, a cancel that must first find an unclearly sent job, credentials under a custom Secret key, a client
 rebuilt (and the old one closed) when the Secret changes, and the availability probe's cache. Over the fakes
-of test_job_reconciler.py (its World), or a RemoteBackend of its own with a recording client.
+of tests/support/job_world.py (its World), or a RemoteBackend of its own with a recording client.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from kuantum.remote.base import ProviderUnavailable, RemoteState
 from kuantum.remote.circuits import InvalidProgram
 from kuantum.timeutil import parse
 
-from tests.unit.test_job_reconciler import API_KEY, NS, World, _admitted_remote, _submitted
+from tests.support.job_world import API_KEY, NS, World, _admitted_remote, _submitted
 
 
 def test_shots_one_and_more_are_taken_zero_and_non_integers_are_not() -> None:
