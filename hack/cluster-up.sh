@@ -80,7 +80,19 @@ start() { # name marker cmd... ; marker is a string of the command line used to 
   setsid "$@" >>"$STATE/logs/$name.log" 2>&1 < /dev/null &
   echo $! > "$STATE/pids/$name.pid"
   printf '%s' "$marker" > "$STATE/pids/$name.cmd"
+  STARTED=("$name" "${STARTED[@]}")
 }
+# A start that fails stops what it started itself (newest first), so a retry begins clean and nothing is left
+# running; what was already running when it began is left alone.
+STARTED=()
+stop_started() {
+  local status=$?
+  if [ "$status" -ne 0 ] && [ "${#STARTED[@]}" -gt 0 ]; then
+    info "stopping what this failed start started: ${STARTED[*]}"
+    for name in "${STARTED[@]}"; do stop_one "$name"; done
+  fi
+}
+trap stop_started EXIT
 wait_healthy() { # name seconds check-cmd...
   local name=$1 secs=$2; shift 2
   local deadline=$((SECONDS + secs))
@@ -122,13 +134,13 @@ start kube-controller-manager "--secure-port=$KCM_PORT" "$KUANTUM_BIN/kube-contr
   --bind-address 127.0.0.1 "--secure-port=$KCM_PORT" --port 0 --leader-elect=false \
   --service-account-private-key-file "$PKI/sa.key" --root-ca-file "$PKI/ca.crt" --use-service-account-credentials \
   --controllers='*,-nodeipam,-nodelifecycle,-attachdetach,-persistentvolume-binder,-persistentvolume-expander,-ttl,-route,-service,-cloud-node-lifecycle'
-wait_healthy kube-controller-manager 60 https_ok "https://127.0.0.1:$KCM_PORT/healthz"
+wait_healthy kube-controller-manager 120 https_ok "https://127.0.0.1:$KCM_PORT/healthz"
 
 start kube-scheduler "--secure-port=$SCHEDULER_PORT" "$KUANTUM_BIN/kube-scheduler" \
   --kubeconfig "$STATE/scheduler.kubeconfig" \
   --authentication-kubeconfig "$STATE/scheduler.kubeconfig" --authorization-kubeconfig "$STATE/scheduler.kubeconfig" \
   --bind-address 127.0.0.1 "--secure-port=$SCHEDULER_PORT" --port 0 --leader-elect=false
-wait_healthy kube-scheduler 60 https_ok "https://127.0.0.1:$SCHEDULER_PORT/healthz"
+wait_healthy kube-scheduler 120 https_ok "https://127.0.0.1:$SCHEDULER_PORT/healthz"
 
 start azurite "$STATE/azurite" "$KUANTUM_BIN/azurite-blob" --blobHost 127.0.0.1 --blobPort "$AZURITE_PORT" \
   --location "$STATE/azurite" --skipApiVersionCheck --loose --silent --disableTelemetry

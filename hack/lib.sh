@@ -24,3 +24,18 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null 2>&1 \
     || die "apt-get install $* failed (try it by hand to see why)"
 }
+
+# Stops one dev-cluster process by the PID cluster-up recorded under $STATE/pids (SIGTERM, then SIGKILL).
+stop_one() { # name
+  local pidf="$STATE/pids/$1.pid"
+  [ -f "$pidf" ] || return 0
+  local pid; pid=$(cat "$pidf")
+  # Only signal the PID if it still runs the command we started (PIDs get reused).
+  if [ -d "/proc/$pid" ] && grep -qa -- "$(cat "$STATE/pids/$1.cmd" 2>/dev/null)" "/proc/$pid/cmdline" 2>/dev/null; then
+    info "stopping $1 (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
+    if [ -d "/proc/$pid" ]; then kill -KILL "$pid" 2>/dev/null || true; fi
+  fi
+  rm -f "$pidf" "$STATE/pids/$1.cmd"
+}

@@ -41,7 +41,12 @@ def start() -> Cluster:
         return Cluster(external, conn, started_here=False, state_dir=None)
     state = Path(_shell_value("STATE"))
     was_running = _running(state)
-    subprocess.run(["bash", str(HACK / "cluster-up.sh")], check=True)
+    try:
+        subprocess.run(["bash", str(HACK / "cluster-up.sh")], check=True)
+    except subprocess.CalledProcessError:
+        # A failed start stops what it started (a component slow to come up on a loaded machine): one retry.
+        print("kuantum: the dev cluster did not start; trying once more", flush=True)
+        subprocess.run(["bash", str(HACK / "cluster-up.sh")], check=True)
     return Cluster(
         kubeconfig=_shell_value("KUBECONFIG_ADMIN"),
         azurite_connection_string=_shell_value("AZURITE_CONNECTION_STRING"),
