@@ -18,7 +18,7 @@ from typing import Any
 from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 
-from . import podstatus
+from . import cpushare, podstatus
 from .envresolve import EnvError, container_env
 from .expand import expand
 from .processes import ContainerProcess
@@ -242,7 +242,7 @@ class NodeAgent:
                 (proc.folder / "exit_code").write_text("127")
                 (proc.folder / "cannot-run").write_text(f"executable file not found in $PATH: {argv[0]}")
                 continue
-            proc.start(argv, env, cwd)
+            proc.start(argv, env, cwd, niceness=cpushare.nice(container))
             log.info("started %s/%s container %s: %s", pod["metadata"]["namespace"],
                      pod["metadata"]["name"], container["name"], argv[0])
         self._observe(runner)

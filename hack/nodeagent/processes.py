@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pathlib import Path
 _SHIM = '"$@" & child=$!; echo "$child" > "$KUANTUM_AGENT_DIR/pid.tmp"; mv "$KUANTUM_AGENT_DIR/pid.tmp" \
 "$KUANTUM_AGENT_DIR/pid"; wait "$child" 2>/dev/null; code=$?; echo "$code" > "$KUANTUM_AGENT_DIR/exit_code.tmp"; \
 mv "$KUANTUM_AGENT_DIR/exit_code.tmp" "$KUANTUM_AGENT_DIR/exit_code"'
+_NICE = shutil.which("nice") or "/usr/bin/nice"  # found on the agent's PATH, not the pod's
 
 
 def _start_time(pid: int) -> str | None:
@@ -42,7 +44,7 @@ class ContainerProcess:
     def termination_log(self) -> Path:
         return self.folder / "termination-log"
 
-    def start(self, argv: list[str], env: dict[str, str], cwd: Path) -> None:
+    def start(self, argv: list[str], env: dict[str, str], cwd: Path, niceness: int = 0) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         for stale in ("pid", "exit_code", "shim", "termination-log"):
             (self.folder / stale).unlink(missing_ok=True)
@@ -50,7 +52,8 @@ class ContainerProcess:
         env.setdefault("KUANTUM_TERMINATION_LOG", str(self.termination_log))
         with open(self.log_path, "ab") as log:
             shim = subprocess.Popen(
-                ["/bin/sh", "-c", _SHIM, "kuantum-shim", *argv],
+                # nice execs the shim in place (same PID); the command inherits the level.
+                [_NICE, "-n", str(niceness), "/bin/sh", "-c", _SHIM, "kuantum-shim", *argv],
                 env=env,
                 cwd=cwd,
                 stdin=subprocess.DEVNULL,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from nodeagent import podstatus
+from nodeagent import cpushare, podstatus
 from nodeagent.agent import image_entrypoint
 from nodeagent.envresolve import EnvError, ObjectReader, container_env
 from nodeagent.expand import expand
@@ -140,3 +141,31 @@ def test_every_short_container_reports_its_real_exit_code(tmp_path: Path) -> Non
     assert not missing, f"containers never reported an exit code: {missing}"
     wrong = {i: code for i, code in codes.items() if code != i % 7}
     assert not wrong, f"containers reported exit codes they did not exit with: {wrong}"
+
+
+@pytest.mark.parametrize(("resources", "expected"), [
+    ({"requests": {"cpu": "1"}}, 0), ({"requests": {"cpu": "4"}}, 0), ({"requests": {"cpu": "500m"}}, 3),
+    ({"requests": {"cpu": "0.5"}}, 3), ({"requests": {"cpu": "50m"}}, 13), ({"limits": {"cpu": "50m"}}, 13),
+    ({"requests": {"memory": "1Gi"}}, 19), ({}, 19), ({"requests": {"cpu": "1m"}}, 19),
+    ({"requests": {"cpu": "lots"}}, 19),
+])
+def test_cpu_request_becomes_the_nice_level_of_its_cfs_weight(resources: dict[str, Any], expected: int) -> None:
+    """The kubelet's cpu.shares (milliCPU * 1024 / 1000, at least 2) as the nice level CFS weighs alike."""
+    assert cpushare.nice({"name": "c", "resources": resources}) == expected
+
+
+def test_container_process_runs_at_its_nice_level(tmp_path: Path) -> None:
+    """Pods yield the CPU to the control plane as under a real kubelet's cgroups."""
+    proc = ContainerProcess(tmp_path / "c")
+    proc.start(["sh", "-c", "exec sleep 60"], {"PATH": "/usr/bin:/bin"}, tmp_path, niceness=13)
+    try:
+        deadline = time.monotonic() + 60
+        while proc._recorded("pid") is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pid = proc._recorded("pid")
+        assert pid is not None, "the container never started"
+        level = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+        assert level == min(19, os.nice(0) + 13)
+    finally:
+        proc.signal(signal.SIGKILL)
+        _wait_exit(proc)
