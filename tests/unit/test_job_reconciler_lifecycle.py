@@ -136,11 +136,28 @@ async def test_deleting_a_waiting_job_cancels_it_and_releases_the_finalizer() ->
     await w.kube.delete_custom("QuantumJob", NS, "j")
     w.store.put("QuantumJob", w.job("j"))
     p = await w.reconcile("j")
-    # The Secret delete (a 404 here) is for a job an earlier process may have begun to launch (see below).
+    # The Secret delete (a 404 here) is for a job an earlier process may have begun to launch, in the first
+    # minutes after a start (see test_job_reconciler_pod.py).
     assert p.writes() == ["patch_status", "event", "delete_secret", "patch_meta"]
     assert _status_body(p.of("patch_status")[0])["state"] == "Cancelled"
     assert w.kube.get("QuantumJob", NS, "j") is None
     assert not p.of("delete_job") and not p.of("create_job")
+
+
+async def test_deleting_a_job_that_never_had_its_turn_long_after_a_start_deletes_no_secret() -> None:
+    """Bulk deletes of waiting jobs cost a status write, an Event and the finalizer's release each, no 404s:
+    only a process that started lately can have been preceded by one that began this job's launch."""
+    w = World(qio_limits={"maxConcurrentJobs": 1})
+    w.backends.pod.started_at = _hours_ago(1)
+    w.qio_job("first", created="2024-01-01T00:00:00Z")
+    await w.reconcile("first")
+    w.qio_job("j", created="2024-01-01T00:00:01Z")
+    await w.reconcile("j")
+    await w.kube.delete_custom("QuantumJob", NS, "j")
+    w.store.put("QuantumJob", w.job("j"))
+    p = await w.reconcile("j")
+    assert p.writes() == ["patch_status", "event", "patch_meta"]
+    assert w.kube.get("QuantumJob", NS, "j") is None
 
 
 @pytest.mark.parametrize(("ttl", "ended_hours_ago", "deleted"), [(0, 0.0, True), (60, 2.0, True),

@@ -28,7 +28,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("kuantum.backends.pod")
 EMULATOR_TARGET = "kuantum.simulator"
 STOP_POLL_SECONDS = 2.0
-RECENTLY_ENDED_SECONDS = 300.0  # a job ended this lately may have left its SAS Secret to a process that died
+# A job that ended this lately, and this soon after this process started, may have left its SAS Secret to a
+# process that died.
+RECENTLY_ENDED_SECONDS = 300.0
 
 
 def target_override(provider: ProviderObject, target: str) -> TargetOverride:
@@ -66,6 +68,7 @@ class PodBackend:
         self.ctx = ctx
         self.stopping: set[str] = set()  # job ids whose solver Job we deleted
         self.cleaned: set[str] = set()  # uids whose SAS Secret is already deleted
+        self.started_at = now_iso()
         self.pods_deleted: set[str] = set()  # orphaned solver pods we deleted ourselves
 
     # ------------------------------------------------------------------ submit
@@ -227,11 +230,14 @@ class PodBackend:
         uid, namespace = job.meta.uid, job.meta.namespace
         ended = status.endExecutionTime or status.cancellationTime
         # Launched by this process, or maybe by an earlier one that died before deleting the Secret: it may have
-        # been killed between creating the Secret and the solver Job too, leaving a job that looks never launched
-        # (checked for jobs that ended lately, not for every old job at each start).
+        # been killed between creating the Secret and the solver Job too, leaving a job that looks never launched.
+        # Checked for jobs that ended lately and soon after this start (an admitted job is launched again at once),
+        # not for every job that is cancelled or deleted before its turn (a 404 each, thousands in a bulk delete).
+        left_by_earlier = not job.submitted_to_provider and ended is not None \
+            and seconds_between(ended, now_iso()) < RECENTLY_ENDED_SECONDS \
+            and seconds_between(self.started_at, ended) < RECENTLY_ENDED_SECONDS
         launched = status.id in self.ctx.store.batch_jobs or job.key in self.ctx.dispatcher.started \
-            or status.id in self.stopping or (not job.submitted_to_provider and ended is not None
-                                              and seconds_between(ended, now_iso()) < RECENTLY_ENDED_SECONDS)
+            or status.id in self.stopping or left_by_earlier
         if uid not in self.cleaned and launched:
             await self.ctx.kube.delete_secret(namespace, builders.secret_name(status.id))
         self.cleaned.add(uid)
