@@ -57,6 +57,8 @@ from operator_throughput import (  # noqa: E402
     api_writes,
     diff,
     fmt,
+    latencies,
+    latency_rows,
     ok,
     percentile,
     print_table,
@@ -183,6 +185,15 @@ def left_waiting(seen: Any, name: str) -> float | None:
     The caller holds seen.lock."""
     times = [t for s, t in seen.times.get(name, {}).items() if s == "Executing" or s in q.FINAL]
     return min(times) if times else None
+
+
+# The operator's histograms (name, label) and their titles in the table.
+TIMED = ((("kuantum_reconcile", "kind"), "reconcile"), (("kuantum_workqueue_wait", "lane"), "queue wait"),
+         (("kuantum_api_request", "call"), "API"), (("kuantum_storage_request", "call"), "storage"))
+
+
+def timings(op: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    return {metric: latencies(op, *metric) for metric, _ in TIMED}
 
 
 def jain(values: list[float]) -> float | None:
@@ -326,6 +337,7 @@ def main() -> None:
         pod_watcher.ready.wait(30)
         time.sleep(3)
         before, cpu0 = api_writes(op), cpu_seconds(pid)
+        timing0 = timings(op)
         if args.profile is not None:
             spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
             if spy:
@@ -352,6 +364,7 @@ def main() -> None:
         res["with_status"] = with_status()
         res["cpu_status"] = cpu_seconds(pid) - cpu0
         res["writes_status"] = diff(api_writes(op), before)
+        res["timing_status"] = (timings(op), timing0)
         print(f"{res['with_status']} / {len(created)} with a status after {time.monotonic() - t0:.0f} s; "
               f"measuring slot handovers ...", flush=True)
         big_names = [n for n in names if n.startswith("b-")]
@@ -391,7 +404,9 @@ def main() -> None:
         try:
             if op.proc and op.proc.poll() is None:
                 print("deleting every QuantumJob while the operator runs ...", flush=True)
+                timing_del = timings(op)
                 res["deleted"] = delete_jobs(api_client, ns, args.delete_seconds)
+                res["timing_delete"] = (timings(op), timing_del)
         finally:
             res["delete_s"] = time.monotonic() - t_del
             watcher.stop_event.set()
@@ -473,6 +488,12 @@ def report(res: dict[str, Any], args: argparse.Namespace, total: int) -> None:
     rows.append((f"jobs deleted (finalizer released by the operator) within {args.delete_seconds:.0f} s",
                  f"{res.get('deleted')} / {res.get('created')}", "",
                  f"{fmt(res.get('delete_s'), ' s', 0)}; {res.get('stripped', 0)} stripped by hand"))
+    for phase, label in (("timing_status", "until every job has a status"), ("timing_delete", "while deleting")):
+        if phase in res:
+            after, before = res[phase]
+            rows.append((f"where the operator's time went {label}", "", "", ""))
+            for metric, title in TIMED:
+                rows += latency_rows(title, after[metric], before[metric])
     lines = res.get("log", "").splitlines()
     errors = sum(1 for line in lines if " ERROR " in line or " CRITICAL " in line)
     tracebacks = sum(1 for x in lines if x.startswith("Traceback"))

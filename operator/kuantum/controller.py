@@ -109,7 +109,8 @@ class Controller:
     async def _handle(self, item: str) -> None:
         kind, key = item.split("|", 1)
         try:
-            await self.reconcilers[kind].reconcile(key)  # type: ignore[attr-defined]
+            with metrics.RECONCILE_SECONDS.labels(kind=kind).time():
+                await self.reconcilers[kind].reconcile(key)  # type: ignore[attr-defined]
         except ObjectGone as e:
             log.debug("%s %s: %s; nothing left to do", kind, key, e)  # deleted meanwhile: done, not an error
         except Conflict as e:

@@ -22,6 +22,7 @@ from typing import Any, TypeVar, cast
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
+from . import metrics
 from .models.common import API_GROUP, API_VERSION
 
 log = logging.getLogger("kuantum.kubeclient")
@@ -96,7 +97,8 @@ class KubeClient:
     async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Any blocking call of the official client on this client's thread pool (the operator's kubeapi uses it)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
+        with metrics.API_REQUEST_SECONDS.labels(call=getattr(fn, "__name__", "call")).time():
+            return await loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
 
     # ----- kuantum.dev objects -----
     async def get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:

@@ -14,3 +14,14 @@ TIME_IN_QUEUE = Histogram("kuantum_job_queue_seconds", "Time from creation to ex
 EXECUTION_TIME = Histogram("kuantum_job_execution_seconds", "Execution time of finished jobs.",
                            buckets=(0.5, 1, 2, 5, 10, 30, 60, 300, 1800, 3600, 14400))
 TRANSITIONS = Counter("kuantum_job_transitions_total", "Job state transitions.", ["state"])
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+RECONCILE_SECONDS = Histogram("kuantum_reconcile_seconds", "Time one reconcile of an object took.", ["kind"],
+                              buckets=_LATENCY_BUCKETS)
+WORKQUEUE_WAIT = Histogram("kuantum_workqueue_wait_seconds", "Time a key waited in the work queue for a worker, by "
+                           "lane (urgent: a child's change or a freed slot; front; background: a resync's bulk).",
+                           ["lane"], buckets=_LATENCY_BUCKETS)
+API_REQUEST_SECONDS = Histogram("kuantum_api_request_seconds", "Time one API server request took (with its wait "
+                                "for a client thread), by client call.", ["call"], buckets=_LATENCY_BUCKETS)
+STORAGE_REQUEST_SECONDS = Histogram("kuantum_storage_request_seconds", "Time one blob storage call took (with its "
+                                    "wait for a thread), by call.", ["call"], buckets=_LATENCY_BUCKETS)

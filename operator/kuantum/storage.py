@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gzip
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 from urllib.parse import quote, unquote
 
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
@@ -17,9 +20,18 @@ from azure.storage.blob import (
     generate_blob_sas,
 )
 
+from . import metrics
+
 INPUT_BLOB = "inputData"
 OUTPUT_BLOB = "outputData"
+_T = TypeVar("_T")
 _TIMEOUT = 15  # seconds per storage call: a dead endpoint must not hang a reconcile
+
+
+async def in_thread(call: Callable[..., _T], *args: Any) -> _T:
+    """A blocking storage call off the event loop, timed (kuantum_storage_request_seconds)."""
+    with metrics.STORAGE_REQUEST_SECONDS.labels(call=call.__name__).time():
+        return await asyncio.to_thread(call, *args)
 
 
 class StorageError(Exception):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import time
 
 from .kubeapi import Kube
 from .objects import WorkspaceObject
-from .storage import WorkspaceStorage
+from .storage import WorkspaceStorage, in_thread
 
 _CACHE_SECONDS = 30.0
 
@@ -56,5 +55,5 @@ class StorageRegistry:
 
     async def check(self, workspace: WorkspaceObject) -> WorkspaceStorage:
         storage = await self.for_workspace(workspace, fresh=True)
-        await asyncio.to_thread(storage.check)
+        await in_thread(storage.check)
         return storage

@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from enum import Enum
+
+from . import metrics
 
 log = logging.getLogger("kuantum.workqueue")
 BURST = 64  # adds in one loop step served in the front lane; the rest of the burst goes to the background lane
@@ -82,6 +85,7 @@ class WorkQueue:
         self._lanes: dict[_Lane, deque[str] | _FairLane] = {
             _Lane.URGENT: self._urgent, _Lane.FRONT: self._fast, _Lane.BACKGROUND: self._slow}
         self._lane: dict[str, _Lane] = {}  # queued key -> the lane it waits in (entries elsewhere are stale)
+        self._queued_at: dict[str, float] = {}  # queued key -> when it was first queued (for the wait metric)
         self._ready = asyncio.Event()
         self._urgent_ready = asyncio.Event()
         self._picks = 0
@@ -107,6 +111,7 @@ class WorkQueue:
         queued = self._lane.get(key)
         if queued is None or (queued is _Lane.BACKGROUND and lane is _Lane.FRONT):
             # A key moving up leaves its background entry behind, skipped when reached.
+            self._queued_at.setdefault(key, time.monotonic())
             self._lane[key] = lane
             if lane is _Lane.BACKGROUND:
                 self._slow.append(key)
@@ -121,6 +126,7 @@ class WorkQueue:
             return
         if self._lane.get(key) is _Lane.URGENT:
             return
+        self._queued_at.setdefault(key, time.monotonic())
         self._lane[key] = _Lane.URGENT  # an older entry of the key in another lane is skipped when reached
         self._urgent.append(key)
         self._ready.set()
@@ -158,6 +164,8 @@ class WorkQueue:
                 key = lane.popleft()
                 if self._lane.get(key) is name:  # else a stale entry: the key moved or already ran
                     del self._lane[key]
+                    metrics.WORKQUEUE_WAIT.labels(lane=name.value).observe(
+                        time.monotonic() - self._queued_at.pop(key, time.monotonic()))
                     return key
         return None
 

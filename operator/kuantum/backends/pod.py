@@ -7,7 +7,6 @@ the container (started, exited with a code and a termination message) becomes li
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from typing import TYPE_CHECKING, Any
@@ -18,7 +17,7 @@ from ..models import JobState, QuantumJobStatus
 from ..models.provider import TargetOverride
 from ..objects import JobObject, ProviderObject
 from ..statemachine import Completed, Event, Failed, Started
-from ..storage import INPUT_BLOB, OUTPUT_BLOB, container_name
+from ..storage import INPUT_BLOB, OUTPUT_BLOB, container_name, in_thread
 from ..timeutil import now_iso, parse, seconds_between
 from .base import Observation, Run
 
@@ -145,7 +144,7 @@ class PodBackend:
     async def _completed(self, run: Run, pod: dict[str, Any] | None) -> Event:
         begin = _container_time(pod, "startedAt") or run.status.beginExecutionTime or now_iso()
         end = _container_time(pod, "finishedAt") or now_iso()
-        if not await asyncio.to_thread(run.storage.exists, run.job_id, OUTPUT_BLOB):
+        if not await in_thread(run.storage.exists, run.job_id, OUTPUT_BLOB):
             return Failed("OutputMissing", "the solver exited 0 but wrote no output blob", end,
                           usage_between(begin, end))
         return Completed(run.storage.blob_url(run.job_id, OUTPUT_BLOB), end, usage_between(begin, end))

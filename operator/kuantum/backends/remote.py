@@ -8,7 +8,6 @@ found is adopted; only then is the job sent again. Other 4xx answers are never r
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import gzip
 import logging
@@ -32,7 +31,7 @@ from ..remote.base import (
 )
 from ..remote.circuits import InvalidProgram
 from ..statemachine import Cancelled, Completed, Event, Failed, Started, SubmitAttempted, Submitted
-from ..storage import OUTPUT_BLOB, container_name
+from ..storage import OUTPUT_BLOB, container_name, in_thread
 from ..timeutil import now_iso, parse, seconds_between
 from .base import Observation, Pending, Run
 from .poller import Poller
@@ -157,7 +156,7 @@ class RemoteBackend:
             data = await api.results(remote.id, program)
             if self._reformat is not None:
                 data = self._reformat(data, program, run)
-            await asyncio.to_thread(run.storage.upload_output, run.job_id, data, "application/json")
+            await in_thread(run.storage.upload_output, run.job_id, data, "application/json")
             events.append(Completed(run.storage.blob_url(run.job_id, OUTPUT_BLOB), now, usage))
         elif remote.state == RemoteState.FAILED:
             events.append(Failed(remote.failure_code or "ProviderFailed",
@@ -207,7 +206,7 @@ class RemoteBackend:
         program = self._programs.get(run.job_id)
         if program is None:
             located = run.storage.locate(run.status.inputDataUri or "") or (container_name(run.job_id), "inputData")
-            data = await asyncio.to_thread(run.storage.download, *located)
+            data = await in_thread(run.storage.download, *located)
             if data[:2] == b"\x1f\x8b":
                 data = gzip.decompress(data)
             program = self._translate(data, run.resolved.input_format, run.resolved.params, run.spec.target,

@@ -8,7 +8,6 @@ only when it changed, and a state is never written over a final one (JSON-patch 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -42,7 +41,7 @@ from ..statemachine import (
     QueueMoved,
     is_final,
 )
-from ..storage import StorageError, WorkspaceStorage
+from ..storage import StorageError, WorkspaceStorage, in_thread
 from ..storage_registry import StorageNotConfigured
 from ..timeutil import month_of, now_iso, seconds_between
 from ..usage import MonthlyUsage, jobs_quota_exceeded, monthly_usage, plan_limits, seconds_quota_exceeded
@@ -219,7 +218,7 @@ class JobReconciler:
             if storage.locate(spec.input.blobUri) is None and "?" not in spec.input.blobUri:
                 raise InvalidInput(f"spec.input.blobUri {spec.input.blobUri} is not in the workspace's storage "
                                    f"account {storage.account_name} and carries no SAS token to read it with")
-            await asyncio.to_thread(storage.ensure_container, job_id)
+            await in_thread(storage.ensure_container, job_id)
             return spec.input.blobUri
         namespace = job.meta.namespace
         objects: dict[tuple[str, str], dict[str, Any] | None] = {}
@@ -232,7 +231,7 @@ class JobReconciler:
             raise Pending("InputNotFound", str(e)) from e
         check_json(data, resolved.input_format)
         try:
-            return await asyncio.to_thread(storage.upload_input, job_id, data, resolved.input_format)
+            return await in_thread(storage.upload_input, job_id, data, resolved.input_format)
         except StorageError as e:
             raise Pending("StorageUnavailable", str(e)) from e
 
