@@ -465,3 +465,23 @@ async def test_tenants_are_served_round_robin_in_the_front_lane() -> None:
     assert order[:8] == ["small-next", "big-0", "small-0", "big-1", "small-1", "big-2", "small-2", "big-3"]
     assert [k for k in order if k.startswith("big")] == [f"big-{i}" for i in range(10)], "FIFO per tenant"
     await q.stop()
+
+
+async def test_each_pick_records_its_wait_in_its_lane() -> None:
+    """kuantum_workqueue_wait_seconds: one observation per key taken, in the lane it was taken from."""
+    from kuantum import metrics
+
+    def count(lane: str) -> float:
+        return sum(s.value for m in metrics.WORKQUEUE_WAIT.collect() for s in m.samples
+                   if s.name.endswith("_count") and s.labels.get("lane") == lane)
+
+    before = {lane: count(lane) for lane in ("urgent", "front", "background")}
+    q = WorkQueue(lambda key: asyncio.sleep(0), workers=1)
+    q.add("plain")
+    q.add_first("handover")
+    q.add("plain")  # already queued: still one observation
+    q.start()
+    await until(lambda: len(q) == 0)
+    await settle()
+    assert {lane: count(lane) - before[lane] for lane in before} == {"urgent": 1, "front": 1, "background": 0}
+    await q.stop()
