@@ -57,11 +57,13 @@ from operator_throughput import (  # noqa: E402
     api_writes,
     diff,
     fmt,
+    job_containers,
     latencies,
     latency_rows,
     ok,
     percentile,
     print_table,
+    remove_job_containers,
     wait_until,
 )
 
@@ -282,6 +284,7 @@ def main() -> None:
 
     cluster = devcluster.start()
     devcluster.install_crds(cluster)
+    containers = job_containers(cluster.azurite_connection_string)
     api_client = config.new_client_from_config(config_file=cluster.kubeconfig)
     core = client.CoreV1Api(api_client)
     ns = f"bench-{uuid.uuid4().hex[:8]}"
@@ -419,6 +422,7 @@ def main() -> None:
                 core.delete_namespace(ns)
             if not wait_until(lambda: _namespace_gone(core, ns), 300, 2.0):
                 print(f"warning: namespace {ns} still terminating", flush=True)
+            remove_job_containers(cluster.azurite_connection_string, containers)
     report(res, args, total)
 
 

@@ -32,6 +32,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -41,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from azure.storage.blob import BlobServiceClient  # noqa: E402
 from kuantum import builders  # noqa: E402
 from kuantum.catalog import targets_of  # noqa: E402
 from kuantum.settings import Settings  # noqa: E402
@@ -469,6 +471,7 @@ def main() -> None:
 
     cluster = devcluster.start()
     devcluster.install_crds(cluster)
+    containers = job_containers(cluster.azurite_connection_string)
     api_client = config.new_client_from_config(config_file=cluster.kubeconfig)
     watch_client = config.new_client_from_config(config_file=cluster.kubeconfig)
     core = client.CoreV1Api(api_client)
@@ -556,7 +559,31 @@ def main() -> None:
         gone = wait_until(lambda: _namespace_gone(core, ns), 120, 1.0)
         if not gone:
             print(f"warning: namespace {ns} still terminating", flush=True)
+        remove_job_containers(cluster.azurite_connection_string, containers)
     report(res, jobs, args)
+
+
+def job_containers(connection_string: str) -> set[str]:
+    """The jobs' blob containers (`job-*`) in the storage now."""
+    service = BlobServiceClient.from_connection_string(connection_string)
+    return {c.name for c in service.list_containers(name_starts_with="job-")}
+
+
+def remove_job_containers(connection_string: str, before: set[str], seconds: float = 300.0) -> None:
+    """Deletes the jobs' blob containers made since `before` was taken (bounded in time): Azurite keeps its whole
+    index in one JSON file it rewrites, so the containers each run leaves slow the next one down."""
+    service = BlobServiceClient.from_connection_string(connection_string)
+    made = sorted(job_containers(connection_string) - before)
+    deadline = time.monotonic() + seconds
+
+    def delete(name: str) -> None:
+        if time.monotonic() < deadline:
+            with contextlib.suppress(Exception):
+                service.delete_container(name)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(delete, made))
+    print(f"deleted the {len(made)} job blob containers this run made", flush=True)
 
 
 def _namespace_gone(core: client.CoreV1Api, ns: str) -> bool:

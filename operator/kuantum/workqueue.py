@@ -111,7 +111,7 @@ class WorkQueue:
         queued = self._lane.get(key)
         if queued is None or (queued is _Lane.BACKGROUND and lane is _Lane.FRONT):
             # A key moving up leaves its background entry behind, skipped when reached.
-            self._queued_at.setdefault(key, time.monotonic())
+            self._queued_at[key] = time.monotonic()  # the wait is counted in the lane it is taken from
             self._lane[key] = lane
             if lane is _Lane.BACKGROUND:
                 self._slow.append(key)
@@ -126,7 +126,7 @@ class WorkQueue:
             return
         if self._lane.get(key) is _Lane.URGENT:
             return
-        self._queued_at.setdefault(key, time.monotonic())
+        self._queued_at[key] = time.monotonic()
         self._lane[key] = _Lane.URGENT  # an older entry of the key in another lane is skipped when reached
         self._urgent.append(key)
         self._ready.set()
