@@ -190,8 +190,10 @@ def left_waiting(seen: Any, name: str) -> float | None:
 
 
 # The operator's histograms (name, label) and their titles in the table.
-TIMED = ((("kuantum_reconcile", "kind"), "reconcile"), (("kuantum_workqueue_wait", "lane"), "queue wait"),
-         (("kuantum_api_request", "call"), "API"), (("kuantum_storage_request", "call"), "storage"))
+TIMED = ((("kuantum_reconcile_seconds", "kind"), "reconcile"),
+         (("kuantum_workqueue_wait_seconds", "lane"), "queue wait"),
+         (("kuantum_api_request_seconds", "call"), "API"),
+         (("kuantum_storage_request_seconds", "call"), "storage"))
 
 
 def timings(op: Any) -> dict[tuple[str, str], dict[str, Any]]:

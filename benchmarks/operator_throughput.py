@@ -113,7 +113,7 @@ class Latency:
 
 
 def latencies(op: OperatorProcess, name: str, label: str) -> dict[str, Latency]:
-    """The operator's histogram `name` (without _seconds suffixes), per value of `label`."""
+    """The operator's histogram `name`, per value of `label`."""
     out: dict[str, Latency] = defaultdict(Latency)
     for family in text_string_to_metric_families(op.metrics()):
         if family.name != name:
