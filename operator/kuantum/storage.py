@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gzip
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -26,12 +28,15 @@ INPUT_BLOB = "inputData"
 OUTPUT_BLOB = "outputData"
 _T = TypeVar("_T")
 _TIMEOUT = 15  # seconds per storage call: a dead endpoint must not hang a reconcile
+# Storage calls get threads of their own, as many as the operator's workers can need at once: asyncio's default
+# pool has cpu_count + 4 threads (6 on 2 cores), and every reconcile's upload or output check queued for them.
+_POOL = ThreadPoolExecutor(16, thread_name_prefix="kuantum-storage")
 
 
 async def in_thread(call: Callable[..., _T], *args: Any) -> _T:
     """A blocking storage call off the event loop, timed (kuantum_storage_request_seconds)."""
     with metrics.STORAGE_REQUEST_SECONDS.labels(call=call.__name__).time():
-        return await asyncio.to_thread(call, *args)
+        return await asyncio.get_running_loop().run_in_executor(_POOL, functools.partial(call, *args))
 
 
 class StorageError(Exception):
