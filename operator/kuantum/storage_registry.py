@@ -10,6 +10,9 @@ from .objects import WorkspaceObject
 from .storage import WorkspaceStorage, in_thread
 
 _CACHE_SECONDS = 30.0
+# A storage that answered is not asked again for this long: a workspace is reconciled on every change of its
+# jobs, and each check is a round trip to the storage (991 of them while 1,900 jobs were deleted).
+_CHECK_SECONDS = 30.0
 
 
 class StorageNotConfigured(Exception):
@@ -25,6 +28,7 @@ class StorageRegistry:
     def __init__(self, kube: Kube) -> None:
         self.kube = kube
         self._cache: dict[tuple[str, str], tuple[float, str, WorkspaceStorage]] = {}
+        self._answered: dict[tuple[str, str], tuple[float, WorkspaceStorage]] = {}  # last check that succeeded
 
     async def connection_string(self, workspace: WorkspaceObject) -> str:
         namespace = workspace.meta.namespace
@@ -54,6 +58,14 @@ class StorageRegistry:
         return storage
 
     async def check(self, workspace: WorkspaceObject) -> WorkspaceStorage:
+        """The workspace's storage, proved reachable: its Secret is read every time, the storage itself asked at
+        most every _CHECK_SECONDS while it answers with the same credentials (a failure is never remembered, so
+        a recovery shows at the next retry)."""
+        key = (workspace.meta.namespace, workspace.meta.name)
         storage = await self.for_workspace(workspace, fresh=True)
-        await in_thread(storage.check)
+        answered = self._answered.pop(key, None)
+        if answered is None or answered[1] is not storage or time.monotonic() - answered[0] >= _CHECK_SECONDS:
+            await in_thread(storage.check)
+            answered = (time.monotonic(), storage)
+        self._answered[key] = answered
         return storage
