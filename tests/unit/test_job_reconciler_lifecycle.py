@@ -17,7 +17,18 @@ from kuantum.kubeapi import Conflict
 from kuantum.models.common import LABEL_TARGET
 from kuantum.storage import OUTPUT_BLOB, container_name
 
-from tests.support.job_world import NS, SA, WS, World, _condition, _events, _hours_ago, _started_pod_job, _status_body
+from tests.support.job_world import (
+    NS,
+    SA,
+    WS,
+    Pass,
+    World,
+    _condition,
+    _events,
+    _hours_ago,
+    _started_pod_job,
+    _status_body,
+)
 
 
 # ----------------------------------------------------------------------------------------------------- cancel
@@ -127,15 +138,20 @@ async def test_status_write_over_a_state_that_moved_is_a_conflict() -> None:
 
 
 # -------------------------------------------------------------------------------------------- deletion, final
-async def test_deleting_a_waiting_job_cancels_it_and_releases_the_finalizer() -> None:
-    w = World(qio_limits={"maxConcurrentJobs": 1})
+async def _delete_while_waiting(w: World) -> Pass:
+    """Job j, queued behind `first` (the plan runs one at a time), deleted; the reconcile of its deletion."""
     w.qio_job("first", created="2024-01-01T00:00:00Z")
     await w.reconcile("first")
     w.qio_job("j", created="2024-01-01T00:00:01Z")
     await w.reconcile("j")
     await w.kube.delete_custom("QuantumJob", NS, "j")
     w.store.put("QuantumJob", w.job("j"))
-    p = await w.reconcile("j")
+    return await w.reconcile("j")
+
+
+async def test_deleting_a_waiting_job_cancels_it_and_releases_the_finalizer() -> None:
+    w = World(qio_limits={"maxConcurrentJobs": 1})
+    p = await _delete_while_waiting(w)
     # The Secret delete (a 404 here) is for a job an earlier process may have begun to launch, in the first
     # minutes after a start (see test_job_reconciler_pod.py).
     assert p.writes() == ["patch_status", "event", "delete_secret", "patch_meta"]
@@ -149,13 +165,7 @@ async def test_deleting_a_job_that_never_had_its_turn_long_after_a_start_deletes
     only a process that started lately can have been preceded by one that began this job's launch."""
     w = World(qio_limits={"maxConcurrentJobs": 1})
     w.backends.pod.started_at = _hours_ago(1)
-    w.qio_job("first", created="2024-01-01T00:00:00Z")
-    await w.reconcile("first")
-    w.qio_job("j", created="2024-01-01T00:00:01Z")
-    await w.reconcile("j")
-    await w.kube.delete_custom("QuantumJob", NS, "j")
-    w.store.put("QuantumJob", w.job("j"))
-    p = await w.reconcile("j")
+    p = await _delete_while_waiting(w)
     assert p.writes() == ["patch_status", "event", "patch_meta"]
     assert w.kube.get("QuantumJob", NS, "j") is None
 
