@@ -10,7 +10,7 @@ serves tenants (the controller's are workspaces) round-robin.
 
 Keys added with add_first (a child's change, a freed slot's next job) go to a third lane, the urgent one, ahead
 of both, FIFO. Every worker serves it first, and `reserved` extra workers serve only it: a slot handover never
-waits for a worker to finish a new job's reconcile (seconds each against a loaded API server; the p99 of a
+waits for a worker to finish a new job's reconcile (seconds each against a loaded storage; the p99 of a
 handover was ~6 s with all workers on new jobs).
 """
 
@@ -85,7 +85,7 @@ class WorkQueue:
         self._lanes: dict[_Lane, deque[str] | _FairLane] = {
             _Lane.URGENT: self._urgent, _Lane.FRONT: self._fast, _Lane.BACKGROUND: self._slow}
         self._lane: dict[str, _Lane] = {}  # queued key -> the lane it waits in (entries elsewhere are stale)
-        self._queued_at: dict[str, float] = {}  # queued key -> when it was first queued (for the wait metric)
+        self._queued_at: dict[str, float] = {}  # queued key -> when it entered its lane (for the wait metric)
         self._ready = asyncio.Event()
         self._urgent_ready = asyncio.Event()
         self._picks = 0
