@@ -101,7 +101,8 @@ class Controller:
         return key if kind == "QuantumWorkspace" else namespace
 
     def enqueue_first(self, kind: str, key: str) -> None:
-        self.queue.add_first(f"{kind}|{key}")
+        """A freed slot's next job: at the head of the urgent lane."""
+        self.queue.add_first(f"{kind}|{key}", ahead=True)
 
     def enqueue_after(self, kind: str, key: str, delay: float) -> None:
         self.queue.add_after(f"{kind}|{key}", delay)
@@ -288,9 +289,9 @@ class Controller:
         self.store.put_child(kind, body, deleted=event_type == "DELETED")
         owner = self.store.owner_key(body)
         if owner:
-            # A child's change is about a job holding a slot (started, finished, gone): at the front, not behind
-            # a workspace's backlog of new jobs, so a freed slot passes on at once.
-            self.enqueue_first("QuantumJob", owner)
+            # A child's change is about a job holding a slot (started, finished, gone): in the urgent lane, not
+            # behind a workspace's backlog of new jobs, so a freed slot passes on at once.
+            self.queue.add_first(f"QuantumJob|{owner}")
 
     def _enqueue_providers(self, namespace: str, workspace: str) -> None:
         for provider in providers_of_workspace(self.store, namespace, workspace):

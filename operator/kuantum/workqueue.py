@@ -9,9 +9,9 @@ a job whose turn came waited behind thousands of resync reconciles (seen at 5,00
 serves tenants (the controller's are workspaces) round-robin.
 
 Keys added with add_first (a child's change, a freed slot's next job) go to a third lane, the urgent one, ahead
-of both, FIFO. Every worker serves it first, and `reserved` extra workers serve only it: a slot handover never
-waits for a worker to finish a new job's reconcile (seconds each against a loaded storage; the p99 of a
-handover was ~6 s with all workers on new jobs).
+of both, FIFO (a freed slot's next job at its head). Every worker serves it first, and `reserved` extra workers
+serve only it: a slot handover never waits for a worker to finish a new job's reconcile (seconds each against a
+loaded storage; the p99 of a handover was ~6 s with all workers on new jobs).
 """
 
 from __future__ import annotations
@@ -119,16 +119,20 @@ class WorkQueue:
                 self._fast.append(key, self._tenant_of(key))
             self._ready.set()
 
-    def add_first(self, key: str) -> None:
-        """Adds key to the urgent lane: a child's change or a freed slot's next job goes before the backlog."""
+    def add_first(self, key: str, ahead: bool = False) -> None:
+        """Adds key to the urgent lane, before the backlog: at its tail (a child's change), or with `ahead` at its
+        head (a freed slot's next job: the handover itself, not behind other jobs' pod events)."""
         if key in self._processing:
             self._again[key] = True
             return
-        if self._lane.get(key) is _Lane.URGENT:
+        if self._lane.get(key) is _Lane.URGENT and not ahead:
             return
         self._queued_at[key] = time.monotonic()
-        self._lane[key] = _Lane.URGENT  # an older entry of the key in another lane is skipped when reached
-        self._urgent.append(key)
+        self._lane[key] = _Lane.URGENT  # an older entry of the key elsewhere is skipped (or taken early) when reached
+        if ahead:
+            self._urgent.appendleft(key)
+        else:
+            self._urgent.append(key)
         self._ready.set()
         self._urgent_ready.set()
 

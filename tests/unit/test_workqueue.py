@@ -485,3 +485,21 @@ async def test_each_pick_records_its_wait_in_its_lane() -> None:
     await settle()
     assert {lane: count(lane) - before[lane] for lane in before} == {"urgent": 1, "front": 1, "background": 0}
     await q.stop()
+
+
+async def test_a_freed_slots_next_job_goes_ahead_of_the_urgent_lane() -> None:
+    """Pod events of running jobs wait in the urgent lane in order; the handover itself goes before them."""
+    order: list[str] = []
+
+    async def handler(key: str) -> None:
+        order.append(key)
+
+    q = WorkQueue(handler, workers=1)
+    q.add("new-job")
+    q.add_first("pod-event-1")
+    q.add_first("pod-event-2")
+    q.add_first("next-job", ahead=True)
+    q.start()
+    await until(lambda: len(order) == 4)
+    assert order == ["next-job", "pod-event-1", "pod-event-2", "new-job"]
+    await q.stop()
