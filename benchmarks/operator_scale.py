@@ -58,14 +58,13 @@ from operator_throughput import (  # noqa: E402
     diff,
     fmt,
     job_containers,
-    latencies,
-    latency_rows,
     ok,
     percentile,
     print_table,
     remove_job_containers,
     wait_until,
 )
+from operator_timings import TIMED, latency_rows, timings  # noqa: E402
 
 from tests.support import devcluster  # noqa: E402
 from tests.support import quantum as q  # noqa: E402
@@ -187,17 +186,6 @@ def left_waiting(seen: Any, name: str) -> float | None:
     The caller holds seen.lock."""
     times = [t for s, t in seen.times.get(name, {}).items() if s == "Executing" or s in q.FINAL]
     return min(times) if times else None
-
-
-# The operator's histograms (name, label) and their titles in the table.
-TIMED = ((("kuantum_reconcile_seconds", "kind"), "reconcile"),
-         (("kuantum_workqueue_wait_seconds", "lane"), "queue wait"),
-         (("kuantum_api_request_seconds", "call"), "API"),
-         (("kuantum_storage_request_seconds", "call"), "storage"))
-
-
-def timings(op: Any) -> dict[tuple[str, str], dict[str, Any]]:
-    return {metric: latencies(op, *metric) for metric, _ in TIMED}
 
 
 def jain(values: list[float]) -> float | None:
