@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 14's device checks in one bounded run (< 9 minutes), for a machine with a CUDA GPU and cupy:
 #   1. the on-device tests (GPU replicas and tempering vs the CPU kernels, GPU statevector vs CPU);
-#   2. benchmarks/qio_gpu.py: SA at N = 10,000 and 100,000 (1,000 sweeps, 1,024 replicas), PT/PA, time to target;
+#   2. benchmarks/qio_gpu.py: SA at N = 10,000 and 100,000 (1,000 sweeps, 1,024 replicas), PT/PA, time to target
+#      (--tables shapes adds the kernel per block shape);
 #   3. benchmarks/statevector.py --gpu: QFT and random depth-20 circuits at 26, 28, 30, 32 qubits vs the floor.
 # Tables go to stdout. Each step has its own time limit; a step that runs out says so and the next one starts.
 #
@@ -29,10 +30,10 @@ if ! "$PY" -c 'import cupy, sys; sys.exit(0 if cupy.cuda.runtime.getDeviceCount(
     echo "!!! cupy cannot see a CUDA device with $PY: every GPU figure below is UNMEASURED"
 fi
 
-step 150 "on-device tests" "$PY" -m pytest -q -p no:cacheprovider --noconftest -rs \
+step 90 "on-device tests" "$PY" -m pytest -q -p no:cacheprovider --noconftest -rs \
     tests/unit/solvers/test_gpu_kernel.py tests/unit/solvers/test_gpu_statevector.py -k on_a_cuda_device
 
-step 270 "QIO on the GPU (benchmarks/qio_gpu.py)" "$PY" benchmarks/qio_gpu.py --target-budget 25
+step 330 "QIO on the GPU (benchmarks/qio_gpu.py)" "$PY" benchmarks/qio_gpu.py --target-budget 25
 
 step 100 "statevector on the GPU (benchmarks/statevector.py --gpu)" "$PY" benchmarks/statevector.py --gpu \
     --cpu-max-qubits 26

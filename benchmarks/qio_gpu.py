@@ -6,7 +6,9 @@ Random 3-regular ±1 Ising instances (benchmarks/qio_sa.py's). Tables:
    difference in standard errors (the two should agree: same algorithm, same schedule);
 2. parallel tempering and population annealing, GPU vs CPU, same sweeps;
 3. time to reach the best energy dwave-samplers finds in 10 s on one core (if dwave-samplers is not
-   installed: the best our SA finds in 10 s on one core, labelled so).
+   installed: the best our SA finds in 10 s on one core, labelled so);
+4. (--tables shapes) the SA kernel alone, per block shape (replicas per block x threads): spin
+   updates/s of the launches, without setup and copies, to tune choose_group/choose_threads.
 Without a CUDA device (or cupy) the GPU columns say "no device": nothing there is measured.
 Prints tables; never asserts timings.
 
@@ -30,7 +32,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from kuantum_solvers.qio import gpu
+from kuantum_solvers.qio.lane_kernels import neg_beta_log2e
 from kuantum_solvers.qio.problem import Problem
+from kuantum_solvers.qio.quadratic import quadratic_model
 from kuantum_solvers.qio.solvers import pa, pt, sa
 from kuantum_solvers.qio.solvers.common import Context, auto_beta_range
 from kuantum_solvers.resources import available_cores
@@ -55,8 +59,8 @@ def run_sa(p: Problem, sweeps: int, replicas: int, hot: float, cold: float, devi
     t0 = time.perf_counter()
     result = sa.solve(p, params, quiet(threads), parameter_free=False)
     elapsed = time.perf_counter() - t0
-    final = [p.energy(s) for s in result.states[replicas:2 * replicas]]
-    return elapsed, final, min(p.energy(s) for s in result.states[:replicas])
+    final = p.energies(np.stack(result.states[replicas:2 * replicas])).tolist()
+    return elapsed, final, float(p.energies(np.stack(result.states[:replicas])).min())
 
 
 def summary(e: list[float]) -> tuple[float, float]:
@@ -99,13 +103,47 @@ def sa_table(sizes: list[int], sweeps: int, replicas: int, device: bool, cores: 
         sys.stdout.flush()
 
 
+def shapes_table(sizes: list[int], sweeps: int, replica_counts: list[int]) -> None:
+    """The anneal kernel alone at each block shape: what choose_group picks is marked with *."""
+    cupy: Any = gpu._cupy()
+    sms = cupy.cuda.Device().attributes["MultiProcessorCount"]
+    print(f"\nThe SA kernel alone ({sweeps} sweeps, launches timed with CUDA events, after one untimed sweep), per "
+          "block shape: G/s = 1e9 spin updates per second. * = the shape replica_set picks.")
+    print(f"{'N':>7} {'replicas':>8} {'group':>5} {'threads':>7} {'ms':>9} {'G/s':>8}")
+    for n in sizes:
+        q = quadratic_model(to_problem(regular3(n, seed=n)))
+        hot, cold = auto_beta_range(to_problem(regular3(n, seed=n)))
+        nbetas = neg_beta_log2e(np.geomspace(hot, cold, sweeps))
+        for replicas in replica_counts:
+            bits = np.random.default_rng(n).integers(0, 2, size=(replicas, n), dtype=np.int8)
+            picked = gpu.choose_group(replicas, sms)
+            for group in (1, 2, 4, 8, 16, 32):
+                try:
+                    rs = gpu.GpuReplicaSet(q, replicas, bits, seed=1, group=group)
+                except (ValueError, gpu.DeviceFull) as e:
+                    print(f"{n:>7} {replicas:>8} {group:>5} {'-':>7}  skipped: {e or 'does not fit'}")
+                    continue
+                rs.anneal(nbetas[:1], 0)
+                start, stop = cupy.cuda.Event(), cupy.cuda.Event()
+                start.record()
+                rs.anneal(nbetas, 1)
+                stop.record()
+                stop.synchronize()
+                ms = cupy.cuda.get_elapsed_time(start, stop)
+                mark = "*" if group == picked else " "
+                print(f"{n:>7} {replicas:>8} {group:>4}{mark} {rs.threads:>7} {ms:>9.2f} "
+                      f"{n * replicas * sweeps / ms / 1e6:>8.2f}")
+                del rs
+                sys.stdout.flush()
+
+
 def run_pt(p: Problem, sweeps: int, replicas: int, device: bool) -> tuple[float, float]:
     on(device)
     params = validate_params("microsoft.paralleltempering.cpu", {"params": {
         "sweeps": sweeps, "replicas": replicas, "seed": 1}})
     t0 = time.perf_counter()
     result = pt.solve(p, params, quiet(), parameter_free=False)
-    return time.perf_counter() - t0, min(p.energy(s) for s in result.states)
+    return time.perf_counter() - t0, float(p.energies(np.stack(result.states)).min())
 
 
 def run_pa(p: Problem, sweeps: int, population: int, device: bool) -> tuple[float, float]:
@@ -114,7 +152,7 @@ def run_pa(p: Problem, sweeps: int, population: int, device: bool) -> tuple[floa
         "sweeps": sweeps, "population": population, "seed": 1}})
     t0 = time.perf_counter()
     result = pa.solve(p, params, quiet(), parameter_free=False)
-    return time.perf_counter() - t0, min(p.energy(s) for s in result.states)
+    return time.perf_counter() - t0, float(p.energies(np.stack(result.states)).min())
 
 
 def pt_pa_table(n: int, sweeps: int, replicas: int, device: bool) -> None:
@@ -198,7 +236,9 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="*")
     ap.add_argument("--sweeps", type=int)
     ap.add_argument("--replicas", type=int)
-    ap.add_argument("--tables", default="sa,ptpa,target", help="comma-separated subset of sa, ptpa, target")
+    ap.add_argument("--tables", default="sa,ptpa,target", help="comma-separated subset of sa, ptpa, target, shapes")
+    ap.add_argument("--shape-sweeps", type=int, default=100)
+    ap.add_argument("--shape-replicas", type=int, nargs="*", default=[1024, 4096])
     ap.add_argument("--reference-seconds", type=float, default=10.0)
     ap.add_argument("--target-budget", type=float, default=60.0)
     args = ap.parse_args()
@@ -223,6 +263,8 @@ def main() -> None:
         ("ptpa", lambda: pt_pa_table(min(sizes), max(10, sweeps // 5), replicas, device)),
         ("target", lambda: target_table(sizes, replicas, device, args.reference_seconds, args.target_budget)),
     ]
+    if device and "shapes" in tables:
+        timed.insert(0, ("shapes", lambda: shapes_table(sizes, args.shape_sweeps, args.shape_replicas)))
     for name, fn in timed:
         if name in tables:
             fn()

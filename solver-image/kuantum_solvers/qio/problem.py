@@ -64,21 +64,30 @@ class Problem:
 
     def energy(self, state: npt.NDArray[np.int8]) -> float:
         """Reference (vectorised numpy) cost of one configuration; used to double-check results."""
+        return float(self.energies(state[np.newaxis, :])[0])
+
+    def energies(self, states: npt.NDArray[np.int8], rows_per_pass: int = 64) -> npt.NDArray[np.float64]:
+        """Reference costs of configurations given as rows, `rows_per_pass` rows at a time (bounds
+        the memory of the [rows, term entries] gather)."""
+        states = np.atleast_2d(states)
+        out = np.full(states.shape[0], self.offset, dtype=np.float64)
         if self.n_terms == 0:
-            return self.offset
-        bits = state.astype(np.int64)[self.term_vars]
+            return out
         lengths = np.diff(self.term_ptr)
         starts = self.term_ptr[:-1]
-        if self.is_ising:
-            # product of spins = (-1)^(number of 1-bits)
-            ones = np.add.reduceat(bits, starts) if bits.size else np.zeros_like(lengths)
-            ones = np.where(lengths > 0, ones, 0)
-            vals = 1.0 - 2.0 * (ones % 2)
-        else:
-            zeros = np.add.reduceat(1 - bits, starts) if bits.size else np.zeros_like(lengths)
-            zeros = np.where(lengths > 0, zeros, 0)
-            vals = (zeros == 0).astype(np.float64)
-        return float(self.offset + np.dot(self.term_coef, vals))
+        for first in range(0, states.shape[0], rows_per_pass):
+            bits = states[first:first + rows_per_pass].astype(np.int64)[:, self.term_vars]
+            if self.is_ising:
+                # product of spins = (-1)^(number of 1-bits)
+                ones = np.add.reduceat(bits, starts, axis=1) if bits.shape[1] else np.zeros((bits.shape[0], 1))
+                ones = np.where(lengths > 0, ones, 0)
+                vals = 1.0 - 2.0 * (ones % 2)
+            else:
+                zeros = np.add.reduceat(1 - bits, starts, axis=1) if bits.shape[1] else np.zeros((bits.shape[0], 1))
+                zeros = np.where(lengths > 0, zeros, 0)
+                vals = (zeros == 0).astype(np.float64)
+            out[first:first + rows_per_pass] += vals @ self.term_coef
+        return out
 
 
 def _number(value: Any, where: str) -> float:

@@ -35,6 +35,15 @@ def test_energy_matches_direct_evaluation(kind: str) -> None:
         assert p.energy(state) == pytest.approx(cost_of(doc, p.configuration(state)), abs=1e-9)
 
 
+@pytest.mark.parametrize("kind", ["ising", "pubo"])
+def test_energies_of_many_rows_equal_each_row_alone(kind: str) -> None:
+    p = parse_problem(random_problem(kind, 12, seed=7))
+    rows = np.random.default_rng(3).integers(0, 2, size=(37, p.n), dtype=np.int8)
+    alone = [p.energy(row) for row in rows]
+    np.testing.assert_allclose(p.energies(rows, rows_per_pass=5), alone, rtol=0, atol=1e-9)
+    assert p.energies(rows[:0]).shape == (0,)
+
+
 def test_grouped_terms_expand_squares() -> None:
     # 2 * (x0 - x1)^2 on pubo is 2 when they differ, 0 otherwise.
     doc = _doc("pubo_grouped", [], terms_slc=[{"c": 2, "terms": [{"c": 1, "ids": [0]}, {"c": -1, "ids": [1]}]}])
