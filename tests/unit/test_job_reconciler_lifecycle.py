@@ -10,6 +10,7 @@ exactly once across a killed process, an old job and an API server that refused 
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import pytest
 from kuantum import builders
@@ -222,6 +223,29 @@ async def test_a_job_that_ended_long_before_the_process_started_is_not_looked_up
     w.store.put("QuantumJob", w.job("j"))
     p = await w.reconcile("j")
     assert not p.of("event_reasons") and _events(p) == []
+
+
+async def test_a_freed_slot_is_handed_on_before_the_final_event_is_written() -> None:
+    """The next job's start must not wait for the finished job's Event (an API call, seconds under load)."""
+    w = World(qio_limits={"maxConcurrentJobs": 1})
+    await _started_pod_job(w, "first")
+    w.qio_job("next")
+    await w.reconcile("next")
+    assert w.status("next")["state"] == "Waiting"
+    w.enqueued.clear()
+    enqueued_at_event: list[list[str]] = []
+    record_event = w.kube.event
+
+    async def event(obj: Any, reason: str, message: str, warning: bool = False) -> bool:
+        enqueued_at_event.append(list(w.enqueued))
+        return await record_event(obj, reason, message, warning)
+
+    w.kube.event = event  # type: ignore[method-assign]
+    w.pod("first", "Succeeded", started=_hours_ago(0.1), finished=_hours_ago(0.05))
+    w.storage.put_blob(container_name(w.job_id("first")), OUTPUT_BLOB, b"{}")
+    await w.reconcile("first")
+    assert w.status("first")["state"] == "Succeeded"
+    assert enqueued_at_event and f"{NS}/next" in enqueued_at_event[0]
 
 
 async def test_a_final_event_the_api_server_refused_is_recorded_on_a_later_pass() -> None:

@@ -438,11 +438,11 @@ class JobReconciler:
         if state == JobState.SUCCEEDED and new.beginExecutionTime and new.endExecutionTime:
             metrics.EXECUTION_TIME.observe(seconds_between(new.beginExecutionTime, new.endExecutionTime))
         if is_final(state):
+            if self.ctx.dispatcher.has_child(job):  # it held a slot: the next job starts while the Event is written
+                self.ctx.kick(job.group)
             if await self._final_event(job, new):
                 self._final_known.add(job.meta.uid)  # else the clean-up pass below looks for it again
             self.ctx.enqueue("QuantumJob", job.key)  # clean up, TTL
-            if self.ctx.dispatcher.has_child(job):  # it held a slot
-                self.ctx.kick(job.group)
 
     async def _final_event(self, job: JobObject, status: QuantumJobStatus) -> bool:
         """The one Event of a job's final state (its reason is the state); False when it was not recorded."""
