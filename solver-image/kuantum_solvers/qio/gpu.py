@@ -28,6 +28,7 @@ from kuantum_solvers.qio.quadratic import Layout, QuadraticModel, ReplicaSet, re
 
 GPU_MIN_REPLICAS = 256
 MAX_THREADS_PER_BLOCK = 1024
+MAX_EXCHANGE_THREADS = 256  # kq_exchange's block: copies the chain to shared memory, one thread walks it
 KERNEL_NAMES = ("kq_anneal", "kq_energy", "kq_exchange")
 KERNEL_NAME = KERNEL_NAMES[0]
 
@@ -222,10 +223,11 @@ class GpuReplicaSet(ReplicaSet):
         nb_of_replica = np.zeros(self.layout.replicas, dtype=np.float32)
         nb_of_replica[perm] = nbetas
         d_nb = cp.asarray(nb_of_replica)
+        exchange_threads = min(MAX_EXCHANGE_THREADS, -(-betas.shape[0] // 32) * 32)
         for t in range(count):
             self._launch(d_nb, 1, first_sweep + t, 0, 1)
-            self.kernels["kq_exchange"]((1,), (1,), (d_betas, d_nbetas, d_perm, self.energy[0], d_rng, d_nb,
-                                                     np.int32(betas.shape[0])))
+            self.kernels["kq_exchange"]((1,), (exchange_threads,), (d_betas, d_nbetas, d_perm, self.energy[0], d_rng,
+                                                                     d_nb, np.int32(betas.shape[0])))
         perm[:] = cp.asnumpy(d_perm)
         swap_rng[:] = cp.asnumpy(d_rng)
 

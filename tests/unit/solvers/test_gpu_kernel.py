@@ -218,6 +218,33 @@ def test_replica_exchange_matches_the_cpu_tempering(host_kernels: dict[str, Any]
     np.testing.assert_array_equal(device_like.rs.energies(), cpu.energies())
 
 
+@pytest.mark.parametrize("threads", [1, 64])
+def test_exchange_over_several_tiles_of_the_chain_matches_the_cpu(host_kernels: dict[str, Any], threads: int) -> None:
+    """More temperatures than one shared-memory tile (1,024 pairs): a replica swapped across a tile's
+    last position walks on into the next tile, exactly as in the CPU's one chain."""
+    from kuantum_solvers.qio.solvers.pt import swap_temperatures
+
+    k = 2 * 1024 + 300
+    betas = np.geomspace(0.05, 3.0, k)
+    nbetas = neg_beta_log2e(betas)
+    energy = np.random.default_rng(1).normal(0.0, 4.0, k)
+    perm_gpu = np.random.default_rng(2).permutation(k).astype(np.int64)
+    perm_cpu = perm_gpu.copy()
+    rng_gpu, rng_cpu = rng_streams(3, 1, 1), rng_streams(3, 1, 1)
+    nb_of_replica = np.zeros(k, dtype=np.float32)
+    for _ in range(3):
+        before = perm_gpu.copy()
+        host_kernels["double"].kq_host_exchange(1, threads, _p(betas), _p(nbetas), _p(perm_gpu), _p(energy),
+                                                _p(rng_gpu), _p(nb_of_replica), ctypes.c_int(k))
+        swap_temperatures(betas, perm_cpu, energy, rng_cpu, 0)
+        np.testing.assert_array_equal(perm_gpu, perm_cpu)
+        np.testing.assert_array_equal(rng_gpu, rng_cpu)
+        np.testing.assert_array_equal(nb_of_replica[perm_gpu], nbetas)
+        assert np.any(before != perm_gpu)
+    moved = np.flatnonzero(np.random.default_rng(2).permutation(k) != perm_gpu)
+    assert moved.min() < 1024 < moved.max(), "swaps on both sides of the first tile boundary"
+
+
 def test_colouring_is_proper_and_relabelling_keeps_costs() -> None:
     _, q = _model("pubo", 60, integer=False, density=0.2)
     c = gpu.colouring(q)

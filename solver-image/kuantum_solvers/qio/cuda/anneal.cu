@@ -190,25 +190,61 @@ __device__ __forceinline__ double kq_rand01(unsigned long long* state) {
 // Replica exchange after a sweep, as qio/solvers/pt.py swap_temperatures: perm[k] is the replica
 // at betas[k] (coldest last); neighbouring temperatures swap with probability
 // min(1, exp((beta_k - beta_k+1)(E_a - E_b))), drawn from one splitmix64 stream. Then each replica's
-// temperature for the next sweep: nb_of_replica[perm[k]] = nbetas[k]. One thread: the swaps are a
-// chain, each depends on the one before.
+// temperature for the next sweep: nb_of_replica[perm[k]] = nbetas[k].
+// The swaps are a chain (each depends on the one before), so one thread walks it, but on a tile of
+// the chain that all threads of the block first copied to shared memory (replica, its energy, the
+// temperature): the walk then waits on no global memory. A tile's last position is the next tile's
+// first, so a replica swapped across the boundary walks on. Launch: one block, any thread count.
+#ifndef KQ_EXCHANGE_TILE
+#define KQ_EXCHANGE_TILE 1024
+#endif
 extern "C" __global__ void kq_exchange(
     const double* betas, const float* nbetas, long long* perm, const double* energy, unsigned long long* rng,
     float* nb_of_replica, int temperatures)
 {
-    if (blockIdx.x != 0 || threadIdx.x != 0) {
+    __shared__ long long kq_replica[KQ_EXCHANGE_TILE + 1];
+    __shared__ double kq_energy_of[KQ_EXCHANGE_TILE + 1];
+    __shared__ double kq_beta[KQ_EXCHANGE_TILE + 1];
+    if (blockIdx.x != 0) {
         return;
     }
-    for (int k = 0; k < temperatures - 1; ++k) {
-        const long long a = perm[k];
-        const long long b = perm[k + 1];
-        const double x = (betas[k] - betas[k + 1]) * (energy[a] - energy[b]);
-        if (x >= 0.0 || kq_rand01(rng) < exp(x)) {
-            perm[k] = b;
-            perm[k + 1] = a;
-        }
+    unsigned long long state = 0ull;
+    if (threadIdx.x == 0) {
+        state = *rng;
     }
-    for (int k = 0; k < temperatures; ++k) {
+    for (int base = 0; base < temperatures - 1; base += KQ_EXCHANGE_TILE) {
+        const int left = temperatures - base;
+        const int count = left < KQ_EXCHANGE_TILE + 1 ? left : KQ_EXCHANGE_TILE + 1;  // positions base .. + count - 1
+        for (int i = (int)threadIdx.x; i < count; i += (int)blockDim.x) {
+            const long long r = perm[base + i];
+            kq_replica[i] = r;
+            kq_energy_of[i] = energy[r];
+            kq_beta[i] = betas[base + i];
+        }
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            for (int i = 0; i < count - 1; ++i) {
+                const double x = (kq_beta[i] - kq_beta[i + 1]) * (kq_energy_of[i] - kq_energy_of[i + 1]);
+                if (x >= 0.0 || kq_rand01(&state) < exp(x)) {
+                    const long long r = kq_replica[i];
+                    const double e = kq_energy_of[i];
+                    kq_replica[i] = kq_replica[i + 1];
+                    kq_energy_of[i] = kq_energy_of[i + 1];
+                    kq_replica[i + 1] = r;
+                    kq_energy_of[i + 1] = e;
+                }
+            }
+        }
+        __syncthreads();
+        for (int i = (int)threadIdx.x; i < count; i += (int)blockDim.x) {
+            perm[base + i] = kq_replica[i];
+        }
+        __syncthreads();  // the next tile reads its first position, written here
+    }
+    if (threadIdx.x == 0) {
+        *rng = state;
+    }
+    for (int k = (int)threadIdx.x; k < temperatures; k += (int)blockDim.x) {
         nb_of_replica[perm[k]] = nbetas[k];
     }
 }
