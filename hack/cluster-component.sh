@@ -18,36 +18,11 @@ case "$name" in
   *) die "usage: $0 kill|stop|start|restart|pid etcd|kube-apiserver|kube-controller-manager|kube-scheduler|azurite|node-agent" ;;
 esac
 
-running_pid() { # prints the recorded PID when it still runs the recorded command (PIDs get reused)
-  local pidf="$STATE/pids/$name.pid" pid
-  [ -f "$pidf" ] || return 1
-  pid=$(cat "$pidf")
-  [ -d "/proc/$pid" ] && grep -qa -- "$(cat "$STATE/pids/$name.cmd" 2>/dev/null)" "/proc/$pid/cmdline" 2>/dev/null \
-    || return 1
-  printf '%s\n' "$pid"
-}
-
-gone() { # pid -> 0 once it no longer runs (a zombie waiting for its parent counts as gone)
-  [ ! -d "/proc/$1" ] || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]
-}
-
-stop_it() { # signal
-  local pid
-  if pid=$(running_pid); then
-    info "stopping $name (pid $pid, SIG$1)"
-    kill "-$1" "$pid" 2>/dev/null || true
-    for _ in $(seq 100); do gone "$pid" && break; sleep 0.1; done
-    gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do gone "$pid" && break; sleep 0.1; done
-  fi
-  rm -f "$STATE/pids/$name.pid" "$STATE/pids/$name.cmd"
-}
-
 case "$action" in
-  kill) stop_it KILL ;;
-  stop) stop_it TERM ;;
+  kill) stop_one "$name" KILL ;;
+  stop) stop_one "$name" TERM ;;
   start) bash "$here/cluster-up.sh" ;;
-  restart) stop_it TERM; bash "$here/cluster-up.sh" ;;
-  pid) running_pid ;;
+  restart) stop_one "$name" TERM; bash "$here/cluster-up.sh" ;;
+  pid) recorded_pid "$name" ;;
   *) die "unknown action '$action' (kill, stop, start, restart, pid)" ;;
 esac

@@ -66,21 +66,20 @@ write_kubeconfig system:kube-scheduler "$STATE/scheduler.kubeconfig"
 write_kubeconfig "system:node:$NODE_NAME" "$STATE/node.kubeconfig"
 
 # ---------- process helpers ----------
-alive() { # name -> 0 if its recorded PID runs the recorded command
-  local pidf="$STATE/pids/$1.pid"
-  [ -f "$pidf" ] || return 1
-  local pid; pid=$(cat "$pidf")
-  [ -d "/proc/$pid" ] && grep -qa -- "$(cat "$STATE/pids/$1.cmd")" "/proc/$pid/cmdline" 2>/dev/null
-}
+alive() { recorded_pid "$1" >/dev/null; }  # name -> 0 if its recorded PID runs the recorded command
 start() { # name marker cmd... ; marker is a string of the command line used to recognise the PID later
   local name=$1 marker=$2; shift 2
   if alive "$name"; then info "$name already running (pid $(cat "$STATE/pids/$name.pid"))"; return 0; fi
   info "starting $name"
   # setsid: its own session, so it outlives `make` and is stopped only by cluster-down, by PID.
   setsid "$@" >>"$STATE/logs/$name.log" 2>&1 < /dev/null &
-  echo $! > "$STATE/pids/$name.pid"
+  local pid=$!
+  echo "$pid" > "$STATE/pids/$name.pid"
   printf '%s' "$marker" > "$STATE/pids/$name.cmd"
   STARTED=("$name" "${STARTED[@]}")
+  # Until its exec the forked shell's command line is this script's: a liveness check then would take the
+  # process for dead (seen: kube-controller-manager "did not become healthy" in under a second, no log line).
+  for _ in $(seq 50); do alive "$name" && return 0; gone "$pid" && return 0; sleep 0.1; done
 }
 # A start that fails stops what it started itself (newest first), so a retry begins clean and nothing is left
 # running; what was already running when it began is left alone.

@@ -25,17 +25,30 @@ apt_install() {
     || die "apt-get install $* failed (try it by hand to see why)"
 }
 
-# Stops one dev-cluster process by the PID cluster-up recorded under $STATE/pids (SIGTERM, then SIGKILL).
-stop_one() { # name
-  local pidf="$STATE/pids/$1.pid"
-  [ -f "$pidf" ] || return 0
-  local pid; pid=$(cat "$pidf")
-  # Only signal the PID if it still runs the command we started (PIDs get reused).
-  if [ -d "/proc/$pid" ] && grep -qa -- "$(cat "$STATE/pids/$1.cmd" 2>/dev/null)" "/proc/$pid/cmdline" 2>/dev/null; then
-    info "stopping $1 (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 100); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
-    if [ -d "/proc/$pid" ]; then kill -KILL "$pid" 2>/dev/null || true; fi
+# The PID cluster-up recorded for a dev-cluster process under $STATE/pids, printed when that PID still runs the
+# recorded command (PIDs get reused); fails otherwise.
+recorded_pid() { # name
+  local pidf="$STATE/pids/$1.pid" pid
+  [ -f "$pidf" ] || return 1
+  pid=$(cat "$pidf")
+  [ -d "/proc/$pid" ] && grep -qa -- "$(cat "$STATE/pids/$1.cmd" 2>/dev/null)" "/proc/$pid/cmdline" 2>/dev/null \
+    || return 1
+  printf '%s\n' "$pid"
+}
+
+gone() { # pid -> 0 once it no longer runs (a zombie waiting for its parent counts as gone)
+  [ ! -d "/proc/$1" ] || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]
+}
+
+# Stops one dev-cluster process by its recorded PID: the signal (TERM by default), SIGKILL after 10 s.
+stop_one() { # name [signal]
+  local pid
+  if pid=$(recorded_pid "$1"); then
+    info "stopping $1 (pid $pid, SIG${2:-TERM})"
+    kill "-${2:-TERM}" "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do gone "$pid" && break; sleep 0.1; done
+    gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do gone "$pid" && break; sleep 0.1; done
   fi
-  rm -f "$pidf" "$STATE/pids/$1.cmd"
+  rm -f "$STATE/pids/$1.pid" "$STATE/pids/$1.cmd"
 }
