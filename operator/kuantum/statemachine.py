@@ -23,9 +23,9 @@ ALLOWED: dict[JobState | None, frozenset[JobState]] = {
 
 @dataclass(frozen=True)
 class Enqueued:
+    """The job is accepted and waits (its input and queue place come with InputUploaded and QueueMoved)."""
+
     id: str
-    input_data_uri: str | None
-    queue_position: int | None = None
 
 
 @dataclass(frozen=True)
@@ -132,8 +132,6 @@ def apply(status: QuantumJobStatus, event: Event, now: str, generation: int | No
     if isinstance(event, Enqueued):
         new.id = event.id
         new.creationTime = new.creationTime or now
-        new.inputDataUri = event.input_data_uri
-        new.queuePosition = event.queue_position
         conds = set_condition(conds, "Queued", True, "Queued", "waiting for the target", now, generation)
         conds = set_condition(conds, "Reconciling", True, "Waiting", "the job is waiting in the queue", now, generation)
         conds = set_condition(conds, "Ready", False, "Waiting", "the job has not run yet", now, generation)

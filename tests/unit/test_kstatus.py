@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from kuantum.models import QuantumJobStatus
-from kuantum.statemachine import Cancelled, Completed, Enqueued, Event, Failed, Started, apply, is_final
+from kuantum.statemachine import Cancelled, Completed, Enqueued, Event, Failed, QueueMoved, Started, apply, is_final
 
 from tests.support import kstatus
 from tests.support.kstatus import CURRENT, FAILED, IN_PROGRESS, TERMINATING
@@ -44,7 +44,7 @@ def run(*events: Event) -> QuantumJobStatus:
     return status
 
 
-WAITING = (Enqueued(JOB_ID, None, 2),)
+WAITING = (Enqueued(JOB_ID), QueueMoved(2))
 EXECUTING = (*WAITING, Started(T1))
 CASES: dict[str, tuple[tuple[Event, ...], str]] = {
     "waiting": (WAITING, IN_PROGRESS),
@@ -107,7 +107,8 @@ def test_a_job_without_status_is_current_by_kstatus_rules() -> None:
 # ------------------------------------------------------------------------------ any sequence of events
 _stamps = st.sampled_from([T0, T1, T2, T3])
 _events: st.SearchStrategy[Event] = st.one_of(
-    st.builds(Enqueued, st.just(JOB_ID), st.none(), st.none() | st.integers(1, 9)),
+    st.builds(Enqueued, st.just(JOB_ID)),
+    st.builds(QueueMoved, st.none() | st.integers(1, 9)),
     st.builds(Started, _stamps),
     st.builds(Completed, st.just(OUT), _stamps, st.just({})),
     st.builds(Failed, st.sampled_from(["Timeout", "SolverFailed"]), st.just("m"), st.none() | _stamps),

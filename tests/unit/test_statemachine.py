@@ -17,6 +17,8 @@ from kuantum.statemachine import (
     Enqueued,
     Event,
     Failed,
+    InputUploaded,
+    QueueMoved,
     Started,
     SubmitAttempted,
     Submitted,
@@ -47,7 +49,8 @@ def _cond_status(status: QuantumJobStatus, type_: str) -> str | None:
 
 
 def _waiting(generation: int | None = 1) -> QuantumJobStatus:
-    return apply(QuantumJobStatus(), Enqueued(JOB_ID, IN_URI, 3), T0, generation)
+    status = apply(QuantumJobStatus(), Enqueued(JOB_ID), T0, generation)
+    return apply(apply(status, InputUploaded(IN_URI), T0, generation), QueueMoved(3), T0, generation)
 
 
 def _executing() -> QuantumJobStatus:
@@ -83,15 +86,14 @@ def test_allowed_table_never_leaves_final_states_nor_goes_back() -> None:
 
 
 # ---------------------------------------------------------------------------------------------- Enqueued
-def test_enqueued_sets_id_times_uri_and_conditions() -> None:
+def test_enqueued_sets_id_times_and_conditions() -> None:
     before = QuantumJobStatus()
-    status = apply(before, Enqueued(JOB_ID, IN_URI, 2), T0, 4)
+    status = apply(before, Enqueued(JOB_ID), T0, 4)
     assert before == QuantumJobStatus(), "apply must not mutate its input"
     assert status.state == JobState.WAITING
     assert status.id == JOB_ID
     assert status.creationTime == T0
-    assert status.inputDataUri == IN_URI
-    assert status.queuePosition == 2
+    assert status.inputDataUri is None and status.queuePosition is None  # InputUploaded, QueueMoved
     assert status.observedGeneration == 4
     assert status.beginExecutionTime is None and status.endExecutionTime is None
     assert status.outputDataUri is None and status.errorData is None and status.duration is None
@@ -106,15 +108,13 @@ def test_enqueued_sets_id_times_uri_and_conditions() -> None:
 
 
 def test_enqueued_keeps_an_existing_creation_time() -> None:
-    status = apply(QuantumJobStatus(creationTime="2024-01-01T00:00:00Z"), Enqueued(JOB_ID, None), T0)
+    status = apply(QuantumJobStatus(creationTime="2024-01-01T00:00:00Z"), Enqueued(JOB_ID), T0)
     assert status.creationTime == "2024-01-01T00:00:00Z"
-    assert status.inputDataUri is None
-    assert status.queuePosition is None
 
 
 def test_enqueued_twice_is_ignored() -> None:
     waiting = _waiting()
-    assert apply(waiting, Enqueued("other-id", "x", 9), T1) is waiting
+    assert apply(waiting, Enqueued("other-id"), T1) is waiting
 
 
 # ---------------------------------------------------------------------------------------------- Started
@@ -259,7 +259,7 @@ def test_cancelled_before_enqueued() -> None:
 
 # ---------------------------------------------------------------------------------------------- final states
 @pytest.mark.parametrize("event", [
-    Enqueued("other", "uri"), Started(T3), Completed("out", T3, {"x": 1.0}), Failed("C", "m", T3), Cancelled(T3),
+    Enqueued("other"), Started(T3), Completed("out", T3, {"x": 1.0}), Failed("C", "m", T3), Cancelled(T3),
 ])
 @pytest.mark.parametrize("final", ["succeeded", "failed", "cancelled"])
 def test_final_states_never_change(final: str, event: Event) -> None:
@@ -297,7 +297,7 @@ codes = st.sampled_from(["InvalidInputData", "Timeout", "SolverFailed", "PodDele
 usages = st.none() | st.dictionaries(st.sampled_from(["executionSeconds", "cpuSeconds"]),
                                      st.floats(0, 1e6, allow_nan=False), max_size=2)
 events: st.SearchStrategy[Event] = st.one_of(
-    st.builds(Enqueued, st.uuids().map(str), st.none() | st.just(IN_URI), st.none() | st.integers(1, 100)),
+    st.builds(Enqueued, st.uuids().map(str)),
     st.builds(Started, stamps),
     st.builds(Completed, st.just(OUT_URI), stamps, usages.map(lambda u: u or {})),
     st.builds(Failed, codes, st.text(min_size=1, max_size=20), st.none() | stamps, usages),
@@ -371,7 +371,7 @@ def test_any_sequence_of_events(sequence: list[tuple[Event, str, int | None]]) -
 @settings(max_examples=100, deadline=None)
 @given(stamps, stamps, stamps, stamps)
 def test_condition_transition_times_follow_status_changes(t_enq: str, t_start: str, begin: str, t_end: str) -> None:
-    waiting = apply(QuantumJobStatus(), Enqueued(JOB_ID, IN_URI, 1), t_enq)
+    waiting = apply(QuantumJobStatus(), Enqueued(JOB_ID), t_enq)
     executing = apply(waiting, Started(begin), t_start)
     done = apply(executing, Completed(OUT_URI, t_end, {}), t_end)
     ready_w = get_condition(waiting.conditions, "Ready")
@@ -390,7 +390,7 @@ def test_condition_transition_times_follow_status_changes(t_enq: str, t_start: s
 def test_remote_submission_notes_keep_the_state_and_the_first_attempt() -> None:
     from kuantum.statemachine import SubmitAttempted, Submitted
 
-    waiting = apply(QuantumJobStatus(), Enqueued("id-1", None), "2026-01-01T00:00:00Z")
+    waiting = apply(QuantumJobStatus(), Enqueued("id-1"), "2026-01-01T00:00:00Z")
     attempted = apply(waiting, SubmitAttempted("2026-01-01T00:00:05Z"), "2026-01-01T00:00:05Z")
     assert attempted.state == JobState.WAITING and attempted.providerSubmitTime == "2026-01-01T00:00:05Z"
     again = apply(attempted, SubmitAttempted("2026-01-01T00:09:00Z"), "2026-01-01T00:09:00Z")
@@ -403,7 +403,7 @@ def test_remote_submission_notes_keep_the_state_and_the_first_attempt() -> None:
 
 
 @pytest.mark.parametrize("event", [
-    Enqueued(JOB_ID, IN_URI), Started(T1), Completed("out", T2, {"executionSeconds": 1.0}), Failed("E", "m"),
+    Enqueued(JOB_ID), Started(T1), Completed("out", T2, {"executionSeconds": 1.0}), Failed("E", "m"),
     Cancelled(T3), SubmitAttempted(T1), Submitted("provider-id"),
 ], ids=lambda e: type(e).__name__)
 def test_events_are_immutable_values(event: Event) -> None:
@@ -415,7 +415,7 @@ def test_events_are_immutable_values(event: Event) -> None:
 
 
 def test_apply_never_changes_its_input() -> None:
-    status = apply(QuantumJobStatus(), Enqueued(JOB_ID, IN_URI), T0, 1)
+    status = apply(QuantumJobStatus(), Enqueued(JOB_ID), T0, 1)
     before = status.model_dump()
     for event in (Started(T1), Completed("out", T2, {"executionSeconds": 1.0}), Failed("E", "m", T2),
                   Cancelled(T3)):

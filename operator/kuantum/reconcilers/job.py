@@ -136,7 +136,7 @@ class JobReconciler:
         job = draft.job
         job_id = job.job_id
         first_time = draft.old.inputDataUri is None
-        draft.apply(Enqueued(job_id, None))  # no-op once Waiting
+        draft.apply(Enqueued(job_id))  # no-op once Waiting
         if spec.cancel:
             draft.apply(Cancelled(now_iso()))
             return
