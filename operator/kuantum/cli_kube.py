@@ -17,7 +17,7 @@ from kubernetes.client.rest import ApiException
 
 from .cli_input import UPLOAD_BLOB, UPLOAD_CONTAINER, CliError, is_gzip
 from .kubeclient import ConfigError, KubeClient, load_api_client, run_sync
-from .storage import WorkspaceStorage, blob_format
+from .storage import WorkspaceStorage, blob_format, brief
 
 JOBS = "quantumjobs"
 WORKSPACES = "quantumworkspaces"
@@ -128,5 +128,5 @@ def upload(storage: WorkspaceStorage, data: bytes, input_format: str | None) -> 
         container.upload_blob(blob, data, overwrite=True, content_settings=settings)
     except AzureError as e:
         raise CliError(f"uploading the input to storage account {storage.account_name} failed: "
-                       f"{str(e).splitlines()[0][:300]}") from e
+                       f"{brief(e)}") from e
     return f"{storage.service.url.rstrip('/')}/{UPLOAD_CONTAINER}/{blob}"

@@ -43,6 +43,12 @@ class StorageError(Exception):
     """The storage is unreachable or refused our credentials."""
 
 
+def brief(error: Exception, limit: int = 300) -> str:
+    """The first line of a storage client's error, cut short: the SDK's messages run to many lines of
+    request and response details, too long for a status message or an Event."""
+    return (str(error).splitlines() or [""])[0][:limit]
+
+
 @dataclass(frozen=True)
 class BlobFormat:
     content_type: str
@@ -97,7 +103,7 @@ class WorkspaceStorage:
             next(iter(self.service.list_containers(results_per_page=1).by_page()), None)
         except AzureError as e:
             raise StorageError(f"storage account {self.account_name} is not reachable with these credentials: "
-                               f"{str(e).splitlines()[0][:300]}") from e
+                               f"{brief(e)}") from e
 
     def blob_url(self, job_id: str, blob: str) -> str:
         return f"{self.service.url.rstrip('/')}/{container_name(job_id)}/{quote(blob)}"
@@ -115,7 +121,7 @@ class WorkspaceStorage:
                 content_settings=ContentSettings(content_type=fmt.content_type,
                                                  content_encoding="gzip" if fmt.gzip else None))
         except AzureError as e:
-            raise StorageError(f"uploading the input failed: {str(e).splitlines()[0][:300]}") from e
+            raise StorageError(f"uploading the input failed: {brief(e)}") from e
         return self.blob_url(job_id, INPUT_BLOB)
 
     def upload_output(self, job_id: str, data: bytes, content_type: str) -> str:
@@ -125,7 +131,7 @@ class WorkspaceStorage:
             with contextlib.suppress(ResourceExistsError):
                 client.upload_blob(data, overwrite=False, content_settings=ContentSettings(content_type=content_type))
         except AzureError as e:
-            raise StorageError(f"writing the output failed: {str(e).splitlines()[0][:300]}") from e
+            raise StorageError(f"writing the output failed: {brief(e)}") from e
         return self.blob_url(job_id, OUTPUT_BLOB)
 
     def ensure_container(self, job_id: str) -> None:
@@ -134,7 +140,7 @@ class WorkspaceStorage:
         except ResourceExistsError:
             pass
         except AzureError as e:
-            raise StorageError(f"creating the job's container failed: {str(e).splitlines()[0][:300]}") from e
+            raise StorageError(f"creating the job's container failed: {brief(e)}") from e
 
     def sas_url(self, container: str, blob: str, *, write: bool, valid_for: timedelta) -> str:
         """A short-lived URL for one blob: read-only, or create/write-only (never both, never list)."""
@@ -157,7 +163,7 @@ class WorkspaceStorage:
         try:
             return bool(self.service.get_blob_client(container_name(job_id), blob).exists())
         except AzureError as e:
-            raise StorageError(f"checking blob {blob} failed: {str(e).splitlines()[0][:300]}") from e
+            raise StorageError(f"checking blob {blob} failed: {brief(e)}") from e
 
     def download(self, container: str, blob: str) -> bytes:
         try:
@@ -166,5 +172,5 @@ class WorkspaceStorage:
         except ResourceNotFoundError as e:
             raise StorageError(f"blob {container}/{blob} does not exist") from e
         except AzureError as e:
-            raise StorageError(f"downloading {container}/{blob} failed: {str(e).splitlines()[0][:300]}") from e
+            raise StorageError(f"downloading {container}/{blob} failed: {brief(e)}") from e
         return data

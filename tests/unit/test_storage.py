@@ -16,6 +16,7 @@ from kuantum.storage import (
     StorageError,
     WorkspaceStorage,
     blob_format,
+    brief,
     container_name,
     parse_connection_string,
 )
@@ -218,3 +219,10 @@ def test_sas_expiry_is_the_requested_validity(storage: WorkspaceStorage, minutes
     expiry = datetime.fromisoformat(parse_qs(urlsplit(url).query)["se"][0].replace("Z", "+00:00"))
     assert before + timedelta(minutes=minutes) <= expiry + timedelta(seconds=1)
     assert expiry <= after + timedelta(minutes=minutes)
+
+
+def test_brief_keeps_the_first_line_of_a_storage_error_cut_short() -> None:
+    error = Exception("Connection refused.\nRequestId:abc\nTime:2026-11-28\nErrorCode:X\n" + "y" * 50)
+    assert brief(error) == "Connection refused."
+    assert brief(Exception("x" * 400)) == "x" * 300 and brief(Exception("x" * 400), 20) == "x" * 20
+    assert brief(Exception()) == ""

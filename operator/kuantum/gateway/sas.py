@@ -15,7 +15,7 @@ from typing import Any
 from azure.core.exceptions import AzureError, ResourceExistsError
 from azure.storage.blob import ContainerSasPermissions, generate_container_sas
 
-from ..storage import StorageError, WorkspaceStorage, parse_connection_string
+from ..storage import StorageError, WorkspaceStorage, brief, parse_connection_string
 from .auth import Secrets
 from .errors import ApiError, bad_request
 
@@ -73,4 +73,4 @@ def _create_container(storage: WorkspaceStorage, container: str) -> None:
             storage.service.get_container_client(container).create_container()
     except AzureError as e:
         raise ApiError(503, "StorageUnavailable",
-                       f"creating container {container} failed: {str(e).splitlines()[0][:200]}") from None
+                       f"creating container {container} failed: {brief(e, 200)}") from None
