@@ -44,3 +44,22 @@ def test_positions_and_slots_follow_the_store_and_only_queue_changes_invalidate(
     store.put("QuantumJob", c)
     assert dispatcher.has_child(store.jobs["ns/c"]) and dispatcher.running(group) == {"t": 1}, \
         "a solver Job counts as a slot"
+
+
+def test_the_store_keeps_no_managed_fields_and_leaves_the_callers_body_alone() -> None:
+    """managedFields are nothing the operator reads and most of a small object's memory: dropped, as
+    controller-runtime's caches do; the watch's own dict (Kopf's) is not changed."""
+    store = Store()
+    managed = [{"manager": "kubectl", "operation": "Update", "fieldsV1": {"f:spec": {"f:target": {}}}}]
+    body = _job("a", 1)
+    body["metadata"]["managedFields"] = managed
+    job = store.put_job(body)
+    assert "managedFields" not in job.body["metadata"] and job.meta.name == "a"
+    assert body["metadata"]["managedFields"] is managed
+    pod = {"metadata": {"name": "p", "labels": {"kuantum.dev/job-id": "id-a"}, "managedFields": managed}}
+    store.put_child("Pod", pod, deleted=False)
+    batch = {"metadata": {"name": "b", "labels": {"kuantum.dev/job-id": "id-a"}, "managedFields": managed}}
+    store.put_child("Job", batch, deleted=False)
+    assert "managedFields" not in store.pods["id-a"]["p"]["metadata"]
+    assert "managedFields" not in store.batch_jobs["id-a"]["metadata"]
+    assert "managedFields" in pod["metadata"] and "managedFields" in batch["metadata"]
