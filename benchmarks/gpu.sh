@@ -31,7 +31,7 @@ if ! "$PY" -c 'import cupy, sys; sys.exit(0 if cupy.cuda.runtime.getDeviceCount(
 fi
 
 step 90 "on-device tests" "$PY" -m pytest -q -p no:cacheprovider --noconftest -rs \
-    tests/unit/solvers/test_gpu_kernel.py tests/unit/solvers/test_gpu_statevector.py -k on_a_cuda_device
+    tests/unit/solvers/test_gpu_replicas.py tests/unit/solvers/test_gpu_statevector.py -k on_a_cuda_device
 
 step 330 "QIO on the GPU (benchmarks/qio_gpu.py)" "$PY" benchmarks/qio_gpu.py --target-budget 25
 

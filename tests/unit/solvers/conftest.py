@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -51,3 +52,25 @@ def problem_factory() -> Any:
         return doc, parse_problem(json.loads(json.dumps(doc)))
 
     return make
+
+
+@pytest.fixture(scope="session")
+def host_kernels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The QIO GPU kernels built for the host with g++ (tests/unit/solvers/gpu_host.py), per REAL."""
+    from .gpu_host import compile_host_kernels
+
+    return compile_host_kernels(tmp_path_factory.mktemp("cuda-host"))
+
+
+@pytest.fixture
+def host_device(host_kernels: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """cupy replaced by a stand-in that runs the host-built kernels: the GPU code path, without a GPU."""
+    from kuantum_solvers.qio import gpu
+
+    from .gpu_host import HostDevice
+
+    device = HostDevice(host_kernels)
+    monkeypatch.setattr(gpu, "_cupy", lambda: device)
+    gpu._kernels.cache_clear()
+    yield device
+    gpu._kernels.cache_clear()

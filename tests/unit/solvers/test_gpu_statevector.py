@@ -26,7 +26,7 @@ from kuantum_solvers.circuits.statevector import Gate, apply_all, fuse, zero_sta
 from kuantum_solvers.errors import INSUFFICIENT_MEMORY, SolverError
 from kuantum_solvers.qio import gpu as qio_gpu
 
-from .test_gpu_kernel import nvrtc_ptx
+from .gpu_host import nvrtc_ptx
 
 _SHIM = r"""
 #include <string.h>
