@@ -432,6 +432,9 @@ def test_watch_410_gone_relists_without_losing_changes(env: Env) -> None:
         q.wait_state(e.api, e.ns, "w-long", "Executing", timeout=120)
         listed: dict[str, Any] = custom.list_namespaced_custom_object(q.GROUP, q.VERSION, e.ns, "quantumjobs")
         rv = str(listed["metadata"]["resourceVersion"])
+        # One write after it, so the restarted API server's watch cache starts past rv (it starts at etcd's
+        # revision then: with nothing written in between, a watch from rv would be served, not 410).
+        e.core.create_namespaced_config_map(e.ns, {"metadata": {"generateName": "revision-bump-"}})
 
         assert e.operator.proc is not None
         offset = len(e.operator.log())
