@@ -111,8 +111,9 @@ def shapes_table(sizes: list[int], sweeps: int, replica_counts: list[int]) -> No
           "block shape: G/s = 1e9 spin updates per second. * = the shape replica_set picks.")
     print(f"{'N':>7} {'replicas':>8} {'group':>5} {'threads':>7} {'ms':>9} {'G/s':>8}")
     for n in sizes:
-        q = quadratic_model(to_problem(regular3(n, seed=n)))
-        hot, cold = auto_beta_range(to_problem(regular3(n, seed=n)))
+        p = to_problem(regular3(n, seed=n))
+        q = quadratic_model(p)
+        hot, cold = auto_beta_range(p)
         nbetas = neg_beta_log2e(np.geomspace(hot, cold, sweeps))
         for replicas in replica_counts:
             bits = np.random.default_rng(n).integers(0, 2, size=(replicas, n), dtype=np.int8)

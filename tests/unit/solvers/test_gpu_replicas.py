@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import math
 import shutil
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
 from kuantum_solvers.qio import gpu
 from kuantum_solvers.qio.lane_kernels import neg_beta_log2e
-from kuantum_solvers.qio.quadratic import Layout, ReplicaSet
+from kuantum_solvers.qio.quadratic import Layout, QuadraticModel, ReplicaSet
 from kuantum_solvers.qio.solvers.common import random_bits, rng_streams
 from kuantum_solvers.qio.solvers.pt import pt_sweeps_lanes
 
@@ -86,24 +87,41 @@ def test_gpu_order_anneals_like_the_cpu_order(host_device: HostDevice, integer: 
         assert energy + p.offset == pytest.approx(p.energy(row), abs=1e-9)
 
 
-def test_gpu_tempering_on_the_host_device(host_device: HostDevice) -> None:
-    _, q = quadratic("pubo", 40, integer=True, density=0.15, seed=4)
-    k = 9
+@dataclass
+class TemperingTwins:
+    """The same replicas on the GPU path and in CPU lanes (on the relabelled problem), with the
+    temperatures and, per side, the permutation and swap stream that PT updates."""
+
+    on_gpu: gpu.GpuReplicaSet
+    cpu: ReplicaSet
+    betas: np.ndarray
+    nbetas: np.ndarray
+    perm_gpu: np.ndarray
+    perm_cpu: np.ndarray
+    rng_gpu: np.ndarray
+    rng_cpu: np.ndarray
+
+
+def tempering_twins(q: QuadraticModel, k: int, **shape: int) -> TemperingTwins:
     bits = random_bits(2, k, q.n, None)
-    on_gpu = gpu.GpuReplicaSet(q, k, bits, seed=8, group=2, threads=6)
+    on_gpu = gpu.GpuReplicaSet(q, k, bits, seed=8, **shape)
     cpu = ReplicaSet(on_gpu.q, Layout(k, 1, k), bits[:, on_gpu.colours.order], seed=8)
     betas = np.geomspace(0.1, 3.0, k)
-    nbetas = neg_beta_log2e(betas)
-    perm_gpu, perm_cpu = np.arange(k, dtype=np.int64), np.arange(k, dtype=np.int64)
-    rng_gpu, rng_cpu = rng_streams(8, 1, 1), rng_streams(8, 1, 1)
-    on_gpu.temper(betas, nbetas, perm_gpu, rng_gpu, 0, 25)
-    on_gpu.temper(betas, nbetas, perm_gpu, rng_gpu, 25, 15)
-    pt_sweeps_lanes(*cpu.kernel_args(), betas, nbetas, perm_cpu, rng_cpu, 0, 40)
-    np.testing.assert_array_equal(perm_gpu, perm_cpu)
-    np.testing.assert_array_equal(rng_gpu, rng_cpu)
-    np.testing.assert_array_equal(on_gpu.energies(), cpu.energies())
-    back = inverse(on_gpu.colours.order)
-    np.testing.assert_array_equal(np.array(on_gpu.best_bits()), np.array(cpu.best_bits())[:, back])
+    return TemperingTwins(on_gpu, cpu, betas, neg_beta_log2e(betas), np.arange(k, dtype=np.int64),
+                          np.arange(k, dtype=np.int64), rng_streams(8, 1, 1), rng_streams(8, 1, 1))
+
+
+def test_gpu_tempering_on_the_host_device(host_device: HostDevice) -> None:
+    _, q = quadratic("pubo", 40, integer=True, density=0.15, seed=4)
+    t = tempering_twins(q, 9, group=2, threads=6)
+    t.on_gpu.temper(t.betas, t.nbetas, t.perm_gpu, t.rng_gpu, 0, 25)
+    t.on_gpu.temper(t.betas, t.nbetas, t.perm_gpu, t.rng_gpu, 25, 15)
+    pt_sweeps_lanes(*t.cpu.kernel_args(), t.betas, t.nbetas, t.perm_cpu, t.rng_cpu, 0, 40)
+    np.testing.assert_array_equal(t.perm_gpu, t.perm_cpu)
+    np.testing.assert_array_equal(t.rng_gpu, t.rng_cpu)
+    np.testing.assert_array_equal(t.on_gpu.energies(), t.cpu.energies())
+    back = inverse(t.on_gpu.colours.order)
+    np.testing.assert_array_equal(np.array(t.on_gpu.best_bits()), np.array(t.cpu.best_bits())[:, back])
     assert host_device.launches.count("kq_exchange") == 40
 
 
@@ -156,8 +174,7 @@ def test_on_a_cuda_device_the_gpu_replicas_match_the_cpu() -> None:
     betas = neg_beta_log2e(np.geomspace(0.05, 4.0, 50))
     on_gpu.anneal(betas, 0)
     cpu.anneal(betas, 0)
-    back = np.empty_like(on_gpu.colours.order)
-    back[on_gpu.colours.order] = np.arange(q.n)
+    back = inverse(on_gpu.colours.order)
     np.testing.assert_array_equal(np.array(on_gpu.best_bits()), np.array(cpu.best_bits())[:, back])
     np.testing.assert_array_equal(on_gpu.energies(), cpu.energies())
     order = np.arange(300)[::-1].copy()
@@ -169,17 +186,10 @@ def test_on_a_cuda_device_the_gpu_replicas_match_the_cpu() -> None:
 def test_on_a_cuda_device_tempering_matches_the_cpu() -> None:
     device_or_skip()
     _, q = quadratic("ising", 200, integer=True, density=0.03, seed=6)
-    k = 300
-    bits = random_bits(2, k, q.n, None)
-    on_gpu = gpu.GpuReplicaSet(q, k, bits, seed=8)
-    cpu = ReplicaSet(on_gpu.q, Layout(k, 1, k), bits[:, on_gpu.colours.order], seed=8)
-    betas = np.geomspace(0.1, 3.0, k)
-    nbetas = neg_beta_log2e(betas)
-    perm_gpu, perm_cpu = np.arange(k, dtype=np.int64), np.arange(k, dtype=np.int64)
-    rng_gpu, rng_cpu = rng_streams(8, 1, 1), rng_streams(8, 1, 1)
-    on_gpu.temper(betas, nbetas, perm_gpu, rng_gpu, 0, 40)
-    pt_sweeps_lanes(*cpu.kernel_args(), betas, nbetas, perm_cpu, rng_cpu, 0, 40)
+    t = tempering_twins(q, 300)
+    t.on_gpu.temper(t.betas, t.nbetas, t.perm_gpu, t.rng_gpu, 0, 40)
+    pt_sweeps_lanes(*t.cpu.kernel_args(), t.betas, t.nbetas, t.perm_cpu, t.rng_cpu, 0, 40)
     # The device's exp() may differ from glibc's in the last place: a swap decision on that edge
     # would show here, with a message rather than a silent pass.
-    np.testing.assert_array_equal(perm_gpu, perm_cpu)
-    np.testing.assert_array_equal(on_gpu.energies(), cpu.energies())
+    np.testing.assert_array_equal(t.perm_gpu, t.perm_cpu)
+    np.testing.assert_array_equal(t.on_gpu.energies(), t.cpu.energies())
