@@ -162,7 +162,9 @@ def run(argv: list[str] | None = None) -> None:
         # Failures are ignored so a stopped operator never blocks edits; the operator still guards
         # immutability itself (SpecChangeIgnored).
         kopf.on.validate(API_GROUP, API_VERSION, "quantumjobs", id="validate-quantumjob",
-                         ignore_failures=args.webhook_failure_policy == "Ignore")(webhooks.validate_quantumjob)
+                         operations=["CREATE", "UPDATE"],
+                         ignore_failures=args.webhook_failure_policy == "Ignore")(
+            webhooks.quantumjob_validator(args.namespace))
     if args.leader_elect:
         lease_namespace = args.leader_elect_namespace or (args.namespace[0] if args.namespace else "default")
         _state["leader_elect"] = (lease_namespace, args.leader_elect_name)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -26,24 +26,56 @@ from .objects import first_error
 
 
 def check_job(operation: str, spec: dict[str, Any], old_spec: dict[str, Any] | None) -> None:
-    """Raises kopf.AdmissionError with a specific message when the request must be refused."""
-    try:
-        QuantumJobSpec.model_validate(spec)
-    except ValidationError as e:
-        raise kopf.AdmissionError(first_error(e), code=422) from e
+    """Raises kopf.AdmissionError with a specific message when the request must be refused.
+
+    Updates are checked as ratcheting validation does: one that leaves the spec as it was (metadata,
+    finalizers, labels) always passes, and a spec that was already invalid (created before the webhook
+    served) may still change its mutable fields. Refusing those would leave such a job stuck: the operator
+    could neither mark it Failed nor remove its finalizer, and `kubectl delete` would hang.
+    """
+    if operation not in ("CREATE", "UPDATE"):
+        return  # a DELETE carries the old spec: refusing it would make an invalid job undeletable
     if operation == "UPDATE" and old_spec is not None:
+        if spec == old_spec:
+            return
         changed = changed_fields(old_spec, spec)
         if changed:
             raise kopf.AdmissionError(
                 f"spec fields {', '.join(changed)} are immutable after creation "
                 f"(only {', '.join(MUTABLE_FIELDS)} may change)", code=422)
+        if spec_error(old_spec) is not None:
+            return
+    error = spec_error(spec)
+    if error is not None:
+        raise kopf.AdmissionError(error, code=422)
 
 
-def validate_quantumjob(*, spec: Any, **kwargs: Any) -> None:
-    """Kopf passes the request's operation and, for updates, the old object as keyword arguments."""
-    old = kwargs.get("old")
-    old_spec = dict(old.get("spec") or {}) if old else None
-    check_job(str(kwargs.get("operation")), dict(spec or {}), old_spec)
+def spec_error(spec: dict[str, Any]) -> str | None:
+    """The first reason the spec is not a valid QuantumJobSpec, or None."""
+    try:
+        QuantumJobSpec.model_validate(spec)
+    except ValidationError as e:
+        return first_error(e)
+    return None
+
+
+def quantumjob_validator(namespaces: Collection[str]) -> Callable[..., None]:
+    """The validate handler for an operator watching namespaces (all when empty).
+
+    Kopf's webhook configuration has no namespaceSelector, so the API server asks every Kuantum webhook
+    about every QuantumJob; a namespaced operator answers only for its own namespaces and lets the rest
+    pass (their own operator's webhook, if any, judges them)."""
+    watched = frozenset(namespaces)
+
+    def validate_quantumjob(*, spec: Any, namespace: str | None = None, **kwargs: Any) -> None:
+        """Kopf passes the request's operation and, for updates, the old object as keyword arguments."""
+        if watched and namespace not in watched:
+            return
+        old = kwargs.get("old")
+        old_spec = dict(old.get("spec") or {}) if old else None
+        check_job(str(kwargs.get("operation")), dict(spec or {}), old_spec)
+
+    return validate_quantumjob
 
 
 def self_signed_certificate(host: str, folder: Path | None = None) -> tuple[str, str]:
