@@ -69,8 +69,8 @@ def quantumjob_validator(namespaces: Collection[str]) -> Callable[..., None]:
 
     def validate_quantumjob(*, spec: Any, namespace: str | None = None, **kwargs: Any) -> None:
         """Kopf passes the request's operation and, for updates, the old object as keyword arguments."""
-        if watched and namespace not in watched:
-            return
+        if watched and namespace and namespace not in watched:
+            return  # (an object without its namespace filled in is judged: refusing is the safer error)
         old = kwargs.get("old")
         old_spec = dict(old.get("spec") or {}) if old else None
         check_job(str(kwargs.get("operation")), dict(spec or {}), old_spec)
