@@ -36,7 +36,6 @@ import sys
 import tempfile
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -45,25 +44,29 @@ for path in (ROOT, ROOT / "benchmarks"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from kubernetes import client, config  # noqa: E402
-from kubernetes.client.rest import ApiException  # noqa: E402
-from operator_throughput import (  # noqa: E402
+from cluster_bench import (  # noqa: E402
     PARAMS,
     SHARED_RESOURCES,
     TARGET,
     RssSampler,
     Watcher,
-    _namespace_gone,
     api_writes,
+    cpu_seconds,
+    create_all,
+    delete_jobs,
     diff,
     fmt,
     job_containers,
+    namespace_gone,
     ok,
     percentile,
     print_table,
     remove_job_containers,
+    strip_finalizers,
     wait_until,
 )
+from kubernetes import client, config  # noqa: E402
+from kubernetes.client.rest import ApiException  # noqa: E402
 from operator_timings import TIMED, latency_rows, timings  # noqa: E402
 
 from tests.support import devcluster  # noqa: E402
@@ -120,46 +123,10 @@ def workspace_of(name: str) -> str:
     return BIG if name.startswith("b-") else name.split("-")[1]
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (its threads included)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return float("nan")
-
-
 def job_body(name: str, workspace: str) -> dict[str, Any]:
     return {"apiVersion": f"{q.GROUP}/{q.VERSION}", "kind": "QuantumJob", "metadata": {"name": name},
             "spec": {"workspace": workspace, "provider": "microsoft-qio", "target": TARGET, "inputParams": PARAMS,
                      "input": {"inline": q.ISING}}}
-
-
-def create_all(kubeconfig: str, ns: str, bodies: list[dict[str, Any]], threads: int,
-               deadline: float) -> dict[str, float]:
-    """Creates the QuantumJobs from `threads` threads (one API client each); name -> monotonic create time."""
-    created: dict[str, float] = {}
-    chunks = [bodies[i::threads] for i in range(threads)]
-
-    def worker(chunk: list[dict[str, Any]]) -> None:
-        api = client.CustomObjectsApi(config.new_client_from_config(config_file=kubeconfig))
-        for body in chunk:
-            if time.monotonic() > deadline:
-                return
-            for attempt in range(3):
-                try:
-                    api.create_namespaced_custom_object(q.GROUP, q.VERSION, ns, "quantumjobs", body,
-                                                        _request_timeout=30)
-                    created[body["metadata"]["name"]] = time.monotonic()
-                    break
-                except ApiException as e:
-                    if e.status == 409:
-                        break
-                    time.sleep(0.5 * (attempt + 1))
-
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(worker, chunks))
-    return created
 
 
 def slot_latencies(seen: Any, batch_seen: Any, names: list[str], plan: int, window: int
@@ -192,58 +159,6 @@ def jain(values: list[float]) -> float | None:
     if not values or not any(values):
         return None
     return sum(values) ** 2 / (len(values) * sum(v * v for v in values))
-
-
-def remaining(api_client: client.ApiClient, ns: str, plural: str) -> int:
-    """Objects left (one item listed; the API server counts the rest)."""
-    listed = q.custom(api_client).list_namespaced_custom_object(q.GROUP, q.VERSION, ns, plural, limit=1,
-                                                                _request_timeout=60)
-    return len(listed["items"]) + int(listed["metadata"].get("remainingItemCount") or 0)
-
-
-def delete_jobs(api_client: client.ApiClient, ns: str, seconds: float) -> int:
-    """Deletes every QuantumJob, then the workspaces, while the operator runs (it releases the finalizers);
-    returns how many jobs were gone within `seconds`."""
-    api = q.custom(api_client)
-    try:
-        before = remaining(api_client, ns, "quantumjobs")
-        try:
-            api.delete_collection_namespaced_custom_object(q.GROUP, q.VERSION, ns, "quantumjobs",
-                                                           _request_timeout=300)
-        except ApiException as e:
-            if e.status != 504:  # a large collection times out at the gateway while its deletion goes on
-                raise
-        wait_until(lambda: remaining(api_client, ns, "quantumjobs") == 0, seconds, 3.0)
-        gone = before - remaining(api_client, ns, "quantumjobs")
-        api.delete_collection_namespaced_custom_object(q.GROUP, q.VERSION, ns, "quantumworkspaces")
-        wait_until(lambda: remaining(api_client, ns, "quantumworkspaces") == 0, 30, 2.0)
-        return gone
-    except ApiException as e:
-        print(f"deletion: {e.status} {e.reason}", flush=True)
-        return 0
-
-
-def strip_finalizers(kubeconfig: str, ns: str, threads: int, deadline: float) -> int:
-    """Last resort (the operator did not release them in time): no namespace left behind."""
-    api = client.CustomObjectsApi(config.new_client_from_config(config_file=kubeconfig))
-    names: list[str] = []
-    with contextlib.suppress(ApiException):
-        for plural in ("quantumjobs", "quantumworkspaces"):
-            items = api.list_namespaced_custom_object(q.GROUP, q.VERSION, ns, plural, _request_timeout=60)["items"]
-            names += [f"{plural}/{i['metadata']['name']}" for i in items if i["metadata"].get("finalizers")]
-
-    def strip(ref: str) -> None:
-        if time.monotonic() > deadline:
-            return
-        plural, name = ref.split("/")
-        with contextlib.suppress(ApiException):
-            api.patch_namespaced_custom_object(q.GROUP, q.VERSION, ns, plural, name,
-                                               {"metadata": {"finalizers": None}}, _request_timeout=30,
-                                               _content_type="application/merge-patch+json")
-
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(strip, names))
-    return len(names)
 
 
 def main() -> None:
@@ -410,7 +325,7 @@ def main() -> None:
             res["stripped"] = strip_finalizers(cluster.kubeconfig, ns, args.threads, time.monotonic() + 300)
             with contextlib.suppress(ApiException):
                 core.delete_namespace(ns)
-            if not wait_until(lambda: _namespace_gone(core, ns), 300, 2.0):
+            if not wait_until(lambda: namespace_gone(core, ns), 300, 2.0):
                 print(f"warning: namespace {ns} still terminating", flush=True)
             remove_job_containers(cluster.azurite_connection_string, containers)
     report(res, args, total)

@@ -26,9 +26,9 @@ for path in (ROOT, ROOT / "benchmarks"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
+from cluster_bench import SHARED_RESOURCES, api_writes, diff, fmt, ok, print_table  # noqa: E402
 from kubernetes import client, config  # noqa: E402
 from kubernetes.client.rest import ApiException  # noqa: E402
-from operator_throughput import SHARED_RESOURCES, api_writes, diff, fmt, ok, print_table  # noqa: E402
 
 from tests.support import devcluster  # noqa: E402
 from tests.support import quantum as q  # noqa: E402
