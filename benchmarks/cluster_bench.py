@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from azure.storage.blob import BlobServiceClient
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 from prometheus_client.parser import text_string_to_metric_families
@@ -192,29 +191,6 @@ class Watcher(threading.Thread):
             except Exception:
                 rv = None
                 time.sleep(0.5)
-
-
-def job_containers(connection_string: str) -> set[str]:
-    """The jobs' blob containers (`job-*`) in the storage now."""
-    service = BlobServiceClient.from_connection_string(connection_string)
-    return {c.name for c in service.list_containers(name_starts_with="job-")}
-
-
-def remove_job_containers(connection_string: str, before: set[str], seconds: float = 300.0) -> None:
-    """Deletes the jobs' blob containers made since `before` was taken (bounded in time): Azurite keeps its whole
-    index in one JSON file it rewrites, so the containers each run leaves slow the next one down."""
-    service = BlobServiceClient.from_connection_string(connection_string)
-    made = sorted(job_containers(connection_string) - before)
-    deadline = time.monotonic() + seconds
-
-    def delete(name: str) -> None:
-        if time.monotonic() < deadline:
-            with contextlib.suppress(Exception):
-                service.delete_container(name)
-
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(delete, made))
-    print(f"deleted the {len(made)} job blob containers this run made", flush=True)
 
 
 def namespace_gone(core: client.CoreV1Api, ns: str) -> bool:

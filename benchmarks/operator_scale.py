@@ -56,12 +56,10 @@ from cluster_bench import (  # noqa: E402
     delete_jobs,
     diff,
     fmt,
-    job_containers,
     namespace_gone,
     ok,
     percentile,
     print_table,
-    remove_job_containers,
     strip_finalizers,
     wait_until,
 )
@@ -71,6 +69,7 @@ from operator_timings import TIMED, latency_rows, timings  # noqa: E402
 
 from tests.support import devcluster  # noqa: E402
 from tests.support import quantum as q  # noqa: E402
+from tests.support.blobs import job_containers, remove_job_containers  # noqa: E402
 from tests.support.operator import OperatorProcess  # noqa: E402
 
 BIG = "big"
@@ -327,7 +326,8 @@ def main() -> None:
                 core.delete_namespace(ns)
             if not wait_until(lambda: namespace_gone(core, ns), 300, 2.0):
                 print(f"warning: namespace {ns} still terminating", flush=True)
-            remove_job_containers(cluster.azurite_connection_string, containers)
+            removed = remove_job_containers(cluster.azurite_connection_string, containers)
+            print(f"deleted the {removed} job blob containers this run made", flush=True)
     report(res, args, total)
 
 

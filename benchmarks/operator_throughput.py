@@ -49,12 +49,10 @@ from cluster_bench import (  # noqa: E402
     apiserver_quantumjob_patches,
     diff,
     fmt,
-    job_containers,
     namespace_gone,
     ok,
     percentile,
     print_table,
-    remove_job_containers,
     settle_writes,
     wait_until,
 )
@@ -67,6 +65,7 @@ from kubernetes.client.rest import ApiException  # noqa: E402
 
 from tests.support import devcluster  # noqa: E402
 from tests.support import quantum as q  # noqa: E402
+from tests.support.blobs import job_containers, remove_job_containers  # noqa: E402
 from tests.support.operator import OperatorProcess  # noqa: E402
 
 JOB_IDS: dict[str, str] = {}  # QuantumJob name -> status.id, filled by the QuantumJob watch
@@ -335,7 +334,8 @@ def main() -> None:
         gone = wait_until(lambda: namespace_gone(core, ns), 120, 1.0)
         if not gone:
             print(f"warning: namespace {ns} still terminating", flush=True)
-        remove_job_containers(cluster.azurite_connection_string, containers)
+        removed = remove_job_containers(cluster.azurite_connection_string, containers)
+        print(f"deleted the {removed} job blob containers this run made", flush=True)
     report(res, jobs, args)
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from kubernetes import client, config
 
-from tests.support import devcluster
+from tests.support import blobs, devcluster
 from tests.support.operator import OperatorProcess
 from tests.support.quantum import delete_all_jobs
 
@@ -16,11 +16,17 @@ from tests.support.quantum import delete_all_jobs
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[devcluster.Cluster]:
     started = devcluster.start()
+    storage = started.azurite_connection_string
+    containers = blobs.job_containers(storage) if storage else set()
     try:
         devcluster.install_crds(started)
         yield started
     finally:
-        devcluster.stop(started)
+        try:
+            if storage:  # what the session's jobs left in Azurite would slow every later run down
+                blobs.remove_job_containers(storage, containers, seconds=180)
+        finally:
+            devcluster.stop(started)
 
 
 @pytest.fixture(scope="session")
