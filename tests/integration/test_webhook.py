@@ -17,6 +17,13 @@ from tests.support.operator import OperatorProcess, free_port
 pytestmark = pytest.mark.integration
 
 
+def two_inputs_job(name: str) -> dict[str, Any]:
+    """A QuantumJob the webhook refuses: its input names two sources."""
+    return {"kind": "QuantumJob", "metadata": {"name": name},
+            "spec": {"workspace": "ws", "provider": "kuantum", "target": "kuantum.simulator",
+                     "input": {"inline": "x", "blobUri": "http://a/b"}}}
+
+
 @contextlib.contextmanager
 def serving_webhook(cluster: Any, api_client: client.ApiClient, namespace: str,
                     tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
@@ -57,10 +64,7 @@ def test_webhook_refuses_immutable_changes_and_bad_specs(
 
     def create_bad() -> ApiException | None:
         try:
-            q.create(api_client, ns, "quantumjobs", {"kind": "QuantumJob", "metadata": {"name": "two-inputs"},
-                                                     "spec": {"workspace": "ws", "provider": "kuantum",
-                                                              "target": "kuantum.simulator",
-                                                              "input": {"inline": "x", "blobUri": "http://a/b"}}})
+            q.create(api_client, ns, "quantumjobs", two_inputs_job("two-inputs"))
         except ApiException as e:
             return e
         q.delete_all_jobs(api_client, ns)  # the webhook was not serving yet; try again
@@ -82,10 +86,7 @@ def test_a_job_created_before_the_webhook_served_still_fails_and_can_be_deleted(
     """The webhook must not refuse the operator's own writes (status, finalizer) on a spec it would refuse
     today: such a job was stuck without a status and its deletion hung (a CI failure of the test above)."""
     ns = namespace
-    q.create(api_client, ns, "quantumjobs", {"kind": "QuantumJob", "metadata": {"name": "from-before"},
-                                             "spec": {"workspace": "ws", "provider": "kuantum",
-                                                      "target": "kuantum.simulator",
-                                                      "input": {"inline": "x", "blobUri": "http://a/b"}}})
+    q.create(api_client, ns, "quantumjobs", two_inputs_job("from-before"))
     with serving_webhook(cluster, api_client, ns, tmp_path_factory):
         status = q.wait_state(api_client, ns, "from-before", "Failed", timeout=60)
         assert "exactly one of" in status["errorData"]["message"]
