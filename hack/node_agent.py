@@ -11,6 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from nodeagent.cgroups import CPU_ROOT, PodCgroups, parent_name
 from nodeagent.processes import kill_all
 
 
@@ -25,6 +26,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.kill_all:
         print(f"killed {kill_all(args.state_dir)} container processes")
+        PodCgroups(CPU_ROOT / parent_name(args.state_dir)).remove_all()
         return 0
 
     from kubernetes import client, config

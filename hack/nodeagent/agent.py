@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,12 +20,20 @@ from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 
 from . import cpushare, podstatus
+from .cgroups import PodCgroups
 from .envresolve import EnvError, container_env
 from .expand import expand
 from .processes import ContainerProcess
 
 log = logging.getLogger("node-agent")
 FINAL_PHASES = ("Succeeded", "Failed")
+POD_WORKERS = 8
+
+
+def _settled(pod: dict[str, Any]) -> bool:
+    """A finished pod not being deleted: nothing to do for it."""
+    phase = (pod.get("status") or {}).get("phase")
+    return phase in FINAL_PHASES and not pod["metadata"].get("deletionTimestamp")
 
 
 def _parse_time(stamp: str) -> float:
@@ -77,6 +86,10 @@ class NodeAgent:
         self.events: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
         self.last_status: dict[str, str] = {}
         self.stopping = threading.Event()
+        self.cgroups = PodCgroups(None)
+        self.workers = ThreadPoolExecutor(max_workers=POD_WORKERS, thread_name_prefix="pod")
+        self.busy: dict[str, Future[None]] = {}  # uid -> its work in flight; only the main loop changes it
+        self.forget_pending: set[str] = set()
         bin_dir = str(Path(sys.executable).parent)
         self.path = f"{bin_dir}:/usr/local/bin:/usr/bin:/bin"
 
@@ -131,28 +144,47 @@ class NodeAgent:
     # ---------- pods: reconcile ----------
     def run(self) -> None:
         (self.root / "pods").mkdir(parents=True, exist_ok=True)
+        self.cgroups = PodCgroups.create(self.root, cpushare.node_shares(podstatus.node_cpus()))
         self.register()
         for target in (self._heartbeat_loop, self._watch_loop):
             threading.Thread(target=target, daemon=True).start()
-        while not self.stopping.is_set():
-            try:
-                kind, obj = self.events.get(timeout=0.25)
-                self._apply_event(kind, obj)
-                while True:  # drain what queued up meanwhile
-                    kind, obj = self.events.get_nowait()
-                    self._apply_event(kind, obj)
-            except queue.Empty:
-                pass
-            for uid in list(self.pods):
+        try:
+            while not self.stopping.is_set():
                 try:
-                    self.sync(self.pods[uid])
-                except ApiException as e:
-                    if e.status == 404:
-                        self.pods.pop(uid, None)
-                    else:
-                        log.warning("pod %s: %s", uid, e.reason)
-                except Exception:
-                    log.exception("pod %s", uid)
+                    kind, obj = self.events.get(timeout=0.25)
+                    self._apply_event(kind, obj)
+                    while True:  # drain what queued up meanwhile
+                        kind, obj = self.events.get_nowait()
+                        self._apply_event(kind, obj)
+                except queue.Empty:
+                    pass
+                self._dispatch()
+        finally:
+            self.workers.shutdown(wait=False, cancel_futures=True)
+
+    def _dispatch(self) -> None:
+        """Hands every pod that may need work to a worker, one piece of work per pod at a time (the kubelet's
+        pod workers): one pod's API round trips and process start do not hold up another's."""
+        for uid in [u for u, future in self.busy.items() if future.done()]:
+            del self.busy[uid]
+        for uid in [u for u in self.forget_pending if u not in self.busy]:
+            self.forget_pending.discard(uid)
+            self._forget(uid)
+        for uid, pod in list(self.pods.items()):
+            if uid in self.busy or _settled(pod):
+                continue
+            self.busy[uid] = self.workers.submit(self._sync_guarded, uid, pod)
+
+    def _sync_guarded(self, uid: str, pod: dict[str, Any]) -> None:
+        try:
+            self.sync(pod)
+        except ApiException as e:
+            if e.status == 404:
+                self.pods.pop(uid, None)
+            else:
+                log.warning("pod %s: %s", uid, e.reason)
+        except Exception:
+            log.exception("pod %s", uid)
 
     def _apply_event(self, kind: str, obj: dict[str, Any]) -> None:
         if kind == "SYNC":
@@ -160,7 +192,7 @@ class NodeAgent:
         elif kind == "DELETED":
             uid = obj["metadata"]["uid"]
             self.pods.pop(uid, None)
-            self._forget(uid)
+            self._forget_when_idle(uid)
         elif kind == "RELIST":
             live = set(obj["uids"])
             for uid in list(self.pods):
@@ -168,7 +200,14 @@ class NodeAgent:
                     self.pods.pop(uid)
             for folder in (self.root / "pods").iterdir():
                 if folder.name not in live:
-                    self._forget(folder.name)
+                    self._forget_when_idle(folder.name)
+
+    def _forget_when_idle(self, uid: str) -> None:
+        """Forgets the pod now, or once its worker is done (a start in flight must not outlive the pod)."""
+        if uid in self.busy:
+            self.forget_pending.add(uid)
+        else:
+            self._forget(uid)
 
     def _forget(self, uid: str) -> None:
         """A pod gone from the API: its processes must not outlive it."""
@@ -176,6 +215,8 @@ class NodeAgent:
         for shim in folder.glob("*/shim"):
             ContainerProcess(shim.parent).signal(signal.SIGKILL)
         shutil.rmtree(folder, ignore_errors=True)
+        self.cgroups.remove(uid, wait_seconds=1.0)
+        self.last_status.pop(uid, None)
 
     def sync(self, pod: dict[str, Any]) -> None:
         runner = PodRunner(self.root, pod)
@@ -224,6 +265,7 @@ class NodeAgent:
                 self._report(runner, "Pending", statuses)
                 return
             plans.append((container, argv, env))
+        cgroup_procs = self.cgroups.procs_file(runner.uid, cpushare.pod_shares(pod))
         started = podstatus.now_iso()
         runner.mark("started", started)
         (runner.folder / "home").mkdir(parents=True, exist_ok=True)
@@ -242,7 +284,7 @@ class NodeAgent:
                 (proc.folder / "exit_code").write_text("127")
                 (proc.folder / "cannot-run").write_text(f"executable file not found in $PATH: {argv[0]}")
                 continue
-            proc.start(argv, env, cwd, niceness=cpushare.nice(container))
+            proc.start(argv, env, cwd, niceness=cpushare.nice(container), cgroup_procs=cgroup_procs)
             log.info("started %s/%s container %s: %s", pod["metadata"]["namespace"],
                      pod["metadata"]["name"], container["name"], argv[0])
         self._observe(runner)

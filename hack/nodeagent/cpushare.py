@@ -4,7 +4,9 @@ etcd and the kubelet are outside the pods' cgroups, or on other machines).
 
 The kubelet gives a container `milliCPU * 1024 / 1000` shares (at least 2, the BestEffort value); CFS
 weighs a nice level n as about 1024 / 1.25**n. So 1 CPU or more runs at nice 0, 500m at 3, 50m at 13, a
-container with no request at 19.
+container with no request at 19. Niceness weighs each process alone, so many pods together still outweigh
+the control plane; where it can, the agent also gives every pod a cgroup under one parent weighing the node's
+allocatable CPU (cgroups.py), as the kubelet does.
 """
 
 from __future__ import annotations
@@ -35,6 +37,16 @@ def shares(container: dict[str, Any]) -> int:
         return max(MIN_SHARES, millicpu(str(cpu)) * 1024 // 1000)
     except ValueError:  # the API server validates quantities; a stray one runs as BestEffort
         return MIN_SHARES
+
+
+def pod_shares(pod: dict[str, Any]) -> int:
+    """cpu.shares of the pod's cgroup: its containers' shares summed, as the kubelet sums their requests."""
+    return max(MIN_SHARES, sum(shares(c) for c in pod["spec"]["containers"]))
+
+
+def node_shares(cpus: int) -> int:
+    """cpu.shares of the parent of all pods: the node's allocatable CPU."""
+    return max(MIN_SHARES, cpus * 1024)
 
 
 def nice(container: dict[str, Any]) -> int:

@@ -38,9 +38,13 @@ def node_manifest(name: str) -> dict[str, Any]:
     }
 
 
+def node_cpus() -> int:
+    return len(os.sched_getaffinity(0))
+
+
 def node_status(version: str) -> dict[str, Any]:
     """Real capacity of this machine, Ready, and no pressure."""
-    cpus = len(os.sched_getaffinity(0))
+    cpus = node_cpus()
     capacity = {"cpu": str(cpus), "memory": f"{_memory_bytes() // 1024}Ki", "pods": "110",
                 "ephemeral-storage": "50Gi"}
     stamp = now_iso()

@@ -15,6 +15,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from .cgroups import join_command
+
 _SHIM = '"$@" & child=$!; echo "$child" > "$KUANTUM_AGENT_DIR/pid.tmp"; mv "$KUANTUM_AGENT_DIR/pid.tmp" \
 "$KUANTUM_AGENT_DIR/pid"; wait "$child" 2>/dev/null; code=$?; echo "$code" > "$KUANTUM_AGENT_DIR/exit_code.tmp"; \
 mv "$KUANTUM_AGENT_DIR/exit_code.tmp" "$KUANTUM_AGENT_DIR/exit_code"'
@@ -44,7 +46,8 @@ class ContainerProcess:
     def termination_log(self) -> Path:
         return self.folder / "termination-log"
 
-    def start(self, argv: list[str], env: dict[str, str], cwd: Path, niceness: int = 0) -> None:
+    def start(self, argv: list[str], env: dict[str, str], cwd: Path, niceness: int = 0,
+              cgroup_procs: Path | None = None) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         for stale in ("pid", "exit_code", "shim", "termination-log"):
             (self.folder / stale).unlink(missing_ok=True)
@@ -52,8 +55,8 @@ class ContainerProcess:
         env.setdefault("KUANTUM_TERMINATION_LOG", str(self.termination_log))
         with open(self.log_path, "ab") as log:
             shim = subprocess.Popen(
-                # nice execs the shim in place (same PID); the command inherits the level.
-                [_NICE, "-n", str(niceness), "/bin/sh", "-c", _SHIM, "kuantum-shim", *argv],
+                # The cgroup join and nice exec the shim in place (same PID); the command inherits both.
+                join_command(cgroup_procs, [_NICE, "-n", str(niceness), "/bin/sh", "-c", _SHIM, "kuantum-shim", *argv]),
                 env=env,
                 cwd=cwd,
                 stdin=subprocess.DEVNULL,

@@ -6,12 +6,15 @@ import os
 import signal
 import subprocess
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 from azure.storage.blob import BlobServiceClient
 from kubernetes import client
 from kubernetes.client.rest import ApiException
+from nodeagent.cgroups import CPU_ROOT as CPU_CGROUPS
+from nodeagent.cgroups import parent_name
 
 from tests.support import devcluster
 from tests.support.kube import kubectl, wait_for
@@ -200,6 +203,31 @@ def test_deleting_a_running_pod_kills_its_process(
             return e.status == 404
 
     wait_for(pod_gone, timeout=30, what="pod object deleted")
+
+
+def test_a_pods_processes_run_in_its_own_cgroup_under_the_nodes_share(
+    cluster: Any, api_client: client.ApiClient, core: client.CoreV1Api, namespace: str
+) -> None:
+    """As the kubelet's cgroupsPerQOS: the pod's cgroup weighs its CPU request, all pods together the node's
+    allocatable CPU, and the cgroup goes with the pod."""
+    if cluster.state_dir is None:
+        pytest.skip("needs the dev cluster's node agent")
+    if not os.access(CPU_CGROUPS / "cpu.shares", os.W_OK):
+        pytest.skip("no writable cgroup v1 cpu controller: pods run with their niceness only")
+    client.BatchV1Api(api_client).create_namespaced_job(
+        namespace, _job("weighed", "sleep 60", container={"resources": {"requests": {"cpu": "250m"}}}))
+    pod = wait_for(lambda: (p := _job_pod(core, namespace, "weighed")) and p.status.phase == "Running" and p,
+                   what="pod running")
+    pid = _pid_of(cluster, pod)
+    parent = CPU_CGROUPS / parent_name(cluster.state_dir / "node")
+    pod_cgroup = parent / pod.metadata.uid
+    cgroups = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+    cpu_line = next(line for line in cgroups if line.split(":")[1] == "cpu")
+    assert cpu_line.split(":", 2)[2] == f"/{parent.name}/{pod.metadata.uid}"
+    assert (pod_cgroup / "cpu.shares").read_text().strip() == "256"  # 250m, as the kubelet converts it
+    assert (parent / "cpu.shares").read_text().strip() == str(len(os.sched_getaffinity(0)) * 1024)
+    core.delete_namespaced_pod(pod.metadata.name, namespace, grace_period_seconds=0)
+    wait_for(lambda: not pod_cgroup.exists(), timeout=30, what="the pod's cgroup removed")
 
 
 def _zombie(pid: int) -> bool:
