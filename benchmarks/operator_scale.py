@@ -12,7 +12,9 @@ problem on microsoft.simulatedannealing.cpu. Not every job is run to the end; me
   the job that took its slot (the plan's slots are filled in queue order) had its solver Job created (the
   operator's part) and was Executing (also the cluster's: pod scheduled and started on the 2-CPU node); and,
   per job started, solver Job → its pod running (the cluster's part) and pod running → Executing (the
-  operator's). Solver pods request `--solver-cpu` (50m) so that every granted slot's pod fits the node;
+  operator's). Solver pods request a share of the node's allocatable CPU and memory (at most 50m and 512Mi) so
+  that every granted slot's pod fits the node: a handover then measures the operator and the control plane, not
+  pods queued by the scheduler for capacity;
 - fairness: per workspace, creation → first status and → first Executing; jobs started per small workspace
   in the window and Jain's index over them (1.0 is even).
 
@@ -40,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-for path in (ROOT, ROOT / "benchmarks"):
+for path in (ROOT, ROOT / "benchmarks", ROOT / "hack"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
@@ -65,6 +67,7 @@ from cluster_bench import (  # noqa: E402
 )
 from kubernetes import client, config  # noqa: E402
 from kubernetes.client.rest import ApiException  # noqa: E402
+from nodeagent import cpushare  # noqa: E402
 from operator_timings import TIMED, latency_rows, timings  # noqa: E402
 
 from tests.support import devcluster  # noqa: E402
@@ -97,25 +100,37 @@ def pod_key(obj: Any) -> str | None:
     return JOB_IDS.get(job_id) if job_id else None
 
 
-def pod_running(obj: Any) -> str | None:
-    """"Running" once the pod's process runs (or already ran: a short solver may be seen only at its end)."""
-    return "Running" if (obj.status and obj.status.phase) in ("Running", "Succeeded", "Failed") else None
+def pod_state(obj: Any) -> str | None:
+    """"Running" once the pod's process runs (or already ran: a short solver may be seen only at its end),
+    "Scheduled" once it is bound to the node."""
+    if (obj.status and obj.status.phase) in ("Running", "Succeeded", "Failed"):
+        return "Running"
+    return "Scheduled" if obj.spec and obj.spec.node_name else None
 
 
-def stage_latencies(seen: Any, batch_seen: Any, pod_seen: Any, names: list[str]) -> tuple[list[float], list[float]]:
-    """Per job that started: solver Job seen → its pod seen running (the cluster's part: Job controller,
-    scheduler, node), and pod seen running → the QuantumJob seen Executing (the operator's part)."""
-    cluster, operator = [], []
+STAGES = ("job_to_pod", "pod_to_scheduled", "scheduled_to_running", "cluster_part", "operator_part")
+
+
+def stage_latencies(seen: Any, batch_seen: Any, pod_seen: Any, names: list[str]) -> dict[str, list[float]]:
+    """Per job that started: solver Job seen → its pod seen running (the cluster's part, cut into the Job
+    controller's pod creation, the scheduler's binding and the node's start), and pod seen running → the
+    QuantumJob seen Executing (the operator's part)."""
+    stages: dict[str, list[float]] = {stage: [] for stage in STAGES}
     with seen.lock, batch_seen.lock, pod_seen.lock:
         for name in names:
             launched = batch_seen.times.get(name, {}).get("Seen")
-            running = pod_seen.times.get(name, {}).get("Running")
+            pod = pod_seen.times.get(name, {})
+            running = pod.get("Running")
             executing = left_waiting(seen, name)
             if launched is None or running is None or executing is None:
                 continue
-            cluster.append(max(0.0, running - launched))
-            operator.append(max(0.0, executing - running))
-    return cluster, operator
+            created = min(pod.get("Seen", running), running)
+            scheduled = min(pod.get("Scheduled", running), running)
+            for stage, begin, end in (("job_to_pod", launched, created), ("pod_to_scheduled", created, scheduled),
+                                      ("scheduled_to_running", scheduled, running),
+                                      ("cluster_part", launched, running), ("operator_part", running, executing)):
+                stages[stage].append(max(0.0, end - begin))
+    return stages
 
 
 def workspace_of(name: str) -> str:
@@ -154,6 +169,22 @@ def left_waiting(seen: Any, name: str) -> float | None:
     return min(times) if times else None
 
 
+def fitting_requests(core: client.CoreV1Api, args: argparse.Namespace) -> tuple[str, str]:
+    """CPU and memory requests with which a pod of every slot the plans grant fits the dev node at once.
+
+    Wider requests measure the scheduler's capacity queue instead of the handover: 54 slots of 50m are 2.7
+    CPUs on a 2-CPU node, and the pods that do not fit wait in the scheduler's back-off (up to 10 s a try)."""
+    slots = args.plan + args.workspaces * args.small_plan
+    node = core.list_node().items[0].status.allocatable
+    cpu, memory = args.solver_cpu, args.solver_memory
+    if cpu == "auto":
+        cpu = f"{max(1, min(50, cpushare.millicpu(node['cpu']) // slots))}m"
+    if memory == "auto":
+        node_mib = int(node["memory"].removesuffix("Ki")) // 1024
+        memory = f"{max(64, min(512, node_mib // slots))}Mi"
+    return cpu, memory
+
+
 def jain(values: list[float]) -> float | None:
     if not values or not any(values):
         return None
@@ -174,10 +205,13 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=1200.0, help="longest wait for every job to have a status")
     parser.add_argument("--delete-seconds", type=float, default=240.0,
                         help="how long the operator gets to release the finalizers (the rest are stripped)")
-    parser.add_argument("--solver-cpu", default="50m",
-                        help="the solver pods' CPU request (default 50m: every granted slot's pod fits the 2-CPU dev "
-                             "node, so a handover measures the operator and control plane, not pods queued for node "
-                             "capacity; 500m, the default of a target, lets 4 run at once)")
+    parser.add_argument("--solver-cpu", default="auto",
+                        help="the solver pods' CPU request (default: the node's allocatable CPU over the slots of "
+                             "all plans, at most 50m, so that every granted slot's pod fits the node; 500m, the "
+                             "default of a target, lets 4 run at once on the 2-CPU dev node)")
+    parser.add_argument("--solver-memory", default="auto",
+                        help="the solver pods' memory request (default: the node's allocatable memory over the "
+                             "slots, at most 512Mi, the default of a target)")
     parser.add_argument("--threads", type=int, default=8, help="threads creating (and deleting) objects")
     parser.add_argument("--profile", type=Path, default=None,
                         help="py-spy record the operator (collapsed stacks) from the first create to the window's end")
@@ -205,7 +239,7 @@ def main() -> None:
                             .list_namespaced_job, lambda obj: None, max_seconds=horizon, key_of=batch_key,
                             namespace=ns, label_selector="kuantum.dev/job-id")
     pod_watcher = Watcher(client.CoreV1Api(config.new_client_from_config(config_file=cluster.kubeconfig))
-                          .list_namespaced_pod, pod_running, max_seconds=horizon, key_of=pod_key,
+                          .list_namespaced_pod, pod_state, max_seconds=horizon, key_of=pod_key,
                           namespace=ns, label_selector="kuantum.dev/job-id")
     profiler: subprocess.Popen[bytes] | None = None
     res: dict[str, Any] = {"load": os.getloadavg()}
@@ -214,7 +248,8 @@ def main() -> None:
     try:
         q.storage_secret(core, ns, cluster.azurite_connection_string)
         # Providers before their workspaces: the plan's Provider is the oldest, so it counts (no built-in one).
-        targets = [{"id": TARGET, "cpu": args.solver_cpu}]
+        args.solver_cpu, args.solver_memory = fitting_requests(core, args)
+        targets = [{"id": TARGET, "cpu": args.solver_cpu, "memory": args.solver_memory}]
         q.provider(api_client, ns, f"{BIG}-qio", "microsoft-qio", workspace=BIG,
                    limits={"maxConcurrentJobs": args.plan}, targets=targets)
         for ws in small:
@@ -287,8 +322,7 @@ def main() -> None:
         res["load_end"] = os.getloadavg()
         res["launch"], res["exec"] = slot_latencies(watcher.seen, batch_watcher.seen, big_names, args.plan,
                                                     args.window)
-        res["cluster_part"], res["operator_part"] = stage_latencies(watcher.seen, batch_watcher.seen,
-                                                                    pod_watcher.seen, big_names)
+        res.update(stage_latencies(watcher.seen, batch_watcher.seen, pod_watcher.seen, big_names))
         res["finished_big"] = finished()
         fair: dict[str, dict[str, float | None]] = {}
         with watcher.seen.lock:
@@ -337,7 +371,8 @@ def report(res: dict[str, Any], args: argparse.Namespace, total: int) -> None:
     rows: list[tuple[str, str, str, str]] = []
     load = res["load"]
     rows.append((f"jobs: {args.jobs} in one workspace (plan {args.plan}) + {args.workspaces} x {args.per_workspace}"
-                 f" (plan {args.small_plan}), solver pods request {args.solver_cpu} CPU; load avg at start "
+                 f" (plan {args.small_plan}), solver pods request {args.solver_cpu} CPU, {args.solver_memory}; "
+                 f"load avg at start "
                  f"{load[0]:.1f} (per job: per job with a status)",
                  f"{res.get('created')} created", str(total), ok(res.get("created") == total)))
     rows.append((f"  load avg at the end of the window {res.get('load_end', (0.0,))[0]:.1f}", "", "", ""))
@@ -370,6 +405,9 @@ def report(res: dict[str, Any], args: argparse.Namespace, total: int) -> None:
                  f"{fmt(percentile(execs, 50), ' s')} / {fmt(p99, ' s')}", "p99 < 1 s",
                  ok(p99 is not None and p99 < 1)))
     for label, key in (("the cluster's part: solver Job → its pod running", "cluster_part"),
+                       ("  Job controller: solver Job → its pod created", "job_to_pod"),
+                       ("  scheduler: pod created → bound to the node", "pod_to_scheduled"),
+                       ("  node: bound → process running, reported", "scheduled_to_running"),
                        ("the operator's part: pod running → job Executing", "operator_part")):
         values = res.get(key, [])
         rows.append((f"  {label} p50 / p99 (n={len(values)}, {BIG})",
