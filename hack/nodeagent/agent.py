@@ -21,7 +21,7 @@ from kubernetes.client.rest import ApiException
 
 from . import cpushare, podstatus
 from .cgroups import PodCgroups
-from .envresolve import EnvError, container_env
+from .envresolve import EnvError, ObjectReader, container_env
 from .expand import expand
 from .processes import ContainerProcess
 
@@ -47,6 +47,19 @@ def image_entrypoint(image: str, entrypoints: dict[str, list[str]]) -> list[str]
     if ":" in last:
         last = last.split(":", 1)[0]
     return entrypoints.get(last)
+
+
+def read_once(read: ObjectReader) -> ObjectReader:
+    """The reader, remembering each object for the one pod start it serves (the kubelet caches them too)."""
+    seen: dict[tuple[str, str, str], dict[str, Any] | None] = {}
+
+    def cached(kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        key = (kind, namespace, name)
+        if key not in seen:
+            seen[key] = read(kind, namespace, name)
+        return seen[key]
+
+    return cached
 
 
 class PodRunner:
@@ -255,9 +268,10 @@ class NodeAgent:
         containers = pod["spec"]["containers"]
         base = {"PATH": self.path, "HOSTNAME": pod["metadata"]["name"], "HOME": str(runner.folder / "home")}
         plans: list[tuple[dict[str, Any], list[str], dict[str, str]]] = []
+        read = read_once(self._read_object)  # a solver's three variables come from one Secret: one GET
         for container in containers:
             try:
-                env = container_env(pod, container, self._read_object, base)
+                env = container_env(pod, container, read, base)
                 argv = self._argv(container, env)
             except EnvError as e:
                 waiting = {"waiting": {"reason": "CreateContainerConfigError", "message": str(e)}}

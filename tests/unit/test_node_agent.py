@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from nodeagent import cpushare, podstatus
-from nodeagent.agent import image_entrypoint
+from nodeagent.agent import image_entrypoint, read_once
 from nodeagent.envresolve import EnvError, ObjectReader, container_env
 from nodeagent.expand import expand
 from nodeagent.processes import ContainerProcess
@@ -169,3 +169,18 @@ def test_container_process_runs_at_its_nice_level(tmp_path: Path) -> None:
     finally:
         proc.signal(signal.SIGKILL)
         _wait_exit(proc)
+
+
+def test_a_pod_start_reads_each_secret_once_however_many_variables_use_it() -> None:
+    reads: list[tuple[str, str, str]] = []
+
+    def read(kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        reads.append((kind, namespace, name))
+        return {"data": {key: base64.b64encode(key.encode()).decode() for key in ("a", "b", "c")}}
+
+    container = {"env": [{"name": key.upper(), "valueFrom": {"secretKeyRef": {"name": "sas", "key": key}}}
+                         for key in ("a", "b", "c")]}
+    pod = {"metadata": {"namespace": "ns", "name": "p"}}
+    env = container_env(pod, container, read_once(read), {})
+    assert (env["A"], env["B"], env["C"]) == ("a", "b", "c")
+    assert reads == [("secret", "ns", "sas")]
