@@ -28,6 +28,7 @@ from .processes import ContainerProcess
 log = logging.getLogger("node-agent")
 FINAL_PHASES = ("Succeeded", "Failed")
 POD_WORKERS = 8
+OBSERVE_SECONDS = 0.5  # how often a running pod's processes are looked at without an event (kubelet's PLEG: 1 s)
 
 
 def _settled(pod: dict[str, Any]) -> bool:
@@ -103,6 +104,8 @@ class NodeAgent:
         self.workers = ThreadPoolExecutor(max_workers=POD_WORKERS, thread_name_prefix="pod")
         self.busy: dict[str, Future[None]] = {}  # uid -> its work in flight; only the main loop changes it
         self.forget_pending: set[str] = set()
+        self.changed: set[str] = set()  # uids with a watch event since their last sync
+        self.observed_at: dict[str, float] = {}  # uid -> when its last sync was handed out
         bin_dir = str(Path(sys.executable).parent)
         self.path = f"{bin_dir}:/usr/local/bin:/usr/bin:/bin"
 
@@ -183,9 +186,20 @@ class NodeAgent:
         for uid in [u for u in self.forget_pending if u not in self.busy]:
             self.forget_pending.discard(uid)
             self._forget(uid)
+        now = time.monotonic()
+        changed, routine = [], []
         for uid, pod in list(self.pods.items()):
             if uid in self.busy or _settled(pod):
                 continue
+            if uid in self.changed:
+                changed.append((uid, pod))
+            elif now >= self.observed_at.get(uid, 0.0) + OBSERVE_SECONDS:
+                routine.append((uid, pod))
+        # A pod the API changed (new: to start; deleted: to stop) goes before the routine looks at running ones,
+        # so a start does not queue behind every running pod's observation.
+        for uid, pod in changed + routine:
+            self.changed.discard(uid)
+            self.observed_at[uid] = now
             self.busy[uid] = self.workers.submit(self._sync_guarded, uid, pod)
 
     def _sync_guarded(self, uid: str, pod: dict[str, Any]) -> None:
@@ -202,6 +216,7 @@ class NodeAgent:
     def _apply_event(self, kind: str, obj: dict[str, Any]) -> None:
         if kind == "SYNC":
             self.pods[obj["metadata"]["uid"]] = obj
+            self.changed.add(obj["metadata"]["uid"])
         elif kind == "DELETED":
             uid = obj["metadata"]["uid"]
             self.pods.pop(uid, None)
@@ -230,6 +245,8 @@ class NodeAgent:
         shutil.rmtree(folder, ignore_errors=True)
         self.cgroups.remove(uid, wait_seconds=1.0)
         self.last_status.pop(uid, None)
+        self.observed_at.pop(uid, None)
+        self.changed.discard(uid)
 
     def sync(self, pod: dict[str, Any]) -> None:
         runner = PodRunner(self.root, pod)
