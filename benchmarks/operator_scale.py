@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-for path in (ROOT, ROOT / "benchmarks", ROOT / "hack"):
+for path in (ROOT, ROOT / "benchmarks"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
@@ -67,7 +67,7 @@ from cluster_bench import (  # noqa: E402
 )
 from kubernetes import client, config  # noqa: E402
 from kubernetes.client.rest import ApiException  # noqa: E402
-from nodeagent import cpushare  # noqa: E402
+from kubernetes.utils.quantity import parse_quantity  # noqa: E402
 from operator_timings import TIMED, latency_rows, timings  # noqa: E402
 
 from tests.support import devcluster  # noqa: E402
@@ -178,10 +178,9 @@ def fitting_requests(core: client.CoreV1Api, args: argparse.Namespace) -> tuple[
     node = core.list_node().items[0].status.allocatable
     cpu, memory = args.solver_cpu, args.solver_memory
     if cpu == "auto":
-        cpu = f"{max(1, min(50, cpushare.millicpu(node['cpu']) // slots))}m"
+        cpu = f"{max(1, min(50, int(parse_quantity(node['cpu']) * 1000) // slots))}m"
     if memory == "auto":
-        node_mib = int(node["memory"].removesuffix("Ki")) // 1024
-        memory = f"{max(64, min(512, node_mib // slots))}Mi"
+        memory = f"{max(64, min(512, int(parse_quantity(node['memory'])) // 2**20 // slots))}Mi"
     return cpu, memory
 
 
