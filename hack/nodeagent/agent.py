@@ -104,6 +104,7 @@ class NodeAgent:
         self.workers = ThreadPoolExecutor(max_workers=POD_WORKERS, thread_name_prefix="pod")
         self.busy: dict[str, Future[None]] = {}  # uid -> its work in flight; only the main loop changes it
         self.forget_pending: set[str] = set()
+        self.cgroup_leftovers: set[str] = set()  # pod cgroups whose removal failed; retried by the main loop
         self.changed: set[str] = set()  # uids with a watch event since their last sync
         self.observed_at: dict[str, float] = {}  # uid -> when its last sync was handed out
         bin_dir = str(Path(sys.executable).parent)
@@ -161,6 +162,9 @@ class NodeAgent:
     def run(self) -> None:
         (self.root / "pods").mkdir(parents=True, exist_ok=True)
         self.cgroups = PodCgroups.create(self.root, cpushare.node_shares(podstatus.node_cpus()))
+        # Pods forgotten while no agent ran (or whose cgroup removal failed before a restart) have no folder.
+        known = {folder.name for folder in (self.root / "pods").iterdir()}
+        self.cgroup_leftovers.update(self.cgroups.orphans(known))
         self.register()
         for target in (self._heartbeat_loop, self._watch_loop):
             threading.Thread(target=target, daemon=True).start()
@@ -186,6 +190,9 @@ class NodeAgent:
         for uid in [u for u in self.forget_pending if u not in self.busy]:
             self.forget_pending.discard(uid)
             self._forget(uid)
+        for uid in list(self.cgroup_leftovers):
+            if self.cgroups.destroy(uid):
+                self.cgroup_leftovers.discard(uid)
         now = time.monotonic()
         changed, routine = [], []
         for uid, pod in list(self.pods.items()):
@@ -243,7 +250,9 @@ class NodeAgent:
         for shim in folder.glob("*/shim"):
             ContainerProcess(shim.parent).signal(signal.SIGKILL)
         shutil.rmtree(folder, ignore_errors=True)
-        self.cgroups.remove(uid, wait_seconds=1.0)
+        # Killed processes take a moment to leave the cgroup; what is still there is retried, not left.
+        if not self.cgroups.destroy(uid, wait_seconds=0.2):
+            self.cgroup_leftovers.add(uid)
         self.last_status.pop(uid, None)
         self.observed_at.pop(uid, None)
         self.changed.discard(uid)

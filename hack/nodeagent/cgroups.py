@@ -12,8 +12,11 @@ no permission) pods run in the agent's cgroup and only their niceness applies.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -61,20 +64,41 @@ class PodCgroups:
             return None
         return folder / "cgroup.procs"
 
-    def remove(self, uid: str, wait_seconds: float = 0.0) -> bool:
-        """Removes an emptied pod cgroup (a killed process may take a moment to leave it). True when gone."""
+    def destroy(self, uid: str, wait_seconds: float = 0.0) -> bool:
+        """Kills whatever still runs in the pod's cgroup, then removes it (the kubelet's pod cgroup Destroy):
+        a process that left its container's process group (a grandchild of a command that was stopped,
+        a daemon) must not outlive the pod. True when gone."""
         if self.parent is None:
             return True
-        return _rmdir(self.parent / uid, wait_seconds)
+        folder = self.parent / uid
+        _kill_members(folder)
+        return _rmdir(folder, wait_seconds)
+
+    def orphans(self, live: set[str]) -> list[str]:
+        """The pod cgroups of pods this agent no longer knows (left by a removal that failed or by an agent
+        that stopped before it removed them)."""
+        if self.parent is None or not self.parent.is_dir():
+            return []
+        return [child.name for child in self.parent.iterdir() if child.is_dir() and child.name not in live]
 
     def remove_all(self, wait_seconds: float = 5.0) -> None:
-        """Every pod cgroup, then the parent (cluster-down, after the processes were killed)."""
-        if self.parent is None or not self.parent.is_dir():
-            return
-        for child in self.parent.iterdir():
-            if child.is_dir():
-                _rmdir(child, wait_seconds)
-        _rmdir(self.parent, wait_seconds)
+        """Every pod cgroup, then the parent (cluster-down)."""
+        for uid in self.orphans(set()):
+            self.destroy(uid, wait_seconds)
+        if self.parent is not None and self.parent.is_dir():
+            _rmdir(self.parent, wait_seconds)
+
+
+def _kill_members(folder: Path) -> None:
+    try:
+        pids = [int(line) for line in (folder / "cgroup.procs").read_text().split()]
+    except (OSError, ValueError):
+        return
+    for pid in pids:
+        if pid <= 1 or pid == os.getpid():  # never the node's init or the agent, whatever the file says
+            continue
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _rmdir(folder: Path, wait_seconds: float) -> bool:

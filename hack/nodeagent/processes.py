@@ -1,8 +1,10 @@
 """Container processes: started through a small shell shim so that they survive an agent restart.
 
 The shim runs the command in the background, records its PID, waits for it and writes its exit code
-to a file. Because of that file, an agent that restarts can learn the exit code of a process that is
-not its child. Every container's state lives in one folder: pid, exit_code, log, termination-log.
+to a file; then it kills what is left of its process group, as a container's end ends every process in it
+(a command stopped by SIGTERM may leave children behind). Because of that file, an agent that restarts can
+learn the exit code of a process that is not its child. Every container's state lives in one folder: pid,
+exit_code, log, termination-log.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from .cgroups import join_command
 
 _SHIM = '"$@" & child=$!; echo "$child" > "$KUANTUM_AGENT_DIR/pid.tmp"; mv "$KUANTUM_AGENT_DIR/pid.tmp" \
 "$KUANTUM_AGENT_DIR/pid"; wait "$child" 2>/dev/null; code=$?; echo "$code" > "$KUANTUM_AGENT_DIR/exit_code.tmp"; \
-mv "$KUANTUM_AGENT_DIR/exit_code.tmp" "$KUANTUM_AGENT_DIR/exit_code"'
+mv "$KUANTUM_AGENT_DIR/exit_code.tmp" "$KUANTUM_AGENT_DIR/exit_code"; kill -KILL 0'
 _NICE = shutil.which("nice") or "/usr/bin/nice"  # found on the agent's PATH, not the pod's
 
 

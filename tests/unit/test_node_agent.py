@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import signal
 import time
@@ -114,6 +115,36 @@ def test_container_process_falls_back_to_logs_and_is_killable(tmp_path: Path) ->
     assert _wait_exit(proc) == 128 + signal.SIGTERM
     assert proc.termination_message(fallback_to_logs=True, failed=True) == "last words"
     assert proc.termination_message(fallback_to_logs=False, failed=True) == ""
+
+
+def test_a_container_that_ends_takes_the_processes_it_left_with_it(tmp_path: Path) -> None:
+    """A shell stopped by SIGTERM leaves its child running; a container's end ends every process in it (as
+    the runtime does when a container's main process exits), so the child goes too."""
+    proc = ContainerProcess(tmp_path / "c")
+    proc.start(["sh", "-c", "sleep 60 & echo $! > child; wait"], {"PATH": "/usr/bin:/bin"}, tmp_path)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "child").exists() or not (tmp_path / "child").read_text().strip():
+        assert time.monotonic() < deadline, "the container never started its child"
+        time.sleep(0.05)
+    child = int((tmp_path / "child").read_text())
+    try:
+        proc.signal(signal.SIGTERM)
+        assert _wait_exit(proc) == 128 + signal.SIGTERM
+        deadline = time.monotonic() + 30
+        while _alive(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(child), "the container's child outlived it"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)  # the test leaves nothing behind, even when it fails
+
+
+def _alive(pid: int) -> bool:
+    """True while pid runs (a zombie has ended: only its parent has yet to reap it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def test_every_short_container_reports_its_real_exit_code(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ and that it steps aside where the controller is not there. The real controller: 
 
 from __future__ import annotations
 
+import signal
 import subprocess
 from pathlib import Path
 
@@ -34,7 +35,7 @@ def test_an_emptied_pod_cgroup_is_removed_and_all_of_them_at_cluster_down(tmp_pa
     for uid in ("a", "b"):
         folder = cgroups.parent / uid
         folder.mkdir()
-    assert cgroups.remove("a")
+    assert cgroups.destroy("a")
     assert not (cgroups.parent / "a").exists()
     (cgroups.parent / "cpu.shares").unlink()  # cgroupfs' own files do not keep a folder; the stand-in's would
     cgroups.remove_all(wait_seconds=0)
@@ -47,14 +48,40 @@ def test_a_cgroup_still_holding_something_is_reported_not_removed(tmp_path: Path
     assert cgroups.parent is not None
     (cgroups.parent / "busy").mkdir()
     (cgroups.parent / "busy" / "tasks").write_text("1\n")  # a plain folder with a file will not rmdir
-    assert not cgroups.remove("busy", wait_seconds=0.1)
+    assert not cgroups.destroy("busy", wait_seconds=0.1)
+
+
+def test_destroying_a_pod_cgroup_kills_what_still_runs_in_it(tmp_path: Path) -> None:
+    """A grandchild that left its container's process group is still in the pod's cgroup: it goes with it."""
+    root = _controller(tmp_path)
+    cgroups = PodCgroups.create(tmp_path / "state", 2048, root=root)
+    assert cgroups.parent is not None
+    stray = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        (cgroups.parent / "pod").mkdir()
+        (cgroups.parent / "pod" / "cgroup.procs").write_text(f"{stray.pid}\n")
+        cgroups.destroy("pod")
+        assert stray.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        stray.kill()
+        stray.wait(timeout=30)
+
+
+def test_cgroups_of_pods_the_agent_no_longer_knows_are_orphans(tmp_path: Path) -> None:
+    root = _controller(tmp_path)
+    cgroups = PodCgroups.create(tmp_path / "state", 2048, root=root)
+    assert cgroups.parent is not None
+    for uid in ("live", "gone"):
+        (cgroups.parent / uid).mkdir()
+    assert cgroups.orphans({"live"}) == ["gone"]
+    assert PodCgroups(None).orphans(set()) == []
 
 
 def test_without_the_controller_pods_run_where_the_agent_runs(tmp_path: Path) -> None:
     cgroups = PodCgroups.create(tmp_path / "state", 2048, root=tmp_path / "no-cgroups")
     assert cgroups.parent is None
     assert cgroups.procs_file("uid-1", 51) is None
-    assert cgroups.remove("uid-1")
+    assert cgroups.destroy("uid-1")
     assert join_command(None, ["sleep", "1"]) == ["sleep", "1"]
 
 
