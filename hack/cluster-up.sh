@@ -127,8 +127,11 @@ start kube-apiserver "--secure-port=$APISERVER_PORT" "$KUANTUM_BIN/kube-apiserve
   --endpoint-reconciler-type none --event-ttl 1h
 wait_healthy kube-apiserver 90 kubectl_admin get --raw /readyz
 
+# Client rate limits as Kubernetes' own scalability tests set them (--kube-api-qps/--kube-api-burst 100): at the
+# defaults (20/30) the Job controller's pod creates waited up to 0.3 s each in its client-side limiter once ~50
+# slots hand over at a time, a delay of the dev cluster's configuration, not of the operator under test.
 start kube-controller-manager "--secure-port=$KCM_PORT" "$KUANTUM_BIN/kube-controller-manager" \
-  --kubeconfig "$STATE/kcm.kubeconfig" \
+  --kubeconfig "$STATE/kcm.kubeconfig" --kube-api-qps 100 --kube-api-burst 100 \
   --authentication-kubeconfig "$STATE/kcm.kubeconfig" --authorization-kubeconfig "$STATE/kcm.kubeconfig" \
   --bind-address 127.0.0.1 "--secure-port=$KCM_PORT" --port 0 --leader-elect=false \
   --service-account-private-key-file "$PKI/sa.key" --root-ca-file "$PKI/ca.crt" --use-service-account-credentials \
@@ -136,7 +139,7 @@ start kube-controller-manager "--secure-port=$KCM_PORT" "$KUANTUM_BIN/kube-contr
 wait_healthy kube-controller-manager 120 https_ok "https://127.0.0.1:$KCM_PORT/healthz"
 
 start kube-scheduler "--secure-port=$SCHEDULER_PORT" "$KUANTUM_BIN/kube-scheduler" \
-  --kubeconfig "$STATE/scheduler.kubeconfig" \
+  --kubeconfig "$STATE/scheduler.kubeconfig" --kube-api-qps 100 --kube-api-burst 100 \
   --authentication-kubeconfig "$STATE/scheduler.kubeconfig" --authorization-kubeconfig "$STATE/scheduler.kubeconfig" \
   --bind-address 127.0.0.1 "--secure-port=$SCHEDULER_PORT" --port 0 --leader-elect=false
 wait_healthy kube-scheduler 120 https_ok "https://127.0.0.1:$SCHEDULER_PORT/healthz"
