@@ -85,6 +85,7 @@ class Controller:
                             "Provider": ProviderReconciler(self.ctx, self.backends)}
         self._tasks: list[asyncio.Task[None]] = []
         self._campaign: asyncio.Task[None] | None = None
+        self._resync_rounds = 0
         self.election: LeaderElection | None = None
 
     # ----- queue -----
@@ -222,10 +223,17 @@ class Controller:
                 log.exception("periodic task %s failed", fn.__name__)
 
     async def _resync(self) -> None:
-        """Level-based safety net: revisit everything that is not final."""
+        """Level-based safety net: revisit what is not final. A job queued for its turn is revisited only every
+        full_resync_rounds-th round: what moves it comes as a kick (a freed slot, a plan's change, every group
+        below), its position from _refresh_queues, a change of its provider as an event (on_resource_event);
+        each round reconciling thousands of queued jobs that then do nothing was most of an idle operator's CPU."""
+        self._resync_rounds += 1
+        full = self._resync_rounds % self.settings.full_resync_rounds == 0
         for key, job in list(self.store.jobs.items()):
-            if not is_final(job.state):
+            if not is_final(job.state) and (full or not self._queued_for_its_turn(job)):
                 self.enqueue("QuantumJob", key)
+        for group in self.dispatcher.groups():
+            self.ctx.kick(group)  # a slot free for any reason is handed out within a round
         for key in list(self.store.workspaces):
             self.enqueue("QuantumWorkspace", key)
         for key in list(self.store.providers):
@@ -257,8 +265,13 @@ class Controller:
         for state, count in counts.items():
             metrics.JOBS_BY_STATE.labels(state=state).set(count)
 
+    def _queued_for_its_turn(self, job: JobObject) -> bool:
+        return job.state == JobState.WAITING and not _pending(job) and not job.meta.deleting \
+            and not self.dispatcher.has_child(job)
+
     # ----- events (from Kopf) -----
     def on_resource_event(self, kind: str, event_type: str | None, body: dict[str, Any]) -> None:
+        previous = self.store.providers.get(_key_of(body)) if kind == "Provider" else None
         if event_type == "DELETED":
             obj = PARSERS[kind](body)
             self.store.remove(kind, body)
@@ -281,9 +294,17 @@ class Controller:
             self.enqueue(kind, key)
         self.enqueue("QuantumWorkspace", f"{namespace}/{workspace}")
         self._enqueue_providers(namespace, workspace)
+        # A provider new, gone or edited (its plan, its targets) concerns the queued jobs too; other changes only
+        # the jobs still waiting for something. (A target's availability: ProviderReconciler, which writes it.)
+        provider_changed = isinstance(obj, ProviderObject) and (
+            event_type == "DELETED" or previous is None or previous.meta.generation != obj.meta.generation)
         for job in jobs_of_workspace(self.store, namespace, workspace):
-            if _pending(job):
+            if _pending(job) or (provider_changed and job.state == JobState.WAITING):
                 self.enqueue("QuantumJob", job.key)
+        if provider_changed:
+            for group in self.dispatcher.groups():
+                if group[:2] == (namespace, workspace):
+                    self.ctx.kick(group)  # a raised maxConcurrentJobs starts jobs now
 
     def on_child_event(self, kind: str, event_type: str | None, body: dict[str, Any]) -> None:
         self.store.put_child(kind, body, deleted=event_type == "DELETED")
@@ -296,3 +317,8 @@ class Controller:
     def _enqueue_providers(self, namespace: str, workspace: str) -> None:
         for provider in providers_of_workspace(self.store, namespace, workspace):
             self.enqueue("Provider", provider.key)
+
+
+def _key_of(body: dict[str, Any]) -> str:
+    meta = body.get("metadata") or {}
+    return f"{meta.get('namespace')}/{meta.get('name')}"

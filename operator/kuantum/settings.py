@@ -16,6 +16,8 @@ class Settings:
     # Jobs executing at once per target when the billing plan sets no maxConcurrentJobs.
     target_concurrency: int = _int("KUANTUM_TARGET_CONCURRENCY", 4)
     resync_seconds: int = _int("KUANTUM_RESYNC_SECONDS", 30)
+    # Jobs queued for their turn are revisited only every this many resyncs (see Controller._resync).
+    full_resync_rounds: int = _int("KUANTUM_FULL_RESYNC_ROUNDS", 10)
     # Every this many seconds the jobs whose queuePosition is stale are reconciled (the reconciler writes the
     # position only when it moved), at most queue_position_budget of them per round, front first.
     queue_position_seconds: int = _int("KUANTUM_QUEUE_POSITION_SECONDS", 5)

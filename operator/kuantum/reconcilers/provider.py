@@ -9,7 +9,7 @@ from ..backends.remote import PROBE_SECONDS, Probe
 from ..catalog import ALIASES, canonical_provider_id, targets_of
 from ..conditions import get_condition, remove_condition, set_condition
 from ..lookup import primary_provider, workspace_of
-from ..models import ProviderSpec, ProviderStatus, TargetStatus
+from ..models import JobState, ProviderSpec, ProviderStatus, TargetStatus
 from ..models.provider import ProviderUsage
 from ..objects import ProviderObject
 from ..timeutil import month_of, now_iso
@@ -48,6 +48,11 @@ class ProviderReconciler:
             if not permanent:
                 self.ctx.enqueue_after("Provider", key, 10.0)
         await self._write(provider, old, new)
+        if _availability(old) != _availability(new):
+            # Queued jobs of a target turned Unavailable wait with a condition saying so; back to Available, on.
+            for job in self.ctx.dispatcher.members((provider.meta.namespace, provider.workspace, new.providerId or "")):
+                if job.state == JobState.WAITING:
+                    self.ctx.enqueue("QuantumJob", job.key)
         before, after = (get_condition(c, "CredentialsValid") for c in (old.conditions, new.conditions))
         if after is not None and after.status == "False" and (before is None or before.status != "False"
                                                                or before.message != after.message):
@@ -139,3 +144,7 @@ class ProviderReconciler:
             return status.model_copy(update={"targets": targets, "usage": None})
 
         await self.writer.write(provider, old, new, counters_only=without_counters(new) == without_counters(old))
+
+
+def _availability(status: ProviderStatus) -> dict[str, str | None]:
+    return {t.id: t.availability for t in status.targets}
