@@ -33,7 +33,7 @@ from .settings import Settings
 from .statemachine import is_final
 from .storage import StorageError
 from .storage_registry import StorageRegistry
-from .store import Store
+from .store import Store, key_of
 from .workqueue import HandlerError, Requeue, WorkQueue
 
 log = logging.getLogger("kuantum.controller")
@@ -271,7 +271,7 @@ class Controller:
 
     # ----- events (from Kopf) -----
     def on_resource_event(self, kind: str, event_type: str | None, body: dict[str, Any]) -> None:
-        previous = self.store.providers.get(_key_of(body)) if kind == "Provider" else None
+        previous = self.store.providers.get(key_of(body)) if kind == "Provider" else None
         if event_type == "DELETED":
             obj = PARSERS[kind](body)
             self.store.remove(kind, body)
@@ -317,8 +317,3 @@ class Controller:
     def _enqueue_providers(self, namespace: str, workspace: str) -> None:
         for provider in providers_of_workspace(self.store, namespace, workspace):
             self.enqueue("Provider", provider.key)
-
-
-def _key_of(body: dict[str, Any]) -> str:
-    meta = body.get("metadata") or {}
-    return f"{meta.get('namespace')}/{meta.get('name')}"
