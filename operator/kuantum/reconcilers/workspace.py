@@ -22,6 +22,12 @@ from .throttle import ThrottledStatusWriter
 
 log = logging.getLogger("kuantum.workspace")
 MAX_RETRY_SECONDS = 300.0
+# A missing storage Secret or key is a fix the user makes (often a moment after the workspace: GitOps and
+# `kubectl apply -f dir/` do not order them), and looking again is one read from the API server; so it is looked
+# for at least this often, while an unreachable storage backs off to MAX_RETRY_SECONDS. (The operator may not
+# list or watch Secrets, so it cannot be told.)
+SECRET_RETRY_SECONDS = 10.0
+SECRET_REASONS = frozenset({"SecretNotFound", "SecretKeyNotFound"})
 
 
 def qio_provider_manifest(workspace: WorkspaceObject) -> dict[str, Any]:
@@ -68,22 +74,28 @@ class WorkspaceReconciler:
         new.conditions = set_condition(new.conditions, "StorageReady", ready, reason, message, now, generation)
         new.conditions = set_condition(new.conditions, "Ready", ready, reason if not ready else "Ready",
                                        message if not ready else "the workspace is ready", now, generation)
-        if ready:
+        delay = None if ready else self._retry_delay(key, reason)
+        if delay is None:
             new.conditions = remove_condition(new.conditions, "Reconciling")
         else:
-            new.conditions = set_condition(new.conditions, "Reconciling", True, reason, "retrying with backoff",
-                                           now, generation)
+            retry = (f"looking for the Secret again within {SECRET_RETRY_SECONDS:.0f} s" if reason in SECRET_REASONS
+                     else "retrying with backoff")
+            new.conditions = set_condition(new.conditions, "Reconciling", True, reason, retry, now, generation)
         await self._ensure_qio_provider(ws)
         new.providers = self._providers(ws)
         new.jobCounts = self._job_counts(ws)
         new.observedGeneration = generation
         await self._write(ws, old, new)
-        if ready:
+        if delay is None:
             self.failures.pop(key, None)
         else:
-            self.failures[key] += 1
-            delay = min(MAX_RETRY_SECONDS, 5.0 * 2 ** (self.failures[key] - 1))
             self.ctx.enqueue_after("QuantumWorkspace", key, delay)
+
+    def _retry_delay(self, key: str, reason: str) -> float:
+        """When to look again at a workspace that is not ready: exponential backoff from 5 s, capped."""
+        self.failures[key] += 1
+        cap = SECRET_RETRY_SECONDS if reason in SECRET_REASONS else MAX_RETRY_SECONDS
+        return min(cap, 5.0 * 2 ** (self.failures[key] - 1))
 
     async def _ensure_finalizer(self, ws: WorkspaceObject) -> WorkspaceObject:
         """Deleting a workspace cancels its jobs first (as Azure Quantum does): the finalizer holds the
