@@ -161,7 +161,7 @@ class NodeAgent:
     # ---------- pods: reconcile ----------
     def run(self) -> None:
         (self.root / "pods").mkdir(parents=True, exist_ok=True)
-        self.cgroups = PodCgroups.create(self.root, cpushare.node_shares(podstatus.node_cpus()))
+        self.cgroups = PodCgroups.create(self.root, cpushare.PODS_SHARES)
         # Pods forgotten while no agent ran (or whose cgroup removal failed before a restart) have no folder.
         known = {folder.name for folder in (self.root / "pods").iterdir()}
         self.cgroup_leftovers.update(self.cgroups.orphans(known))

@@ -1,10 +1,11 @@
 """Pods' CPU weight as cgroups, as the kubelet's cgroupsPerQOS lays them out: every pod in a cgroup of its
-own, under one parent whose cpu.shares is the node's allocatable CPU.
+own weighing its CPU request, under one parent that weighs the least (cpushare.PODS_SHARES: this node shares
+its machine with the control plane, which the pods must not slow down).
 
 Niceness alone (cpushare.nice) weighs each process: 54 solver processes at nice 13 together outweighed every
 control-plane process on this machine (API server, etcd, scheduler, operator, this agent), the load average
 reached 31 and pod starts and bindings waited for seconds. Under one parent the pods together weigh what the
-node gives them, however many processes they run.
+parent weighs, however many processes they run.
 
 The cgroup v1 cpu controller (what this machine mounts) is used where it is writable; elsewhere (cgroup v2,
 no permission) pods run in the agent's cgroup and only their niceness applies.
@@ -38,17 +39,17 @@ class PodCgroups:
         self.parent = parent
 
     @classmethod
-    def create(cls, state_dir: Path, node_shares: int, root: Path = CPU_ROOT) -> PodCgroups:
+    def create(cls, state_dir: Path, parent_shares: int, root: Path = CPU_ROOT) -> PodCgroups:
         parent = root / parent_name(state_dir)
         try:
             if not (root / "cpu.shares").is_file():
                 raise OSError(f"no cgroup v1 cpu controller at {root}")
             parent.mkdir(exist_ok=True)
-            (parent / "cpu.shares").write_text(str(node_shares))
+            (parent / "cpu.shares").write_text(str(parent_shares))
         except OSError as e:
             log.info("pods run without cgroups (niceness only): %s", e)
             return cls(None)
-        log.info("pods run in cgroups under %s (cpu.shares %d)", parent, node_shares)
+        log.info("pods run in cgroups under %s (cpu.shares %d)", parent, parent_shares)
         return cls(parent)
 
     def procs_file(self, uid: str, pod_shares: int) -> Path | None:

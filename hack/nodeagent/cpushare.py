@@ -5,8 +5,8 @@ etcd and the kubelet are outside the pods' cgroups, or on other machines).
 The kubelet gives a container `milliCPU * 1024 / 1000` shares (at least 2, the BestEffort value); CFS
 weighs a nice level n as about 1024 / 1.25**n. So 1 CPU or more runs at nice 0, 500m at 3, 50m at 13, a
 container with no request at 19. Niceness weighs each process alone, so many pods together still outweigh
-the control plane; where it can, the agent also gives every pod a cgroup under one parent weighing the node's
-allocatable CPU (cgroups.py), as the kubelet does.
+the control plane; where it can, the agent also gives every pod a cgroup under one parent (cgroups.py) that
+weighs the least a cgroup can, PODS_SHARES.
 """
 
 from __future__ import annotations
@@ -44,9 +44,13 @@ def pod_shares(pod: dict[str, Any]) -> int:
     return max(MIN_SHARES, sum(shares(c) for c in pod["spec"]["containers"]))
 
 
-def node_shares(cpus: int) -> int:
-    """cpu.shares of the parent of all pods: the node's allocatable CPU."""
-    return max(MIN_SHARES, cpus * 1024)
+# cpu.shares of the parent of all pods. The kubelet weighs its pods' parent as the node's allocatable CPU, on a
+# worker node that the control plane does not share. This node does share its machine with the API server, etcd,
+# the scheduler, the controller manager and the operator, so its pods weigh what the kubelet gives BestEffort
+# pods: they get every cycle the control plane leaves and none it needs, as on a cluster whose control plane has
+# machines of its own. (At the node's allocatable CPU, 54 CPU-bound solver pods slowed every control-plane
+# component: a slot's handover p99 1.17 s at 2,500 jobs, 0.39 s with this weight; benchmarks/README.md.)
+PODS_SHARES = MIN_SHARES
 
 
 def nice(container: dict[str, Any]) -> int:

@@ -205,11 +205,11 @@ def test_deleting_a_running_pod_kills_its_process(
     wait_for(pod_gone, timeout=30, what="pod object deleted")
 
 
-def test_a_pods_processes_run_in_its_own_cgroup_under_the_nodes_share(
+def test_a_pods_processes_run_in_its_own_cgroup_under_the_pods_parent(
     cluster: Any, api_client: client.ApiClient, core: client.CoreV1Api, namespace: str
 ) -> None:
-    """As the kubelet's cgroupsPerQOS: the pod's cgroup weighs its CPU request, all pods together the node's
-    allocatable CPU, and the cgroup goes with the pod."""
+    """As the kubelet's cgroupsPerQOS: the pod's cgroup weighs its CPU request and goes with the pod; all pods
+    together weigh the least a cgroup can (the control plane shares this machine and goes first)."""
     if cluster.state_dir is None:
         pytest.skip("needs the dev cluster's node agent")
     if not os.access(CPU_CGROUPS / "cpu.shares", os.W_OK):
@@ -225,7 +225,7 @@ def test_a_pods_processes_run_in_its_own_cgroup_under_the_nodes_share(
     cpu_line = next(line for line in cgroups if line.split(":")[1] == "cpu")
     assert cpu_line.split(":", 2)[2] == f"/{parent.name}/{pod.metadata.uid}"
     assert (pod_cgroup / "cpu.shares").read_text().strip() == "256"  # 250m, as the kubelet converts it
-    assert (parent / "cpu.shares").read_text().strip() == str(len(os.sched_getaffinity(0)) * 1024)
+    assert (parent / "cpu.shares").read_text().strip() == "2"
     core.delete_namespaced_pod(pod.metadata.name, namespace, grace_period_seconds=0)
     wait_for(lambda: not pod_cgroup.exists(), timeout=30, what="the pod's cgroup removed")
 

@@ -18,11 +18,11 @@ def _controller(tmp_path: Path) -> Path:
     return root
 
 
-def test_pods_get_a_cgroup_each_under_one_parent_weighing_the_node(tmp_path: Path) -> None:
+def test_pods_get_a_cgroup_each_under_one_parent_weighing_the_least(tmp_path: Path) -> None:
     root = _controller(tmp_path)
-    cgroups = PodCgroups.create(tmp_path / "state", cpushare.node_shares(2), root=root)
+    cgroups = PodCgroups.create(tmp_path / "state", cpushare.PODS_SHARES, root=root)
     assert cgroups.parent == root / parent_name(tmp_path / "state")
-    assert (cgroups.parent / "cpu.shares").read_text() == "2048"
+    assert (cgroups.parent / "cpu.shares").read_text() == "2"
     procs = cgroups.procs_file("uid-1", 51)
     assert procs == cgroups.parent / "uid-1" / "cgroup.procs"
     assert (cgroups.parent / "uid-1" / "cpu.shares").read_text() == "51"
