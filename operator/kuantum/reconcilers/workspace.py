@@ -74,8 +74,7 @@ class WorkspaceReconciler:
         new.conditions = set_condition(new.conditions, "StorageReady", ready, reason, message, now, generation)
         new.conditions = set_condition(new.conditions, "Ready", ready, reason if not ready else "Ready",
                                        message if not ready else "the workspace is ready", now, generation)
-        delay = None if ready else self._retry_delay(key, reason)
-        if delay is None:
+        if ready:
             new.conditions = remove_condition(new.conditions, "Reconciling")
         else:
             retry = (f"looking for the Secret again within {SECRET_RETRY_SECONDS:.0f} s" if reason in SECRET_REASONS
@@ -86,10 +85,10 @@ class WorkspaceReconciler:
         new.jobCounts = self._job_counts(ws)
         new.observedGeneration = generation
         await self._write(ws, old, new)
-        if delay is None:
+        if ready:
             self.failures.pop(key, None)
         else:
-            self.ctx.enqueue_after("QuantumWorkspace", key, delay)
+            self.ctx.enqueue_after("QuantumWorkspace", key, self._retry_delay(key, reason))
 
     def _retry_delay(self, key: str, reason: str) -> float:
         """When to look again at a workspace that is not ready: exponential backoff from 5 s, capped."""
