@@ -395,8 +395,9 @@ def test_azurite_node_agent_and_solver_process_killed(env: Env, new_batch: Calla
     env.fc.kill("node-agent")
     batch.cancel_some()
     # While it is down, a solver that was running finishes (its exit code waits in the agent's state folder).
-    running = env.fc.solver_processes()
-    wait_for(lambda: set(running) - set(env.fc.solver_processes()), timeout=90, interval=0.5,
+    # Those the agent started count even before their process wrote its PID (pods get the CPU last).
+    running = env.fc.unfinished_solvers()
+    wait_for(lambda: running - env.fc.unfinished_solvers(), timeout=90, interval=0.5,
              what="a solver process ending while the node agent is down")
     env.fc.start("node-agent")
     seen = batch.wait_progress(seen)

@@ -115,6 +115,12 @@ class FaultCluster:
                     found[pid_file.parent.parent.name] = pid
         return found
 
+    def unfinished_solvers(self) -> set[str]:
+        """Uids of the pods whose solver the node agent started (its state folder made; the process may not have
+        written its PID yet) and that has not recorded an exit code."""
+        return {folder.parent.name for folder in (self.state / "node" / "pods").glob("*/solver")
+                if not (folder / "exit_code").exists()}
+
     def _component(self, action: str, name: str, timeout: float = 60) -> None:
         self._hack("cluster-component.sh", action, name, timeout=timeout)
 
