@@ -7,12 +7,14 @@ KUANTUM_CACHE ?= $(HOME)/.cache/kuantum
 export KUANTUM_PYTHON := $(abspath $(BIN)/python)
 export PATH := $(abspath $(BIN)):$(KUANTUM_CACHE)/bin:$(PATH)
 
-.PHONY: help venv bench-venv tools cluster-up cluster-down cluster-purge lint fmt crds test test-unit test-integration demo bench clean mutation
+.PHONY: help venv bench-venv tools images images-gpu cluster-up cluster-down cluster-purge lint fmt crds test test-unit test-integration demo bench clean mutation
 
 help:
 	@echo "make demo          dev cluster up, operator running, example jobs applied and shown"
 	@echo "make test          lint + unit + integration tests (starts and stops the dev cluster)"
-	@echo "make cluster-up    start the dev cluster (etcd, kube-apiserver, controller-manager, scheduler, node agent, Azurite)"
+	@echo "make images        build kuantum-operator and kuantum-solver (buildah) and import them into the dev node"
+	@echo "make cluster-up    start the dev cluster (etcd, kube-apiserver, controller-manager, scheduler, Azurite,"
+	@echo "                   a kubelet on containerd with kube-proxy)"
 	@echo "make cluster-down  stop exactly what cluster-up started"
 	@echo "make lint | crds | bench"
 
@@ -41,7 +43,16 @@ $(BENCH_VENV)/.installed: solver-image/pyproject.toml
 tools:
 	@bash hack/install-tools.sh
 
-cluster-up: venv
+# The images, from Dockerfile and solver-image/Dockerfile, tagged by a hash of their inputs (rebuilt only when
+# those change), imported into the running dev node; their references in build/images.env.
+images: tools
+	@bash hack/images.sh
+
+# The solver image's GPU variant too (--build-arg EXTRAS=gpu: cupy and NVIDIA's CUDA libraries, a few GB).
+images-gpu: tools
+	@bash hack/images.sh --gpu
+
+cluster-up: tools images
 	@bash hack/cluster-up.sh
 
 cluster-down:
@@ -54,7 +65,7 @@ lint: venv
 	@echo "==> ruff"
 	@$(BIN)/ruff check .
 	@echo "==> mypy"
-	@$(BIN)/mypy operator/kuantum hack/nodeagent
+	@$(BIN)/mypy operator/kuantum
 	@$(BIN)/mypy --config-file solver-image/pyproject.toml solver-image/kuantum_solvers
 
 fmt: venv
@@ -66,12 +77,12 @@ crds: venv
 test-unit: venv
 	@$(BIN)/pytest -q tests/unit
 
-test-integration: venv tools
+test-integration: venv tools images
 	@$(BIN)/pytest -q tests/integration tests/e2e
 
 # The whole suite: lint, unit, integration and e2e. Integration tests start the dev cluster
 # (or use KUANTUM_TEST_KUBECONFIG) and stop what they started.
-test: lint tools
+test: lint tools images
 	@$(BIN)/pytest -q -p no:cacheprovider --durations=25
 
 # Mutation testing (cosmic-ray, installed into build/mutation/venv by the script) of the core operator

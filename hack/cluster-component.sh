@@ -5,7 +5,8 @@
 #   hack/cluster-component.sh start NAME     start it again (hack/cluster-up.sh, which starts what is not running)
 #   hack/cluster-component.sh restart NAME   stop, then start
 #   hack/cluster-component.sh pid NAME       print its PID when it runs (exit 1 otherwise)
-# NAME: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, azurite, node-agent.
+# NAME: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, azurite, or one of the node's
+# (KUANTUM_NODE_NAME, default the first): containerd, kubelet, kube-proxy.
 # The cluster is the one KUANTUM_STATE and the port variables of hack/cluster-env.sh name, as for cluster-up.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -14,8 +15,11 @@ here="$(cd "$(dirname "$0")" && pwd)"
 
 action="${1:-}" name="${2:-}"
 case "$name" in
-  etcd|kube-apiserver|kube-controller-manager|kube-scheduler|azurite|node-agent) ;;
-  *) die "usage: $0 kill|stop|start|restart|pid etcd|kube-apiserver|kube-controller-manager|kube-scheduler|azurite|node-agent" ;;
+  etcd|kube-apiserver|kube-controller-manager|kube-scheduler|azurite) ;;
+  containerd|kubelet|kube-proxy)
+    if [ -f "$NODE_DIR/node.env" ]; then set -a; . "$NODE_DIR/node.env"; set +a; . "$here/cluster-env.sh"; fi
+    export PIDS="$NODE_PIDS" ;;
+  *) die "usage: $0 kill|stop|start|restart|pid NAME (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, azurite, containerd, kubelet, kube-proxy)" ;;
 esac
 
 case "$action" in

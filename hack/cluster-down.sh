@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Stops exactly the processes cluster-up started, by the PIDs it recorded (SIGTERM, then SIGKILL).
+# Stops exactly what cluster-up started, by the PIDs it recorded (SIGTERM, then SIGKILL), and cleans up after
+# the node (hack/node-down.sh: its pods, containers, mounts, cgroups, firewall rules and bridge).
 # --purge also deletes the state folder (etcd data, certificates, logs).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -7,12 +8,16 @@ here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/cluster-env.sh"
 
 step "stopping the dev cluster (state: $STATE)"
-# Reverse start order: the node agent first, so it stops its pods' processes while the API is up.
-stop_one gateway  # started by make demo
-stop_one operator  # started by make demo
-stop_one node-agent
-# Pod processes outlive an agent restart on purpose; here they must go too.
-[ -d "$STATE/node" ] && python3 "$here/node_agent.py" --state-dir "$STATE/node" --kill-all | sed 's/^/    /' >&2
-for c in azurite kube-scheduler kube-controller-manager kube-apiserver etcd; do stop_one "$c"; done
+# The controllers first, so that nothing replaces the pods the node's shutdown deletes.
+for c in kube-controller-manager kube-scheduler; do stop_one "$c"; done
+for node in "$STATE"/nodes/*/; do
+  [ -d "$node" ] || continue
+  node=$(basename "$node")
+  # Each node's own settings were those it was started with (cluster-env.sh derives them from its name and
+  # the environment); the first node's are this environment's.
+  KUANTUM_NODE_NAME="$node" bash "$here/node-down.sh" --keep-network
+done
+for c in azurite kube-apiserver etcd; do stop_one "$c"; done
+bash "$here/node-network.sh" --down
 if [ "${1:-}" = "--purge" ]; then rm -rf "$STATE"; info "removed $STATE"; fi
 info "dev cluster stopped"

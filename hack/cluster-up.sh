@@ -1,43 +1,45 @@
 #!/usr/bin/env bash
-# Starts the Kuantum dev cluster on loopback: etcd, kube-apiserver (secure port only, RBAC + Node
-# authorization, token auth), kube-controller-manager, kube-scheduler, the node agent and Azurite.
-# Idempotent: components already running (by PID file) are reused. Stop with hack/cluster-down.sh.
+# Starts the Kuantum dev cluster: etcd, kube-apiserver (secure port only, RBAC + Node authorization, token and
+# certificate auth), kube-controller-manager, kube-scheduler, Azurite, and one node (hack/node-up.sh: a kubelet
+# on containerd, kube-proxy, a CNI bridge). Idempotent: components already running (by PID file) are reused.
+# A start that fails stops what it started. Stop with hack/cluster-down.sh.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/lib.sh"
 . "$here/cluster-env.sh"
 
-PYTHON="${KUANTUM_PYTHON:-}"
-if [ -z "$PYTHON" ]; then
-  PYTHON=python3
-  [ -x "$here/../.venv/bin/python" ] && PYTHON="$(cd "$here/.." && pwd)/.venv/bin/python"
-fi
-"$PYTHON" -c 'import kubernetes' 2>/dev/null \
-  || die "the node agent needs the Python 'kubernetes' package in $PYTHON (run 'make venv' or set KUANTUM_PYTHON)"
-
 bash "$here/install-tools.sh"
 mkdir -p "$STATE/pids" "$STATE/logs" "$PKI"
 
 # ---------- certificates, keys and tokens (made once per state folder) ----------
+# The API server is reached at 127.0.0.1 from the host, at the node's IP and at the `kubernetes` Service's IP
+# from pods.
+SANS="IP:127.0.0.1,IP:$NODE_IP,IP:$KUBERNETES_SERVICE_IP,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc"
 if [ ! -f "$PKI/ca.crt" ]; then
   step "generating certificates and service-account keys in $PKI"
   (
     cd "$PKI"
     openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 3650 -subj /CN=kuantum-dev-ca 2>/dev/null
-    openssl req -newkey rsa:2048 -nodes -keyout apiserver.key -out apiserver.csr -subj /CN=kube-apiserver 2>/dev/null
-    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\n' > san.ext
-    openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out apiserver.crt -days 3650 -extfile san.ext 2>/dev/null
     openssl genrsa -out sa.key 2048 2>/dev/null
     openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
-    rm -f apiserver.csr san.ext
     tok() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
     {
       echo "$(tok),admin,admin,system:masters"
       echo "$(tok),system:kube-controller-manager,kcm"
       echo "$(tok),system:kube-scheduler,sched"
-      echo "$(tok),system:node:$NODE_NAME,node,system:nodes"
     } > tokens.csv
     chmod 600 tokens.csv ./*.key
+  )
+fi
+if [ ! -f "$PKI/apiserver.san" ] || [ "$(cat "$PKI/apiserver.san")" != "$SANS" ]; then
+  (
+    cd "$PKI"
+    openssl req -newkey rsa:2048 -nodes -keyout apiserver.key -out apiserver.csr -subj /CN=kube-apiserver 2>/dev/null
+    printf 'subjectAltName=%s\n' "$SANS" > san.ext
+    openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out apiserver.crt -days 3650 \
+      -extfile san.ext 2>/dev/null
+    rm -f apiserver.csr san.ext; chmod 600 apiserver.key
+    printf '%s' "$SANS" > apiserver.san
   )
 fi
 
@@ -63,51 +65,14 @@ KC
 write_kubeconfig admin "$KUBECONFIG_ADMIN"
 write_kubeconfig system:kube-controller-manager "$STATE/kcm.kubeconfig"
 write_kubeconfig system:kube-scheduler "$STATE/scheduler.kubeconfig"
-write_kubeconfig "system:node:$NODE_NAME" "$STATE/node.kubeconfig"
 
-# ---------- process helpers ----------
-alive() { recorded_pid "$1" >/dev/null; }  # name -> 0 if its recorded PID runs the recorded command
-start() { # name marker cmd... ; marker is a string of the command line used to recognise the PID later
-  local name=$1 marker=$2; shift 2
-  if alive "$name"; then info "$name already running (pid $(cat "$STATE/pids/$name.pid"))"; return 0; fi
-  info "starting $name"
-  # setsid: its own session, so it outlives `make` and is stopped only by cluster-down, by PID.
-  setsid "$@" >>"$STATE/logs/$name.log" 2>&1 < /dev/null &
-  local pid=$!
-  echo "$pid" > "$STATE/pids/$name.pid"
-  printf '%s' "$marker" > "$STATE/pids/$name.cmd"
-  STARTED=("$name" "${STARTED[@]}")
-  # Until its exec the forked shell's command line is this script's: a liveness check then would take the
-  # process for dead (seen: kube-controller-manager "did not become healthy" in under a second, no log line).
-  for _ in $(seq 50); do alive "$name" && return 0; gone "$pid" && return 0; sleep 0.1; done
-}
-# A start that fails stops what it started itself (newest first), so a retry begins clean and nothing is left
-# running; what was already running when it began is left alone.
-STARTED=()
-stop_started() {
-  local status=$?
-  if [ "$status" -ne 0 ] && [ "${#STARTED[@]}" -gt 0 ]; then
-    info "stopping what this failed start started: ${STARTED[*]}"
-    for name in "${STARTED[@]}"; do stop_one "$name"; done
-  fi
-}
 trap stop_started EXIT
-wait_healthy() { # name seconds check-cmd...
-  local name=$1 secs=$2; shift 2
-  local deadline=$((SECONDS + secs))
-  while [ $SECONDS -lt $deadline ]; do
-    if "$@" >/dev/null 2>&1; then info "$name is healthy"; return 0; fi
-    if ! alive "$name"; then break; fi
-    sleep 0.5
-  done
-  printf '\nkuantum: %s did not become healthy. Last lines of %s:\n' "$name" "$STATE/logs/$name.log" >&2
-  tail -n 25 "$STATE/logs/$name.log" >&2 || true
-  exit 1
-}
 https_ok() { curl -fsk --max-time 2 "$1"; }
 kubectl_admin() { "$KUANTUM_BIN/kubectl" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
 
 step "starting the dev cluster (state: $STATE)"
+# The pods' bridge first: the API server advertises, and Azurite listens on, the node's address on it.
+bash "$here/node-network.sh"
 start etcd "$STATE/etcd" "$KUANTUM_BIN/etcd" --name kuantum-dev --data-dir "$STATE/etcd" \
   --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
   --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
@@ -115,16 +80,16 @@ start etcd "$STATE/etcd" "$KUANTUM_BIN/etcd" --name kuantum-dev --data-dir "$STA
 wait_healthy etcd 30 curl -fs --max-time 2 "http://127.0.0.1:$ETCD_PORT/health"
 
 start kube-apiserver "--secure-port=$APISERVER_PORT" "$KUANTUM_BIN/kube-apiserver" \
-  --etcd-servers "http://127.0.0.1:$ETCD_PORT" --bind-address 127.0.0.1 --advertise-address 127.0.0.1 \
+  --etcd-servers "http://127.0.0.1:$ETCD_PORT" --bind-address 0.0.0.0 --advertise-address "$NODE_IP" \
   "--secure-port=$APISERVER_PORT" --insecure-port 0 \
   --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" --client-ca-file "$PKI/ca.crt" \
-  --token-auth-file "$PKI/tokens.csv" --authorization-mode Node,RBAC \
+  --token-auth-file "$PKI/tokens.csv" --authorization-mode Node,RBAC --kubelet-preferred-address-types InternalIP \
   --enable-admission-plugins NodeRestriction --disable-admission-plugins TaintNodesByCondition \
   --anonymous-auth=false \
   --service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
   --service-account-issuer https://kubernetes.default.svc.cluster.local \
-  --service-cluster-ip-range 10.96.0.0/24 --allow-privileged=false \
-  --endpoint-reconciler-type none --event-ttl 1h
+  --service-cluster-ip-range "$SERVICE_CIDR" --allow-privileged=false \
+  --endpoint-reconciler-type lease --event-ttl 1h
 wait_healthy kube-apiserver 90 kubectl_admin get --raw /readyz
 
 # Client rate limits as Kubernetes' own scalability tests set them (--kube-api-qps/--kube-api-burst 100): at the
@@ -144,13 +109,11 @@ start kube-scheduler "--secure-port=$SCHEDULER_PORT" "$KUANTUM_BIN/kube-schedule
   --bind-address 127.0.0.1 "--secure-port=$SCHEDULER_PORT" --port 0 --leader-elect=false
 wait_healthy kube-scheduler 120 https_ok "https://127.0.0.1:$SCHEDULER_PORT/healthz"
 
-start azurite "$STATE/azurite" "$KUANTUM_BIN/azurite-blob" --blobHost 127.0.0.1 --blobPort "$AZURITE_PORT" \
+start azurite "$STATE/azurite" "$KUANTUM_BIN/azurite-blob" --blobHost "$AZURITE_HOST" --blobPort "$AZURITE_PORT" \
   --location "$STATE/azurite" --skipApiVersionCheck --loose --silent --disableTelemetry
-wait_healthy azurite 60 bash -c "curl -s --max-time 2 -o /dev/null http://127.0.0.1:$AZURITE_PORT/devstoreaccount1"
+wait_healthy azurite 60 bash -c "curl -s --max-time 2 -o /dev/null http://$AZURITE_HOST:$AZURITE_PORT/devstoreaccount1"
 
-start node-agent "$here/node_agent.py" "$PYTHON" "$here/node_agent.py" \
-  --kubeconfig "$STATE/node.kubeconfig" --node-name "$NODE_NAME" --state-dir "$STATE/node"
-wait_healthy node-agent 60 bash -c "'$KUANTUM_BIN/kubectl' --kubeconfig '$KUBECONFIG_ADMIN' get node '$NODE_NAME' -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' | grep -qx True"
+bash "$here/node-up.sh"
 
 printf '%s\n' "$AZURITE_CONNECTION_STRING" > "$STATE/azurite.connection-string"
 step "dev cluster is up"

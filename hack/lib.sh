@@ -25,13 +25,18 @@ apt_install() {
     || die "apt-get install $* failed (try it by hand to see why)"
 }
 
-# The PID cluster-up recorded for a dev-cluster process under $STATE/pids, printed when that PID still runs the
-# recorded command (PIDs get reused); fails otherwise.
+# Where a cluster's process records its PID and the command that recognises it: $PIDS (default
+# $STATE/pids; a node's processes use the node's own folder, so a second node may run beside the first).
+pids_dir() { printf '%s\n' "${PIDS:-$STATE/pids}"; }
+
+# The PID recorded for a dev-cluster process, printed when that PID still runs the recorded command
+# (PIDs get reused); fails otherwise.
 recorded_pid() { # name
-  local pidf="$STATE/pids/$1.pid" pid
+  local dir pidf pid
+  dir=$(pids_dir); pidf="$dir/$1.pid"
   [ -f "$pidf" ] || return 1
   pid=$(cat "$pidf")
-  [ -d "/proc/$pid" ] && grep -qa -- "$(cat "$STATE/pids/$1.cmd" 2>/dev/null)" "/proc/$pid/cmdline" 2>/dev/null \
+  [ -d "/proc/$pid" ] && grep -qa -- "$(cat "$dir/$1.cmd" 2>/dev/null)" "/proc/$pid/cmdline" 2>/dev/null \
     || return 1
   printf '%s\n' "$pid"
 }
@@ -42,7 +47,8 @@ gone() { # pid -> 0 once it no longer runs (a zombie waiting for its parent coun
 
 # Stops one dev-cluster process by its recorded PID: the signal (TERM by default), SIGKILL after 10 s.
 stop_one() { # name [signal]
-  local pid
+  local pid dir
+  dir=$(pids_dir)
   if pid=$(recorded_pid "$1"); then
     info "stopping $1 (pid $pid, SIG${2:-TERM})"
     kill "-${2:-TERM}" "$pid" 2>/dev/null || true
@@ -50,5 +56,51 @@ stop_one() { # name [signal]
     gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
     for _ in $(seq 50); do gone "$pid" && break; sleep 0.1; done
   fi
-  rm -f "$STATE/pids/$1.pid" "$STATE/pids/$1.cmd"
+  rm -f "$dir/$1.pid" "$dir/$1.cmd"
+}
+
+alive() { recorded_pid "$1" >/dev/null; }  # name -> 0 if its recorded PID runs the recorded command
+
+# What a start began, newest first: a start that fails stops exactly these (stop_started, on EXIT), so a retry
+# begins clean and nothing is left running; what was already running when it began is left alone.
+STARTED=()
+start() { # name marker cmd... ; marker is a string of the command line used to recognise the PID later
+  local name=$1 marker=$2 dir; shift 2
+  dir=$(pids_dir); mkdir -p "$dir" "$STATE/logs"
+  if alive "$name"; then info "$name already running (pid $(cat "$dir/$name.pid"))"; return 0; fi
+  info "starting $name"
+  # setsid: its own session, so it outlives `make` and is stopped only by cluster-down, by PID.
+  setsid "$@" >>"$STATE/logs/$name.log" 2>&1 < /dev/null &
+  local pid=$!
+  echo "$pid" > "$dir/$name.pid"
+  printf '%s' "$marker" > "$dir/$name.cmd"
+  STARTED=("$(pids_dir):$name" "${STARTED[@]}")
+  # Until its exec the forked shell's command line is this script's: a liveness check then would take the
+  # process for dead (seen: kube-controller-manager "did not become healthy" in under a second, no log line).
+  for _ in $(seq 50); do alive "$name" && return 0; gone "$pid" && return 0; sleep 0.1; done
+}
+stop_started() {
+  local status=$? entry
+  if [ "$status" -ne 0 ] && [ "${#STARTED[@]}" -gt 0 ]; then
+    info "stopping what this failed start started: ${STARTED[*]##*:}"
+    for entry in "${STARTED[@]}"; do PIDS="${entry%:*}" stop_one "${entry##*:}"; done
+  fi
+}
+
+# Waits until a check passes, for as long as the process runs and at most `seconds` (a bound, not a sleep:
+# it returns the moment the check passes). Fails with the process's last log lines.
+wait_healthy() { # name seconds check-cmd...
+  local name=$1 secs=$2; shift 2
+  local deadline=$((SECONDS + secs))
+  while [ $SECONDS -lt $deadline ]; do
+    if "$@" >/dev/null 2>&1; then info "$name is healthy"; return 0; fi
+    if ! alive "$name"; then
+      printf '\nkuantum: %s exited before it became healthy.' "$name" >&2
+      break
+    fi
+    sleep 0.5
+  done
+  printf '\nkuantum: %s did not become healthy. Last lines of %s:\n' "$name" "$STATE/logs/$name.log" >&2
+  tail -n 25 "$STATE/logs/$name.log" >&2 || true
+  exit 1
 }
