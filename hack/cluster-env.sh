@@ -21,8 +21,8 @@ NODE_DIR="$STATE/nodes/$NODE_NAME"
 NODE_PIDS="$NODE_DIR/pids"
 # The pods' network: a Linux bridge whose first address is the node's IP, the pods' gateway, and where the
 # API server and Azurite are reachable alike from pods and from the host.
-POD_CIDR="${KUANTUM_POD_CIDR:-10.88.0.0/16}"
-NODE_IP="${KUANTUM_NODE_IP:-10.88.0.1}"
+POD_CIDR="${KUANTUM_POD_CIDR:-10.244.0.0/16}"
+NODE_IP="${KUANTUM_NODE_IP:-10.244.0.1}"
 BRIDGE="${KUANTUM_BRIDGE:-kuantum0}"
 KUBELET_PORT="${KUANTUM_KUBELET_PORT:-16460}"
 KUBELET_HEALTHZ_PORT="${KUANTUM_KUBELET_HEALTHZ_PORT:-16461}"
@@ -32,7 +32,10 @@ KUBE_PROXY_METRICS_PORT="${KUANTUM_KUBE_PROXY_METRICS_PORT:-16463}"
 # fault tests') runs without one (its tests need no Service).
 KUBE_PROXY="${KUANTUM_KUBE_PROXY:-1}"
 CONTAINERD_DIR="$NODE_DIR/containerd"
-CONTAINERD_SOCK="$CONTAINERD_DIR/containerd.sock"
+# A unix socket's path has at most 107 bytes (containerd's ttrpc socket adds ".ttrpc"): under /run, named by a
+# hash of the node's folder, not under a state folder that may lie deep in a temporary directory.
+containerd_sock_of() { printf '/run/kuantum/%s/containerd.sock\n' "$(printf '%s' "$1" | sha256sum | cut -c1-16)"; }
+CONTAINERD_SOCK="$(containerd_sock_of "$NODE_DIR")"
 KUBELET_DIR="$NODE_DIR/kubelet"
 # The node's pods live under a cgroup of their own in every hierarchy (the kubelet's --cgroup-root).
 NODE_CGROUP="kuantum-$NODE_NAME"

@@ -144,10 +144,11 @@ import_current() { # containerd-socket
   import_into "$1" "${refs[@]}"
 }
 
-# Every running node of this cluster (each has a containerd socket under $STATE/nodes/*/containerd/).
+# Every running node of this cluster (one folder each under $STATE/nodes/).
 import_running() {
-  local sock
-  for sock in "$STATE"/nodes/*/containerd/containerd.sock; do
+  local node sock
+  for node in "$STATE"/nodes/*/; do
+    sock=$(containerd_sock_of "${node%/}")
     [ -S "$sock" ] && ctr --address "$sock" version >/dev/null 2>&1 && import_current "$sock"
   done
   return 0

@@ -75,12 +75,12 @@ done
 # The CNI bridge plugin's masquerade rules (one chain per pod, commented with the network's name), and the
 # addresses host-local handed out.
 network="kuantum-$NODE_NAME"
-iptables -t nat -S POSTROUTING 2>/dev/null | grep -F "name: \\\"$network\\\"" | while read -r rule; do
+{ iptables -t nat -S POSTROUTING 2>/dev/null || true; } | { grep -F "name: \\\"$network\\\"" || true; } | while read -r rule; do
   chain=$(awk '{print $NF}' <<<"$rule")
   eval "iptables -t nat ${rule/-A /-D }" 2>/dev/null || true
   iptables -t nat -F "$chain" 2>/dev/null || true
   iptables -t nat -X "$chain" 2>/dev/null || true
 done
-rm -rf "$NODE_DIR/cni-ipam"
+rm -rf "$NODE_DIR/cni-ipam" "$(dirname "$CONTAINERD_SOCK")"
 [ "${1:-}" = --keep-network ] || bash "$here/node-network.sh" --down
 info "node $NODE_NAME stopped"

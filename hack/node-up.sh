@@ -17,7 +17,8 @@ for cmd in containerd containerd-shim-runc-v2 runc ctr iptables; do
 done
 [ -x /usr/lib/cni/bridge ] || die "the CNI plugins are missing (apt-get install containernetworking-plugins)"
 [ -x "$KUANTUM_BIN/kubelet" ] || die "no kubelet in $KUANTUM_BIN: run 'make tools'"
-mkdir -p "$NODE_DIR" "$NODE_PIDS" "$STATE/logs" "$CONTAINERD_DIR" "$KUBELET_DIR" "$NODE_DIR/cni"
+mkdir -p "$NODE_DIR" "$NODE_PIDS" "$STATE/logs" "$CONTAINERD_DIR" "$KUBELET_DIR" "$NODE_DIR/cni" \
+  "$(dirname "$CONTAINERD_SOCK")"
 # What this node was started with, for hack/node-down.sh and hack/cluster-component.sh.
 cat > "$NODE_DIR/node.env" <<ENV
 KUANTUM_NODE_NAME=$NODE_NAME

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import os
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -16,6 +19,10 @@ from tests.support.quantum import delete_all_jobs
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[devcluster.Cluster]:
     started = devcluster.start()
+    # Every operator the tests start (subprocess or in-process) runs solver pods from the image just built.
+    solver_image = devcluster.images().get("KUANTUM_SOLVER_IMAGE")
+    if solver_image:
+        os.environ["KUANTUM_SOLVER_IMAGE"] = solver_image
     storage = started.azurite_connection_string
     containers = blobs.job_containers(storage) if storage else set()
     try:
@@ -43,10 +50,34 @@ def core(api_client: client.ApiClient) -> client.CoreV1Api:
 def namespace(core: client.CoreV1Api) -> Iterator[str]:
     name = f"t-{uuid.uuid4().hex[:10]}"
     core.create_namespace({"metadata": {"name": name, "labels": {"kuantum.dev/test": "true"}}})
+    _wait_for_default_token(core, name)
     try:
         yield name
     finally:
         core.delete_namespace(name)
+
+
+@functools.cache
+def _tokens_are_secrets(api: client.ApiClient) -> bool:
+    """Kubernetes before 1.24 keeps service-account tokens in Secrets made after the ServiceAccount."""
+    version = client.VersionApi(api).get_code()
+    return (int(version.major), int("".join(c for c in version.minor if c.isdigit()))) < (1, 24)
+
+
+def _wait_for_default_token(core: client.CoreV1Api, namespace: str, seconds: float = 30) -> None:
+    """Until the namespace's `default` ServiceAccount has its token Secret, where tokens are Secrets: before
+    then the API server refuses a pod that mounts one ("No API token found for service account")."""
+    if not _tokens_are_secrets(core.api_client):
+        return
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if core.read_namespaced_service_account("default", namespace).secrets:
+                return
+        except client.ApiException as e:
+            if e.status != 404:
+                raise
+        time.sleep(0.1)
 
 
 @pytest.fixture(scope="session")

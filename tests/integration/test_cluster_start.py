@@ -16,9 +16,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 def test_a_failed_start_stops_what_it_started(tmp_path: Path) -> None:
     cluster = FaultCluster(tmp_path / "state", node_name="kuantum-failed-start-node")
-    squatter = socket.socket()  # holds Azurite's port: Azurite cannot bind it, after four components started
+    # Holds Azurite's port on every address (Azurite listens on the node's): it cannot bind it, after four
+    # components started.
+    squatter = socket.socket()
     try:
-        squatter.bind(("127.0.0.1", cluster.azurite_port))
+        squatter.bind(("0.0.0.0", cluster.azurite_port))
         squatter.listen()
         with pytest.raises(AssertionError, match="azurite did not become healthy") as failure:
             cluster.up(timeout=240)

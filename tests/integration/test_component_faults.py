@@ -4,10 +4,11 @@ are SIGKILLed here), started on free ports under a temporary folder and stopped 
 A batch of twenty jobs in every state at once (executing, waiting behind the plan's maxConcurrentJobs,
 succeeded, failed, cancelled) goes through consecutive faults: kube-apiserver SIGKILLed and restarted, etcd
 SIGKILLed and restarted, the operator SIGKILLed twice in a row; a second batch through Azurite stopped (new
-jobs wait with StorageUnavailable) and restarted, the node agent SIGKILLed and restarted, a solver pod's
-process SIGKILLed. Afterwards every job is in the state it should be, reached exactly once: one batch Job and
-one pod per job that ran (the node agent's log counts every pod it ever started), never more than one final
-Event and never a wrong one, the output blob of every succeeded job, no SAS Secret left. A watch that
+jobs wait with StorageUnavailable) and restarted, the kubelet SIGKILLed and restarted, containerd SIGKILLed and
+restarted, a solver container SIGKILLed. Afterwards every job is in the state it should be, reached exactly
+once: one batch Job and one solver container started per job that ran (containerd's log records every container
+it ever started), never more than one final Event and never a wrong one, the output blob of every succeeded
+job, no SAS Secret left. A watch that
 resumes after an API server restart gets 410 Gone; the operator relists and misses nothing that changed.
 """
 
@@ -280,7 +281,7 @@ class Batch:
                              for j in e.batch.list_namespaced_job(e.ns, label_selector=CHILDREN).items)
         live_pods = Counter(p.metadata.labels[CHILDREN]
                             for p in e.core.list_namespaced_pod(e.ns, label_selector=CHILDREN).items)
-        starts = Counter(e.fc.pod_starts())
+        starts = e.fc.container_starts("solver")
         for name, job_id in ids.items():
             started = sum(n for pod, n in starts.items() if pod.startswith(f"{e.ns}/kuantum-{job_id}-"))
             ran = self.runs[name]
@@ -289,10 +290,10 @@ class Batch:
                 continue
             want = 1 if ran else 0
             # Stopping an executing job (cancel, timeout) may delete its batch Job: then at most the one. The
-            # node agent's count of pods started is the exactly-once check either way.
+            # runtime's count of solver containers started is the exactly-once check either way.
             jobs_left = {want} if self.expected[name] == "Succeeded" else {0, want}
             assert batch_jobs[job_id] in jobs_left, f"{name}: {batch_jobs[job_id]} batch Jobs, expected {want}"
-            assert started == want, f"{name}: the node agent started {started} pods, expected {want}"
+            assert started == want, f"{name}: containerd started {started} solver containers, expected {want}"
             assert live_pods[job_id] <= want, f"{name}: {live_pods[job_id]} pods"
 
         def final_events() -> dict[str, list[str]]:
@@ -370,7 +371,7 @@ def test_kube_apiserver_etcd_and_operator_killed(env: Env, new_batch: Callable[[
     operator_alive(env, exits_before)
 
 
-def test_azurite_node_agent_and_solver_process_killed(env: Env, new_batch: Callable[[str], Batch]) -> None:
+def test_azurite_kubelet_containerd_and_solver_container_killed(env: Env, new_batch: Callable[[str], Batch]) -> None:
     exits_before = len(env.operator.exits)
     batch = new_batch("sn")
     seen = batch.wait_mixed()
@@ -392,23 +393,31 @@ def test_azurite_node_agent_and_solver_process_killed(env: Env, new_batch: Calla
     for name in during:
         assert q.wait_state(env.api, env.ns, name, ("Executing", *q.FINAL), timeout=120)["state"] != "Failed", conds
 
-    env.fc.kill("node-agent")
+    # The kubelet SIGKILLed: containers run on under containerd, and one that ends meanwhile is reported by the
+    # restarted kubelet (its exit code is the runtime's).
+    running = env.fc.running_containers()
+    env.fc.kill("kubelet")
     batch.cancel_some()
-    # While it is down, a solver that was running finishes (its exit code waits in the agent's state folder).
-    # Those the agent started count even before their process wrote its PID (pods get the CPU last).
-    running = env.fc.unfinished_solvers()
-    wait_for(lambda: running - env.fc.unfinished_solvers(), timeout=90, interval=0.5,
-             what="a solver process ending while the node agent is down")
-    env.fc.start("node-agent")
+    wait_for(lambda: running - env.fc.running_containers(), timeout=120, interval=0.5,
+             what="a solver container ending while the kubelet is down")
+    env.fc.start("kubelet")
     seen = batch.wait_progress(seen)
 
-    # A solver pod's process is killed: its job fails (the solver's pod never restarts: backoffLimit 0).
+    # containerd SIGKILLed: the containers' shims keep them running; the restarted containerd finds them again.
+    env.fc.kill("containerd")
+    batch.cancel_some()
+    env.fc.start("containerd")
+    seen = batch.wait_progress(seen)
+
+    # A solver container is killed: its job fails (the solver's pod never restarts: backoffLimit 0).
     victim = batch.long_running[0]
     pod = pod_of(env, victim)
-    uid = str(pod.metadata.uid if pod.metadata else "")
-    pid = wait_for(lambda: env.fc.solver_processes().get(uid), timeout=60,
-                   what=f"the solver process of {victim}")
-    os.kill(pid, signal.SIGKILL)
+
+    def container_id() -> str | None:
+        statuses = env.core.read_namespaced_pod(pod.metadata.name, env.ns).status.container_statuses or []
+        return next((s.container_id.split("://", 1)[1] for s in statuses if s.state.running and s.container_id),
+                    None)
+    env.fc.kill_container(wait_for(container_id, timeout=60, what=f"the solver container of {victim}"))
     batch.expected[victim] = "Failed"
     assert q.wait_state(env.api, env.ns, victim, q.FINAL, timeout=90)["state"] == "Failed"
     batch.finish()

@@ -1,13 +1,11 @@
-"""QuantumJob lifecycle on the dev cluster: real apiserver, node agent, solver CLI and Azurite."""
+"""QuantumJob lifecycle on the dev cluster: real apiserver, a kubelet running the solver image, and Azurite."""
 
 from __future__ import annotations
 
 import gzip
 import json
-import os
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +13,7 @@ from azure.storage.blob import BlobServiceClient
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+from tests.support import devcluster
 from tests.support import quantum as q
 from tests.support.kube import kubectl, wait_for
 from tests.support.operator import OperatorProcess
@@ -43,6 +42,15 @@ def _spin_product(configuration: dict[str, int], ids: list[int]) -> int:
     for i in ids:
         product *= configuration[str(i)]
     return product
+
+
+def _running_solver(core: client.CoreV1Api, namespace: str) -> str | None:
+    """The container id of the job's running solver, once the kubelet reports it running."""
+    for pod in core.list_namespaced_pod(namespace, label_selector="kuantum.dev/job-id").items:
+        for status in pod.status.container_statuses or []:
+            if status.state.running and status.container_id:
+                return str(status.container_id.split("://", 1)[1])
+    return None
 
 
 def _batch_jobs(api_client: client.ApiClient, namespace: str) -> list[Any]:
@@ -159,15 +167,16 @@ def test_cancel_while_waiting_and_while_executing(
 
     q.long_job(api_client, ns, "busy")
     q.wait_state(api_client, ns, "busy", "Executing")
-    pod = wait_for(lambda: core.list_namespaced_pod(ns, label_selector="kuantum.dev/job-id").items, what="pod")[0]
-    pid_file = cluster.state_dir / "node" / "pods" / pod.metadata.uid / "solver" / "pid"
-    pid = int(wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), what="solver pid"))
+    container = wait_for(lambda: _running_solver(core, ns), what="the solver container running")
+    node = devcluster.node(cluster) if cluster.state_dir else None
+    assert node is None or container in node.running_containers()
     q.patch(api_client, ns, "quantumjobs", "busy", {"spec": {"cancel": True}})
     status = q.wait_state(api_client, ns, "busy", q.FINAL, timeout=60)
     assert status["state"] == "Cancelled"
     assert status["cancellationTime"] and status["endExecutionTime"]
     assert "executionSeconds" in status["usage"], "partial work is billed"
-    assert not os.path.exists(f"/proc/{pid}") or Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    if node is not None:
+        wait_for(lambda: container not in node.running_containers(), timeout=60, what="the solver container stopped")
     q.wait_for_events(core, ns, "busy", "Cancelled")
 
 

@@ -1,4 +1,5 @@
-"""Starts the dev cluster for a test session (or uses the one KUANTUM_TEST_KUBECONFIG points at)."""
+"""Starts the dev cluster for a test session (or uses the one KUANTUM_TEST_KUBECONFIG points at), with the
+images `make images` built (hack/images.sh) imported into its node."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ ROOT = Path(__file__).resolve().parents[2]
 HACK = ROOT / "hack"
 
 
-def _shell_value(name: str) -> str:
+def _shell_value(name: str, env: dict[str, str] | None = None) -> str:
     """A variable of hack/cluster-env.sh, with the same environment overrides as the scripts."""
     script = f'. "{HACK}/lib.sh"; . "{HACK}/cluster-env.sh"; printf %s "${name}"'
-    return subprocess.run(["bash", "-c", script], check=True, capture_output=True, text=True).stdout
+    return subprocess.run(["bash", "-c", script], check=True, capture_output=True, text=True,
+                          env=env).stdout
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,60 @@ class Cluster:
     azurite_connection_string: str
     started_here: bool
     state_dir: Path | None
+
+
+@dataclass(frozen=True)
+class Node:
+    """A node of a dev cluster: a kubelet on its own containerd (hack/node-up.sh)."""
+
+    name: str
+    env: dict[str, str]  # the environment its cluster's hack/ scripts run with
+
+    @property
+    def cgroup(self) -> str:
+        """The kubelet's --cgroup-root, in every cgroup hierarchy."""
+        return _shell_value("NODE_CGROUP", self.env)
+
+    @property
+    def containerd_socket(self) -> str:
+        return _shell_value("CONTAINERD_SOCK", self.env)
+
+    def running_containers(self) -> set[str]:
+        """Ids of the containers containerd runs now (pods' sandboxes included)."""
+        out = subprocess.run(["ctr", "--address", self.containerd_socket, "-n", "k8s.io", "tasks", "ls"],
+                             check=True, capture_output=True, text=True, timeout=30).stdout
+        return {line.split()[0] for line in out.splitlines()[1:] if line.split()[-1:] == ["RUNNING"]}
+
+    def component(self, action: str, name: str, timeout: float = 300) -> None:
+        """hack/cluster-component.sh ACTION NAME: kill, stop, start, restart one of the cluster's processes."""
+        subprocess.run(["bash", str(HACK / "cluster-component.sh"), action, name], check=True, env=self.env,
+                       capture_output=True, timeout=timeout)
+
+
+def node(cluster: Cluster, env: dict[str, str] | None = None) -> Node:
+    """The cluster's node (the first, hack/cluster-env.sh's NODE_NAME)."""
+    env = {**os.environ, **(env or {})}
+    return Node(_shell_value("NODE_NAME", env), env)
+
+
+def images() -> dict[str, str]:
+    """The image references of the last `make images` (build/images.env): KUANTUM_SOLVER_IMAGE, ...; with an
+    external cluster, whatever the environment names (KUANTUM_SOLVER_IMAGE, KUANTUM_OPERATOR_IMAGE)."""
+    found: dict[str, str] = {}
+    env_file = ROOT / "build" / "images.env"
+    if env_file.exists():
+        for line in env_file.read_text().splitlines():
+            name, sep, value = line.partition("=")
+            if sep:
+                found[name.strip()] = value.strip()
+    found.update({k: v for k, v in os.environ.items() if k.endswith("_IMAGE") and k.startswith("KUANTUM_")})
+    return found
+
+
+def build_images() -> dict[str, str]:
+    """`make images`: built only where their inputs changed (a second or two otherwise)."""
+    subprocess.run(["bash", str(HACK / "images.sh")], check=True)
+    return images()
 
 
 def _running(state: Path) -> bool:
@@ -41,6 +97,7 @@ def start() -> Cluster:
         return Cluster(external, conn, started_here=False, state_dir=None)
     state = Path(_shell_value("STATE"))
     was_running = _running(state)
+    build_images()
     try:
         subprocess.run(["bash", str(HACK / "cluster-up.sh")], check=True)
     except subprocess.CalledProcessError:

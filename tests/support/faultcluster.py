@@ -1,24 +1,38 @@
-"""A dev cluster of its own for fault tests: started on free ports under a temporary state folder, so its
-components can be killed and restarted without touching the shared dev cluster. Everything it started
-is stopped by PID when it is stopped (hack/cluster-down.sh, then any PID it still finds recorded)."""
+"""A dev cluster of its own for fault tests: started on free ports under a temporary state folder, with a node of its
+own (kubelet, containerd, its own bridge and pod network; no kube-proxy, which owns the host's Service rules and
+belongs to the shared cluster), so its components can be killed and restarted without touching the shared dev
+cluster. Everything it started is stopped by PID when it is stopped (hack/cluster-down.sh, then any PID it still
+finds recorded)."""
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import time
+import uuid
+from collections import Counter
 from pathlib import Path
 
 from tests.support import devcluster
 
 HACK = devcluster.HACK
-COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "azurite", "node-agent")
+CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "azurite")
+NODE = ("containerd", "kubelet")
+COMPONENTS = CONTROL_PLANE + NODE
 PORTS = ("KUANTUM_ETCD_PORT", "KUANTUM_ETCD_PEER_PORT", "KUANTUM_APISERVER_PORT", "KUANTUM_KCM_PORT",
-         "KUANTUM_SCHEDULER_PORT", "KUANTUM_AZURITE_PORT")
+         "KUANTUM_SCHEDULER_PORT", "KUANTUM_AZURITE_PORT", "KUANTUM_KUBELET_PORT", "KUANTUM_KUBELET_HEALTHZ_PORT")
+# containerd's log lines that tie a sandbox to its pod and a container to its sandbox (CRI plugin, info level).
+SANDBOX_LINE = re.compile(r'RunPodSandbox for &PodSandboxMetadata\{Name:([^,]+),Uid:[^,]*,Namespace:([^,]+),'
+                          r'.*returns sandbox id \\"([0-9a-f]+)\\"')
+CONTAINER_LINE = re.compile(r'CreateContainer within sandbox \\"([0-9a-f]+)\\" for &ContainerMetadata\{Name:([^,]+),'
+                            r'.*returns container id \\"([0-9a-f]+)\\"')
+STARTED_LINE = re.compile(r'StartContainer for \\"([0-9a-f]+)\\" returns successfully')
 
 
 def free_ports(count: int) -> list[int]:
@@ -35,44 +49,62 @@ def free_ports(count: int) -> list[int]:
             s.close()
 
 
+def free_pod_network() -> ipaddress.IPv4Network:
+    """A /16 for the node's pods that no route of this machine uses yet (the shared cluster has 10.244/16)."""
+    routes = subprocess.run(["ip", "-4", "route"], capture_output=True, text=True, check=True).stdout
+    used = [ipaddress.ip_network(line.split()[0], strict=False) for line in routes.splitlines()
+            if line and line.split()[0][0].isdigit()]
+    for second in range(245, 255):
+        candidate = ipaddress.ip_network(f"10.{second}.0.0/16")
+        if not any(candidate.overlaps(net) for net in used):
+            return candidate
+    raise RuntimeError("no free 10.x.0.0/16 for the fault cluster's pods")
+
+
 class FaultCluster:
-    """A second dev cluster (hack/cluster-up.sh with KUANTUM_STATE and every port overridden)."""
+    """A second dev cluster (hack/cluster-up.sh with KUANTUM_STATE, every port and the node's network overridden)."""
 
     def __init__(self, state: Path, node_name: str = "kuantum-fault-node") -> None:
         self.state = state
+        pods = free_pod_network()
         self.env = {**os.environ, "KUANTUM_STATE": str(state), "KUANTUM_NODE_NAME": node_name,
+                    "KUANTUM_POD_CIDR": str(pods), "KUANTUM_NODE_IP": str(pods.network_address + 1),
+                    "KUANTUM_BRIDGE": f"kf{uuid.uuid4().hex[:8]}", "KUANTUM_KUBE_PROXY": "0",
                     **{name: str(port) for name, port in zip(PORTS, free_ports(len(PORTS)), strict=True)}}
         self.env.pop("KUANTUM_TEST_KUBECONFIG", None)
-        self.node_name = node_name
+        self.node = devcluster.Node(node_name, self.env)
         self.kubeconfig = str(state / "admin.kubeconfig")
         self.azurite_port = int(self.env["KUANTUM_AZURITE_PORT"])
         self.apiserver_port = int(self.env["KUANTUM_APISERVER_PORT"])
 
     # ---------- whole cluster ----------
-    def up(self, timeout: float = 300) -> devcluster.Cluster:
+    def up(self, timeout: float = 400) -> devcluster.Cluster:
         self._hack("cluster-up.sh", timeout=timeout)
         conn = (self.state / "azurite.connection-string").read_text().strip()
         return devcluster.Cluster(self.kubeconfig, conn, started_here=True, state_dir=self.state)
 
     def down(self) -> None:
-        """Stops every component and container process it started, by PID; never raises."""
+        """Stops every component and container it started, by PID; never raises."""
         with contextlib.suppress(Exception):
-            self._hack("cluster-down.sh", timeout=120)
+            self._hack("cluster-down.sh", timeout=180)
         # Whatever cluster-down could not stop (it failed, or a PID file was left): by the recorded PIDs.
         for name in COMPONENTS:
             pid = self.pid(name)
             if pid is not None:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-        for data in ("etcd", "azurite", "node"):  # keep logs and certificates, drop the bulk
+        for data in ("etcd", "azurite", "nodes"):  # keep logs and certificates, drop the bulk
             shutil.rmtree(self.state / data, ignore_errors=True)
 
     # ---------- one component ----------
+    def _pids(self, name: str) -> Path:
+        return self.state / "nodes" / self.node.name / "pids" if name in NODE else self.state / "pids"
+
     def pid(self, name: str) -> int | None:
         """The component's PID while it runs the command that was started (not a reused PID)."""
         try:
-            pid = int((self.state / "pids" / f"{name}.pid").read_text())
-            marker = (self.state / "pids" / f"{name}.cmd").read_text()
+            pid = int((self._pids(name) / f"{name}.pid").read_text())
+            marker = (self._pids(name) / f"{name}.cmd").read_text()
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
         except (OSError, ValueError):
             return None
@@ -87,7 +119,7 @@ class FaultCluster:
         """SIGTERM (SIGKILL after 10 s)."""
         self._component("stop", name)
 
-    def start(self, name: str, timeout: float = 180) -> None:
+    def start(self, name: str, timeout: float = 240) -> None:
         """Starts what is not running (hack/cluster-up.sh is idempotent) and waits until it is healthy."""
         self._component("start", name, timeout=timeout)
         assert self.pid(name) is not None, f"{name} did not start"
@@ -96,30 +128,30 @@ class FaultCluster:
         path = self.state / "logs" / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
-    def pod_starts(self) -> list[str]:
-        """'namespace/pod' for every container the node agent ever started (its log survives its restarts)."""
-        starts = []
-        for line in self.log("node-agent").splitlines():
-            _, found, rest = line.partition(" started ")
-            if found and " container " in rest:
-                starts.append(rest.split(" container ", 1)[0])
+    # ---------- the runtime's own record ----------
+    def container_starts(self, container: str = "solver") -> Counter[str]:
+        """'namespace/pod' -> how many times containerd started the pod's container of that name, from its log
+        (which outlives its restarts and the pods themselves)."""
+        pods: dict[str, str] = {}
+        names: dict[str, str] = {}
+        starts: Counter[str] = Counter()
+        for line in self.log("containerd").splitlines():
+            if match := SANDBOX_LINE.search(line):
+                pods[match[3]] = f"{match[2]}/{match[1]}"
+            elif match := CONTAINER_LINE.search(line):
+                if match[2] == container and match[1] in pods:
+                    names[match[3]] = pods[match[1]]
+            elif (match := STARTED_LINE.search(line)) and match[1] in names:
+                starts[names[match[1]]] += 1
         return starts
 
-    def solver_processes(self) -> dict[str, int]:
-        """pod uid -> PID of the solver process the node agent runs for it now."""
-        found = {}
-        for pid_file in (self.state / "node" / "pods").glob("*/solver/pid"):
-            with contextlib.suppress(OSError, ValueError):
-                pid = int(pid_file.read_text())
-                if Path(f"/proc/{pid}").exists() and not (pid_file.parent / "exit_code").exists():
-                    found[pid_file.parent.parent.name] = pid
-        return found
+    def running_containers(self) -> set[str]:
+        return self.node.running_containers()
 
-    def unfinished_solvers(self) -> set[str]:
-        """Uids of the pods whose solver the node agent started (its state folder made; the process may not have
-        written its PID yet) and that has not recorded an exit code."""
-        return {folder.parent.name for folder in (self.state / "node" / "pods").glob("*/solver")
-                if not (folder / "exit_code").exists()}
+    def kill_container(self, container_id: str) -> None:
+        """SIGKILL to every process of one container, through containerd (as the OOM killer or a crash would)."""
+        subprocess.run(["ctr", "--address", self.node.containerd_socket, "-n", "k8s.io", "tasks", "kill", "-a",
+                        "-s", "SIGKILL", container_id], check=True, capture_output=True, timeout=30)
 
     def _component(self, action: str, name: str, timeout: float = 60) -> None:
         self._hack("cluster-component.sh", action, name, timeout=timeout)
