@@ -10,7 +10,7 @@ from .catalog import Target
 from .labels import label_value
 from .models.common import API_GROUP, API_VERSION, LABEL_JOB_ID, LABEL_PROVIDER, LABEL_TARGET, LABEL_WORKSPACE
 from .objects import JobObject, parse_job
-from .settings import Settings
+from .runtime.settings import Settings
 
 SOLVER_UID = 10001
 INPUT_URL_KEY = "input-url"

@@ -16,7 +16,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from .cli_input import UPLOAD_BLOB, UPLOAD_CONTAINER, CliError, is_gzip
-from .kubeclient import ConfigError, KubeClient, load_api_client, run_sync
+from .runtime.client import ConfigError, KubeClient, load_api_client, run_sync
 from .storage import WorkspaceStorage, blob_format, brief
 
 JOBS = "quantumjobs"

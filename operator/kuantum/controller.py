@@ -14,13 +14,9 @@ import urllib3
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from . import metrics
 from .backends.registry import Backends
 from .conditions import get_condition
 from .dispatch import Dispatcher
-from .kubeapi import Conflict, Kube, ObjectGone
-from .leader import LeaderElection
-from .lookup import jobs_of_workspace, providers_of_workspace
 from .models import JobState
 from .models.common import API_GROUP, API_VERSION, LABEL_JOB_ID
 from .objects import PARSERS, JobObject, ProviderObject, WorkspaceObject
@@ -29,12 +25,16 @@ from .reconcilers.context import Context
 from .reconcilers.job import FRONT_OF_QUEUE, JobReconciler
 from .reconcilers.provider import ProviderReconciler
 from .reconcilers.workspace import WorkspaceReconciler
-from .settings import Settings
+from .runtime import metrics
+from .runtime.leader import LeaderElection
+from .runtime.lookup import jobs_of_workspace, providers_of_workspace
+from .runtime.settings import Settings
+from .runtime.store import Store, key_of
+from .runtime.workqueue import HandlerError, Requeue, WorkQueue
+from .runtime.writer import Conflict, Kube, ObjectGone
 from .statemachine import is_final
 from .storage import StorageError
 from .storage_registry import StorageRegistry
-from .store import Store, key_of
-from .workqueue import HandlerError, Requeue, WorkQueue
 
 log = logging.getLogger("kuantum.controller")
 KINDS = {"quantumjobs": "QuantumJob", "quantumworkspaces": "QuantumWorkspace", "providers": "Provider"}

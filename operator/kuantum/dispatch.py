@@ -7,12 +7,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from . import queueing
-from .lookup import primary_provider
 from .models import JobState
 from .objects import Group, JobObject
-from .settings import Settings
+from .runtime.lookup import primary_provider
+from .runtime.settings import Settings
+from .runtime.store import Store
 from .statemachine import is_final
-from .store import Store
 
 
 def entry_of(job: JobObject) -> queueing.QueueEntry:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from .conditions import remove_condition, set_condition
 from .models import ErrorData, JobState, QuantumJobStatus
 from .models.job import FINAL_STATES
-from .timeutil import seconds_between
+from .runtime.timeutil import seconds_between
 
 # Allowed moves; everything else (backwards, or out of a final state) is ignored.
 ALLOWED: dict[JobState | None, frozenset[JobState]] = {

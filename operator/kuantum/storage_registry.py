@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import time
 
-from .kubeapi import Kube
 from .objects import WorkspaceObject
+from .runtime.writer import Kube
 from .storage import WorkspaceStorage, in_thread
 
 _CACHE_SECONDS = 30.0

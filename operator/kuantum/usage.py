@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from .models.provider import PlanLimits
 from .objects import JobObject, ProviderObject
-from .timeutil import month_of
+from .runtime.timeutil import month_of
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import ContentSettings
-from kuantum.kubeapi import Conflict, Kube, ObjectGone
 from kuantum.remote.base import Program, ProviderError, RemoteJob, RemoteState, RequestRejected
+from kuantum.runtime.writer import Conflict, Kube, ObjectGone
 from kuantum.storage import WorkspaceStorage
 from kuantum.storage_registry import StorageRegistry
 

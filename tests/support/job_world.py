@@ -23,9 +23,9 @@ from kuantum.dispatch import Dispatcher
 from kuantum.models.common import LABEL_JOB_ID
 from kuantum.reconcilers.context import Context
 from kuantum.reconcilers.job import JobReconciler, job_id_for
-from kuantum.settings import Settings
-from kuantum.store import Store
-from kuantum.timeutil import format_time
+from kuantum.runtime.settings import Settings
+from kuantum.runtime.store import Store
+from kuantum.runtime.timeutil import format_time
 
 from tests.support.fake_kube import Call, FakeKube, FakeProviderApi, FakeStorage, FakeStorageRegistry, Journal
 

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from kuantum import builders
 from kuantum.catalog import targets_of
-from kuantum.settings import Settings
+from kuantum.runtime.settings import Settings
 
 JOB_ID = "0b0c6f6e-7d55-5d1e-9c55-2f5d2c3f6a01"
 QJOB: dict[str, Any] = {

@@ -8,7 +8,7 @@ from typing import Any
 from kuantum.controller import Controller
 from kuantum.models.common import LABEL_JOB_ID
 from kuantum.reconcilers.job import job_id_for
-from kuantum.settings import Settings
+from kuantum.runtime.settings import Settings
 from kubernetes import client
 
 NS = "team-a"

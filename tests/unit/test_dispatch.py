@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from kuantum.dispatch import Dispatcher
 from kuantum.models.common import LABEL_JOB_ID
-from kuantum.settings import Settings
-from kuantum.store import Store, group_of
+from kuantum.runtime.settings import Settings
+from kuantum.runtime.store import Store, group_of
 
 NS, WS = "ns", "ws"
 SA = "microsoft.simulatedannealing.cpu"

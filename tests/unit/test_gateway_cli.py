@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from azure.quantum import Workspace
 from kuantum import cli, cli_kube
-from kuantum.kubeclient import KubeClient
+from kuantum.runtime.client import KubeClient
 
 
 class FakeKube(KubeClient):

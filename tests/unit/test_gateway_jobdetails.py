@@ -6,11 +6,11 @@ import asyncio
 from typing import Any
 
 import pytest
-from kuantum import kubeclient
 from kuantum.gateway import jobdetails as jd
 from kuantum.gateway.auth import Secrets, authorize
 from kuantum.gateway.cache import JOBS, Cache
 from kuantum.gateway.errors import ApiError
+from kuantum.runtime import client as kubeclient
 
 JOB_ID = "0f6a1f56-8d0c-11f1-9c4f-0242ac120002"
 BODY = {"name": "qio", "containerUri": "http://h/acct/job-1?sig=x", "providerId": "Microsoft",

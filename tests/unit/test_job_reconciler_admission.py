@@ -19,8 +19,8 @@ from kuantum import accepted_spec, builders
 from kuantum.catalog import IONQ
 from kuantum.models.common import FINALIZER, LABEL_JOB_ID, LABEL_PROVIDER, LABEL_TARGET, LABEL_WORKSPACE
 from kuantum.reconcilers.job import ACCEPTED_SPEC, job_id_for
+from kuantum.runtime.timeutil import now_iso
 from kuantum.storage import INPUT_BLOB, OUTPUT_BLOB, container_name
-from kuantum.timeutil import now_iso
 
 from tests.support.fake_kube import BLOB_BASE
 from tests.support.job_world import (

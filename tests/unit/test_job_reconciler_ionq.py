@@ -15,10 +15,10 @@ import json
 import pytest
 from kuantum.catalog import IONQ
 from kuantum.controller import Controller
-from kuantum.kubeapi import ObjectGone
 from kuantum.remote.base import CredentialsRejected, ProviderUnavailable, RemoteState
+from kuantum.runtime.timeutil import parse
+from kuantum.runtime.writer import ObjectGone
 from kuantum.storage import OUTPUT_BLOB, container_name
-from kuantum.timeutil import parse
 from kubernetes import client
 
 from tests.support.fake_kube import BLOB_BASE

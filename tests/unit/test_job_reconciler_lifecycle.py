@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 from kuantum import builders
-from kuantum.kubeapi import Conflict
 from kuantum.models.common import LABEL_TARGET
+from kuantum.runtime.writer import Conflict
 from kuantum.storage import OUTPUT_BLOB, container_name
 
 from tests.support.job_world import (

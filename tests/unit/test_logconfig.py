@@ -6,7 +6,7 @@ import json
 import logging
 
 import pytest
-from kuantum import logconfig
+from kuantum.runtime import logconfig
 
 
 @pytest.fixture

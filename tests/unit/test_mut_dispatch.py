@@ -12,8 +12,8 @@ import pytest
 from kuantum.dispatch import Dispatcher
 from kuantum.models.common import LABEL_JOB_ID
 from kuantum.objects import parse_job
-from kuantum.settings import Settings
-from kuantum.store import CHANGE_LOG, Store
+from kuantum.runtime.settings import Settings
+from kuantum.runtime.store import CHANGE_LOG, Store
 
 NS, WS = "ns", "ws"
 SA = "microsoft.simulatedannealing.cpu"

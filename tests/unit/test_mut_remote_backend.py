@@ -17,7 +17,7 @@ from kuantum.catalog import IONQ
 from kuantum.objects import ProviderObject, parse_provider
 from kuantum.remote.base import ProviderUnavailable, RemoteState
 from kuantum.remote.circuits import InvalidProgram
-from kuantum.timeutil import parse
+from kuantum.runtime.timeutil import parse
 
 from tests.support.job_world import API_KEY, NS, World, _admitted_remote, _submitted
 

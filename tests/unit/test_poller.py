@@ -10,7 +10,7 @@ import pytest
 from kuantum.backends import remote
 from kuantum.backends.poller import Poller
 from kuantum.models import QuantumJobStatus
-from kuantum.timeutil import format_time
+from kuantum.runtime.timeutil import format_time
 
 
 async def test_due_jobs_are_woken_together_and_the_earliest_schedule_wins() -> None:

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from kuantum import timeutil
-from kuantum.kubejson import to_plain
+from kuantum.runtime import timeutil
+from kuantum.runtime.plain import to_plain
 from kubernetes import client
 
 Z_FORMAT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")

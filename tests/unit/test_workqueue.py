@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 
 import pytest
-from kuantum.workqueue import WorkQueue
+from kuantum.runtime.workqueue import WorkQueue
 
 from tests.support.waiting import WAIT, settle, until
 
@@ -266,7 +266,7 @@ async def test_len_counts_queued_keys(n: int) -> None:
 
 
 async def test_a_lost_race_runs_again_without_an_error_line(caplog: pytest.LogCaptureFixture) -> None:
-    from kuantum.workqueue import HandlerError, Requeue
+    from kuantum.runtime.workqueue import HandlerError, Requeue
 
     calls: list[str] = []
     done = asyncio.Event()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from kuantum.workqueue import WorkQueue
+from kuantum.runtime.workqueue import WorkQueue
 
 from tests.support.waiting import WAIT, settle, until
 
@@ -13,7 +13,7 @@ from tests.support.waiting import WAIT, settle, until
 async def test_a_burst_of_adds_waits_behind_keys_added_one_by_one() -> None:
     """A resync enqueues every job in one loop step: a key added alone later (a freed slot's next job) runs
     before the rest of that burst, not after it."""
-    from kuantum.workqueue import BURST, SLOW_SHARE
+    from kuantum.runtime.workqueue import BURST, SLOW_SHARE
 
     order: list[str] = []
 
@@ -42,7 +42,7 @@ async def test_a_burst_of_adds_waits_behind_keys_added_one_by_one() -> None:
 
 
 async def test_the_background_lane_is_served_while_the_front_lane_stays_busy() -> None:
-    from kuantum.workqueue import BURST, SLOW_SHARE
+    from kuantum.runtime.workqueue import BURST, SLOW_SHARE
 
     order: list[str] = []
     q: WorkQueue
@@ -67,7 +67,7 @@ async def test_the_background_lane_is_served_while_the_front_lane_stays_busy() -
 
 async def test_many_tasks_adding_a_few_keys_each_in_one_iteration_are_no_burst() -> None:
     """Watch events handled in one iteration of the loop: one task each, so none of them is background work."""
-    from kuantum.workqueue import BURST
+    from kuantum.runtime.workqueue import BURST
 
     q = WorkQueue(lambda key: asyncio.sleep(0), workers=1)
 
@@ -180,7 +180,7 @@ async def test_tenants_are_served_round_robin_in_the_front_lane() -> None:
 
 async def test_each_pick_records_its_wait_in_its_lane() -> None:
     """kuantum_workqueue_wait_seconds: one observation per key taken, in the lane it was taken from."""
-    from kuantum import metrics
+    from kuantum.runtime import metrics
 
     def count(lane: str) -> float:
         return sum(s.value for m in metrics.WORKQUEUE_WAIT.collect() for s in m.samples

@@ -16,9 +16,9 @@ from ..catalog import KUANTUM, Target, targets_of
 from ..models import JobState, QuantumJobStatus
 from ..models.provider import TargetOverride
 from ..objects import JobObject, ProviderObject
+from ..runtime.timeutil import now_iso, parse, seconds_between
 from ..statemachine import Completed, Event, Failed, Started
 from ..storage import INPUT_BLOB, OUTPUT_BLOB, container_name, in_thread
-from ..timeutil import now_iso, parse, seconds_between
 from .base import Observation, Run
 
 if TYPE_CHECKING:

@@ -30,9 +30,9 @@ from ..remote.base import (
     RequestRejected,
 )
 from ..remote.circuits import InvalidProgram
+from ..runtime.timeutil import now_iso, parse, seconds_between
 from ..statemachine import Cancelled, Completed, Event, Failed, Started, SubmitAttempted, Submitted
 from ..storage import OUTPUT_BLOB, container_name, in_thread
-from ..timeutil import now_iso, parse, seconds_between
 from .base import Observation, Pending, Run
 from .poller import Poller
 

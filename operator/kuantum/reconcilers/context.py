@@ -6,11 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..dispatch import Dispatcher
-from ..kubeapi import Kube
 from ..objects import Group
-from ..settings import Settings
+from ..runtime.settings import Settings
+from ..runtime.store import Store
+from ..runtime.writer import Kube
 from ..storage_registry import StorageRegistry
-from ..store import Store
 
 
 @dataclass

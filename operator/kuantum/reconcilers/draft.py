@@ -6,8 +6,8 @@ from ..backends.base import Observation
 from ..conditions import get_condition
 from ..models import QuantumJobStatus
 from ..objects import JobObject
+from ..runtime.timeutil import now_iso
 from ..statemachine import Event, Noted, apply
-from ..timeutil import now_iso
 
 
 class Draft:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from .. import accepted_spec, metrics
+from .. import accepted_spec
 from ..backends.base import Backend, Observation, Pending, Run
 from ..backends.pod import parse_termination_message, usage_between
 from ..backends.registry import Backends
@@ -19,7 +19,6 @@ from ..catalog import canonical_provider_id, targets_of
 from ..conditions import get_condition
 from ..inputs import InputPending, InvalidInput, check_json, read_input
 from ..labels import label_value
-from ..lookup import provider_for_job, workspace_deleting, workspace_of
 from ..models import JobState, QuantumJobSpec, QuantumJobStatus
 from ..models.common import (
     ANNOTATION_CREATED_BY,
@@ -31,6 +30,9 @@ from ..models.common import (
     LABEL_WORKSPACE,
 )
 from ..objects import JobObject, ProviderObject, job_id_for, parse_job
+from ..runtime import metrics
+from ..runtime.lookup import provider_for_job, workspace_deleting, workspace_of
+from ..runtime.timeutil import month_of, now_iso, seconds_between
 from ..statemachine import (
     Cancelled,
     Completed,
@@ -43,7 +45,6 @@ from ..statemachine import (
 )
 from ..storage import StorageError, WorkspaceStorage, in_thread
 from ..storage_registry import StorageNotConfigured
-from ..timeutil import month_of, now_iso, seconds_between
 from ..usage import MonthlyUsage, jobs_quota_exceeded, monthly_usage, plan_limits, seconds_quota_exceeded
 from ..validation import JobInvalid, Resolved, resolve
 from .context import Context

@@ -8,15 +8,15 @@ from typing import Any
 
 from ..catalog import QIO, canonical_provider_id
 from ..conditions import remove_condition, set_condition
-from ..lookup import jobs_of_workspace, providers_of_workspace, providers_with_id
 from ..models import API_GROUP, API_VERSION, QuantumWorkspaceStatus
 from ..models.common import FINALIZER
 from ..models.workspace import WorkspaceProvider
 from ..objects import WorkspaceObject
+from ..runtime.lookup import jobs_of_workspace, providers_of_workspace, providers_with_id
+from ..runtime.timeutil import now_iso
 from ..statemachine import is_final
 from ..storage import StorageError
 from ..storage_registry import StorageNotConfigured
-from ..timeutil import now_iso
 from .context import Context
 from .throttle import ThrottledStatusWriter
 

@@ -13,11 +13,11 @@ import urllib3
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from .kubeclient import KubeClient
-from .kubejson import to_plain
+from ..models.common import API_GROUP, API_VERSION
+from ..objects import Watched
+from .client import KubeClient
 from .metrics import API_WRITES
-from .models.common import API_GROUP, API_VERSION
-from .objects import Watched
+from .plain import to_plain
 from .timeutil import now_iso
 
 PLURALS = {"QuantumJob": "quantumjobs", "Provider": "providers", "QuantumWorkspace": "quantumworkspaces"}

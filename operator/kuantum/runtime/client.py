@@ -22,8 +22,8 @@ from typing import Any, TypeVar, cast
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
+from ..models.common import API_GROUP, API_VERSION
 from . import metrics
-from .models.common import API_GROUP, API_VERSION
 
 log = logging.getLogger("kuantum.kubeclient")
 T = TypeVar("T")

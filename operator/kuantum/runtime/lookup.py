@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .catalog import canonical_provider_id
-from .objects import JobObject, ProviderObject, WorkspaceObject
+from ..catalog import canonical_provider_id
+from ..objects import JobObject, ProviderObject, WorkspaceObject
 from .store import Store
 
 

@@ -11,8 +11,8 @@ from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from .models.common import LABEL_JOB_ID
-from .objects import PARSERS, Group, JobObject, Meta, ProviderObject, Watched, WorkspaceObject, parse_job
+from ..models.common import LABEL_JOB_ID
+from ..objects import PARSERS, Group, JobObject, Meta, ProviderObject, Watched, WorkspaceObject, parse_job
 
 __all__ = ["Group", "Store", "group_of", "key_of", "queue_signature"]
 
