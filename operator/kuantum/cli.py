@@ -20,7 +20,7 @@ from .cli_format import dump, error_text, job_summary, jobs_table
 from .cli_input import CliError, inline_value, is_gzip, job_body, name_base, parse_params, prepare_program
 from .cli_kube import JOBS, SDK_ENDPOINT, WORKSPACES, Session, api_error, connect, connection_string, upload
 from .models.job import FINAL_STATES, JobState
-from .storage import StorageError
+from .storage.blobs import StorageError
 
 PROG = "kuantum"
 POLL_SECONDS = 1.0

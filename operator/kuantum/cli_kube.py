@@ -17,7 +17,7 @@ from kubernetes.client.rest import ApiException
 
 from .cli_input import UPLOAD_BLOB, UPLOAD_CONTAINER, CliError, is_gzip
 from .runtime.client import ConfigError, KubeClient, load_api_client, run_sync
-from .storage import WorkspaceStorage, blob_format, brief
+from .storage.blobs import WorkspaceStorage, blob_format, brief
 
 JOBS = "quantumjobs"
 WORKSPACES = "quantumworkspaces"

@@ -33,8 +33,8 @@ from .runtime.store import Store, key_of
 from .runtime.workqueue import HandlerError, Requeue, WorkQueue
 from .runtime.writer import Conflict, Kube, ObjectGone
 from .statemachine import is_final
-from .storage import StorageError
-from .storage_registry import StorageRegistry
+from .storage.blobs import StorageError
+from .storage.registry import StorageRegistry
 
 log = logging.getLogger("kuantum.controller")
 KINDS = {"quantumjobs": "QuantumJob", "quantumworkspaces": "QuantumWorkspace", "providers": "Provider"}

@@ -26,8 +26,8 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import ContentSettings
 from kuantum.remote.base import Program, ProviderError, RemoteJob, RemoteState, RequestRejected
 from kuantum.runtime.writer import Conflict, Kube, ObjectGone
-from kuantum.storage import WorkspaceStorage
-from kuantum.storage_registry import StorageRegistry
+from kuantum.storage.blobs import WorkspaceStorage
+from kuantum.storage.registry import StorageRegistry
 
 __all__ = [
     "AZURITE",

@@ -111,7 +111,7 @@ async def test_an_unreachable_api_server_is_one_line_not_a_traceback() -> None:
 async def test_a_failed_storage_call_is_one_line_not_a_traceback() -> None:
     """Seen in the scale benchmark: Azurite reset a connection while a finished job's output was checked."""
     from kuantum.runtime.workqueue import HandlerError
-    from kuantum.storage import StorageError
+    from kuantum.storage.blobs import StorageError
 
     controller = Controller(client.ApiClient(), Settings(), [])
 

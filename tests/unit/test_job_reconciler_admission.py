@@ -20,7 +20,7 @@ from kuantum.catalog import IONQ
 from kuantum.models.common import FINALIZER, LABEL_JOB_ID, LABEL_PROVIDER, LABEL_TARGET, LABEL_WORKSPACE
 from kuantum.reconcilers.job import ACCEPTED_SPEC, job_id_for
 from kuantum.runtime.timeutil import now_iso
-from kuantum.storage import INPUT_BLOB, OUTPUT_BLOB, container_name
+from kuantum.storage.blobs import INPUT_BLOB, OUTPUT_BLOB, container_name
 
 from tests.support.fake_kube import BLOB_BASE
 from tests.support.job_world import (

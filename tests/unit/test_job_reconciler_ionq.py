@@ -18,7 +18,7 @@ from kuantum.controller import Controller
 from kuantum.remote.base import CredentialsRejected, ProviderUnavailable, RemoteState
 from kuantum.runtime.timeutil import parse
 from kuantum.runtime.writer import ObjectGone
-from kuantum.storage import OUTPUT_BLOB, container_name
+from kuantum.storage.blobs import OUTPUT_BLOB, container_name
 from kubernetes import client
 
 from tests.support.fake_kube import BLOB_BASE

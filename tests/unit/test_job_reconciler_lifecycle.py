@@ -16,7 +16,7 @@ import pytest
 from kuantum import builders
 from kuantum.models.common import LABEL_TARGET
 from kuantum.runtime.writer import Conflict
-from kuantum.storage import OUTPUT_BLOB, container_name
+from kuantum.storage.blobs import OUTPUT_BLOB, container_name
 
 from tests.support.job_world import (
     NS,

@@ -19,7 +19,7 @@ from kuantum.backends.pod import STOP_POLL_SECONDS
 from kuantum.catalog import IONQ, KUANTUM, QIO, targets_of
 from kuantum.models.common import LABEL_JOB_ID
 from kuantum.runtime.timeutil import format_time, now_iso, parse
-from kuantum.storage import INPUT_BLOB, OUTPUT_BLOB, container_name
+from kuantum.storage.blobs import INPUT_BLOB, OUTPUT_BLOB, container_name
 
 from tests.support.fake_kube import BLOB_BASE
 from tests.support.job_world import ARIA, NS, SA, SOLVER_IMAGE, World, _condition, _events, _hours_ago, _started_pod_job

@@ -14,7 +14,7 @@ from kuantum.backends import quantinuum
 from kuantum.backends.remote import RemoteBackend
 from kuantum.catalog import QUANTINUUM, targets_of
 from kuantum.remote.base import RemoteState
-from kuantum.storage import OUTPUT_BLOB, container_name
+from kuantum.storage.blobs import OUTPUT_BLOB, container_name
 
 from tests.support.job_world import BELL, NS, World, _condition, _events
 

@@ -17,7 +17,7 @@ from kuantum import builders
 from kuantum.backends import pod
 from kuantum.models.common import LABEL_JOB_ID
 from kuantum.runtime.timeutil import format_time, now_iso
-from kuantum.storage import OUTPUT_BLOB, container_name
+from kuantum.storage.blobs import OUTPUT_BLOB, container_name
 
 from tests.support.fake_kube import BLOB_BASE
 from tests.support.job_world import NS, World, _hours_ago, _started_pod_job

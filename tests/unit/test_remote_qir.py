@@ -13,7 +13,7 @@ import pytest
 import qdk  # noqa: F401 - a test dependency: a missing QDK fails, never skips
 from kuantum.remote.circuits import InvalidProgram, _for_solver
 from kuantum.remote.qir import ionq_output, qir_to_ionq, qir_to_qasm, qir_to_quantinuum, quantinuum_output
-from kuantum.storage import blob_format
+from kuantum.storage.blobs import blob_format
 from kuantum_solvers.circuits.ionq import parse_circuit
 from kuantum_solvers.circuits.qasm import run_qasm
 from kuantum_solvers.circuits.statevector import probabilities, simulate

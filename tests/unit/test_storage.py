@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import ContentSettings
-from kuantum.storage import (
+from kuantum.storage.blobs import (
     INPUT_BLOB,
     OUTPUT_BLOB,
     BlobFormat,

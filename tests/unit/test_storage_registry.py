@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
-from kuantum import storage_registry
 from kuantum.objects import parse_workspace
-from kuantum.storage import StorageError, WorkspaceStorage
-from kuantum.storage_registry import StorageRegistry
+from kuantum.storage import registry as storage_registry
+from kuantum.storage.blobs import StorageError, WorkspaceStorage
+from kuantum.storage.registry import StorageRegistry
 
 from tests.support.fake_kube import FakeKube
 

@@ -5,7 +5,7 @@ up to MAX_RETRY_SECONDS."""
 from __future__ import annotations
 
 from kuantum.reconcilers.workspace import MAX_RETRY_SECONDS, SECRET_RETRY_SECONDS, WorkspaceReconciler
-from kuantum.storage import StorageError
+from kuantum.storage.blobs import StorageError
 
 from tests.support.job_world import NS, WS, World, _condition
 

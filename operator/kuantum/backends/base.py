@@ -8,7 +8,7 @@ from typing import Protocol
 from ..models import QuantumJobSpec, QuantumJobStatus
 from ..objects import JobObject, ProviderObject
 from ..statemachine import Event
-from ..storage import WorkspaceStorage
+from ..storage.blobs import WorkspaceStorage
 from ..validation import Resolved
 
 

@@ -18,7 +18,7 @@ from ..models.provider import TargetOverride
 from ..objects import JobObject, ProviderObject
 from ..runtime.timeutil import now_iso, parse, seconds_between
 from ..statemachine import Completed, Event, Failed, Started
-from ..storage import INPUT_BLOB, OUTPUT_BLOB, container_name, in_thread
+from ..storage.blobs import INPUT_BLOB, OUTPUT_BLOB, container_name, in_thread
 from .base import Observation, Run
 
 if TYPE_CHECKING:

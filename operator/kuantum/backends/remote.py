@@ -32,7 +32,7 @@ from ..remote.base import (
 from ..remote.circuits import InvalidProgram
 from ..runtime.timeutil import now_iso, parse, seconds_between
 from ..statemachine import Cancelled, Completed, Event, Failed, Started, SubmitAttempted, Submitted
-from ..storage import OUTPUT_BLOB, container_name, in_thread
+from ..storage.blobs import OUTPUT_BLOB, container_name, in_thread
 from .base import Observation, Pending, Run
 from .poller import Poller
 

@@ -10,7 +10,7 @@ from ..objects import Group
 from ..runtime.settings import Settings
 from ..runtime.store import Store
 from ..runtime.writer import Kube
-from ..storage_registry import StorageRegistry
+from ..storage.registry import StorageRegistry
 
 
 @dataclass

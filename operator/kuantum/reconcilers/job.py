@@ -43,8 +43,8 @@ from ..statemachine import (
     QueueMoved,
     is_final,
 )
-from ..storage import StorageError, WorkspaceStorage, in_thread
-from ..storage_registry import StorageNotConfigured
+from ..storage.blobs import StorageError, WorkspaceStorage, in_thread
+from ..storage.registry import StorageNotConfigured
 from ..usage import MonthlyUsage, jobs_quota_exceeded, monthly_usage, plan_limits, seconds_quota_exceeded
 from ..validation import JobInvalid, Resolved, resolve
 from .context import Context

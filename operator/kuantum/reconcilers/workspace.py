@@ -15,8 +15,8 @@ from ..objects import WorkspaceObject
 from ..runtime.lookup import jobs_of_workspace, providers_of_workspace, providers_with_id
 from ..runtime.timeutil import now_iso
 from ..statemachine import is_final
-from ..storage import StorageError
-from ..storage_registry import StorageNotConfigured
+from ..storage.blobs import StorageError
+from ..storage.registry import StorageNotConfigured
 from .context import Context
 from .throttle import ThrottledStatusWriter
 

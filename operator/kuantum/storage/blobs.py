@@ -22,7 +22,7 @@ from azure.storage.blob import (
     generate_blob_sas,
 )
 
-from .runtime import metrics
+from ..runtime import metrics
 
 INPUT_BLOB = "inputData"
 OUTPUT_BLOB = "outputData"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 import time
 
-from .objects import WorkspaceObject
-from .runtime.writer import Kube
-from .storage import WorkspaceStorage, in_thread
+from ..objects import WorkspaceObject
+from ..runtime.writer import Kube
+from .blobs import WorkspaceStorage, in_thread
 
 _CACHE_SECONDS = 30.0
 # A storage that answered is not asked again for this long: a workspace is reconciled on every change of its
