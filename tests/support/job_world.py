@@ -19,13 +19,13 @@ from kuantum.backends import ionq
 from kuantum.backends.registry import Backends
 from kuantum.backends.remote import RemoteBackend
 from kuantum.catalog import IONQ, QIO
-from kuantum.dispatch import Dispatcher
 from kuantum.models.common import LABEL_JOB_ID
 from kuantum.reconcilers.context import Context
 from kuantum.reconcilers.job import JobReconciler, job_id_for
 from kuantum.runtime.settings import Settings
 from kuantum.runtime.store import Store
 from kuantum.runtime.timeutil import format_time
+from kuantum.scheduling.admission import Dispatcher
 
 from tests.support.fake_kube import Call, FakeKube, FakeProviderApi, FakeStorage, FakeStorageRegistry, Journal
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kuantum.dispatch import Dispatcher
 from kuantum.models.common import LABEL_JOB_ID
 from kuantum.runtime.settings import Settings
 from kuantum.runtime.store import Store, group_of
+from kuantum.scheduling.admission import Dispatcher
 
 NS, WS = "ns", "ws"
 SA = "microsoft.simulatedannealing.cpu"

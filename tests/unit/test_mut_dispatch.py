@@ -9,11 +9,11 @@ import random
 from typing import Any
 
 import pytest
-from kuantum.dispatch import Dispatcher
 from kuantum.models.common import LABEL_JOB_ID
 from kuantum.objects import parse_job
 from kuantum.runtime.settings import Settings
 from kuantum.runtime.store import CHANGE_LOG, Store
+from kuantum.scheduling.admission import Dispatcher
 
 NS, WS = "ns", "ws"
 SA = "microsoft.simulatedannealing.cpu"

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from kuantum.queueing import QueueEntry, admit, ordered, positions
+from kuantum.scheduling.queues import QueueEntry, admit, ordered, positions
 
 
 def entry(name: str, target: str = "t1", priority: str = "Standard", created: str = "2024-05-01T10:00:00Z"

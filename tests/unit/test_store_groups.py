@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from kuantum.dispatch import Dispatcher
 from kuantum.runtime.settings import Settings
 from kuantum.runtime.store import Store, group_of
+from kuantum.scheduling.admission import Dispatcher
 
 
 def _job(name: str, rv: int, state: str | None = "Waiting", **status: Any) -> dict[str, Any]:

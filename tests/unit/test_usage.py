@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 from kuantum.models.provider import PlanLimits
 from kuantum.objects import JobObject, ProviderObject, parse_job, parse_provider
-from kuantum.usage import MonthlyUsage, jobs_quota_exceeded, monthly_usage, plan_limits, seconds_quota_exceeded
+from kuantum.scheduling.usage import (
+    MonthlyUsage,
+    jobs_quota_exceeded,
+    monthly_usage,
+    plan_limits,
+    seconds_quota_exceeded,
+)
 
 
 def _job(uid: str, **status: Any) -> JobObject:

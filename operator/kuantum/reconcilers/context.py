@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..dispatch import Dispatcher
 from ..objects import Group
 from ..runtime.settings import Settings
 from ..runtime.store import Store
 from ..runtime.writer import Kube
+from ..scheduling.admission import Dispatcher
 from ..storage.registry import StorageRegistry
 
 

@@ -33,6 +33,7 @@ from ..objects import JobObject, ProviderObject, job_id_for, parse_job
 from ..runtime import metrics
 from ..runtime.lookup import provider_for_job, workspace_deleting, workspace_of
 from ..runtime.timeutil import month_of, now_iso, seconds_between
+from ..scheduling.usage import MonthlyUsage, jobs_quota_exceeded, monthly_usage, plan_limits, seconds_quota_exceeded
 from ..statemachine import (
     Cancelled,
     Completed,
@@ -45,7 +46,6 @@ from ..statemachine import (
 )
 from ..storage.blobs import StorageError, WorkspaceStorage, in_thread
 from ..storage.registry import StorageNotConfigured
-from ..usage import MonthlyUsage, jobs_quota_exceeded, monthly_usage, plan_limits, seconds_quota_exceeded
 from ..validation import JobInvalid, Resolved, resolve
 from .context import Context
 from .draft import Draft

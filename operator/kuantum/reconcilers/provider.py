@@ -13,7 +13,7 @@ from ..models.provider import ProviderUsage
 from ..objects import ProviderObject
 from ..runtime.lookup import primary_provider, workspace_of
 from ..runtime.timeutil import month_of, now_iso
-from ..usage import monthly_usage
+from ..scheduling.usage import monthly_usage
 from .context import Context
 from .throttle import ThrottledStatusWriter
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .models.provider import PlanLimits
-from .objects import JobObject, ProviderObject
-from .runtime.timeutil import month_of
+from ..models.provider import PlanLimits
+from ..objects import JobObject, ProviderObject
+from ..runtime.timeutil import month_of
 
 
 @dataclass(frozen=True)

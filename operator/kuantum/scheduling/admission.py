@@ -6,13 +6,13 @@ import bisect
 from collections import Counter
 from dataclasses import dataclass, field
 
-from . import queueing
-from .models import JobState
-from .objects import Group, JobObject
-from .runtime.lookup import primary_provider
-from .runtime.settings import Settings
-from .runtime.store import Store
-from .statemachine import is_final
+from ..models import JobState
+from ..objects import Group, JobObject
+from ..runtime.lookup import primary_provider
+from ..runtime.settings import Settings
+from ..runtime.store import Store
+from ..statemachine import is_final
+from . import queues as queueing
 
 
 def entry_of(job: JobObject) -> queueing.QueueEntry:
