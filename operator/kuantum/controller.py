@@ -16,11 +16,12 @@ from kubernetes.client.rest import ApiException
 
 from .backends.registry import Backends
 from .conditions import get_condition
+from .jobs.reconciler import FRONT_OF_QUEUE, JobReconciler
+from .jobs.statemachine import is_final
 from .models import JobState
 from .models.common import API_GROUP, API_VERSION, LABEL_JOB_ID
 from .objects import PARSERS, JobObject, ProviderObject, WorkspaceObject
 from .reconcilers.context import Context
-from .reconcilers.job import FRONT_OF_QUEUE, JobReconciler
 from .reconcilers.provider import ProviderReconciler
 from .reconcilers.workspace import WorkspaceReconciler
 from .runtime import metrics
@@ -32,7 +33,6 @@ from .runtime.workqueue import HandlerError, Requeue, WorkQueue
 from .runtime.writer import Conflict, Kube, ObjectGone
 from .scheduling.admission import Dispatcher
 from .scheduling.queues import positions
-from .statemachine import is_final
 from .storage.blobs import StorageError
 from .storage.registry import StorageRegistry
 

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 import pytest
-from kuantum.inputs import MAX_INLINE_BYTES, InputPending, InvalidInput, check_json, read_input
+from kuantum.jobs.inputs import MAX_INLINE_BYTES, InputPending, InvalidInput, check_json, read_input
 from kuantum.models import JobInput
 
 QASM = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[1];\n'

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from kuantum.reconcilers.job import MUTABLE_FIELDS, immutable_part, job_id_for, parse_termination_message
+from kuantum.jobs.reconciler import MUTABLE_FIELDS, immutable_part, job_id_for, parse_termination_message
 
 
 def test_job_id_is_a_deterministic_uuid_per_uid() -> None:
@@ -77,7 +77,7 @@ def test_parse_termination_message_finds_the_solver_line_after_any_log(code: str
 
 
 def test_a_client_chosen_id_is_the_job_id_lower_cased() -> None:
-    from kuantum.reconcilers.job import job_id_of
+    from kuantum.jobs.reconciler import job_id_of
 
     job = {"metadata": {"uid": "u-1"}, "spec": {"id": "0F8FAD5B-D9CB-469F-A165-70867728950E"}}
     assert job_id_of(job) == "0f8fad5b-d9cb-469f-a165-70867728950e"

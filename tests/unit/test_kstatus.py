@@ -12,8 +12,18 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from kuantum.jobs.statemachine import (
+    Cancelled,
+    Completed,
+    Enqueued,
+    Event,
+    Failed,
+    QueueMoved,
+    Started,
+    apply,
+    is_final,
+)
 from kuantum.models import QuantumJobStatus
-from kuantum.statemachine import Cancelled, Completed, Enqueued, Event, Failed, QueueMoved, Started, apply, is_final
 
 from tests.support import kstatus
 from tests.support.kstatus import CURRENT, FAILED, IN_PROGRESS, TERMINATING

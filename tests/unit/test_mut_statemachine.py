@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from kuantum.jobs.statemachine import Noted, QueueMoved, apply
 from kuantum.models import JobState, QuantumJobStatus
-from kuantum.statemachine import Noted, QueueMoved, apply
 
 NOW = "2026-11-28T12:00:00Z"
 LATER = "2026-11-28T12:05:00Z"

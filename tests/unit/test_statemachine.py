@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from kuantum.conditions import get_condition
-from kuantum.models import ErrorData, JobState, QuantumJobStatus
-from kuantum.statemachine import (
+from kuantum.jobs.statemachine import (
     ALLOWED,
     Cancelled,
     Completed,
@@ -26,6 +25,7 @@ from kuantum.statemachine import (
     can_move,
     is_final,
 )
+from kuantum.models import ErrorData, JobState, QuantumJobStatus
 
 T0 = "2024-05-01T10:00:00Z"
 T1 = "2024-05-01T10:00:05Z"
@@ -388,7 +388,7 @@ def test_condition_transition_times_follow_status_changes(t_enq: str, t_start: s
 
 
 def test_remote_submission_notes_keep_the_state_and_the_first_attempt() -> None:
-    from kuantum.statemachine import SubmitAttempted, Submitted
+    from kuantum.jobs.statemachine import SubmitAttempted, Submitted
 
     waiting = apply(QuantumJobStatus(), Enqueued("id-1"), "2026-01-01T00:00:00Z")
     attempted = apply(waiting, SubmitAttempted("2026-01-01T00:00:05Z"), "2026-01-01T00:00:05Z")

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 from kuantum.catalog import targets_of
+from kuantum.jobs.validation import JobInvalid, resolve
 from kuantum.models import QuantumJobSpec
-from kuantum.validation import JobInvalid, resolve
 
 SA = "microsoft.simulatedannealing.cpu"
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from ..jobs.statemachine import Event
+from ..jobs.validation import Resolved
 from ..models import QuantumJobSpec, QuantumJobStatus
 from ..objects import JobObject, ProviderObject
-from ..statemachine import Event
 from ..storage.blobs import WorkspaceStorage
-from ..validation import Resolved
 
 
 class Pending(Exception):

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from .. import builders
 from ..catalog import KUANTUM, Target, targets_of
+from ..jobs.statemachine import Completed, Event, Failed, Started
 from ..models import JobState, QuantumJobStatus
 from ..models.provider import TargetOverride
 from ..objects import JobObject, ProviderObject
 from ..runtime.timeutil import now_iso, parse, seconds_between
-from ..statemachine import Completed, Event, Failed, Started
 from ..storage.blobs import INPUT_BLOB, OUTPUT_BLOB, container_name, in_thread
 from .base import Observation, Run
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from ..jobs.statemachine import Cancelled, Completed, Event, Failed, Started, SubmitAttempted, Submitted
 from ..models import JobState, QuantumJobStatus
 from ..objects import JobObject, ProviderObject
 from ..remote.base import (
@@ -31,7 +32,6 @@ from ..remote.base import (
 )
 from ..remote.circuits import InvalidProgram
 from ..runtime.timeutil import now_iso, parse, seconds_between
-from ..statemachine import Cancelled, Completed, Event, Failed, Started, SubmitAttempted, Submitted
 from ..storage.blobs import OUTPUT_BLOB, container_name, in_thread
 from .base import Observation, Pending, Run
 from .poller import Poller

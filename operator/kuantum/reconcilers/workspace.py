@@ -8,13 +8,13 @@ from typing import Any
 
 from ..catalog import QIO, canonical_provider_id
 from ..conditions import remove_condition, set_condition
+from ..jobs.statemachine import is_final
 from ..models import API_GROUP, API_VERSION, QuantumWorkspaceStatus
 from ..models.common import FINALIZER
 from ..models.workspace import WorkspaceProvider
 from ..objects import WorkspaceObject
 from ..runtime.lookup import jobs_of_workspace, providers_of_workspace, providers_with_id
 from ..runtime.timeutil import now_iso
-from ..statemachine import is_final
 from ..storage.blobs import StorageError
 from ..storage.registry import StorageNotConfigured
 from .context import Context

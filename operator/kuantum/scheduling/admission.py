@@ -6,12 +6,12 @@ import bisect
 from collections import Counter
 from dataclasses import dataclass, field
 
+from ..jobs.statemachine import is_final
 from ..models import JobState
 from ..objects import Group, JobObject
 from ..runtime.lookup import primary_provider
 from ..runtime.settings import Settings
 from ..runtime.store import Store
-from ..statemachine import is_final
 from . import queues as queueing
 
 

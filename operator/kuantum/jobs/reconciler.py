@@ -17,7 +17,6 @@ from ..backends.pod import parse_termination_message, usage_between
 from ..backends.registry import Backends
 from ..catalog import canonical_provider_id, targets_of
 from ..conditions import get_condition
-from ..inputs import InputPending, InvalidInput, check_json, read_input
 from ..labels import label_value
 from ..models import JobState, QuantumJobSpec, QuantumJobStatus
 from ..models.common import (
@@ -30,11 +29,16 @@ from ..models.common import (
     LABEL_WORKSPACE,
 )
 from ..objects import JobObject, ProviderObject, job_id_for, parse_job
+from ..reconcilers.context import Context
 from ..runtime import metrics
 from ..runtime.lookup import provider_for_job, workspace_deleting, workspace_of
 from ..runtime.timeutil import month_of, now_iso, seconds_between
 from ..scheduling.usage import MonthlyUsage, jobs_quota_exceeded, monthly_usage, plan_limits, seconds_quota_exceeded
-from ..statemachine import (
+from ..storage.blobs import StorageError, WorkspaceStorage, in_thread
+from ..storage.registry import StorageNotConfigured
+from .draft import Draft
+from .inputs import InputPending, InvalidInput, check_json, read_input
+from .statemachine import (
     Cancelled,
     Completed,
     Enqueued,
@@ -44,11 +48,7 @@ from ..statemachine import (
     QueueMoved,
     is_final,
 )
-from ..storage.blobs import StorageError, WorkspaceStorage, in_thread
-from ..storage.registry import StorageNotConfigured
-from ..validation import JobInvalid, Resolved, resolve
-from .context import Context
-from .draft import Draft
+from .validation import JobInvalid, Resolved, resolve
 
 __all__ = ["ACCEPTED_SPEC", "MUTABLE_FIELDS", "JobReconciler", "immutable_part", "job_id_for", "job_id_of",
            "parse_termination_message"]

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from .models import JobInput
+from ..models import JobInput
 
 MAX_INLINE_BYTES = 1024 * 1024
 # Reads an object's data by kind ("configmap" | "secret") and name in the job's namespace; None if absent.

@@ -8,8 +8,8 @@ from typing import Any
 from kuantum_solvers.errors import SolverError
 from kuantum_solvers.targets import validate_params
 
-from .catalog import Target, targets_of
-from .models import QuantumJobSpec
+from ..catalog import Target, targets_of
+from ..models import QuantumJobSpec
 
 
 @dataclass(frozen=True)

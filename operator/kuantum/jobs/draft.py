@@ -7,7 +7,7 @@ from ..conditions import get_condition
 from ..models import QuantumJobStatus
 from ..objects import JobObject
 from ..runtime.timeutil import now_iso
-from ..statemachine import Event, Noted, apply
+from .statemachine import Event, Noted, apply
 
 
 class Draft:

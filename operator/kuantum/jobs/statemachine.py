@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .conditions import remove_condition, set_condition
-from .models import ErrorData, JobState, QuantumJobStatus
-from .models.job import FINAL_STATES
-from .runtime.timeutil import seconds_between
+from ..conditions import remove_condition, set_condition
+from ..models import ErrorData, JobState, QuantumJobStatus
+from ..models.job import FINAL_STATES
+from ..runtime.timeutil import seconds_between
 
 # Allowed moves; everything else (backwards, or out of a final state) is ignored.
 ALLOWED: dict[JobState | None, frozenset[JobState]] = {
