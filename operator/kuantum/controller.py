@@ -16,14 +16,12 @@ from kubernetes.client.rest import ApiException
 
 from .backends.registry import Backends
 from .conditions import get_condition
+from .context import Context
 from .jobs.reconciler import FRONT_OF_QUEUE, JobReconciler
 from .jobs.statemachine import is_final
 from .models import JobState
 from .models.common import API_GROUP, API_VERSION, LABEL_JOB_ID
 from .objects import PARSERS, JobObject, ProviderObject, WorkspaceObject
-from .reconcilers.context import Context
-from .reconcilers.provider import ProviderReconciler
-from .reconcilers.workspace import WorkspaceReconciler
 from .runtime import metrics
 from .runtime.leader import LeaderElection
 from .runtime.lookup import jobs_of_workspace, providers_of_workspace
@@ -35,6 +33,8 @@ from .scheduling.admission import Dispatcher
 from .scheduling.queues import positions
 from .storage.blobs import StorageError
 from .storage.registry import StorageRegistry
+from .workspaces.provider_reconciler import ProviderReconciler
+from .workspaces.workspace_reconciler import WorkspaceReconciler
 
 log = logging.getLogger("kuantum.controller")
 KINDS = {"quantumjobs": "QuantumJob", "quantumworkspaces": "QuantumWorkspace", "providers": "Provider"}

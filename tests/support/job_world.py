@@ -19,9 +19,9 @@ from kuantum.backends import ionq
 from kuantum.backends.registry import Backends
 from kuantum.backends.remote import RemoteBackend
 from kuantum.catalog import IONQ, QIO
+from kuantum.context import Context
 from kuantum.jobs.reconciler import JobReconciler, job_id_for
 from kuantum.models.common import LABEL_JOB_ID
-from kuantum.reconcilers.context import Context
 from kuantum.runtime.settings import Settings
 from kuantum.runtime.store import Store
 from kuantum.runtime.timeutil import format_time

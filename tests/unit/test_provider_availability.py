@@ -4,7 +4,7 @@ every round)."""
 
 from __future__ import annotations
 
-from kuantum.reconcilers.provider import ProviderReconciler
+from kuantum.workspaces.provider_reconciler import ProviderReconciler
 
 from tests.support.job_world import NS, SA, World, _condition
 

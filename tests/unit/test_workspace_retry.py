@@ -4,8 +4,8 @@ up to MAX_RETRY_SECONDS."""
 
 from __future__ import annotations
 
-from kuantum.reconcilers.workspace import MAX_RETRY_SECONDS, SECRET_RETRY_SECONDS, WorkspaceReconciler
 from kuantum.storage.blobs import StorageError
+from kuantum.workspaces.workspace_reconciler import MAX_RETRY_SECONDS, SECRET_RETRY_SECONDS, WorkspaceReconciler
 
 from tests.support.job_world import NS, WS, World, _condition
 

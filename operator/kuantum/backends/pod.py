@@ -22,7 +22,7 @@ from ..storage.blobs import INPUT_BLOB, OUTPUT_BLOB, container_name, in_thread
 from .base import Observation, Run
 
 if TYPE_CHECKING:
-    from ..reconcilers.context import Context
+    from ..context import Context
 
 log = logging.getLogger("kuantum.backends.pod")
 EMULATOR_TARGET = "kuantum.simulator"

@@ -14,7 +14,7 @@ from .base import Run
 from .remote import RemoteBackend, program_document, shots_of
 
 if TYPE_CHECKING:
-    from ..reconcilers.context import Context
+    from ..context import Context
 
 QIR = "qir.v1"
 

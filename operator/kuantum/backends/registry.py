@@ -13,7 +13,7 @@ from .pod import PodBackend, target_override
 from .remote import RemoteBackend
 
 if TYPE_CHECKING:
-    from ..reconcilers.context import Context
+    from ..context import Context
 
 LOCAL = "local"
 

@@ -37,7 +37,7 @@ from .base import Observation, Pending, Run
 from .poller import Poller
 
 if TYPE_CHECKING:
-    from ..reconcilers.context import Context
+    from ..context import Context
 
 log = logging.getLogger("kuantum.backends.remote")
 DEFAULT_SHOTS = 100

@@ -17,6 +17,7 @@ from ..backends.pod import parse_termination_message, usage_between
 from ..backends.registry import Backends
 from ..catalog import canonical_provider_id, targets_of
 from ..conditions import get_condition
+from ..context import Context
 from ..labels import label_value
 from ..models import JobState, QuantumJobSpec, QuantumJobStatus
 from ..models.common import (
@@ -29,7 +30,6 @@ from ..models.common import (
     LABEL_WORKSPACE,
 )
 from ..objects import JobObject, ProviderObject, job_id_for, parse_job
-from ..reconcilers.context import Context
 from ..runtime import metrics
 from ..runtime.lookup import provider_for_job, workspace_deleting, workspace_of
 from ..runtime.timeutil import month_of, now_iso, seconds_between

@@ -8,8 +8,8 @@ import time
 from pydantic import BaseModel
 
 from ..conditions import get_condition
+from ..context import Context
 from ..objects import ProviderObject, WorkspaceObject
-from .context import Context
 
 
 class ThrottledStatusWriter:

@@ -8,13 +8,13 @@ from ..backends.registry import LOCAL, Backends
 from ..backends.remote import PROBE_SECONDS, Probe
 from ..catalog import ALIASES, canonical_provider_id, targets_of
 from ..conditions import get_condition, remove_condition, set_condition
+from ..context import Context
 from ..models import JobState, ProviderSpec, ProviderStatus, TargetStatus
 from ..models.provider import ProviderUsage
 from ..objects import ProviderObject
 from ..runtime.lookup import primary_provider, workspace_of
 from ..runtime.timeutil import month_of, now_iso
 from ..scheduling.usage import monthly_usage
-from .context import Context
 from .throttle import ThrottledStatusWriter
 
 QUEUE_LISTED = 50

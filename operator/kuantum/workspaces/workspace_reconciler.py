@@ -8,6 +8,7 @@ from typing import Any
 
 from ..catalog import QIO, canonical_provider_id
 from ..conditions import remove_condition, set_condition
+from ..context import Context
 from ..jobs.statemachine import is_final
 from ..models import API_GROUP, API_VERSION, QuantumWorkspaceStatus
 from ..models.common import FINALIZER
@@ -17,7 +18,6 @@ from ..runtime.lookup import jobs_of_workspace, providers_of_workspace, provider
 from ..runtime.timeutil import now_iso
 from ..storage.blobs import StorageError
 from ..storage.registry import StorageNotConfigured
-from .context import Context
 from .throttle import ThrottledStatusWriter
 
 log = logging.getLogger("kuantum.workspace")

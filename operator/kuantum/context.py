@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..objects import Group
-from ..runtime.settings import Settings
-from ..runtime.store import Store
-from ..runtime.writer import Kube
-from ..scheduling.admission import Dispatcher
-from ..storage.registry import StorageRegistry
+from .objects import Group
+from .runtime.settings import Settings
+from .runtime.store import Store
+from .runtime.writer import Kube
+from .scheduling.admission import Dispatcher
+from .storage.registry import StorageRegistry
 
 
 @dataclass
