@@ -23,7 +23,7 @@ print('\n'.join(r for r in requires('kuantum') if 'extra ==' not in r and not r.
  && /opt/kuantum/bin/python -c "from importlib.metadata import requires; \
 print('\n'.join(r for r in requires('kuantum-solvers') if 'extra ==' not in r))" >> /tmp/operator-requirements.txt \
  && /opt/kuantum/bin/pip install --prefer-binary -r /tmp/operator-requirements.txt \
- && /opt/kuantum/bin/python -c "import kuantum.main, kuantum.catalog, kuantum.jobs.validation, kuantum.backends.registry" \
+ && /opt/kuantum/bin/python -c "import kuantum.main, kuantum.catalog, kuantum.jobs.validation, kuantum.execution.registry" \
  && /opt/kuantum/bin/pip uninstall -y pip setuptools wheel \
  && find /opt/kuantum -name '__pycache__' -prune -exec rm -rf {} +
 

@@ -14,9 +14,9 @@ import urllib3
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from .backends.registry import Backends
 from .conditions import get_condition
 from .context import Context
+from .execution.registry import Backends
 from .jobs.reconciler import FRONT_OF_QUEUE, JobReconciler
 from .jobs.statemachine import is_final
 from .models import JobState

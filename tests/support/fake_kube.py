@@ -24,7 +24,7 @@ from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import ContentSettings
-from kuantum.remote.base import Program, ProviderError, RemoteJob, RemoteState, RequestRejected
+from kuantum.execution.providers.api import Program, ProviderError, RemoteJob, RemoteState, RequestRejected
 from kuantum.runtime.writer import Conflict, Kube, ObjectGone
 from kuantum.storage.blobs import WorkspaceStorage
 from kuantum.storage.registry import StorageRegistry

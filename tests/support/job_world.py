@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kuantum.backends import ionq
-from kuantum.backends.registry import Backends
-from kuantum.backends.remote import RemoteBackend
 from kuantum.catalog import IONQ, QIO
 from kuantum.context import Context
+from kuantum.execution.providers.backend import RemoteBackend
+from kuantum.execution.providers.ionq import backend as ionq
+from kuantum.execution.registry import Backends
 from kuantum.jobs.reconciler import JobReconciler, job_id_for
 from kuantum.models.common import LABEL_JOB_ID
 from kuantum.runtime.settings import Settings

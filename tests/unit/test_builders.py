@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from kuantum import builders
 from kuantum.catalog import targets_of
+from kuantum.execution.pod import builders
 from kuantum.runtime.settings import Settings
 
 JOB_ID = "0b0c6f6e-7d55-5d1e-9c55-2f5d2c3f6a01"

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kuantum.remote.base import (
+from kuantum.execution.providers.api import (
     CredentialsRejected,
     Program,
     ProviderUnavailable,
@@ -24,7 +24,7 @@ from kuantum.remote.base import (
     RemoteState,
     RequestRejected,
 )
-from kuantum.remote.ionq import IonQApi, split_endpoint
+from kuantum.execution.providers.ionq.api import IonQApi, split_endpoint
 from kuantum_solvers.circuits.ionq import run_ionq
 
 from tests.support.fake_ionq import FakeIonQ

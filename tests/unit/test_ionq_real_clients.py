@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kuantum.remote.base import Program, RemoteState
-from kuantum.remote.ionq import IonQApi
+from kuantum.execution.providers.api import Program, RemoteState
+from kuantum.execution.providers.ionq.api import IonQApi
 from kuantum_solvers.circuits.ionq import run_ionq
 
 from tests.support.fake_ionq import FakeIonQ

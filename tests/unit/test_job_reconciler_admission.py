@@ -15,8 +15,9 @@ import json
 from typing import Any
 
 import pytest
-from kuantum import accepted_spec, builders
+from kuantum import accepted_spec
 from kuantum.catalog import IONQ
+from kuantum.execution.pod import builders
 from kuantum.jobs.reconciler import ACCEPTED_SPEC, job_id_for
 from kuantum.models.common import FINALIZER, LABEL_JOB_ID, LABEL_PROVIDER, LABEL_TARGET, LABEL_WORKSPACE
 from kuantum.runtime.timeutil import now_iso

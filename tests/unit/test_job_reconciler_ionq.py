@@ -15,7 +15,7 @@ import json
 import pytest
 from kuantum.catalog import IONQ
 from kuantum.controller import Controller
-from kuantum.remote.base import CredentialsRejected, ProviderUnavailable, RemoteState
+from kuantum.execution.providers.api import CredentialsRejected, ProviderUnavailable, RemoteState
 from kuantum.runtime.timeutil import parse
 from kuantum.runtime.writer import ObjectGone
 from kuantum.storage.blobs import OUTPUT_BLOB, container_name

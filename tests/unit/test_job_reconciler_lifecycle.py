@@ -13,7 +13,7 @@ import copy
 from typing import Any
 
 import pytest
-from kuantum import builders
+from kuantum.execution.pod import builders
 from kuantum.models.common import LABEL_TARGET
 from kuantum.runtime.writer import Conflict
 from kuantum.storage.blobs import OUTPUT_BLOB, container_name

@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from kuantum import builders
-from kuantum.backends.pod import STOP_POLL_SECONDS
 from kuantum.catalog import IONQ, KUANTUM, QIO, targets_of
+from kuantum.execution.pod import builders
+from kuantum.execution.pod.backend import STOP_POLL_SECONDS
 from kuantum.models.common import LABEL_JOB_ID
 from kuantum.runtime.timeutil import format_time, now_iso, parse
 from kuantum.storage.blobs import INPUT_BLOB, OUTPUT_BLOB, container_name

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kuantum.backends import quantinuum
-from kuantum.backends.remote import RemoteBackend
 from kuantum.catalog import QUANTINUUM, targets_of
-from kuantum.remote.base import RemoteState
+from kuantum.execution.providers.api import RemoteState
+from kuantum.execution.providers.backend import RemoteBackend
+from kuantum.execution.providers.quantinuum import backend as quantinuum
 from kuantum.storage.blobs import OUTPUT_BLOB, container_name
 
 from tests.support.job_world import BELL, NS, World, _condition, _events

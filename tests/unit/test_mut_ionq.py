@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
-from kuantum.remote.base import ProviderUnavailable, RemoteState, RequestRejected
-from kuantum.remote.ionq import IonQApi
+from kuantum.execution.providers.api import ProviderUnavailable, RemoteState, RequestRejected
+from kuantum.execution.providers.ionq.api import IonQApi
 
 KEY = "ionq-test-key-0123456789"
 CREATED = "2026-11-28T10:00:00Z"

@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from kuantum import builders
-from kuantum.backends import pod
+from kuantum.execution.pod import backend as pod
+from kuantum.execution.pod import builders
 from kuantum.models.common import LABEL_JOB_ID
 from kuantum.runtime.timeutil import format_time, now_iso
 from kuantum.storage.blobs import OUTPUT_BLOB, container_name

@@ -14,9 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
-from kuantum.remote import quantinuum
-from kuantum.remote.base import CredentialsRejected, ProviderError
-from kuantum.remote.quantinuum import QuantinuumApi, results_blob, token_expiry
+from kuantum.execution.providers.api import CredentialsRejected, ProviderError
+from kuantum.execution.providers.quantinuum import api as quantinuum
+from kuantum.execution.providers.quantinuum.api import QuantinuumApi, results_blob, token_expiry
 
 
 class Qapi:

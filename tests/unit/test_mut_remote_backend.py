@@ -11,12 +11,13 @@ import base64
 from typing import Any
 
 import pytest
-from kuantum.backends import ionq, remote
-from kuantum.backends.remote import CLOCK_SKEW, RemoteBackend, shots_of
 from kuantum.catalog import IONQ
+from kuantum.execution.providers import backend as remote
+from kuantum.execution.providers.api import ProviderUnavailable, RemoteState
+from kuantum.execution.providers.backend import CLOCK_SKEW, RemoteBackend, shots_of
+from kuantum.execution.providers.circuits import InvalidProgram
+from kuantum.execution.providers.ionq import backend as ionq
 from kuantum.objects import ProviderObject, parse_provider
-from kuantum.remote.base import ProviderUnavailable, RemoteState
-from kuantum.remote.circuits import InvalidProgram
 from kuantum.runtime.timeutil import parse
 
 from tests.support.job_world import API_KEY, NS, World, _admitted_remote, _submitted

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kuantum import builders
+from kuantum.execution.pod import builders
 from kuantum.jobs.reconciler import ACCEPTED_SPEC, MUTABLE_FIELDS, immutable_part, job_id_for
 from kuantum.models import common
 from kuantum.storage import blobs as storage

@@ -7,8 +7,8 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from kuantum.backends import remote
-from kuantum.backends.poller import Poller
+from kuantum.execution.providers import backend as remote
+from kuantum.execution.providers.poller import Poller
 from kuantum.models import QuantumJobStatus
 from kuantum.runtime.timeutil import format_time
 

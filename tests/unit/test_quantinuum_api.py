@@ -17,8 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from kuantum.remote import quantinuum
-from kuantum.remote.base import (
+from kuantum.execution.providers.api import (
     CredentialsRejected,
     Program,
     ProviderError,
@@ -27,7 +26,8 @@ from kuantum.remote.base import (
     RemoteState,
     RequestRejected,
 )
-from kuantum.remote.quantinuum import QuantinuumApi, machine_for, map_state, results_blob
+from kuantum.execution.providers.quantinuum import api as quantinuum
+from kuantum.execution.providers.quantinuum.api import QuantinuumApi, machine_for, map_state, results_blob
 
 from tests.support.fake_quantinuum import FakeQuantinuum, Schedule
 
@@ -156,7 +156,7 @@ async def test_bit_order_and_several_registers(api: QuantinuumApi) -> None:
 
 
 async def test_ionq_json_input_is_translated(api: QuantinuumApi, fake: FakeQuantinuum) -> None:
-    pytest.importorskip("kuantum.remote.circuits")
+    pytest.importorskip("kuantum.execution.providers.circuits")
     circuit = {"qubits": 2, "gateset": "qis",
                "circuit": [{"gate": "h", "target": 0}, {"gate": "cnot", "control": 0, "target": 1}]}
     prog = program(circuit, shots=100)

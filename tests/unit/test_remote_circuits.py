@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
-from kuantum.remote.circuits import (
+from kuantum.execution.providers.circuits import (
     GATE_NAMES,
     TO_QASM,
     InvalidProgram,

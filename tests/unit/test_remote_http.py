@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
-from kuantum.remote.base import CredentialsRejected, ProviderUnavailable, RequestRejected
-from kuantum.remote.http import ResilientClient
+from kuantum.execution.providers.api import CredentialsRejected, ProviderUnavailable, RequestRejected
+from kuantum.execution.providers.http import ResilientClient
 
 KEY = "sk-live-0123456789abcdef"
 Handler = Callable[[httpx.Request], httpx.Response]

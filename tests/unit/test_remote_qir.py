@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 import qdk  # noqa: F401 - a test dependency: a missing QDK fails, never skips
-from kuantum.remote.circuits import InvalidProgram, _for_solver
-from kuantum.remote.qir import ionq_output, qir_to_ionq, qir_to_qasm, qir_to_quantinuum, quantinuum_output
+from kuantum.execution.providers.circuits import InvalidProgram, _for_solver
+from kuantum.execution.providers.qir import ionq_output, qir_to_ionq, qir_to_qasm, qir_to_quantinuum, quantinuum_output
 from kuantum.storage.blobs import blob_format
 from kuantum_solvers.circuits.ionq import parse_circuit
 from kuantum_solvers.circuits.qasm import run_qasm

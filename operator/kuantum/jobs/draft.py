@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..backends.base import Observation
 from ..conditions import get_condition
+from ..execution.base import Observation
 from ..models import QuantumJobStatus
 from ..objects import JobObject
 from ..runtime.timeutil import now_iso

@@ -12,12 +12,12 @@ import logging
 from typing import Any
 
 from .. import accepted_spec
-from ..backends.base import Backend, Observation, Pending, Run
-from ..backends.pod import parse_termination_message, usage_between
-from ..backends.registry import Backends
 from ..catalog import canonical_provider_id, targets_of
 from ..conditions import get_condition
 from ..context import Context
+from ..execution.base import Backend, Observation, Pending, Run
+from ..execution.pod.backend import parse_termination_message, usage_between
+from ..execution.registry import Backends
 from ..labels import label_value
 from ..models import JobState, QuantumJobSpec, QuantumJobStatus
 from ..models.common import (

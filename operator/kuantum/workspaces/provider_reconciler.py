@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 
-from ..backends.registry import LOCAL, Backends
-from ..backends.remote import PROBE_SECONDS, Probe
 from ..catalog import ALIASES, canonical_provider_id, targets_of
 from ..conditions import get_condition, remove_condition, set_condition
 from ..context import Context
+from ..execution.providers.backend import PROBE_SECONDS, Probe
+from ..execution.registry import LOCAL, Backends
 from ..models import JobState, ProviderSpec, ProviderStatus, TargetStatus
 from ..models.provider import ProviderUsage
 from ..objects import ProviderObject

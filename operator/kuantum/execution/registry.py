@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING
 
 from ..catalog import Target
 from ..objects import ProviderObject
-from . import ionq, quantinuum
 from .base import Backend
-from .pod import PodBackend, target_override
-from .remote import RemoteBackend
+from .pod.backend import PodBackend, target_override
+from .providers.backend import RemoteBackend
+from .providers.ionq import backend as ionq
+from .providers.quantinuum import backend as quantinuum
 
 if TYPE_CHECKING:
     from ..context import Context

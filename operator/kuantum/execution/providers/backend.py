@@ -17,10 +17,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from ..jobs.statemachine import Cancelled, Completed, Event, Failed, Started, SubmitAttempted, Submitted
-from ..models import JobState, QuantumJobStatus
-from ..objects import JobObject, ProviderObject
-from ..remote.base import (
+from kuantum.jobs.statemachine import Cancelled, Completed, Event, Failed, Started, SubmitAttempted, Submitted
+from kuantum.models import JobState, QuantumJobStatus
+from kuantum.objects import JobObject, ProviderObject
+from kuantum.runtime.timeutil import now_iso, parse, seconds_between
+from kuantum.storage.blobs import OUTPUT_BLOB, container_name, in_thread
+
+from ..base import Observation, Pending, Run
+from .api import (
     CredentialsRejected,
     Program,
     ProviderApi,
@@ -30,14 +34,11 @@ from ..remote.base import (
     RemoteState,
     RequestRejected,
 )
-from ..remote.circuits import InvalidProgram
-from ..runtime.timeutil import now_iso, parse, seconds_between
-from ..storage.blobs import OUTPUT_BLOB, container_name, in_thread
-from .base import Observation, Pending, Run
+from .circuits import InvalidProgram
 from .poller import Poller
 
 if TYPE_CHECKING:
-    from ..context import Context
+    from kuantum.context import Context
 
 log = logging.getLogger("kuantum.backends.remote")
 DEFAULT_SHOTS = 100

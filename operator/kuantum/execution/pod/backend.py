@@ -11,18 +11,19 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-from .. import builders
-from ..catalog import KUANTUM, Target, targets_of
-from ..jobs.statemachine import Completed, Event, Failed, Started
-from ..models import JobState, QuantumJobStatus
-from ..models.provider import TargetOverride
-from ..objects import JobObject, ProviderObject
-from ..runtime.timeutil import now_iso, parse, seconds_between
-from ..storage.blobs import INPUT_BLOB, OUTPUT_BLOB, container_name, in_thread
-from .base import Observation, Run
+from kuantum.catalog import KUANTUM, Target, targets_of
+from kuantum.jobs.statemachine import Completed, Event, Failed, Started
+from kuantum.models import JobState, QuantumJobStatus
+from kuantum.models.provider import TargetOverride
+from kuantum.objects import JobObject, ProviderObject
+from kuantum.runtime.timeutil import now_iso, parse, seconds_between
+from kuantum.storage.blobs import INPUT_BLOB, OUTPUT_BLOB, container_name, in_thread
+
+from ..base import Observation, Run
+from . import builders
 
 if TYPE_CHECKING:
-    from ..context import Context
+    from kuantum.context import Context
 
 log = logging.getLogger("kuantum.backends.pod")
 EMULATOR_TARGET = "kuantum.simulator"

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from kuantum.remote.base import CredentialsRejected, ProviderUnavailable, RequestRejected
+from kuantum.execution.providers.api import CredentialsRejected, ProviderUnavailable, RequestRejected
 
 log = logging.getLogger(__name__)
 

@@ -6,11 +6,11 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from .catalog import Target
-from .labels import label_value
-from .models.common import API_GROUP, API_VERSION, LABEL_JOB_ID, LABEL_PROVIDER, LABEL_TARGET, LABEL_WORKSPACE
-from .objects import JobObject, parse_job
-from .runtime.settings import Settings
+from kuantum.catalog import Target
+from kuantum.labels import label_value
+from kuantum.models.common import API_GROUP, API_VERSION, LABEL_JOB_ID, LABEL_PROVIDER, LABEL_TARGET, LABEL_WORKSPACE
+from kuantum.objects import JobObject, parse_job
+from kuantum.runtime.settings import Settings
 
 SOLVER_UID = 10001
 INPUT_URL_KEY = "input-url"

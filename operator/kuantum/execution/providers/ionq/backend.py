@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from ..catalog import IONQ
-from ..remote.base import Program, ProviderApi
-from ..remote.circuits import InvalidProgram, ionq_circuit_to_ionq, qasm_to_ionq
-from ..remote.ionq import DEFAULT_ENDPOINT, IonQApi
-from ..remote.qir import ionq_output, qir_to_ionq
-from .base import Run
-from .remote import RemoteBackend, program_document, shots_of
+from kuantum.catalog import IONQ
+from kuantum.execution.base import Run
+
+from ..api import Program, ProviderApi
+from ..backend import RemoteBackend, program_document, shots_of
+from ..circuits import InvalidProgram, ionq_circuit_to_ionq, qasm_to_ionq
+from ..qir import ionq_output, qir_to_ionq
+from .api import DEFAULT_ENDPOINT, IonQApi
 
 if TYPE_CHECKING:
-    from ..context import Context
+    from kuantum.context import Context
 
 CREDENTIALS_KEY = "apiKey"
 QIR = "qir.v1"

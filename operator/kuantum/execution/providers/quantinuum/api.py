@@ -22,7 +22,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-from kuantum.remote.base import (
+from kuantum.execution.providers.api import (
     CredentialsRejected,
     Program,
     ProviderError,
@@ -31,7 +31,7 @@ from kuantum.remote.base import (
     RemoteState,
     RequestRejected,
 )
-from kuantum.remote.http import ResilientClient
+from kuantum.execution.providers.http import ResilientClient
 
 log = logging.getLogger("kuantum.remote.quantinuum")
 
@@ -127,7 +127,7 @@ def to_qasm(body: Any) -> str:
     if isinstance(body, str):
         return body
     if isinstance(body, dict):
-        from kuantum.remote.circuits import InvalidProgram, ionq_to_qasm
+        from kuantum.execution.providers.circuits import InvalidProgram, ionq_to_qasm
 
         try:
             return ionq_to_qasm(body)

@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from ..catalog import QUANTINUUM
-from ..remote.base import Program, ProviderApi
-from ..remote.circuits import InvalidProgram, check_qasm, ionq_to_qasm
-from ..remote.qir import qir_to_quantinuum, quantinuum_output
-from ..remote.quantinuum import DEFAULT_ENDPOINT, QuantinuumApi
-from .base import Run
-from .remote import RemoteBackend, program_document, shots_of
+from kuantum.catalog import QUANTINUUM
+from kuantum.execution.base import Run
+
+from ..api import Program, ProviderApi
+from ..backend import RemoteBackend, program_document, shots_of
+from ..circuits import InvalidProgram, check_qasm, ionq_to_qasm
+from ..qir import qir_to_quantinuum, quantinuum_output
+from .api import DEFAULT_ENDPOINT, QuantinuumApi
 
 if TYPE_CHECKING:
-    from ..context import Context
+    from kuantum.context import Context
 
 QIR = "qir.v1"
 

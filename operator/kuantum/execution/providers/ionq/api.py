@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from kuantum.remote.base import (
+from kuantum.execution.providers.api import (
     CredentialsRejected,
     Program,
     ProviderUnavailable,
@@ -23,8 +23,13 @@ from kuantum.remote.base import (
     RemoteState,
     RequestRejected,
 )
-from kuantum.remote.circuits import InvalidProgram, ionq_circuit_to_ionq, ionq_histogram_output, qasm_to_ionq
-from kuantum.remote.http import ResilientClient
+from kuantum.execution.providers.circuits import (
+    InvalidProgram,
+    ionq_circuit_to_ionq,
+    ionq_histogram_output,
+    qasm_to_ionq,
+)
+from kuantum.execution.providers.http import ResilientClient
 
 log = logging.getLogger(__name__)
 
