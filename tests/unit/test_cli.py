@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 import urllib3
-from kuantum import cli, cli_kube
-from kuantum.cli_format import age, job_summary, jobs_table
-from kuantum.cli_input import INLINE_LIMIT, CliError, inline_value, is_gzip, job_body, name_base, sanitize_name
+from kuantum.cli import main as cli
+from kuantum.cli import session as cli_kube
+from kuantum.cli.format import age, job_summary, jobs_table
+from kuantum.cli.input import INLINE_LIMIT, CliError, inline_value, is_gzip, job_body, name_base, sanitize_name
 from kubernetes.client.rest import ApiException
 
 SUBMIT = ["submit", "p.json", "-w", "demo", "-p", "microsoft-qio", "-t", "microsoft.simulatedannealing.cpu"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import qdk  # noqa: F401 - a test dependency: a missing QDK fails, never skips
-from kuantum.cli_input import CliError, name_base, prepare_program
+from kuantum.cli.input import CliError, name_base, prepare_program
 
 from tests.unit.solvers.test_qir import BELL, TELEPORT, compile_qsharp
 

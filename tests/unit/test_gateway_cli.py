@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 from azure.quantum import Workspace
-from kuantum import cli, cli_kube
+from kuantum.cli import main as cli
+from kuantum.cli import session as cli_kube
 from kuantum.runtime.client import KubeClient
 
 

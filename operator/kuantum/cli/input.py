@@ -7,7 +7,7 @@ import re
 from pathlib import PurePath
 from typing import Any
 
-from .models.common import API_GROUP, API_VERSION
+from ..models.common import API_GROUP, API_VERSION
 
 INLINE_LIMIT = 256 * 1024  # bytes; larger inputs are uploaded to the workspace's storage
 UPLOAD_CONTAINER = "kuantum-uploads"

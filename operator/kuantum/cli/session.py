@@ -15,9 +15,9 @@ from azure.storage.blob import ContentSettings
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from .cli_input import UPLOAD_BLOB, UPLOAD_CONTAINER, CliError, is_gzip
-from .runtime.client import ConfigError, KubeClient, load_api_client, run_sync
-from .storage.blobs import WorkspaceStorage, blob_format, brief
+from ..runtime.client import ConfigError, KubeClient, load_api_client, run_sync
+from ..storage.blobs import WorkspaceStorage, blob_format, brief
+from .input import UPLOAD_BLOB, UPLOAD_CONTAINER, CliError, is_gzip
 
 JOBS = "quantumjobs"
 WORKSPACES = "quantumworkspaces"

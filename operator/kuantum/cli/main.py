@@ -16,11 +16,11 @@ from azure.core.exceptions import AzureError
 from kubernetes import config
 from kubernetes.client.rest import ApiException
 
-from .cli_format import dump, error_text, job_summary, jobs_table
-from .cli_input import CliError, inline_value, is_gzip, job_body, name_base, parse_params, prepare_program
-from .cli_kube import JOBS, SDK_ENDPOINT, WORKSPACES, Session, api_error, connect, connection_string, upload
-from .models.job import FINAL_STATES, JobState
-from .storage.blobs import StorageError
+from ..models.job import FINAL_STATES, JobState
+from ..storage.blobs import StorageError
+from .format import dump, error_text, job_summary, jobs_table
+from .input import CliError, inline_value, is_gzip, job_body, name_base, parse_params, prepare_program
+from .session import JOBS, SDK_ENDPOINT, WORKSPACES, Session, api_error, connect, connection_string, upload
 
 PROG = "kuantum"
 POLL_SECONDS = 1.0

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from .runtime.timeutil import parse
+from ..runtime.timeutil import parse
 
 TABLE_COLUMNS = ("NAME", "STATE", "PROVIDER", "TARGET", "ID", "AGE")
 
