@@ -30,7 +30,7 @@ from kuantum_solvers.circuits.ionq import run_ionq
 from tests.support.fake_ionq import FakeIonQ
 
 KEY = "ionq-test-key-0123456789"
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[5]
 CIRCUIT = {"gateset": "qis", "qubits": 3, "circuit": [
     {"gate": "h", "target": 0}, {"gate": "cnot", "control": 0, "target": 1}, {"gate": "ry", "targets": [2],
                                                                                "rotation": 0.7}]}

@@ -27,7 +27,7 @@ from kuantum_solvers.circuits.ionq import run_ionq
 from tests.support.fake_ionq import FakeIonQ
 
 KEY = "real-client-key-0123456789"
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[5]
 CACHE = Path(os.environ.get("KUANTUM_CACHE") or Path.home() / ".cache" / "kuantum")
 # qiskit-ionq 0.5.x and what it needs beyond the dev venv (qiskit 1.x brings sympy and symengine).
 LEGACY = ["qiskit-ionq==0.5.13", "qiskit==1.4.6", "symengine==0.13.0", "sympy>=1.3", "mpmath>=1.1",

@@ -451,7 +451,7 @@ def test_fake_runs_as_a_process_with_control_endpoint(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.support.fake_quantinuum", "--host", "127.0.0.1", "--port", "0",
          "--port-file", str(port_file), "--username", USER, "--password", PASSWORD],
-        cwd=Path(__file__).resolve().parents[2], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        cwd=Path(__file__).resolve().parents[5], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         for _ in range(300):
             if port_file.exists() or proc.poll() is not None:
