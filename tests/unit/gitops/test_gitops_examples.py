@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 from kuantum.models import ProviderSpec, QuantumJobSpec, QuantumWorkspaceSpec
 
-FOLDER = Path(__file__).resolve().parents[2] / "examples" / "gitops"
+FOLDER = Path(__file__).resolve().parents[3] / "examples" / "gitops"
 SPECS = {"QuantumJob": QuantumJobSpec, "Provider": ProviderSpec, "QuantumWorkspace": QuantumWorkspaceSpec}
 
 
