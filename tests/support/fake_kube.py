@@ -475,7 +475,7 @@ class RemoteRecord:
 
 
 class FakeProviderApi:
-    """A provider's API in memory (the ProviderApi protocol of kuantum.remote.base).
+    """A provider's API in memory (the ProviderApi protocol of kuantum.execution.providers.api).
 
     Jobs live in `jobs`; tests move them with `set_state`. Faults: `fail_next[method]` is a list of
     exceptions raised one per call before the call does anything; `accept_then_fail` (a list) makes

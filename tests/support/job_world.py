@@ -1,4 +1,4 @@
-"""The job reconciler's test bench, shared by the tests/unit/test_job_reconciler_*.py modules: a World over fakes.
+"""The job reconciler's test bench, shared by the tests/unit/jobs/test_job_reconciler_*.py modules: a World over fakes.
 
 A real Store, Dispatcher and Settings and the real JobReconciler, pod backend and remote backend; the
 API server, the blob storage and the provider's HTTP API are the in-memory fakes of

@@ -45,7 +45,7 @@ def api_error(e: ApiException) -> str:
 
 @dataclass
 class Session:
-    """The CLI's synchronous view of the shared async client (kubeclient), bound to one namespace."""
+    """The CLI's synchronous view of the shared async client (runtime/client.py), bound to one namespace."""
 
     api_client: client.ApiClient
     namespace: str

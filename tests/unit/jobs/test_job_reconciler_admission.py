@@ -248,7 +248,7 @@ async def test_monthly_job_quota_at_the_limit_fails_and_below_it_does_not(limit:
 
 
 def _used_seconds(w: World, seconds: float) -> None:
-    # Seconds count in the month the execution ended (kuantum.usage), as the Provider's status shows them.
+    # Seconds count in the month the execution ended (kuantum.scheduling.usage), as the Provider's status shows them.
     w.qio_job("used", status={"id": "id-used", "state": "Succeeded", "creationTime": now_iso(),
                               "endExecutionTime": now_iso(),
                               "inputDataUri": f"{BLOB_BASE}/job-id-used/inputData",

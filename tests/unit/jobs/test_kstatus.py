@@ -148,10 +148,10 @@ def _cond(type_: str, status: str, reason: str, message: str = "m") -> dict[str,
 
 @pytest.mark.parametrize(("conditions", "verdict"), [
     ([_cond("Ready", "True", "Ready")], CURRENT),
-    # reconcilers/provider.py: a permanent problem is Stalled, a passing one Reconciling.
+    # workspaces/provider_reconciler.py: a permanent problem is Stalled, a passing one Reconciling.
     ([_cond("Ready", "False", "DuplicateProvider"), _cond("Stalled", "True", "DuplicateProvider")], FAILED),
     ([_cond("Ready", "False", "WorkspaceNotFound"), _cond("Reconciling", "True", "WorkspaceNotFound")], IN_PROGRESS),
-    # reconcilers/workspace.py: storage not reachable yet is retried with backoff.
+    # workspaces/workspace_reconciler.py: storage not reachable yet is retried with backoff.
     ([_cond("StorageReady", "False", "StorageUnreachable"), _cond("Ready", "False", "StorageUnreachable"),
       _cond("Reconciling", "True", "StorageUnreachable")], IN_PROGRESS),
 ])

@@ -1,1 +1,1 @@
-"""Clients for hardware providers' public HTTP APIs (IonQ, Quantinuum) and the translations they need."""
+"""Hardware providers' HTTP APIs: what they share (remote backend, HTTP client, translations), one folder each."""

@@ -1,7 +1,7 @@
 """What every provider API client offers the execution backends, and the errors it raises.
 
 A provider client speaks one provider's public HTTP API and nothing else: no Kubernetes, no blob
-storage. The backends (operator/kuantum/backends/) turn what it reports into lifecycle events.
+storage. The backends (operator/kuantum/execution/) turn what it reports into lifecycle events.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 One pooled httpx.AsyncClient per provider endpoint; every call has a per-request timeout and a total
 deadline; transient failures are retried with exponential backoff and full jitter; the provider's
-refusals are turned into the error classes of `kuantum.remote.base`. Headers (which carry keys and
+refusals are turned into the error classes of `kuantum.execution.providers.api`. Headers (which carry keys and
 tokens) are never logged, and any header value a provider echoes back is scrubbed from error text.
 """
 

@@ -1,4 +1,4 @@
-"""The pod backend's decisions that a mutation run of kuantum/backends/pod.py found untested.
+"""The pod backend's decisions that a mutation run of kuantum/execution/pod/backend.py found untested.
 
 Over the fakes of tests/support/job_world.py (its World): a blob input's SAS, which of several pods is the job's,
 the pod's own start time, the solver Job's DeadlineExceeded condition as the API server sends it (parsed

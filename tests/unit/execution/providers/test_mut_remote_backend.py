@@ -1,4 +1,4 @@
-"""The remote backend's decisions that a mutation run of kuantum/backends/remote.py found untested.
+"""The remote backend's decisions that a mutation run of kuantum/execution/providers/backend.py found untested.
 
 Shots, a cancel that must first find an unclearly sent job, credentials under a custom Secret key, a client
 rebuilt (and the old one closed) when the Secret changes, and the availability probe's cache. Over the fakes
