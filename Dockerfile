@@ -29,7 +29,7 @@ COPY operator ./operator
 COPY solver-image/kuantum_solvers ./solver-image/kuantum_solvers
 # The two local packages, without dependencies (all installed above); then a check that the program imports.
 RUN /opt/kuantum/bin/pip install --no-deps --no-build-isolation ./solver-image . \
- && /opt/kuantum/bin/python -c "import kuantum.main, kuantum.catalog, kuantum.validation, kuantum.backends.registry, kuantum.gateway.app" \
+ && /opt/kuantum/bin/python -c "import kuantum.main, kuantum.catalog, kuantum.jobs.validation, kuantum.execution.registry, kuantum.gateway.app" \
  && /opt/kuantum/bin/pip uninstall -y pip setuptools wheel
 
 FROM ${PYTHON_IMAGE}

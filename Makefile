@@ -91,9 +91,10 @@ test: lint tools images
 # (problem parsing, the spin form and replica sets, the solvers' shared driver), in scratch copies under
 # build/mutation: prints each module's score and the surviving mutants. Bounded by default to 40 mutants per
 # module spread over the file (~730 in all): about 85 minutes on 2 cores shared with other test runs, summed
-# from runs of parts (13 operator modules about an hour; objects, backends.pod and backends.remote 11.5 minutes
-# together; the three QIO modules 16 minutes together, their numba kernels compiled once per scratch copy).
-# MUTATION_MODULES="storage solvers.qio.problem" narrows it; MUTATION_MAX=0 runs every mutant (~3,700: hours);
+# from runs of parts (13 operator modules about an hour; objects, execution.pod.backend and
+# execution.providers.backend 11.5 minutes together; the three QIO modules 16 minutes together, their numba
+# kernels compiled once per scratch copy).
+# MUTATION_MODULES="storage.blobs solvers.qio.problem" narrows it; MUTATION_MAX=0 runs every mutant (~3,700: hours);
 # MUTATION_JOBS, MUTATION_TIMEOUT as in hack/mutation.sh.
 mutation: venv
 	@bash hack/mutation.sh

@@ -56,10 +56,10 @@ from cluster_bench import (  # noqa: E402
     settle_writes,
     wait_until,
 )
-from kuantum import builders  # noqa: E402
 from kuantum.catalog import targets_of  # noqa: E402
-from kuantum.settings import Settings  # noqa: E402
-from kuantum.storage import INPUT_BLOB, WorkspaceStorage, container_name  # noqa: E402
+from kuantum.execution.pod import builders  # noqa: E402
+from kuantum.runtime.settings import Settings  # noqa: E402
+from kuantum.storage.blobs import INPUT_BLOB, WorkspaceStorage, container_name  # noqa: E402
 from kubernetes import client, config  # noqa: E402
 from kubernetes.client.rest import ApiException  # noqa: E402
 

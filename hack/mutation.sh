@@ -7,14 +7,15 @@
 # module's mutants are split into MUTATION_JOBS shards (default 2) run side by side. Mutants inside
 # type annotations are left out (never evaluated: no test could kill them). Prints each module's
 # score and every surviving mutant, then the total. A module is named by its dotted path under
-# operator/kuantum (`remote.http` is operator/kuantum/remote/http.py; `remote/http` works too), or,
+# operator/kuantum (`execution.providers.http` is operator/kuantum/execution/providers/http.py;
+# `execution/providers/http` works too), or,
 # for the solver image, `solvers.<path>` under solver-image/kuantum_solvers (`solvers.qio.problem` is
 # solver-image/kuantum_solvers/qio/problem.py). The solver's numba kernels are compiled once per
 # scratch copy (their cache is copied along and warmed by one unmutated run); a mutant inside a
 # kernel recompiles that kernel for its test run.
 # Rerunning a subset replaces only those modules' results under build/mutation/run.
 #
-#   MUTATION_MODULES="statemachine queueing" make mutation    # a subset
+#   MUTATION_MODULES="jobs.statemachine scheduling.queues" make mutation    # a subset
 #   MUTATION_MODULES="solvers.qio.problem" make mutation      # a solver module
 #   MUTATION_TIMEOUT=20                                       # seconds per mutant's test run (default 30)
 #   MUTATION_MAX=0           # every mutant (~3,700 over the default modules: hours on 2 cores); default 40 per
@@ -25,8 +26,10 @@ ROOT=$PWD
 PY="$ROOT/.venv/bin/python"  # the project's venv runs the tests (make venv)
 VENV="$ROOT/build/mutation/venv"
 COSMIC_RAY_VERSION="8.7.0"
-MODULES=${MUTATION_MODULES:-"statemachine queueing dispatch builders storage validation accepted_spec usage labels
-  remote.http remote.circuits remote.ionq remote.quantinuum objects backends.pod backends.remote
+MODULES=${MUTATION_MODULES:-"jobs.statemachine scheduling.queues scheduling.admission execution.pod.builders
+  storage.blobs jobs.validation accepted_spec scheduling.usage labels execution.providers.http
+  execution.providers.circuits execution.providers.ionq.api execution.providers.quantinuum.api objects
+  execution.pod.backend execution.providers.backend
   solvers.qio.problem solvers.qio.quadratic solvers.qio.solvers.common"}
 MODULES=$(echo "$MODULES" | tr '/' '.' | sed 's/\.py\b//g')
 TIMEOUT=${MUTATION_TIMEOUT:-30}
@@ -41,26 +44,30 @@ ANNEALING=$(printf 'tests/unit/solvers/test_annealing.py::%s ' test_instances_tr
 
 tests_for() {
   case "$1" in
-    statemachine) echo "tests/unit/test_statemachine.py tests/unit/test_mut_statemachine.py" ;;
-    queueing) echo "tests/unit/test_queueing.py tests/unit/test_dispatch.py" ;;
-    dispatch) echo "tests/unit/test_dispatch.py tests/unit/test_mut_dispatch.py" ;;
-    builders) echo "tests/unit/test_builders.py tests/unit/test_persisted_names.py" ;;
-    storage) echo "tests/unit/test_storage.py tests/unit/test_persisted_names.py" ;;
-    validation) echo "tests/unit/test_validation.py" ;;
+    jobs.statemachine) echo "tests/unit/jobs/test_statemachine.py tests/unit/jobs/test_mut_statemachine.py" ;;
+    scheduling.queues) echo "tests/unit/scheduling/test_queueing.py tests/unit/scheduling/test_dispatch.py" ;;
+    scheduling.admission) echo "tests/unit/scheduling/test_dispatch.py tests/unit/scheduling/test_mut_dispatch.py" ;;
+    execution.pod.builders) echo "tests/unit/execution/pod/test_builders.py tests/unit/test_persisted_names.py" ;;
+    storage.blobs) echo "tests/unit/storage/test_storage.py tests/unit/test_persisted_names.py" ;;
+    jobs.validation) echo "tests/unit/jobs/test_validation.py" ;;
     accepted_spec) echo "tests/unit/test_accepted_spec.py" ;;
-    usage) echo "tests/unit/test_usage.py" ;;
+    scheduling.usage) echo "tests/unit/scheduling/test_usage.py" ;;
     labels) echo "tests/unit/test_labels.py" ;;
-    remote.http) echo "tests/unit/test_remote_http.py" ;;
-    remote.circuits) echo "tests/unit/test_remote_circuits.py tests/unit/test_remote_qir.py" ;;
-    remote.ionq) echo "tests/unit/test_mut_ionq.py tests/unit/test_ionq_api.py" ;;
-    remote.quantinuum) echo "tests/unit/test_mut_quantinuum.py tests/unit/test_quantinuum_api.py" ;;
-    objects) echo "tests/unit/test_mut_objects.py tests/unit/test_objects.py tests/unit/test_store_groups.py" \
-      "tests/unit/test_dispatch.py" ;;
-    backends.pod) echo "tests/unit/test_mut_pod_backend.py tests/unit/test_job_reconciler_pod.py" \
-      "tests/unit/test_job_reconciler_lifecycle.py tests/unit/test_job_reconciler_admission.py" ;;
-    backends.remote) echo "tests/unit/test_mut_remote_backend.py tests/unit/test_job_reconciler_ionq.py" \
-      "tests/unit/test_job_reconciler_lifecycle.py tests/unit/test_job_reconciler_quantinuum.py" \
-      "tests/unit/test_poller.py" ;;
+    execution.providers.http) echo "tests/unit/execution/providers/test_remote_http.py" ;;
+    execution.providers.circuits) echo "tests/unit/execution/providers/test_remote_circuits.py" \
+      "tests/unit/execution/providers/test_remote_qir.py" ;;
+    execution.providers.ionq.api) echo "tests/unit/execution/providers/ionq/test_mut_ionq.py" \
+      "tests/unit/execution/providers/ionq/test_ionq_api.py" ;;
+    execution.providers.quantinuum.api) echo "tests/unit/execution/providers/quantinuum/test_mut_quantinuum.py" \
+      "tests/unit/execution/providers/quantinuum/test_quantinuum_api.py" ;;
+    objects) echo "tests/unit/test_mut_objects.py tests/unit/test_objects.py tests/unit/runtime/test_store_groups.py" \
+      "tests/unit/scheduling/test_dispatch.py" ;;
+    execution.pod.backend) echo "tests/unit/execution/pod/test_mut_pod_backend.py" \
+      "tests/unit/jobs/test_job_reconciler_pod.py tests/unit/jobs/test_job_reconciler_lifecycle.py" \
+      "tests/unit/jobs/test_job_reconciler_admission.py" ;;
+    execution.providers.backend) echo "tests/unit/execution/providers/test_mut_remote_backend.py" \
+      "tests/unit/jobs/test_job_reconciler_ionq.py tests/unit/jobs/test_job_reconciler_lifecycle.py" \
+      "tests/unit/jobs/test_job_reconciler_quantinuum.py tests/unit/execution/providers/test_poller.py" ;;
     # The solver image's QIO modules. test_annealing's timeout cases (a minute) are left to `make test`; the
     # Runner's deadline logic is checked with a fake clock in test_mut_qio_common.py.
     solvers.qio.problem) echo "tests/unit/solvers/test_mut_qio_problem.py tests/unit/solvers/test_problem.py" \
@@ -70,8 +77,10 @@ tests_for() {
       "$ANNEALING" ;;
     solvers.qio.solvers.sa) echo "tests/unit/solvers/test_qio_solvers.py $ANNEALING" ;;
     solvers.qio.run) echo "tests/unit/solvers/test_qio_solvers.py tests/unit/solvers/test_cli.py" ;;
-    *) echo "unknown module $1 (known: statemachine queueing dispatch builders storage validation accepted_spec" \
-         "usage labels remote.http remote.circuits remote.ionq remote.quantinuum objects backends.pod backends.remote" \
+    *) echo "unknown module $1 (known: jobs.statemachine scheduling.queues scheduling.admission" \
+         "execution.pod.builders storage.blobs jobs.validation accepted_spec scheduling.usage labels" \
+         "execution.providers.http execution.providers.circuits execution.providers.ionq.api" \
+         "execution.providers.quantinuum.api objects execution.pod.backend execution.providers.backend" \
          "solvers.qio.problem solvers.qio.quadratic solvers.qio.solvers.common solvers.qio.solvers.sa" \
          "solvers.qio.run)" >&2; return 1 ;;
   esac

@@ -33,7 +33,7 @@ class Target:
     hardware: str  # CPU | GPU | FPGA | QPU
     cancel_while_executing: bool
     local: bool  # runs in a solver pod (True) or through the provider's API (False)
-    backend: str = "pod"  # the execution backend that runs it (operator/kuantum/backends/)
+    backend: str = "pod"  # the execution backend that runs it (operator/kuantum/execution/)
     default_cpu: str = "500m"
     default_memory: str = "512Mi"
     params: dict[str, Any] = field(default_factory=dict)
@@ -66,7 +66,7 @@ def _local(target_id: str, spec: dict[str, Any]) -> Target:
 
 def _remote(target_id: str, provider: str, kind: str, input_formats: tuple[str, ...], output_format: str,
             cancel_while_executing: bool) -> Target:
-    """A target behind the provider's HTTP API; inputs other than the first are translated (backends/)."""
+    """A target behind the provider's HTTP API; inputs other than the first are translated (execution/providers/)."""
     # Q# programs (QIR) get Azure's QIR results back, whatever the provider's own format.
     outputs = {f: QIR_OUTPUT if f == QIR_INPUT else output_format for f in (*input_formats, QIR_INPUT)}
     return Target(id=target_id, provider=provider, kind=kind, input_formats=(*input_formats, QIR_INPUT),

@@ -14,27 +14,27 @@ import urllib3
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from . import metrics
-from .backends.registry import Backends
 from .conditions import get_condition
-from .dispatch import Dispatcher
-from .kubeapi import Conflict, Kube, ObjectGone
-from .leader import LeaderElection
-from .lookup import jobs_of_workspace, providers_of_workspace
+from .context import Context
+from .execution.registry import Backends
+from .jobs.reconciler import FRONT_OF_QUEUE, JobReconciler
+from .jobs.statemachine import is_final
 from .models import JobState
 from .models.common import API_GROUP, API_VERSION, LABEL_JOB_ID
 from .objects import PARSERS, JobObject, ProviderObject, WorkspaceObject
-from .queueing import positions
-from .reconcilers.context import Context
-from .reconcilers.job import FRONT_OF_QUEUE, JobReconciler
-from .reconcilers.provider import ProviderReconciler
-from .reconcilers.workspace import WorkspaceReconciler
-from .settings import Settings
-from .statemachine import is_final
-from .storage import StorageError
-from .storage_registry import StorageRegistry
-from .store import Store, key_of
-from .workqueue import HandlerError, Requeue, WorkQueue
+from .runtime import metrics
+from .runtime.leader import LeaderElection
+from .runtime.lookup import jobs_of_workspace, providers_of_workspace
+from .runtime.settings import Settings
+from .runtime.store import Store, key_of
+from .runtime.workqueue import HandlerError, Requeue, WorkQueue
+from .runtime.writer import Conflict, Kube, ObjectGone
+from .scheduling.admission import Dispatcher
+from .scheduling.queues import positions
+from .storage.blobs import StorageError
+from .storage.registry import StorageRegistry
+from .workspaces.provider_reconciler import ProviderReconciler
+from .workspaces.workspace_reconciler import WorkspaceReconciler
 
 log = logging.getLogger("kuantum.controller")
 KINDS = {"quantumjobs": "QuantumJob", "quantumworkspaces": "QuantumWorkspace", "providers": "Provider"}

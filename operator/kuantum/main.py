@@ -18,12 +18,13 @@ import kopf
 from kubernetes import client
 from prometheus_client import start_http_server
 
-from . import logconfig, webhooks
+from . import webhooks
 from .controller import Controller
-from .kubeclient import load_api_client
-from .leader import LeaderElection
 from .models.common import API_GROUP, API_VERSION, LABEL_JOB_ID
-from .settings import Settings
+from .runtime import logconfig
+from .runtime.client import load_api_client
+from .runtime.leader import LeaderElection
+from .runtime.settings import Settings
 
 log = logging.getLogger("kuantum")
 _state: dict[str, Any] = {}

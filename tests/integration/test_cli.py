@@ -93,7 +93,7 @@ def workspace(core: client.CoreV1Api, custom: client.CustomObjectsApi, namespace
 @pytest.fixture
 def kuantum(cluster: devcluster.Cluster, namespace: str) -> Any:
     def run(*args: str, input: bytes | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([sys.executable, "-m", "kuantum.cli", *args, "--kubeconfig", cluster.kubeconfig,
+        proc = subprocess.run([sys.executable, "-m", "kuantum.cli.main", *args, "--kubeconfig", cluster.kubeconfig,
                                "-n", namespace], input=input, capture_output=True, timeout=timeout)
         return subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout.decode(), proc.stderr.decode())
     return run

@@ -142,7 +142,7 @@ def qio_target(ws: Workspace) -> Target:
 
 
 def kuantum_cli(cluster: devcluster.Cluster, namespace: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kuantum.cli", *args, "-n", namespace, "--kubeconfig",
+    return subprocess.run([sys.executable, "-m", "kuantum.cli.main", *args, "-n", namespace, "--kubeconfig",
                            cluster.kubeconfig], capture_output=True, text=True, timeout=120)
 
 

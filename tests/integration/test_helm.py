@@ -41,7 +41,7 @@ OPERATOR = Path(sys.executable).parent / "kuantum-operator"
 GROUP, VERSION = "kuantum.dev", "v1alpha1"
 FORBIDDEN = re.compile(r"forbidden|not enough permissions|\(403\)|'code': 403|\"code\":\s*403", re.IGNORECASE)
 
-# Exactly what the operator may do in a namespace it watches (operator/kuantum/kubeapi.py, controller.py,
+# Exactly what the operator may do in a namespace it watches (operator/kuantum/runtime/writer.py, controller.py,
 # main.py); the chart must grant this and nothing more.
 NAMESPACED_RULES = {
     ("kuantum.dev", "quantumjobs"): {"list", "watch", "patch", "delete"},

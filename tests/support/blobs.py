@@ -11,7 +11,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from azure.storage.blob import BlobServiceClient
-from kuantum.storage import container_name
+from kuantum.storage.blobs import container_name
 
 JOB_CONTAINER_PREFIX = container_name("")  # every job's container name begins so
 

@@ -24,10 +24,10 @@ from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import ContentSettings
-from kuantum.kubeapi import Conflict, Kube, ObjectGone
-from kuantum.remote.base import Program, ProviderError, RemoteJob, RemoteState, RequestRejected
-from kuantum.storage import WorkspaceStorage
-from kuantum.storage_registry import StorageRegistry
+from kuantum.execution.providers.api import Program, ProviderError, RemoteJob, RemoteState, RequestRejected
+from kuantum.runtime.writer import Conflict, Kube, ObjectGone
+from kuantum.storage.blobs import WorkspaceStorage
+from kuantum.storage.registry import StorageRegistry
 
 __all__ = [
     "AZURITE",
@@ -475,7 +475,7 @@ class RemoteRecord:
 
 
 class FakeProviderApi:
-    """A provider's API in memory (the ProviderApi protocol of kuantum.remote.base).
+    """A provider's API in memory (the ProviderApi protocol of kuantum.execution.providers.api).
 
     Jobs live in `jobs`; tests move them with `set_state`. Faults: `fail_next[method]` is a list of
     exceptions raised one per call before the call does anything; `accept_then_fail` (a list) makes

@@ -1,4 +1,4 @@
-"""The job reconciler's test bench, shared by the tests/unit/test_job_reconciler_*.py modules: a World over fakes.
+"""The job reconciler's test bench, shared by the tests/unit/jobs/test_job_reconciler_*.py modules: a World over fakes.
 
 A real Store, Dispatcher and Settings and the real JobReconciler, pod backend and remote backend; the
 API server, the blob storage and the provider's HTTP API are the in-memory fakes of
@@ -15,17 +15,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kuantum.backends import ionq
-from kuantum.backends.registry import Backends
-from kuantum.backends.remote import RemoteBackend
 from kuantum.catalog import IONQ, QIO
-from kuantum.dispatch import Dispatcher
+from kuantum.context import Context
+from kuantum.execution.providers.backend import RemoteBackend
+from kuantum.execution.providers.ionq import backend as ionq
+from kuantum.execution.registry import Backends
+from kuantum.jobs.reconciler import JobReconciler, job_id_for
 from kuantum.models.common import LABEL_JOB_ID
-from kuantum.reconcilers.context import Context
-from kuantum.reconcilers.job import JobReconciler, job_id_for
-from kuantum.settings import Settings
-from kuantum.store import Store
-from kuantum.timeutil import format_time
+from kuantum.runtime.settings import Settings
+from kuantum.runtime.store import Store
+from kuantum.runtime.timeutil import format_time
+from kuantum.scheduling.admission import Dispatcher
 
 from tests.support.fake_kube import Call, FakeKube, FakeProviderApi, FakeStorage, FakeStorageRegistry, Journal
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from kuantum.controller import Controller
+from kuantum.jobs.reconciler import job_id_for
 from kuantum.models.common import LABEL_JOB_ID
-from kuantum.reconcilers.job import job_id_for
-from kuantum.settings import Settings
+from kuantum.runtime.settings import Settings
 from kubernetes import client
 
 NS = "team-a"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from kuantum import controller as controller_module
 from kuantum.controller import Controller
-from kuantum.settings import Settings
+from kuantum.runtime.settings import Settings
 from kubernetes import client
 
 NAMESPACES = ["default", "team-a", "t-0123456789", "bench-ab12", "kuantum-demo"]
@@ -94,7 +94,7 @@ def test_the_work_queues_tenants_are_workspaces() -> None:
 
 async def test_an_unreachable_api_server_is_one_line_not_a_traceback() -> None:
     import urllib3
-    from kuantum.workqueue import HandlerError
+    from kuantum.runtime.workqueue import HandlerError
 
     controller = Controller(client.ApiClient(), Settings(), [])
 
@@ -110,8 +110,8 @@ async def test_an_unreachable_api_server_is_one_line_not_a_traceback() -> None:
 
 async def test_a_failed_storage_call_is_one_line_not_a_traceback() -> None:
     """Seen in the scale benchmark: Azurite reset a connection while a finished job's output was checked."""
-    from kuantum.storage import StorageError
-    from kuantum.workqueue import HandlerError
+    from kuantum.runtime.workqueue import HandlerError
+    from kuantum.storage.blobs import StorageError
 
     controller = Controller(client.ApiClient(), Settings(), [])
 

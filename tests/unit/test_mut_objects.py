@@ -17,7 +17,7 @@ from kuantum import accepted_spec, objects
 from kuantum.models import JobState, ProviderStatus, QuantumJobStatus
 from kuantum.models.common import LABEL_JOB_ID
 from kuantum.objects import parse_job, parse_provider, parse_status, parse_workspace
-from kuantum.store import Store
+from kuantum.runtime.store import Store
 
 QIO = {"cost_function": {"type": "ising", "terms": [{"c": 1, "ids": [0, 1]}]}}
 EDITED = {"cost_function": {"type": "ising", "terms": [{"c": -1, "ids": [0, 1]}]}}

@@ -8,7 +8,7 @@ from typing import Any
 from kuantum import accepted_spec
 from kuantum.models import JobState, QuantumJobStatus
 from kuantum.objects import job_id_for, parse_job, parse_provider, parse_status, parse_workspace
-from kuantum.store import Store
+from kuantum.runtime.store import Store
 
 SPEC = {"workspace": "ws", "provider": "Microsoft", "target": "microsoft.simulatedannealing.cpu",
         "input": {"inline": {"cost_function": {"type": "ising", "terms": []}}}}

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kuantum import builders, storage
+from kuantum.execution.pod import builders
+from kuantum.jobs.reconciler import ACCEPTED_SPEC, MUTABLE_FIELDS, immutable_part, job_id_for
 from kuantum.models import common
-from kuantum.reconcilers.job import ACCEPTED_SPEC, MUTABLE_FIELDS, immutable_part, job_id_for
+from kuantum.storage import blobs as storage
 
 MIGRATION = ("is persisted (in the API server or in blob storage) by released operators: changing it "
              "orphans existing jobs; write a migration before changing this pin")

@@ -61,7 +61,7 @@ app.kubernetes.io/part-of: kuantum
 {{- end }}
 
 {{/*
-What the operator does inside a namespace it watches, verb by verb (see operator/kuantum/kubeapi.py,
+What the operator does inside a namespace it watches, verb by verb (see operator/kuantum/runtime/writer.py,
 controller.py and main.py). No wildcards.
 */}}
 {{- define "kuantum.namespacedRules" -}}

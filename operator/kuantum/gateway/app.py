@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 from kubernetes.client.rest import ApiException
 
-from ..kubeclient import ConfigError, KubeClient, load_api_client
+from ..runtime.client import ConfigError, KubeClient, load_api_client
 from .auth import Secrets
 from .cache import Cache, run_watches
 from .errors import ApiError, error_response

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-from ..kubeclient import KubeClient
+from ..runtime.client import KubeClient
 
 log = logging.getLogger("kuantum.gateway.cache")
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from ..timeutil import parse as parse_time
+from ..runtime.timeutil import parse as parse_time
 from .errors import ApiError
 
 Details = dict[str, Any]

@@ -1,5 +1,5 @@
 -- Argo CD health of a kuantum.dev QuantumWorkspace, read from its kstatus-style conditions (set by the operator's
--- reconcilers/workspace.py): Ready=True -> Healthy; Ready=False -> Degraded with the condition's
+-- workspaces/workspace_reconciler.py): Ready=True -> Healthy; Ready=False -> Degraded with the condition's
 -- reason and message; no Ready yet, or a spec change the operator has not observed -> Progressing.
 -- Runs in Argo CD's Lua sandbox (no string or math library): only plain Lua is used.
 local health = {}

@@ -1,6 +1,0 @@
-"""Ways of running a job, one module each, behind one small interface (base.Backend).
-
-`pod` runs solver and simulator targets (and remote targets in emulation) as a batch Job;
-`ionq` and `quantinuum` send circuits to the providers' HTTP APIs. The catalog names each
-target's backend; `Backends.for_target` picks it, honouring `Provider.spec.targets[].backend`.
-"""

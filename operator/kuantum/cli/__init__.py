@@ -1,0 +1,1 @@
+"""The `kuantum` command: submit QuantumJobs, list and inspect them, fetch their output, cancel them."""

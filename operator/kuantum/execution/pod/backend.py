@@ -1,0 +1,276 @@
+"""The pod backend: a batch Job running the solver image, given its SAS URLs through a per-job Secret.
+
+Runs every local target (QIO solvers, the statevector simulator) and remote targets in emulation
+(`Provider.spec.targets[].backend: local`). Progress comes from the watched pods: the node's view of
+the container (started, exited with a code and a termination message) becomes lifecycle events.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from kuantum.catalog import KUANTUM, Target, targets_of
+from kuantum.jobs.statemachine import Completed, Event, Failed, Started
+from kuantum.models import JobState, QuantumJobStatus
+from kuantum.models.provider import TargetOverride
+from kuantum.objects import JobObject, ProviderObject
+from kuantum.runtime.timeutil import now_iso, parse, seconds_between
+from kuantum.storage.blobs import INPUT_BLOB, OUTPUT_BLOB, container_name, in_thread
+
+from ..base import Observation, Run
+from . import builders
+
+if TYPE_CHECKING:
+    from kuantum.context import Context
+
+log = logging.getLogger("kuantum.backends.pod")
+EMULATOR_TARGET = "kuantum.simulator"
+STOP_POLL_SECONDS = 2.0
+# A job that ended this lately, and this soon after this process started, may have left its SAS Secret to a
+# process that died.
+RECENTLY_ENDED_SECONDS = 300.0
+
+
+def target_override(provider: ProviderObject, target: str) -> TargetOverride:
+    """The Provider's per-target override (image, cpu, memory, gpus, backend); empty when it has none."""
+    for item in provider.spec.targets if provider.spec is not None else []:
+        if item.id == target:
+            return item
+    return TargetOverride(id=target)
+
+
+def parse_termination_message(message: str) -> tuple[str, str] | None:
+    """The solver's `{"code", "message"}` JSON (the last JSON line of the message), if there is one."""
+    for line in reversed(message.strip().splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(data, dict) and "code" in data and "message" in data:
+                return str(data["code"]), str(data["message"])
+    return None
+
+
+def usage_between(begin: str | None, end: str | None) -> dict[str, float]:
+    if not begin or not end:
+        return {"executionSeconds": 0.0}
+    return {"executionSeconds": round(seconds_between(begin, end), 3)}
+
+
+class PodBackend:
+    name = "pod"
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.stopping: set[str] = set()  # job ids whose solver Job we deleted
+        self.cleaned: set[str] = set()  # uids whose SAS Secret is already deleted
+        self.started_at = now_iso()
+        self.pods_deleted: set[str] = set()  # orphaned solver pods we deleted ourselves
+
+    # ------------------------------------------------------------------ submit
+    async def submit(self, run: Run) -> Observation:
+        job_id = run.job_id
+        valid = builders.sas_lifetime(run.spec.timeoutSeconds, self.ctx.settings)
+        input_url = self._input_sas(run, valid)
+        output_url = run.storage.sas_url(container_name(job_id), OUTPUT_BLOB, write=True, valid_for=valid)
+        override = target_override(run.provider, run.spec.target)
+        target = self._runnable_target(run.resolved.target)
+        secret = builders.sas_secret(run.job, job_id, input_url, output_url, run.resolved.params)
+        batch_job = builders.solver_job(
+            run.job, job_id, target, override.image or self.ctx.settings.solver_image,
+            run.resolved.input_format, run.resolved.output_format, run.spec.timeoutSeconds,
+            override.cpu or target.default_cpu, override.memory or target.default_memory, override.gpus)
+        self.ctx.dispatcher.started.add(run.job.key)
+        try:
+            await self.ctx.kube.create_secret(secret)
+            await self.ctx.kube.create_job(batch_job)
+        except BaseException:
+            # Not known to exist (an API server going away mid-create): the job is not launched, so it goes back
+            # to its queue and is admitted again (creates are idempotent), rather than being ExecutionLost.
+            self.ctx.dispatcher.started.discard(run.job.key)
+            raise
+        log.debug("job %s: created solver Job %s", run.job.key, batch_job["metadata"]["name"])
+        return Observation()
+
+    @staticmethod
+    def _runnable_target(target: Target) -> Target:
+        """A remote target in emulation runs on the local statevector simulator (same formats)."""
+        return target if target.local else targets_of(KUANTUM)[EMULATOR_TARGET]
+
+    @staticmethod
+    def _input_sas(run: Run, valid: Any) -> str:
+        if run.spec.input.blobUri:
+            located = run.storage.locate(run.spec.input.blobUri)
+            if located is None:
+                return run.spec.input.blobUri  # carries its own SAS token (checked at upload)
+            return run.storage.sas_url(located[0], located[1], write=False, valid_for=valid)
+        return run.storage.sas_url(container_name(run.job_id), INPUT_BLOB, write=False, valid_for=valid)
+
+    # ------------------------------------------------------------------ observe
+    def _pods(self, job_id: str) -> list[dict[str, Any]]:
+        pods = list(self.ctx.store.pods.get(job_id, {}).values())
+        return sorted(pods, key=lambda p: p["metadata"].get("creationTimestamp") or "")
+
+    async def observe(self, run: Run) -> Observation:
+        job_id = run.job_id
+        pods = self._pods(job_id)
+        pod = pods[-1] if pods else None
+        events: list[Event] = []
+        begin = _container_time(pod, "startedAt") if pod else None
+        phase = ((pod or {}).get("status") or {}).get("phase")
+        if pod and phase in ("Running", "Succeeded", "Failed") and run.status.state == JobState.WAITING:
+            events.append(Started(begin or now_iso()))
+        if phase == "Succeeded":
+            events.append(await self._completed(run, pod))
+        elif phase == "Failed":
+            events.append(self._failed_pod(run, pod, begin))
+        elif self._pod_deleted(job_id, pod):
+            if self._timed_out(run, begin):
+                events.append(Failed("Timeout", f"the job ran longer than timeoutSeconds={run.spec.timeoutSeconds}",
+                                     usage=usage_between(begin, now_iso())))
+            else:
+                events.append(Failed("PodDeleted", "the solver pod was deleted while the job was executing",
+                                     usage=usage_between(begin, now_iso())))
+        elif (deadline := _job_condition(self.ctx.store.batch_jobs.get(job_id), "DeadlineExceeded")) is not None:
+            events.append(Failed("Timeout", f"the job ran longer than timeoutSeconds={run.spec.timeoutSeconds}: "
+                                            f"{deadline}", usage=usage_between(begin, now_iso())))
+        elif await self._execution_lost(run.namespace, job_id, pod):
+            events.append(Failed("ExecutionLost", "the solver Job disappeared while the job was executing"))
+        return Observation(tuple(events))
+
+    async def _completed(self, run: Run, pod: dict[str, Any] | None) -> Event:
+        begin = _container_time(pod, "startedAt") or run.status.beginExecutionTime or now_iso()
+        end = _container_time(pod, "finishedAt") or now_iso()
+        if not await in_thread(run.storage.exists, run.job_id, OUTPUT_BLOB):
+            return Failed("OutputMissing", "the solver exited 0 but wrote no output blob", end,
+                          usage_between(begin, end))
+        return Completed(run.storage.blob_url(run.job_id, OUTPUT_BLOB), end, usage_between(begin, end))
+
+    def _failed_pod(self, run: Run, pod: dict[str, Any] | None, begin: str | None) -> Event:
+        pod_status = (pod or {}).get("status") or {}
+        end = _container_time(pod, "finishedAt") or now_iso()
+        usage = usage_between(begin, end)
+        if pod_status.get("reason") == "DeadlineExceeded" or self._timed_out(run, begin):
+            return Failed("Timeout", f"the job ran longer than timeoutSeconds={run.spec.timeoutSeconds}", end, usage)
+        terminated = _terminated(pod)
+        message = str(terminated.get("message") or "")
+        parsed = parse_termination_message(message)
+        if parsed:
+            return Failed(parsed[0], parsed[1], end, usage)
+        if pod_status.get("reason") == "Terminated" or (pod or {}).get("metadata", {}).get("deletionTimestamp"):
+            return Failed("PodDeleted", "the solver pod was deleted while the job was executing", end, usage)
+        code = terminated.get("exitCode")
+        return Failed("SolverFailed", f"the solver exited with code {code}: {message[-500:] or 'no message'}", end,
+                      usage)
+
+    def _timed_out(self, run: Run, begin: str | None) -> bool:
+        """Past timeoutSeconds, counted as activeDeadlineSeconds counts: from the solver Job's start (its pod may
+        be gone before the job was ever seen executing)."""
+        timeout = run.spec.timeoutSeconds
+        if not timeout:
+            return False
+        batch = self.ctx.store.batch_jobs.get(run.job_id) or {}
+        starts = [begin, run.status.beginExecutionTime, (batch.get("status") or {}).get("startTime"),
+                  (batch.get("metadata") or {}).get("creationTimestamp")]
+        start = min((s for s in starts if s), key=lambda s: parse(s), default=None)
+        return bool(start and seconds_between(start, now_iso()) >= timeout)
+
+    def _pod_deleted(self, job_id: str, pod: dict[str, Any] | None) -> bool:
+        """The job's pod is being deleted, or was and none runs in its place. A deletion beside a live pod is
+        not the job's: after an API server restart the Job controller may create a surplus pod and delete it."""
+        if job_id in self.stopping:
+            return False
+        if pod is not None:
+            return bool(pod["metadata"].get("deletionTimestamp"))
+        return bool(self.ctx.store.deleted_pods.get(job_id))
+
+    async def _execution_lost(self, namespace: str, job_id: str, pod: dict[str, Any] | None) -> bool:
+        """Only after the API server confirms it: the store may not have seen the child yet."""
+        if pod is not None or job_id in self.ctx.store.batch_jobs:
+            return False
+        return not await self.ctx.kube.job_exists(namespace, builders.child_name(job_id))
+
+    # ------------------------------------------------------------------ cancel and cleanup
+    async def cancel(self, run: Run) -> bool:
+        return await self.stop(run.job, run.job_id)
+
+    def execution_began(self, job_id: str) -> str | None:
+        pods = self._pods(job_id)
+        return _container_time(pods[-1], "startedAt") if pods else None
+
+    async def stop(self, job: JobObject, job_id: str) -> bool:
+        """Deletes the solver Job (its pod gets SIGTERM); True once no pod of the job is left running."""
+        if self.ctx.dispatcher.has_child(job) and job_id not in self.stopping:
+            self.stopping.add(job_id)
+            await self.ctx.kube.delete_job(job.meta.namespace, builders.child_name(job_id))
+        alive = [p for p in self._pods(job_id) if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+        orphans = [p for p in alive if not p["metadata"].get("deletionTimestamp")
+                   and p["metadata"]["name"] not in self.pods_deleted]
+        if orphans and job_id not in self.ctx.store.batch_jobs \
+                and not await self.ctx.kube.job_exists(job.meta.namespace, builders.child_name(job_id)):
+            # Its solver Job is gone (deleted by a process killed right after): no one else stops these pods
+            # soon, as the garbage collector lags after an API server restart. Only once the API server says
+            # so: the store may not have seen the Job yet (a relist), and a pod deleted under a live Job is
+            # replaced by the Job controller, a second run of the job.
+            for pod in orphans:
+                self.pods_deleted.add(pod["metadata"]["name"])
+                await self.ctx.kube.delete_pod(job.meta.namespace, pod["metadata"]["name"])
+        if alive:
+            self.ctx.enqueue_after("QuantumJob", job.key, STOP_POLL_SECONDS)
+        return not alive
+
+    async def cleanup(self, job: JobObject, status: QuantumJobStatus) -> None:
+        """The SAS Secret goes at once; the solver Job (and its pod) after child_retention_seconds, for logs."""
+        if not status.id:
+            return
+        uid, namespace = job.meta.uid, job.meta.namespace
+        ended = status.endExecutionTime or status.cancellationTime
+        # Launched by this process, or maybe by an earlier one that died before deleting the Secret: it may have
+        # been killed between creating the Secret and the solver Job too, leaving a job that looks never launched.
+        # Checked for jobs that ended lately and soon after this start (an admitted job is launched again at once),
+        # not for every job that is cancelled or deleted before its turn (a 404 each, thousands in a bulk delete).
+        left_by_earlier = not job.submitted_to_provider and ended is not None \
+            and seconds_between(ended, now_iso()) < RECENTLY_ENDED_SECONDS \
+            and seconds_between(self.started_at, ended) < RECENTLY_ENDED_SECONDS
+        launched = status.id in self.ctx.store.batch_jobs or job.key in self.ctx.dispatcher.started \
+            or status.id in self.stopping or left_by_earlier
+        if uid not in self.cleaned and launched:
+            await self.ctx.kube.delete_secret(namespace, builders.secret_name(status.id))
+        self.cleaned.add(uid)
+        if status.id not in self.ctx.store.batch_jobs or job.meta.deleting:
+            return  # none left, or the QuantumJob's own deletion takes its children (owner references)
+        kept = seconds_between(ended, now_iso()) if ended else float("inf")
+        if kept < self.ctx.settings.child_retention_seconds:
+            self.ctx.enqueue_after("QuantumJob", job.key, self.ctx.settings.child_retention_seconds - kept + 0.5)
+            return
+        self.stopping.add(status.id)  # its pod's deletion is ours, not a failure
+        await self.ctx.kube.delete_job(namespace, builders.child_name(status.id))
+
+
+def _terminated(pod: dict[str, Any] | None) -> dict[str, Any]:
+    for cs in ((pod or {}).get("status") or {}).get("containerStatuses") or []:
+        term = (cs.get("state") or {}).get("terminated")
+        if term:
+            return dict(term)
+    return {}
+
+
+def _container_time(pod: dict[str, Any] | None, field: str) -> str | None:
+    for cs in ((pod or {}).get("status") or {}).get("containerStatuses") or []:
+        for state in (cs.get("state") or {}).values():
+            if isinstance(state, dict) and state.get(field):
+                return str(state[field])
+    if field == "startedAt":
+        return ((pod or {}).get("status") or {}).get("startTime")
+    return None
+
+
+def _job_condition(batch_job: dict[str, Any] | None, reason: str) -> str | None:
+    for cond in ((batch_job or {}).get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Failed" and cond.get("status") == "True" and cond.get("reason") == reason:
+            return str(cond.get("message") or reason)
+    return None

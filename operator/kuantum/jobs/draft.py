@@ -1,0 +1,47 @@
+"""A reconcile's pending status change: the one write the job reconciler makes at the end of a pass."""
+
+from __future__ import annotations
+
+from ..conditions import get_condition
+from ..execution.base import Observation
+from ..models import QuantumJobStatus
+from ..objects import JobObject
+from ..runtime.timeutil import now_iso
+from .statemachine import Event, Noted, apply
+
+
+class Draft:
+    """One reconcile's changes to a job's status: lifecycle events applied by the state machine in order,
+    Kubernetes Events to record, and when to look again. Written once, at the end (JobReconciler._flush)."""
+
+    def __init__(self, job: JobObject, status: QuantumJobStatus) -> None:
+        self.job = job
+        self.old = status
+        self.new = status
+        self.notices: list[tuple[str, str, bool]] = []
+        self.recheck: float | None = None
+        self._generation = job.meta.generation
+
+    def apply(self, *events: Event) -> None:
+        now = now_iso()
+        for event in events:
+            self.new = apply(self.new, event, now, self._generation)
+
+    def note(self, kind: str, status: bool, reason: str, message: str, *, event: bool = False,
+             warning: bool = False) -> None:
+        """A condition; with event=True also a Kubernetes Event, once: when the condition is new or changed."""
+        before = get_condition(self.old.conditions, kind)  # one Event per change across reconciles
+        self.apply(Noted(kind, status, reason, message))
+        if event and (before is None or before.reason != reason or before.message != message):
+            self.notify(kind if kind != "Queued" else reason, message, warning)
+
+    def notify(self, reason: str, message: str, warning: bool = False) -> None:
+        self.notices.append((reason, message, warning))
+
+    def observe(self, seen: Observation) -> None:
+        self.apply(*seen.events)
+        if seen.recheck_after is not None:
+            self.recheck_after(seen.recheck_after)
+
+    def recheck_after(self, seconds: float) -> None:
+        self.recheck = seconds if self.recheck is None else min(self.recheck, seconds)

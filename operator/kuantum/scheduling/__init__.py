@@ -1,0 +1,1 @@
+"""Which waiting job runs next: queues per provider and target, admission to slots, usage and quotas."""

@@ -1,0 +1,1 @@
+"""Workspaces' blob storage (Azure Quantum's layout) and the connection of each workspace to it."""

@@ -1,0 +1,1 @@
+"""QuantumWorkspaces and their Providers: the reconcilers that keep their status."""

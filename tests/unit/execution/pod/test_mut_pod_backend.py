@@ -1,0 +1,168 @@
+"""The pod backend's decisions that a mutation run of kuantum/execution/pod/backend.py found untested.
+
+Over the fakes of tests/support/job_world.py (its World): a blob input's SAS, which of several pods is the job's,
+the pod's own start time, the solver Job's DeadlineExceeded condition as the API server sends it (parsed
+JSON: strings compared by value), and how long a finished job's solver Job is kept for its logs.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from kuantum.execution.pod import backend as pod
+from kuantum.execution.pod import builders
+from kuantum.models.common import LABEL_JOB_ID
+from kuantum.runtime.timeutil import format_time, now_iso
+from kuantum.storage.blobs import OUTPUT_BLOB, container_name
+
+from tests.support.fake_kube import BLOB_BASE
+from tests.support.job_world import NS, World, _hours_ago, _started_pod_job
+
+
+def _pod(job_id: str, suffix: str, phase: str, created: str, status: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"metadata": {"name": f"kuantum-{job_id}-{suffix}", "namespace": NS, "labels": {LABEL_JOB_ID: job_id},
+                         "creationTimestamp": created},
+            "status": {"phase": phase, **(status or {})}}
+
+
+async def _launched(w: World, name: str = "j", **spec: Any) -> str:
+    w.qio_job(name, **spec)
+    await w.reconcile(name)
+    w.deliver_children()
+    return w.job_id(name)
+
+
+async def test_a_blob_input_in_the_workspace_gets_a_read_sas_and_a_foreign_one_is_passed_as_given() -> None:
+    w = World()
+    own = f"{BLOB_BASE}/data/problems/p1.json"
+    w.qio_job("own", input={"blobUri": own})
+    foreign = "https://elsewhere.example/c/p.json?sv=2021&sig=abc"
+    w.qio_job("foreign", input={"blobUri": foreign})
+    await w.reconcile("own")
+    await w.reconcile("foreign")
+    urls = {name: w.kube.secrets[(NS, builders.secret_name(w.job_id(name)))]["stringData"][builders.INPUT_URL_KEY]
+            for name in ("own", "foreign")}
+    assert urls["foreign"] == foreign, "a URL outside the workspace carries its own SAS token"
+    request = next(r for r in w.storage.sas_requests if r.url == urls["own"])
+    assert (request.container, request.blob, request.write) == ("data", "problems/p1.json", False)
+
+
+async def test_the_newest_pod_is_the_jobs_whatever_order_the_watch_gave() -> None:
+    w = World()
+    job_id = await _launched(w)
+    running = {"startTime": _hours_ago(0.01),
+               "containerStatuses": [{"name": "solver", "state": {"running": {"startedAt": _hours_ago(0.01)}}}]}
+    w.store.put_child("Pod", _pod(job_id, "new", "Running", "2024-01-01T00:05:00Z", running), deleted=False)
+    w.store.put_child("Pod", _pod(job_id, "old", "Failed", "2024-01-01T00:00:00Z"), deleted=False)
+    await w.reconcile("j")
+    assert w.status("j")["state"] == "Executing", "the older, failed pod is not the job's current run"
+    assert w.reconciler.backends.pod.execution_began(job_id) == running["startTime"]
+
+
+async def test_execution_began_is_the_latest_pods_start() -> None:
+    w = World()
+    job_id = await _launched(w)
+    newer = _pod(job_id, "b", "Running", "2024-01-01T00:05:00Z", {"startTime": "2024-01-01T00:05:01Z"})
+    older = _pod(job_id, "a", "Failed", "2024-01-01T00:00:00Z", {"startTime": "2024-01-01T00:00:01Z"})
+    w.store.put_child("Pod", newer, deleted=False)
+    w.store.put_child("Pod", older, deleted=False)
+    assert w.reconciler.backends.pod.execution_began(job_id) == "2024-01-01T00:05:01Z"
+
+
+async def test_a_pod_without_container_times_begins_at_its_start_time() -> None:
+    """Before the kubelet reports the container, or for a pod evicted before it ran, the pod's startTime counts."""
+    w = World()
+    job_id = await _launched(w)
+    started = _hours_ago(0.02)
+    w.store.put_child("Pod", _pod(job_id, "x", "Running", "2024-01-01T00:00:00Z", {
+        "startTime": started, "containerStatuses": [{"name": "solver", "state": {"waiting": {"reason": "Pulling"}}}]}),
+        deleted=False)
+    await w.reconcile("j")
+    assert w.status("j")["beginExecutionTime"] == started
+    evicted = _pod(job_id, "x", "Failed", "2024-01-01T00:00:00Z", {"startTime": started, "reason": "Evicted"})
+    w.store.put_child("Pod", evicted, deleted=False)
+    await w.reconcile("j")
+    status = w.status("j")
+    assert status["state"] == "Failed" and status["errorData"]["code"] == "SolverFailed"
+    assert status["usage"]["executionSeconds"] >= 60, "from the pod's start to now, not zero"
+
+
+async def test_a_pod_deleted_before_it_ever_started_used_no_execution_time() -> None:
+    w = World()
+    job_id = await _launched(w)
+    pending = _pod(job_id, "p", "Pending", "2024-01-01T00:00:00Z")
+    w.store.put_child("Pod", pending, deleted=False)
+    await w.reconcile("j")
+    assert w.status("j")["state"] == "Waiting"
+    w.store.put_child("Pod", pending, deleted=True)
+    await w.reconcile("j")
+    status = w.status("j")
+    assert status["state"] == "Failed" and status["errorData"]["code"] == "PodDeleted"
+    assert status["usage"] == {"executionSeconds": 0.0}
+
+
+def _deadline_condition(reason: str, status: str = "True") -> dict[str, Any]:
+    # As the watch delivers it: decoded JSON, whose strings are not the interned literals of this module.
+    return json.loads(json.dumps({"type": "Failed", "status": status, "reason": reason,
+                                  "message": "Job was active longer than specified deadline"}))
+
+
+async def test_the_solver_jobs_deadline_exceeded_condition_fails_the_job_with_a_timeout() -> None:
+    w = World()
+    job_id = await _started_pod_job(w, timeoutSeconds=3600)
+    batch = copy.deepcopy(w.store.batch_jobs[job_id])
+    batch["status"] = {"conditions": [_deadline_condition("DeadlineExceeded")]}
+    w.store.put_child("Job", batch, deleted=False)
+    await w.reconcile("j")
+    status = w.status("j")
+    assert status["state"] == "Failed" and status["errorData"]["code"] == "Timeout"
+    assert "longer than specified deadline" in status["errorData"]["message"]
+
+
+async def test_other_or_unset_solver_job_conditions_are_not_a_timeout() -> None:
+    w = World()
+    job_id = await _started_pod_job(w, timeoutSeconds=3600)
+    batch = copy.deepcopy(w.store.batch_jobs[job_id])
+    batch["status"] = {"conditions": [_deadline_condition("PodFailurePolicy"),
+                                      _deadline_condition("DeadlineExceeded", status="False"),
+                                      {**_deadline_condition("DeadlineExceeded"), "type": "Suspended"}]}
+    w.store.put_child("Job", batch, deleted=False)
+    await w.reconcile("j")
+    assert w.status("j")["state"] == "Executing"
+
+
+async def test_a_pod_failed_by_its_deadline_is_a_timeout_whatever_the_clock_says() -> None:
+    """The kubelet's DeadlineExceeded is the authority (activeDeadlineSeconds counts from the Job's start,
+    which may be earlier than any time the operator saw)."""
+    w = World()
+    job_id = await _started_pod_job(w, timeoutSeconds=3600)
+    failed = _pod(job_id, "abcde", "Failed", "2024-01-01T00:00:00Z", {
+        "reason": "DeadlineExceeded",
+        "containerStatuses": [{"name": "solver", "state": {"terminated": {
+            "exitCode": 137, "startedAt": _hours_ago(0.1), "finishedAt": now_iso(), "message": ""}}}]})
+    w.store.put_child("Pod", failed, deleted=False)
+    await w.reconcile("j")
+    status = w.status("j")
+    assert status["state"] == "Failed" and status["errorData"]["code"] == "Timeout", status
+
+
+async def test_a_finished_jobs_solver_job_is_looked_at_again_when_its_retention_ends(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    w = World()
+    job_id = await _started_pod_job(w)
+    base = datetime.now(UTC).replace(microsecond=0)
+    w.pod("j", "Succeeded", started=format_time(base - timedelta(seconds=100)),
+          finished=format_time(base - timedelta(seconds=10)))
+    w.storage.put_blob(container_name(job_id), OUTPUT_BLOB, b"{}")
+    await w.reconcile("j")
+    w.enqueued_after.clear()
+    monkeypatch.setattr(pod, "now_iso", lambda: format_time(base))  # the backend's clock: 10 s after the end
+    p = await w.reconcile("j")
+    assert not p.of("delete_job")
+    delays = [delay for key, delay in w.enqueued_after if key == f"{NS}/j"]
+    assert delays and all(d == w.settings.child_retention_seconds - 10 + 0.5 for d in delays), \
+        "just after the retention ends (half a second late: never early, to find it still there)"

@@ -1,0 +1,176 @@
+"""The remote backend's decisions that a mutation run of kuantum/execution/providers/backend.py found untested.
+
+Shots, a cancel that must first find an unclearly sent job, credentials under a custom Secret key, a client
+rebuilt (and the old one closed) when the Secret changes, and the availability probe's cache. Over the fakes
+of tests/support/job_world.py (its World), or a RemoteBackend of its own with a recording client.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+from kuantum.catalog import IONQ
+from kuantum.execution.providers import backend as remote
+from kuantum.execution.providers.api import ProviderUnavailable, RemoteState
+from kuantum.execution.providers.backend import CLOCK_SKEW, RemoteBackend, shots_of
+from kuantum.execution.providers.circuits import InvalidProgram
+from kuantum.execution.providers.ionq import backend as ionq
+from kuantum.objects import ProviderObject, parse_provider
+from kuantum.runtime.timeutil import parse
+
+from tests.support.job_world import API_KEY, NS, World, _admitted_remote, _submitted
+
+
+def test_shots_one_and_more_are_taken_zero_and_non_integers_are_not() -> None:
+    assert shots_of({}) == remote.DEFAULT_SHOTS
+    assert shots_of({"shots": 1}) == 1
+    assert shots_of({"count": 7}) == 7, "the older name"
+    assert shots_of({"shots": 5, "count": 7}) == 5
+    for bad in (0, -3, True, 2.5, "10", None):
+        with pytest.raises(InvalidProgram):
+            shots_of({"shots": bad})
+
+
+async def test_a_one_shot_job_is_sent_with_one_shot() -> None:
+    w = World()
+    w.add_provider("ionq", IONQ)
+    w.ionq_job("j", inputParams={"shots": 1})
+    await w.reconcile("j")
+    await w.reconcile("j")
+    assert [c.args["program"].shots for c in w.api.of("submit")] == [1]
+
+
+async def test_a_poll_that_finds_the_job_still_executing_writes_nothing_new() -> None:
+    w = World()
+    remote_id = await _submitted(w)
+    w.api.set_state(remote_id, RemoteState.EXECUTING)
+    await w.reconcile("j")
+    began = w.status("j")["beginExecutionTime"]
+    p = await w.reconcile("j")
+    assert p.writes() == [] and w.status("j")["beginExecutionTime"] == began
+
+
+async def test_cancelling_an_unclearly_sent_job_finds_it_from_its_attempt_on_and_cancels_it() -> None:
+    w = World()
+    await _admitted_remote(w)
+    w.api.accept_then_fail.append(ProviderUnavailable("connection dropped after the request was sent"))
+    await w.reconcile("j")
+    assert "providerJobId" not in w.status("j")
+    w.restart()  # nothing in memory says whether it was sent
+    w.edit_spec("j", cancel=True)
+    await w.reconcile("j")
+    finds = w.api.of("find")
+    assert finds, "an attempt with no id is searched for before the job is called cancelled"
+    attempted = parse(w.status("j")["providerSubmitTime"])
+    assert attempted - CLOCK_SKEW - CLOCK_SKEW / 2 <= finds[-1].args["not_before"] <= attempted, \
+        "from before the attempt (the provider's clock may run behind)"
+    assert [c.args for c in w.api.of("cancel")] == [{"remote_id": "remote-1"}]
+    assert w.status("j")["state"] == "Cancelled"
+
+
+class RecordingApi:
+    """A provider client that counts what it is asked."""
+
+    def __init__(self, credentials: dict[str, str], availability: dict[str, str]) -> None:
+        self.credentials = credentials
+        self.availability_map = availability
+        self.asked = 0
+        self.closed = False
+
+    async def availability(self) -> dict[str, str]:
+        self.asked += 1
+        return dict(self.availability_map)
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+class Harness:
+    def __init__(self, key: str = "apiKey") -> None:
+        self.w = World()
+        self.clients: list[RecordingApi] = []
+        self.availability = {"ionq.simulator": "Available"}
+        self.backend = RemoteBackend(self.w.ctx, IONQ, make_api=self._make, translate=ionq.translate,
+                                     default_credentials_key="apiKey")
+        self.key = key
+        self.set_secret("1", API_KEY)
+        self.provider = parse_provider({
+            "metadata": {"namespace": NS, "name": "ionq", "uid": "uid-ionq"},
+            "spec": {"workspace": "ws", "providerId": IONQ, "endpoint": "http://ionq.invalid/v0.4",
+                     "credentialsSecretRef": {"name": "creds", "key": key}}})
+
+    def _make(self, endpoint: str | None, credentials: dict[str, str]) -> Any:
+        client = RecordingApi(credentials, self.availability)
+        self.clients.append(client)
+        return client
+
+    def set_secret(self, version: str, value: str) -> None:
+        self.w.kube.data_objects[("secret", NS, "creds")] = {
+            "metadata": {"name": "creds", "namespace": NS, "resourceVersion": version},
+            "data": {self.key: base64.b64encode(value.encode()).decode()}}
+
+    async def probe(self, provider: ProviderObject | None = None) -> remote.Probe:
+        return await self.backend.probe(provider or self.provider)
+
+
+async def test_credentials_under_a_custom_key_reach_the_client_under_its_own_name() -> None:
+    h = Harness(key="token")
+    await h.probe()
+    assert h.clients[0].credentials["apiKey"] == API_KEY
+
+
+async def test_a_changed_secret_builds_a_new_client_and_closes_the_old_one() -> None:
+    h = Harness()
+    await h.probe()
+    h.set_secret("2", "rotated-key")
+    await h.probe()
+    assert len(h.clients) == 2 and h.clients[1].credentials["apiKey"] == "rotated-key"
+    assert h.clients[0].closed and not h.clients[1].closed
+
+
+async def test_the_probe_is_asked_once_a_minute_and_again_when_the_secret_changes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(remote.time, "monotonic", lambda: clock[0])
+    h = Harness()
+    first = await h.probe()
+    assert first == remote.Probe({"ionq.simulator": "Available"}, None, None)
+    clock[0] += remote.PROBE_SECONDS - 1
+    assert await h.probe() == first
+    assert sum(c.asked for c in h.clients) == 1, "cached within PROBE_SECONDS"
+    h.set_secret("2", API_KEY)  # a new version: the credentials may have changed
+    h.availability["ionq.simulator"] = "Unavailable"
+    assert (await h.probe()).availability == {"ionq.simulator": "Unavailable"}
+    assert sum(c.asked for c in h.clients) == 2
+    h.availability["ionq.simulator"] = "Degraded"
+    clock[0] += remote.PROBE_SECONDS + 1
+    assert (await h.probe()).availability == {"ionq.simulator": "Degraded"}, "asked again once it is old"
+
+
+@pytest.mark.parametrize("began", [False, True])
+async def test_a_job_the_provider_cancelled_is_cancelled_here(began: bool) -> None:
+    w = World()
+    remote_id = await _submitted(w)
+    if began:
+        w.api.set_state(remote_id, RemoteState.EXECUTING)
+        await w.reconcile("j")
+    w.api.set_state(remote_id, RemoteState.CANCELLED)
+    await w.reconcile("j")
+    status = w.status("j")
+    assert status["state"] == "Cancelled"
+    assert ("usage" in status) is began, "execution time is billed only when it executed"
+
+
+async def test_polling_stops_once_the_provider_job_is_final_and_goes_on_while_it_runs() -> None:
+    w = World()
+    remote_id = await _submitted(w)
+    key = f"{NS}/j"
+    w.api.set_state(remote_id, RemoteState.EXECUTING)
+    await w.reconcile("j")
+    assert w.remote._poller.waiting(key), "a running job is polled again"
+    w.api.set_state(remote_id, RemoteState.SUCCEEDED)
+    await w.reconcile("j")
+    assert w.status("j")["state"] == "Succeeded"
+    assert not w.remote._poller.waiting(key) and len(w.remote._poller) == 0, "a final job is not polled again"
