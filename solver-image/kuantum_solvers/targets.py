@@ -270,8 +270,8 @@ PROVIDER_TARGETS: dict[str, dict[str, Any]] = {
     RIGETTI_QVM: _rigetti("simulator", 20, "Rigetti QVM: Quil on the statevector simulator"),
     RIGETTI_CEPHEUS: _rigetti("qpu", 108, "Rigetti Cepheus-1 108q, emulated: ideal statevector simulation "
                                           "(no noise, no topology), qubit indices 0-107"),
-    PASQAL_EMU_SV: _pasqal("simulator", "", 16, "Pasqal EMU-SV: pulser sequence, state vector emulation"),
-    PASQAL_FRESNEL: _pasqal("qpu", "AnalogDevice", 16,
+    PASQAL_EMU_SV: _pasqal("simulator", "", 20, "Pasqal EMU-SV: pulser sequence, state vector emulation"),
+    PASQAL_FRESNEL: _pasqal("qpu", "AnalogDevice", 20,
                             "Pasqal Fresnel, emulated: the sequence must fit pulser's AnalogDevice (Fresnel's "
                             "public specification); state vector emulation"),
     ESTIMATOR: {
