@@ -30,6 +30,7 @@ def check_params(target: str, params: dict[str, Any]) -> None:
     check_item(params, "")
     items = params.get("items")
     if items is None:
+        _combination(params, "")
         return
     if not isinstance(items, list) or not items or len(items) > MAX_ITEMS:
         raise invalid_input(f"items must be a list of 1 to {MAX_ITEMS} parameter sets, got {show(items)}")
@@ -40,6 +41,24 @@ def check_params(target: str, params: dict[str, Any]) -> None:
         if unknown:
             raise invalid_input(f"items[{k}]: unknown parameter(s) {unknown}; allowed: {list(ITEM_KEYS)}")
         check_item(item, f"items[{k}].")
+        _combination({**{key: params.get(key) for key in ITEM_KEYS}, **item}, f"items[{k}].")
+
+
+def _instruction_set(qubit_params: Any) -> str:
+    if not isinstance(qubit_params, dict):
+        return "GateBased"  # the default model, qubit_gate_ns_e3
+    iset = qubit_params.get("instructionSet")
+    if isinstance(iset, str) and iset.lower() in INSTRUCTION_SETS:
+        return INSTRUCTION_SETS[iset.lower()]
+    return QUBIT_MODELS.get(str(qubit_params.get("name")), "GateBased")
+
+
+def _combination(item: dict[str, Any], prefix: str) -> None:
+    scheme = item.get("qecScheme")
+    if isinstance(scheme, dict) and scheme.get("name") == "floquet_code" \
+            and _instruction_set(item.get("qubitParams")) != "Majorana":
+        raise invalid_input(f"{prefix}qecScheme.name: floquet_code needs a Majorana qubit model "
+                            "(qubitParams qubit_maj_ns_e4 or qubit_maj_ns_e6); the qubit model is gate-based")
 
 
 def check_item(item: dict[str, Any], prefix: str) -> None:
