@@ -23,11 +23,15 @@ Progress = Callable[[str], None]
 
 
 def _physical_estimates() -> Callable[[str, str], str]:
-    try:
-        from qdk._native import physical_estimates
-    except ImportError:  # the QDK's older package name
-        from qsharp._native import physical_estimates  # type: ignore[import-not-found,no-redef]
-    return physical_estimates  # type: ignore[no-any-return]
+    import importlib
+
+    for name in ("qdk._native", "qsharp._native"):  # the QDK's package, and its older name
+        try:
+            module: Any = importlib.import_module(name)
+        except ImportError:
+            continue
+        return module.physical_estimates
+    raise ImportError("the QDK (package qdk) is not installed")
 
 
 def item_params(params: dict[str, Any]) -> list[dict[str, Any]]:

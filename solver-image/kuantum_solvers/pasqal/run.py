@@ -41,7 +41,8 @@ def final_probabilities(seq: Any) -> dict[str, float]:
         warnings.simplefilter("ignore")
         config = QutipConfig(observables=[StateResult(evaluation_times=[1.0])])
         results = QutipBackendV2(seq, config=config).run()
-        probabilities = results.final_state.probabilities()
+        state: Any = results.final_state
+        probabilities = state.probabilities()
     out: dict[str, float] = {}
     for labels, p in probabilities.items():
         key = "".join("1" if c == one else "0" for c in labels)

@@ -525,8 +525,9 @@ def definition_matrix(name: str, definition: GateDef, args: tuple[float, ...]) -
         return matrix
     variables = {p: complex(a) for p, a in zip(definition.params, args, strict=True)}
     matrix = np.empty((size, size), dtype=np.complex128)
-    for r, row in enumerate(definition.entries):
-        for c, entry in enumerate(row):  # type: ignore[arg-type]
+    rows: list[Any] = list(definition.entries)
+    for r, row in enumerate(rows):
+        for c, entry in enumerate(list(row)):
             try:
                 matrix[r, c] = complex(entry.evaluate(variables, {}))
             except Exception as exc:

@@ -25,11 +25,29 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from kuantum_solvers.circuits.statevector import Gate, State, apply_all, apply_gate, check_memory, \
-    sample_basis_states, zero_state
+from kuantum_solvers.circuits.statevector import (
+    Gate,
+    State,
+    apply_all,
+    apply_gate,
+    check_memory,
+    sample_basis_states,
+    zero_state,
+)
 from kuantum_solvers.errors import INVALID_INPUT_FORMAT, SolverError, invalid_input, invalid_params
-from kuantum_solvers.rigetti.quil import QuilClassical, QuilGate, QuilHalt, QuilJump, QuilLabel, QuilMeasure, \
-    QuilProgram, QuilReset, evaluate, gate_matrix, parse_quil
+from kuantum_solvers.rigetti.quil import (
+    QuilClassical,
+    QuilGate,
+    QuilHalt,
+    QuilJump,
+    QuilLabel,
+    QuilMeasure,
+    QuilProgram,
+    QuilReset,
+    evaluate,
+    gate_matrix,
+    parse_quil,
+)
 from kuantum_solvers.targets import QIR_INPUT, RIGETTI_OUTPUT, RIGETTI_QIR, RIGETTI_QUIL, get_target
 
 Progress = Callable[[str], None]
@@ -260,7 +278,7 @@ def _read(mem: dict[str, npt.NDArray[Any]], operand: Any) -> float | int:
     if isinstance(operand, tuple):
         value = mem[operand[0]][operand[1]]
         return float(value) if mem[operand[0]].dtype == np.float64 else int(value)
-    return operand  # type: ignore[no-any-return]
+    return operand
 
 
 def _store(program: QuilProgram, mem: dict[str, npt.NDArray[Any]], ref: tuple[str, int], value: float | int,
@@ -312,7 +330,7 @@ def _classical(program: QuilProgram, op: QuilClassical, mem: dict[str, npt.NDArr
         result = b
     elif op.op == "CONVERT":
         kind = program.memory[dest[0]][0]
-        result = float(b) if kind == "REAL" else int(math.trunc(b))
+        result = float(b) if kind == "REAL" else math.trunc(b)
     elif op.op == "ADD":
         result = a + b
     elif op.op == "SUB":

@@ -90,7 +90,7 @@ MEASURE 2 ro[2]
 
 
 def test_substitutions_one_run_per_row_in_order() -> None:
-    # The SDK's InputParams docstring example: 2 rows × count 2 → 4 readout vectors.
+    # The SDK's InputParams docstring example: 2 rows x count 2 → 4 readout vectors.
     src = """DECLARE ro BIT[3]
 DECLARE theta REAL[2]
 DECLARE beta REAL[1]
