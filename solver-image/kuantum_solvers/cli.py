@@ -74,7 +74,11 @@ def _sniff_format(target: dict[str, Any], data: bytes) -> str:
     """The simulator takes JSON circuits and QASM text; pick by content when no format is given."""
     from kuantum_solvers.targets import HONEYWELL_QASM, IONQ_INPUT, QIR_INPUT
 
-    if target["kind"] == "simulator":
+    if target.get("engine") == "rigetti":  # Quil text, or QIR (Q# programs)
+        from kuantum_solvers.circuits.qir_load import looks_like_qir
+
+        return QIR_INPUT if looks_like_qir(data) else str(target["input_formats"][0])
+    if target["kind"] == "simulator" and "engine" not in target:
         from kuantum_solvers.circuits.qir_load import looks_like_qir
 
         if looks_like_qir(data):
@@ -108,7 +112,22 @@ def run(args: argparse.Namespace) -> bytes:
             f"{input_format!r}, not {args.output_format!r}",
         )
     started = time.monotonic()
-    if spec["kind"] == "solver":
+    engine = spec.get("engine")
+    result: Any
+    if engine == "rigetti":
+        from kuantum_solvers.rigetti.run import run_rigetti
+
+        result = run_rigetti(args.target, input_format, data, params, progress=_progress,
+                             output_format=args.output_format)
+    elif engine == "pasqal":
+        from kuantum_solvers.pasqal.run import run_pasqal
+
+        result = run_pasqal(args.target, data, params, progress=_progress)
+    elif engine == "estimator":
+        from kuantum_solvers.estimator.run import run_estimator
+
+        result = run_estimator(data, params, progress=_progress)
+    elif spec["kind"] == "solver":
         from kuantum_solvers.qio.run import run_qio
         from kuantum_solvers.qio.solvers.common import Context
 

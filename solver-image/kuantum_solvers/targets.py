@@ -25,6 +25,21 @@ QIR_OUTPUT_V1 = "microsoft.quantum-results.v1"
 
 SIMULATOR = "kuantum.simulator"
 
+# Rigetti, Pasqal and the resource estimator (issue 27). Formats as azure-quantum 3.13's target classes
+# send them: azure/quantum/target/rigetti/target.py, azure/quantum/target/pasqal/target.py.
+RIGETTI_QUIL = "rigetti.quil.v1"  # Quil text, content type text/plain
+RIGETTI_QIR = "rigetti.qir.v1"
+RIGETTI_OUTPUT = "rigetti.quil-results.v1"  # {"<register>": [[...] per shot]}
+PASQAL_INPUT = "pasqal.pulser.v1"  # {"sequence_builder": <pulser abstract representation>}
+PASQAL_OUTPUT = "pasqal.pulser-results.v1"  # {"counter": {"<bitstring>": count}}
+ESTIMATOR_OUTPUT = "microsoft.resource-estimates.v1"
+
+RIGETTI_QVM = "rigetti.sim.qvm"
+RIGETTI_CEPHEUS = "rigetti.qpu.cepheus-1-108q"
+PASQAL_EMU_SV = "pasqal.sim.emu-sv"
+PASQAL_FRESNEL = "pasqal.qpu.fresnel"
+ESTIMATOR = "microsoft.estimator"
+
 # Parameter spec: {"type": int|float|schedule|float_list, "default": value or None (= chosen
 # automatically from the problem), "min"/"max" (inclusive unless "min_exclusive"), "description"}.
 ParamSpec = dict[str, Any]
@@ -168,15 +183,137 @@ TARGETS: dict[str, dict[str, Any]] = {
     },
 }
 
+
+_QIR_PARAMS = {k: _CIRCUIT[k] for k in ("entryPoint", "arguments", "targetCapability", "target_profile")}
+_RIGETTI = {
+    "shots": _int(1, 1, 10_000_000, "shots per run (per substitution row); the SDK's InputParams.count"),
+    "seed": SEED,
+    "skipQuilc": {"type": "bool", "default": False,
+                  "description": "Azure: do not compile with quilc. The emulator runs the program as written "
+                                 "either way (quilc's rewriting does not change an ideal simulator's distribution)"},
+    "substitutions": {"type": "substitutions", "default": None,
+                      "description": "{\"<REAL/INTEGER/BIT region>\": [[values per element] per run]}: one run "
+                                     "of `shots` shots per row, results concatenated in row order"},
+    **_QIR_PARAMS,
+}
+_PASQAL = {
+    "shots": _int(1, 1, 1_000_000, "number of runs (samples of the final state); the SDK's InputParams.runs"),
+    "seed": SEED,
+}
+_ESTIMATOR = {
+    "errorBudget": {"type": "json", "default": None,
+                    "description": "total error budget in (0, 1), or {\"logical\", \"tStates\", \"rotations\"}"},
+    "qubitParams": {"type": "json", "default": None,
+                    "description": "{\"name\": qubit_gate_ns_e3 | qubit_gate_ns_e4 | qubit_gate_us_e3 | "
+                                   "qubit_gate_us_e4 | qubit_maj_ns_e4 | qubit_maj_ns_e6} or a custom model"},
+    "qecScheme": {"type": "json", "default": None, "description": "{\"name\": surface_code | floquet_code} "
+                                                                  "or a custom scheme"},
+    "constraints": {"type": "json", "default": None,
+                    "description": "logicalDepthFactor, maxTFactories, maxDuration, maxPhysicalQubits"},
+    "distillationUnitSpecifications": {"type": "json", "default": None, "description": "T-factory units"},
+    "estimateType": {"type": "json", "default": None, "description": "singlePoint (default) or frontier"},
+    "profiling": {"type": "json", "default": None,
+                  "description": "{\"callStackDepth\", \"inlineFunctions\"}: accepted; base-profile QIR "
+                                 "carries no call stack, so no profile is reported"},
+    "items": {"type": "json", "default": None,
+              "description": "batch estimation: a list of parameter sets (each overrides the top level); "
+                             "the result is a list"},
+    "resumeAfterFailedItem": {"type": "bool", "default": True,
+                              "description": "batch: a failing item reports its error and the others go on"},
+    **_QIR_PARAMS,
+}
+
+
+def _rigetti(kind: str, qubits: int, description: str) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "provider": "rigetti",
+        "engine": "rigetti",
+        "algorithm": "statevector",
+        "input_formats": [RIGETTI_QUIL, RIGETTI_QIR, QIR_INPUT],
+        "output_format": RIGETTI_OUTPUT,
+        # Azure returns Q# (QIR) programs' results in its QIR result format, whatever the provider.
+        "output_formats": {RIGETTI_QUIL: RIGETTI_OUTPUT, RIGETTI_QIR: QIR_OUTPUT, QIR_INPUT: QIR_OUTPUT},
+        "alternative_output_formats": {RIGETTI_QIR: [QIR_OUTPUT_V1], QIR_INPUT: [QIR_OUTPUT_V1]},
+        "content_type": "text/plain",
+        "hardware": "cpu",
+        "qubits": qubits,
+        "emulated": kind == "qpu",  # a QPU id run on the local simulator (Provider backend: local)
+        "cancellable_while_executing": True,
+        "description": description,
+        "params": _RIGETTI,
+    }
+
+
+def _pasqal(kind: str, device: str, max_atoms: int, description: str) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "provider": "pasqal",
+        "engine": "pasqal",
+        "algorithm": "pulser-simulation (QutipEmulator)",
+        "input_formats": [PASQAL_INPUT],
+        "output_format": PASQAL_OUTPUT,
+        "content_type": "application/json",
+        "hardware": "cpu",
+        "device": device,  # "" = the sequence's own device; else pulser.devices.<name> limits apply too
+        "qubits": max_atoms,
+        "emulated": kind == "qpu",
+        "cancellable_while_executing": True,
+        "description": description,
+        "params": _PASQAL,
+    }
+
+
+# Providers other than Kuantum's own, run in the same solver pods. Kept out of TARGETS, whose readers
+# (the operator's catalog, warmup) know only the providers microsoft-qio and kuantum.
+PROVIDER_TARGETS: dict[str, dict[str, Any]] = {
+    RIGETTI_QVM: _rigetti("simulator", 20, "Rigetti QVM: Quil on the statevector simulator"),
+    RIGETTI_CEPHEUS: _rigetti("qpu", 108, "Rigetti Cepheus-1 108q, emulated: ideal statevector simulation "
+                                          "(no noise, no topology), qubit indices 0-107"),
+    PASQAL_EMU_SV: _pasqal("simulator", "", 20, "Pasqal EMU-SV: pulser sequence, state vector emulation"),
+    PASQAL_FRESNEL: _pasqal("qpu", "AnalogDevice", 20,
+                            "Pasqal Fresnel, emulated: the sequence must fit pulser's AnalogDevice (Fresnel's "
+                            "public specification); state vector emulation"),
+    ESTIMATOR: {
+        "kind": "estimator",
+        "provider": "microsoft-qc",
+        "engine": "estimator",
+        "algorithm": "resource estimation (QDK estimator, PSSPC layout)",
+        "input_formats": [QIR_INPUT],
+        "output_format": ESTIMATOR_OUTPUT,
+        "content_type": "qir.v1",
+        "hardware": "cpu",
+        "emulated": False,
+        "cancellable_while_executing": True,
+        "description": "Microsoft resource estimator: logical counts of a QIR program, physical estimates",
+        "params": _ESTIMATOR,
+    },
+}
+
+ALL_TARGETS: dict[str, dict[str, Any]] = {**TARGETS, **PROVIDER_TARGETS}
+
+# Provider ids and the spellings azure-quantum sends (matched case-insensitively).
+PROVIDER_ALIASES: dict[str, str] = {"rigetti": "rigetti", "pasqal": "pasqal", "microsoft-qc": "microsoft-qc",
+                                    "microsoft.qc": "microsoft-qc"}
+
 # Legacy parameter spellings accepted on input and renamed.
-_ALIASES: dict[str, dict[str, str]] = {SIMULATOR: {"count": "shots"}}
+_ALIASES: dict[str, dict[str, str]] = {
+    SIMULATOR: {"count": "shots"},
+    RIGETTI_QVM: {"count": "shots", "skip_quilc": "skipQuilc"},
+    RIGETTI_CEPHEUS: {"count": "shots", "skip_quilc": "skipQuilc"},
+    PASQAL_EMU_SV: {"runs": "shots"},
+    PASQAL_FRESNEL: {"runs": "shots"},
+}
+
+# Deep checks of a provider's parameters (light modules: no engine imported).
+_DEEP_CHECKS = {"rigetti": "kuantum_solvers.rigetti.params", "microsoft-qc": "kuantum_solvers.estimator.params"}
 
 
 def get_target(target: str) -> dict[str, Any]:
     try:
-        return TARGETS[target]
+        return ALL_TARGETS[target]
     except KeyError:
-        known = ", ".join(sorted(TARGETS))
+        known = ", ".join(sorted(ALL_TARGETS))
         raise SolverError(UNKNOWN_TARGET, f"unknown target {target!r}; known targets: {known}") from None
 
 
@@ -224,6 +361,12 @@ def _check_value(name: str, value: Any, spec: ParamSpec) -> Any:
     if kind == "list":
         if not isinstance(value, list):
             raise invalid_params(f"parameter {name!r} must be a list, got {show(value)}")
+        return value
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise invalid_params(f"parameter {name!r} must be true or false, got {show(value)}")
+        return value
+    if kind in ("json", "substitutions"):  # checked by the provider's own module (_DEEP_CHECKS)
         return value
     if kind == "int":
         if isinstance(value, float) and value.is_integer():
@@ -305,4 +448,9 @@ def validate_params(target: str, input_params: Any) -> dict[str, Any]:
     if target.startswith("microsoft.paralleltempering") and result.get("all_betas") is not None:
         # Azure: all_betas sets the number of replicas.
         result["replicas"] = len(result["all_betas"])
+    deep = _DEEP_CHECKS.get(spec["provider"])
+    if deep is not None:
+        import importlib
+
+        importlib.import_module(deep).check_params(target, result)
     return result
