@@ -1,12 +1,17 @@
-"""What the pod may use: CPU cores (affinity) and memory (cgroup limit or MemAvailable)."""
+"""What the pod may use: CPU cores (affinity) and memory (its container's cgroup limit, or MemAvailable)."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
+from kuantum_solvers.errors import INSUFFICIENT_MEMORY, SolverError
+
+# A container sees its own cgroup at these paths (cgroup v2: the namespace's root; v1: each controller's mount).
 CGROUP_V2_MAX = "/sys/fs/cgroup/memory.max"
-CGROUP_V1_LIMIT = "/sys/fs/cgroup/memory/memory.limit_in_bytes"
 CGROUP_V2_CURRENT = "/sys/fs/cgroup/memory.current"
+CGROUP_V1_LIMIT = "/sys/fs/cgroup/memory/memory.limit_in_bytes"
+CGROUP_V1_USAGE = "/sys/fs/cgroup/memory/memory.usage_in_bytes"
 
 
 CGROUP_V2_CPU_MAX = "/sys/fs/cgroup/cpu.max"
@@ -65,17 +70,53 @@ def _mem_available() -> int | None:
     return None
 
 
-def available_memory() -> int:
-    """Bytes we can still allocate: min(cgroup limit - current usage, MemAvailable)."""
+@dataclass(frozen=True)
+class MemoryBudget:
+    """What this process may still allocate, and why: the container's limit and use, or the node's free memory."""
+
+    available: int
+    limit: int | None = None  # the container's memory limit (cgroup), if it has one
+    used: int = 0
+
+    def describe(self) -> str:
+        if self.limit is None:
+            return f"{fmt_bytes(self.available)} ({self.available} bytes) is available on the node"
+        return (f"the container's memory limit of {fmt_bytes(self.limit)} leaves {fmt_bytes(self.available)} "
+                f"({self.available} bytes; {fmt_bytes(self.used)} in use)")
+
+
+def memory_budget() -> MemoryBudget:
+    """min(cgroup limit - current usage, MemAvailable); KUANTUM_MEMORY_LIMIT_BYTES overrides (tests)."""
     override = os.environ.get("KUANTUM_MEMORY_LIMIT_BYTES")
     if override:
-        return int(override)
-    candidates: list[int] = []
+        return MemoryBudget(int(override), int(override))
     limit = _read_int(CGROUP_V2_MAX) or _read_int(CGROUP_V1_LIMIT)
-    if limit is not None:
-        used = _read_int(CGROUP_V2_CURRENT) or 0
-        candidates.append(max(0, limit - used))
-    avail = _mem_available()
-    if avail is not None:
-        candidates.append(avail)
-    return min(candidates) if candidates else 1 << 62
+    node = _mem_available()
+    if limit is None:
+        return MemoryBudget(node if node is not None else 1 << 62)
+    used = _read_int(CGROUP_V2_CURRENT) or _read_int(CGROUP_V1_USAGE) or 0
+    left = max(0, limit - used)
+    return MemoryBudget(min(left, node) if node is not None else left, limit, used)
+
+
+def available_memory() -> int:
+    """Bytes we can still allocate."""
+    return memory_budget().available
+
+
+def require_memory(needed: int, what: str) -> None:
+    """Refuses work before allocating for it: InsufficientMemory naming the bytes needed and those allowed.
+    Past its limit the kernel would kill the container (OOMKilled) with nothing written."""
+    budget = memory_budget()
+    if needed > budget.available:
+        raise SolverError(INSUFFICIENT_MEMORY,
+                          f"{what} needs {fmt_bytes(needed)} ({needed} bytes), but {budget.describe()}")
+
+
+def fmt_bytes(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"

@@ -339,3 +339,37 @@ def test_unknown_reference_never_crash_loops(api_client: client.ApiClient, ready
     with pytest.raises(ApiException):
         q.create(api_client, ns, "quantumjobs", {"kind": "QuantumJob", "metadata": {"name": "no-input"}, "spec": {
             "workspace": "ws", "provider": "kuantum", "target": "kuantum.simulator"}})
+
+
+def test_a_circuit_too_big_for_the_pods_memory_is_refused_before_allocating(
+    api_client: client.ApiClient, ready_workspace: str
+) -> None:
+    """28 qubits are a 4 GiB state; kuantum.simulator's pods have a 1 GiB limit, which the solver reads from its
+    container's cgroup and refuses up front (on a node that enforced no limit this once Succeeded)."""
+    ns = ready_workspace
+    q.provider(api_client, ns, "sim", "kuantum")
+    circuit = {"qubits": 28, "circuit": [{"gate": "h", "target": i} for i in range(28)]}
+    q.create(api_client, ns, "quantumjobs", {"kind": "QuantumJob", "metadata": {"name": "huge"}, "spec": {
+        "workspace": "ws", "provider": "kuantum", "target": "kuantum.simulator", "inputDataFormat": "ionq.circuit.v1",
+        "outputDataFormat": "ionq.quantum-results.v1", "input": {"inline": circuit}}})
+    status = q.wait_state(api_client, ns, "huge", q.FINAL, timeout=180)
+    assert status["state"] == "Failed", status
+    assert status["errorData"]["code"] == "InsufficientMemory"
+    message = status["errorData"]["message"]
+    assert "a 28-qubit statevector needs 8.0 GiB (8589934592 bytes)" in message
+    assert "the container's memory limit of 1.0 GiB" in message
+
+
+def test_a_solver_killed_at_its_memory_limit_fails_out_of_memory(
+    api_client: client.ApiClient, ready_workspace: str
+) -> None:
+    """A limit smaller than the solver's own start (Python, numpy, numba): the kernel kills it, and the job says so
+    and names the limit."""
+    ns = ready_workspace
+    q.provider(api_client, ns, "qio-tight", "microsoft-qio",
+               targets=[{"id": "microsoft.simulatedannealing.cpu", "memory": "40Mi"}])
+    q.sa_job(api_client, ns, "squeezed")
+    status = q.wait_state(api_client, ns, "squeezed", q.FINAL, timeout=180)
+    assert status["state"] == "Failed", status
+    assert status["errorData"]["code"] == "OutOfMemory", status["errorData"]
+    assert "memory limit of 40Mi" in status["errorData"]["message"]

@@ -160,14 +160,16 @@ class World:
             self.store.put_child("Job", body, deleted=False)
 
     def pod(self, name: str, phase: str, started: str | None = None, finished: str | None = None,
-            exit_code: int | None = None, message: str | None = None) -> None:
+            exit_code: int | None = None, message: str | None = None, reason: str | None = None,
+            memory_limit: str = "1Gi") -> None:
         """The solver pod of job `name`, as the node reports it."""
         job_id = self.job_id(name)
         state: dict[str, Any]
         if phase in ("Succeeded", "Failed"):
             state = {"terminated": {"exitCode": exit_code if exit_code is not None else (0 if phase == "Succeeded"
                                                                                          else 1),
-                                    "startedAt": started, "finishedAt": finished, "message": message or ""}}
+                                    "startedAt": started, "finishedAt": finished, "message": message or "",
+                                    **({"reason": reason} if reason else {})}}
         elif phase == "Running":
             state = {"running": {"startedAt": started}}
         else:
@@ -175,6 +177,8 @@ class World:
         self.store.put_child("Pod", {"metadata": {"name": f"kuantum-{job_id}-abcde", "namespace": NS,
                                                   "labels": {LABEL_JOB_ID: job_id},
                                                   "creationTimestamp": "2024-01-01T00:00:00Z"},
+                                     "spec": {"containers": [{"name": "solver", "resources": {
+                                         "limits": {"memory": memory_limit}}}]},
                                      "status": {"phase": phase, "containerStatuses": [{"name": "solver",
                                                                                        "state": state}]}},
                              deleted=False)

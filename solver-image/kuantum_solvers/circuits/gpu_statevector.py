@@ -28,13 +28,13 @@ from kuantum_solvers.circuits.statevector import (
     DiagonalBlock,
     Gate,
     Progress,
-    _fmt_bytes,
     _mask,
     kernel_of,
     state_bytes,
 )
 from kuantum_solvers.errors import INSUFFICIENT_MEMORY, SolverError
 from kuantum_solvers.qio import gpu as qio_gpu
+from kuantum_solvers.resources import fmt_bytes
 
 GPU_MIN_QUBITS = 20  # below, a gate is a few microseconds on the CPU cores: launches and copies dominate
 THREADS_PER_BLOCK = 256
@@ -263,8 +263,8 @@ def wanted(qubits: int) -> bool:
 
 def insufficient_memory(qubits: int, needed: int, free: int) -> SolverError:
     return SolverError(INSUFFICIENT_MEMORY,
-                       f"a {qubits}-qubit statevector needs {_fmt_bytes(needed)} on the GPU but only "
-                       f"{_fmt_bytes(free)} of its memory is free (KUANTUM_GPU=on; unset it to run on the CPU)")
+                       f"a {qubits}-qubit statevector needs {fmt_bytes(needed)} on the GPU but only "
+                       f"{fmt_bytes(free)} of its memory is free (KUANTUM_GPU=on; unset it to run on the CPU)")
 
 
 @functools.cache
@@ -300,7 +300,7 @@ def apply_fused(psi: npt.NDArray[np.complex128], fused: list[Gate | DiagonalBloc
         if qio_gpu.mode() == "on":
             raise insufficient_memory(qubits, needed, free)
         if progress is not None:
-            progress(f"statevector: {_fmt_bytes(needed)} do not fit in the GPU's {_fmt_bytes(free)} free; on the CPU")
+            progress(f"statevector: {fmt_bytes(needed)} do not fit in the GPU's {fmt_bytes(free)} free; on the CPU")
         return False
     kernels = _kernels()
     sms = cupy.cuda.Device().attributes["MultiProcessorCount"]

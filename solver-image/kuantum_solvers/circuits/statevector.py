@@ -16,7 +16,7 @@ import numpy.typing as npt
 from numba import njit, prange
 
 from kuantum_solvers.errors import INSUFFICIENT_MEMORY, SolverError, invalid_input
-from kuantum_solvers.resources import available_memory
+from kuantum_solvers.resources import require_memory
 
 MAX_QUBITS = 40
 # A merged diagonal pass tests every term per amplitude; beyond a handful of terms that costs
@@ -60,23 +60,7 @@ def check_memory(qubits: int, extra_factor: float = 1.0) -> None:
     probabilities and sampling buffers."""
     if qubits > MAX_QUBITS:
         raise SolverError(INSUFFICIENT_MEMORY, f"{qubits} qubits exceed the simulator limit of {MAX_QUBITS}")
-    needed = int(state_bytes(qubits) * (1.0 + extra_factor))
-    available = available_memory()
-    if needed > available:
-        raise SolverError(
-            INSUFFICIENT_MEMORY,
-            f"a {qubits}-qubit statevector needs {_fmt_bytes(needed)} but only {_fmt_bytes(available)} "
-            "is available",
-        )
-
-
-def _fmt_bytes(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"
+    require_memory(int(state_bytes(qubits) * (1.0 + extra_factor)), f"a {qubits}-qubit statevector")
 
 
 def zero_state(qubits: int) -> State:

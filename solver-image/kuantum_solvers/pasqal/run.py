@@ -15,9 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from kuantum_solvers.errors import INSUFFICIENT_MEMORY, SolverError
 from kuantum_solvers.pasqal.sequence import load_sequence
-from kuantum_solvers.resources import available_memory
+from kuantum_solvers.resources import require_memory
 
 Progress = Callable[[str], None]
 _ONE_STATE = {"ground-rydberg": "r", "digital": "h", "XY": "d"}
@@ -32,9 +31,7 @@ def final_probabilities(seq: Any) -> dict[str, float]:
     levels = 3 if len(seq.get_addressed_bases()) > 1 else 2
     # The Hamiltonian: one sparse term per atom and channel, plus the state and solver work space.
     needed = (levels**atoms) * 16 * (4 * atoms + 16)
-    if needed > available_memory():
-        raise SolverError(INSUFFICIENT_MEMORY, f"emulating {atoms} atoms needs about {needed / 2**30:.1f} GiB; "
-                                               f"{available_memory() / 2**30:.1f} GiB is available")
+    require_memory(needed, f"emulating {atoms} atoms")
     basis = seq.get_measurement_basis() if seq.is_measured() else _default_basis(seq)
     one = _ONE_STATE.get(basis, "r")
     with warnings.catch_warnings():

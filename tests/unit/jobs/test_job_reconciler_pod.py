@@ -154,6 +154,17 @@ async def test_pod_failed_without_a_message_names_the_exit_code() -> None:
     assert error["code"] == "SolverFailed" and "137" in error["message"]
 
 
+async def test_a_solver_killed_at_its_memory_limit_fails_out_of_memory_naming_the_limit() -> None:
+    w = World()
+    await _started_pod_job(w)
+    w.pod("j", "Failed", started=_hours_ago(0.1), finished=_hours_ago(0.05), exit_code=137, reason="OOMKilled",
+          memory_limit="512Mi")
+    await w.reconcile("j")
+    error = w.status("j")["errorData"]
+    assert error["code"] == "OutOfMemory"
+    assert "memory limit of 512Mi" in error["message"] and "OOMKilled" in error["message"]
+
+
 async def test_launched_job_whose_batch_job_vanished_fails_execution_lost() -> None:
     w = World()
     w.qio_job("j")

@@ -262,7 +262,8 @@ def test_insufficient_memory(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(SolverError) as info:
         run_ionq({"qubits": 20, "circuit": [{"gate": "h", "target": 0}]})
     assert info.value.code == INSUFFICIENT_MEMORY
-    assert "needs 32.0 MiB but only 1.0 MiB is available" in info.value.message
+    assert "a 20-qubit statevector needs 32.0 MiB (33554432 bytes), but the container's memory limit of 1.0 MiB " \
+        "leaves 1.0 MiB (1048576 bytes" in info.value.message
 
 
 _GATE_CHOICES = [

@@ -114,7 +114,15 @@ def test_input_not_found(tmp_path: Path) -> None:
 def test_insufficient_memory(tmp_path: Path) -> None:
     circuit = json.dumps({"qubits": 30, "circuit": [{"gate": "h", "target": 0}]}).encode()
     result = _run(tmp_path, "kuantum.simulator", circuit, env={"KUANTUM_MEMORY_LIMIT_BYTES": str(1 << 30)})
-    _assert_error(result, "InsufficientMemory", 2, "needs 32.0 GiB but only 1.0 GiB is available")
+    _assert_error(result, "InsufficientMemory", 2, "a 30-qubit statevector needs 32.0 GiB (34359738368 bytes), but "
+                  "the container's memory limit of 1.0 GiB leaves 1.0 GiB (1073741824 bytes")
+
+
+def test_a_qio_problem_larger_than_the_memory_limit_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    terms = [{"c": 1, "ids": [i, i + 1]} for i in range(2000)]
+    problem = json.dumps({"cost_function": {"version": "1.0", "type": "ising", "terms": terms}}).encode()
+    result = _run(tmp_path, SA, problem, env={"KUANTUM_MEMORY_LIMIT_BYTES": str(64 * 1024)})
+    _assert_error(result, "InsufficientMemory", 2, f"reading a {len(problem) / 1024:.1f} KiB QIO problem needs")
 
 
 def test_unwritable_output_is_storage_error(tmp_path: Path) -> None:

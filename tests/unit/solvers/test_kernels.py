@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -73,3 +74,38 @@ def test_resources(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
         fh.write("150000 100000\n")
     monkeypatch.setattr(resources, "CGROUP_V2_CPU_MAX", cpu_max)
     assert resources._cpu_quota() == 2
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_memory_budget_is_the_containers_cgroup_limit_less_its_use(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, version: str
+) -> None:
+    """As a container sees its own cgroup: cgroup v1's memory controller or v2's unified files."""
+    limit, usage = tmp_path / "limit", tmp_path / "usage"
+    limit.write_text(f"{256 << 20}\n")
+    usage.write_text(f"{56 << 20}\n")
+    for name in ("CGROUP_V1_LIMIT", "CGROUP_V1_USAGE", "CGROUP_V2_MAX", "CGROUP_V2_CURRENT"):
+        monkeypatch.setattr(resources, name, str(tmp_path / "absent"))
+    monkeypatch.setattr(resources, "CGROUP_V1_LIMIT" if version == "v1" else "CGROUP_V2_MAX", str(limit))
+    monkeypatch.setattr(resources, "CGROUP_V1_USAGE" if version == "v1" else "CGROUP_V2_CURRENT", str(usage))
+    monkeypatch.setattr(resources, "_mem_available", lambda: 8 << 30)
+    monkeypatch.delenv("KUANTUM_MEMORY_LIMIT_BYTES", raising=False)
+    budget = resources.memory_budget()
+    assert (budget.available, budget.limit, budget.used) == (200 << 20, 256 << 20, 56 << 20)
+    resources.require_memory(200 << 20, "exactly what is left")
+    with pytest.raises(SolverError) as info:
+        resources.require_memory(300 << 20, "a big thing")
+    assert info.value.code == "InsufficientMemory"
+    assert info.value.message == ("a big thing needs 300.0 MiB (314572800 bytes), but the container's memory limit "
+                                  "of 256.0 MiB leaves 200.0 MiB (209715200 bytes; 56.0 MiB in use)")
+
+
+def test_without_a_memory_limit_the_nodes_free_memory_counts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("CGROUP_V1_LIMIT", "CGROUP_V1_USAGE", "CGROUP_V2_MAX", "CGROUP_V2_CURRENT"):
+        monkeypatch.setattr(resources, name, str(tmp_path / "absent"))
+    (tmp_path / "max").write_text("max\n")
+    monkeypatch.setattr(resources, "CGROUP_V2_MAX", str(tmp_path / "max"))
+    monkeypatch.setattr(resources, "_mem_available", lambda: 3 << 30)
+    monkeypatch.delenv("KUANTUM_MEMORY_LIMIT_BYTES", raising=False)
+    assert resources.memory_budget() == resources.MemoryBudget(3 << 30)
+    assert "is available on the node" in resources.memory_budget().describe()

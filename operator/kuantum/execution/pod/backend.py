@@ -164,6 +164,10 @@ class PodBackend:
         if pod_status.get("reason") == "Terminated" or (pod or {}).get("metadata", {}).get("deletionTimestamp"):
             return Failed("PodDeleted", "the solver pod was deleted while the job was executing", end, usage)
         code = terminated.get("exitCode")
+        if terminated.get("reason") == "OOMKilled":
+            return Failed("OutOfMemory", f"the kernel killed the solver at its memory limit of {_memory_limit(pod)} "
+                                         f"(OOMKilled, exit code {code}); give the target more memory (the "
+                                         "Provider's spec.targets[].memory) or submit a smaller problem", end, usage)
         return Failed("SolverFailed", f"the solver exited with code {code}: {message[-500:] or 'no message'}", end,
                       usage)
 
@@ -257,6 +261,14 @@ def _terminated(pod: dict[str, Any] | None) -> dict[str, Any]:
         if term:
             return dict(term)
     return {}
+
+
+def _memory_limit(pod: dict[str, Any] | None) -> str:
+    for container in ((pod or {}).get("spec") or {}).get("containers") or []:
+        limit = ((container.get("resources") or {}).get("limits") or {}).get("memory")
+        if limit:
+            return str(limit)
+    return "(none set)"
 
 
 def _container_time(pod: dict[str, Any] | None, field: str) -> str | None:
