@@ -28,6 +28,8 @@ apt_install() {
 # Where a cluster's process records its PID and the command that recognises it: $PIDS (default
 # $STATE/pids; a node's processes use the node's own folder, so a second node may run beside the first).
 pids_dir() { printf '%s\n' "${PIDS:-$STATE/pids}"; }
+# Its log: $STATE/logs/<name><LOG_SUFFIX>.log (a node's processes: <name>-<node>.log).
+log_of() { printf '%s\n' "$STATE/logs/$1${LOG_SUFFIX:-}.log"; }
 
 # The PID recorded for a dev-cluster process, printed when that PID still runs the recorded command
 # (PIDs get reused); fails otherwise.
@@ -70,7 +72,7 @@ start() { # name marker cmd... ; marker is a string of the command line used to 
   if alive "$name"; then info "$name already running (pid $(cat "$dir/$name.pid"))"; return 0; fi
   info "starting $name"
   # setsid: its own session, so it outlives `make` and is stopped only by cluster-down, by PID.
-  setsid "$@" >>"$STATE/logs/$name.log" 2>&1 < /dev/null &
+  setsid "$@" >>"$(log_of "$name")" 2>&1 < /dev/null &
   local pid=$!
   echo "$pid" > "$dir/$name.pid"
   printf '%s' "$marker" > "$dir/$name.cmd"
@@ -87,20 +89,34 @@ stop_started() {
   fi
 }
 
-# Waits until a check passes, for as long as the process runs and at most `seconds` (a bound, not a sleep:
-# it returns the moment the check passes). Fails with the process's last log lines.
-wait_healthy() { # name seconds check-cmd...
-  local name=$1 secs=$2; shift 2
-  local deadline=$((SECONDS + secs))
-  while [ $SECONDS -lt $deadline ]; do
+# A process's progress: the size of its log and the CPU time it used (it changes while the process works).
+progress_of() { # name
+  local pid size cpu
+  size=$(stat -c %s "$(log_of "$1")" 2>/dev/null || echo 0)
+  pid=$(recorded_pid "$1" 2>/dev/null) || { echo "$size"; return 0; }
+  cpu=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)
+  echo "$size/$cpu"
+}
+
+# Waits until a check passes, bound by the process's readiness, not by a fixed time: it waits as long as the
+# process runs and makes progress (writes to its log or uses CPU), and gives up when the process exits or has
+# made no progress for `quiet` seconds (on a loaded machine a slow start keeps going; a hung one is stopped).
+# KUANTUM_START_CAP (default 900 s) bounds even a start that keeps making progress. Returns the moment the
+# check passes. Fails with the process's last log lines (a start that fails stops what it started: stop_started).
+wait_healthy() { # name quiet-seconds check-cmd...
+  local name=$1 quiet=$2; shift 2
+  local cap=$((SECONDS + ${KUANTUM_START_CAP:-900})) last seen now why
+  last=$SECONDS; seen=$(progress_of "$name")
+  while :; do
     if "$@" >/dev/null 2>&1; then info "$name is healthy"; return 0; fi
-    if ! alive "$name"; then
-      printf '\nkuantum: %s exited before it became healthy.' "$name" >&2
-      break
-    fi
+    if ! alive "$name"; then why="exited before it became healthy"; break; fi
+    now=$(progress_of "$name")
+    if [ "$now" != "$seen" ]; then seen=$now; last=$SECONDS; fi
+    if [ $((SECONDS - last)) -ge "$quiet" ]; then why="made no progress for $quiet s and is not healthy"; break; fi
+    if [ $SECONDS -ge $cap ]; then why="was not healthy after ${KUANTUM_START_CAP:-900} s"; break; fi
     sleep 0.5
   done
-  printf '\nkuantum: %s did not become healthy. Last lines of %s:\n' "$name" "$STATE/logs/$name.log" >&2
-  tail -n 25 "$STATE/logs/$name.log" >&2 || true
+  printf '\nkuantum: %s %s. Last lines of %s:\n' "$name" "$why" "$(log_of "$name")" >&2
+  tail -n 25 "$(log_of "$name")" >&2 || true
   exit 1
 }

@@ -22,7 +22,7 @@ def test_a_failed_start_stops_what_it_started(tmp_path: Path) -> None:
     try:
         squatter.bind(("0.0.0.0", cluster.azurite_port))
         squatter.listen()
-        with pytest.raises(AssertionError, match="azurite did not become healthy") as failure:
+        with pytest.raises(AssertionError, match="azurite exited before it became healthy") as failure:
             cluster.up(timeout=240)
         assert "stopping what this failed start started: azurite kube-scheduler kube-controller-manager " \
                "kube-apiserver etcd" in str(failure.value)
