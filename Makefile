@@ -99,7 +99,7 @@ test: lint tools images
 mutation: venv
 	@bash hack/mutation.sh
 
-demo: cluster-up
+demo: venv cluster-up
 	@bash hack/demo.sh
 
 bench: venv bench-venv cluster-up

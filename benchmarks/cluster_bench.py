@@ -19,8 +19,13 @@ from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support import devcluster
 from tests.support import quantum as q
 from tests.support.operator import OperatorProcess
+
+# The operators and bare Jobs the benchmarks start run solver pods from the images `make images` built.
+for _name, _ref in devcluster.images().items():
+    os.environ.setdefault(_name, _ref)
 
 TARGET = "microsoft.simulatedannealing.cpu"
 PARAMS = {"params": {"sweeps": 10, "seed": 1, "restarts": 1}}

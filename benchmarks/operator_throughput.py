@@ -84,7 +84,7 @@ def pod_key(obj: Any) -> str | None:
 
 
 def pod_state(obj: Any) -> str | None:
-    """'Started' once the node agent reports the solver process running (or already finished)."""
+    """'Started' once the kubelet reports the solver container running (or already finished)."""
     phase = obj.status.phase if obj.status else None
     return "Started" if phase in ("Running", "Succeeded", "Failed") else None
 
@@ -256,7 +256,7 @@ def main() -> None:
     # KUANTUM_QUEUE_POSITION_SECONDS: the operator's default, not the tests' 1, so writes are as in production
     op = OperatorProcess(cluster.kubeconfig, ns, log_dir, env={
         "KUANTUM_TARGET_CONCURRENCY": str(args.concurrency),
-        "KUANTUM_QUEUE_POSITION_SECONDS": str(Settings.queue_position_seconds)})
+        "KUANTUM_QUEUE_POSITION_SECONDS": str(Settings().queue_position_seconds)})
     watcher = Watcher(q.custom(watch_client).list_namespaced_custom_object, qjob_state,
                       max_seconds=timeout + args.latency_jobs * 60 + 600,
                       group=q.GROUP, version=q.VERSION, namespace=ns, plural="quantumjobs")

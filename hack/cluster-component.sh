@@ -18,7 +18,7 @@ case "$name" in
   etcd|kube-apiserver|kube-controller-manager|kube-scheduler|azurite) ;;
   containerd|kubelet|kube-proxy)
     if [ -f "$NODE_DIR/node.env" ]; then set -a; . "$NODE_DIR/node.env"; set +a; . "$here/cluster-env.sh"; fi
-    export PIDS="$NODE_PIDS" ;;
+    export PIDS="$NODE_PIDS" LOG_SUFFIX="-$NODE_NAME" ;;
   *) die "usage: $0 kill|stop|start|restart|pid NAME (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, azurite, containerd, kubelet, kube-proxy)" ;;
 esac
 

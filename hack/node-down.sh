@@ -14,7 +14,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 [ -d "$NODE_DIR" ] || exit 0
 # The settings the node was started with.
 if [ -f "$NODE_DIR/node.env" ]; then set -a; . "$NODE_DIR/node.env"; set +a; . "$here/cluster-env.sh"; fi
-export PIDS="$NODE_PIDS"
+export PIDS="$NODE_PIDS" LOG_SUFFIX="-$NODE_NAME"
 kubectl_admin() { "$KUANTUM_BIN/kubectl" --kubeconfig "$KUBECONFIG_ADMIN" --request-timeout 10s "$@"; }
 
 # 1. The node's pods, deleted while the kubelet runs (bounded: 60 s).

@@ -9,7 +9,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
 . "$here/lib.sh"
 . "$here/cluster-env.sh"
-export PIDS="$NODE_PIDS"
+export PIDS="$NODE_PIDS" LOG_SUFFIX="-$NODE_NAME"
 trap stop_started EXIT
 
 for cmd in containerd containerd-shim-runc-v2 runc ctr iptables; do

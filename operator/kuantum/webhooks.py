@@ -7,6 +7,7 @@ with it the API server refuses them up front, and malformed specs are refused at
 from __future__ import annotations
 
 import datetime
+import fnmatch
 import ipaddress
 import tempfile
 from collections.abc import AsyncIterator, Callable, Collection
@@ -59,17 +60,33 @@ def spec_error(spec: dict[str, Any]) -> str | None:
     return None
 
 
+def watched(namespace: str, patterns: Collection[str]) -> bool:
+    """Whether an operator started with `-n PATTERN ...` serves a namespace, as Kopf decides it: all namespaces
+    without patterns; else any pattern matching, where a pattern is comma-separated globs, `!glob` excluding and
+    only exclusions meaning "all but"."""
+    if not patterns:
+        return True
+    for pattern in patterns:
+        globs = [glob.strip() for glob in pattern.split(",") if glob.strip()]
+        includes = [glob for glob in globs if not glob.startswith("!")]
+        excludes = [glob[1:] for glob in globs if glob.startswith("!")]
+        included = not includes or any(fnmatch.fnmatchcase(namespace, glob) for glob in includes)
+        if included and not any(fnmatch.fnmatchcase(namespace, glob) for glob in excludes):
+            return True
+    return False
+
+
 def quantumjob_validator(namespaces: Collection[str]) -> Callable[..., None]:
-    """The validate handler for an operator watching namespaces (all when empty).
+    """The validate handler for an operator watching namespaces (all when empty; Kopf's patterns too).
 
     Kopf's webhook configuration has no namespaceSelector, so the API server asks every Kuantum webhook
-    about every QuantumJob; a namespaced operator answers only for its own namespaces and lets the rest
+    about every QuantumJob; an operator answers only for the namespaces it serves and lets the rest
     pass (their own operator's webhook, if any, judges them)."""
-    watched = frozenset(namespaces)
+    patterns = tuple(namespaces)
 
     def validate_quantumjob(*, spec: Any, namespace: str | None = None, **kwargs: Any) -> None:
         """Kopf passes the request's operation and, for updates, the old object as keyword arguments."""
-        if watched and namespace and namespace not in watched:
+        if namespace and not watched(namespace, patterns):
             return  # (an object without its namespace filled in is judged: refusing is the safer error)
         old = kwargs.get("old")
         old_spec = dict(old.get("spec") or {}) if old else None

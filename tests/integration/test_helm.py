@@ -317,14 +317,16 @@ def test_webhook_render_single_replica_lets_the_operator_make_its_certificate() 
     assert "--webhook-cert" not in args and not by_kind(docs, "Secret")
     assert service["spec"]["ports"] == [{"name": "webhook", "port": 9443, "targetPort": "webhook", "protocol": "TCP"}]
     assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
-    [config] = by_kind(docs, "ValidatingWebhookConfiguration")
-    # The name operator/kuantum/main.py gives Kopf's managed configuration; left empty for the operator to fill.
-    assert config["metadata"]["name"] == "kuantum-cluster.kuantum.dev" and "webhooks" not in config
+    # The name operator/kuantum/main.py gives Kopf's managed configurations (Kopf manages a mutating one beside the
+    # validating one, and stops when it may not create it); left empty for the operator to fill.
+    for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
+        [config] = by_kind(docs, kind)
+        assert config["metadata"]["name"] == "kuantum-cluster.kuantum.dev" and "webhooks" not in config
     [role] = [r for r in by_kind(docs, "ClusterRole") if r["metadata"]["name"].endswith("-webhook")]
+    kinds = ["validatingwebhookconfigurations", "mutatingwebhookconfigurations"]
     assert role["rules"] == [
-        {"apiGroups": ["admissionregistration.k8s.io"], "resources": ["validatingwebhookconfigurations"],
-         "verbs": ["create"]},
-        {"apiGroups": ["admissionregistration.k8s.io"], "resources": ["validatingwebhookconfigurations"],
+        {"apiGroups": ["admissionregistration.k8s.io"], "resources": kinds, "verbs": ["create"]},
+        {"apiGroups": ["admissionregistration.k8s.io"], "resources": kinds,
          "resourceNames": ["kuantum-cluster.kuantum.dev"], "verbs": ["patch"]}]
     [binding] = [b for b in by_kind(docs, "ClusterRoleBinding") if b["metadata"]["name"].endswith("-webhook")]
     assert binding["roleRef"]["name"] == role["metadata"]["name"]

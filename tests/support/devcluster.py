@@ -4,12 +4,20 @@ images `make images` built (hack/images.sh) imported into its node."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 HACK = ROOT / "hack"
+# containerd's log lines that tie a sandbox to its pod and a container to its sandbox (CRI plugin, info level).
+SANDBOX_LINE = re.compile(r'RunPodSandbox for &PodSandboxMetadata\{Name:([^,]+),Uid:[^,]*,Namespace:([^,]+),'
+                          r'.*returns sandbox id \\"([0-9a-f]+)\\"')
+CONTAINER_LINE = re.compile(r'CreateContainer within sandbox \\"([0-9a-f]+)\\" for &ContainerMetadata\{Name:([^,]+),'
+                            r'.*returns container id \\"([0-9a-f]+)\\"')
+STARTED_LINE = re.compile(r'StartContainer for \\"([0-9a-f]+)\\" returns successfully')
 
 
 def _shell_value(name: str, env: dict[str, str] | None = None) -> str:
@@ -48,6 +56,23 @@ class Node:
         out = subprocess.run(["ctr", "--address", self.containerd_socket, "-n", "k8s.io", "tasks", "ls"],
                              check=True, capture_output=True, text=True, timeout=30).stdout
         return {line.split()[0] for line in out.splitlines()[1:] if line.split()[-1:] == ["RUNNING"]}
+
+    def container_starts(self, container: str = "solver") -> Counter[str]:
+        """'namespace/pod' -> how many times containerd started the pod's container of that name, from its log
+        (which outlives containerd's restarts and the pods themselves): the runtime's own exactly-once record."""
+        log = Path(_shell_value("STATE", self.env)) / "logs" / f"containerd-{self.name}.log"
+        pods: dict[str, str] = {}
+        names: dict[str, str] = {}
+        starts: Counter[str] = Counter()
+        for line in log.read_text(errors="replace").splitlines() if log.exists() else []:
+            if match := SANDBOX_LINE.search(line):
+                pods[match[3]] = f"{match[2]}/{match[1]}"
+            elif match := CONTAINER_LINE.search(line):
+                if match[2] == container and match[1] in pods:
+                    names[match[3]] = pods[match[1]]
+            elif (match := STARTED_LINE.search(line)) and match[1] in names:
+                starts[names[match[1]]] += 1
+        return starts
 
     def component(self, action: str, name: str, timeout: float = 300) -> None:
         """hack/cluster-component.sh ACTION NAME: kill, stop, start, restart one of the cluster's processes."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
-import re
 import shutil
 import signal
 import socket
@@ -27,12 +26,6 @@ NODE = ("containerd", "kubelet")
 COMPONENTS = CONTROL_PLANE + NODE
 PORTS = ("KUANTUM_ETCD_PORT", "KUANTUM_ETCD_PEER_PORT", "KUANTUM_APISERVER_PORT", "KUANTUM_KCM_PORT",
          "KUANTUM_SCHEDULER_PORT", "KUANTUM_AZURITE_PORT", "KUANTUM_KUBELET_PORT", "KUANTUM_KUBELET_HEALTHZ_PORT")
-# containerd's log lines that tie a sandbox to its pod and a container to its sandbox (CRI plugin, info level).
-SANDBOX_LINE = re.compile(r'RunPodSandbox for &PodSandboxMetadata\{Name:([^,]+),Uid:[^,]*,Namespace:([^,]+),'
-                          r'.*returns sandbox id \\"([0-9a-f]+)\\"')
-CONTAINER_LINE = re.compile(r'CreateContainer within sandbox \\"([0-9a-f]+)\\" for &ContainerMetadata\{Name:([^,]+),'
-                            r'.*returns container id \\"([0-9a-f]+)\\"')
-STARTED_LINE = re.compile(r'StartContainer for \\"([0-9a-f]+)\\" returns successfully')
 
 
 def free_ports(count: int) -> list[int]:
@@ -125,25 +118,12 @@ class FaultCluster:
         assert self.pid(name) is not None, f"{name} did not start"
 
     def log(self, name: str) -> str:
-        path = self.state / "logs" / f"{name}.log"
+        path = self.state / "logs" / (f"{name}-{self.node.name}.log" if name in NODE else f"{name}.log")
         return path.read_text(errors="replace") if path.exists() else ""
 
     # ---------- the runtime's own record ----------
     def container_starts(self, container: str = "solver") -> Counter[str]:
-        """'namespace/pod' -> how many times containerd started the pod's container of that name, from its log
-        (which outlives its restarts and the pods themselves)."""
-        pods: dict[str, str] = {}
-        names: dict[str, str] = {}
-        starts: Counter[str] = Counter()
-        for line in self.log("containerd").splitlines():
-            if match := SANDBOX_LINE.search(line):
-                pods[match[3]] = f"{match[2]}/{match[1]}"
-            elif match := CONTAINER_LINE.search(line):
-                if match[2] == container and match[1] in pods:
-                    names[match[3]] = pods[match[1]]
-            elif (match := STARTED_LINE.search(line)) and match[1] in names:
-                starts[names[match[1]]] += 1
-        return starts
+        return self.node.container_starts(container)
 
     def running_containers(self) -> set[str]:
         return self.node.running_containers()

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 
-def _int(name: str, default: int) -> int:
-    return int(os.environ.get(name, default))
+def _int(name: str, default: int) -> Any:
+    """A field read from the environment when Settings() is made (not when this module is imported)."""
+    return field(default_factory=lambda: int(os.environ.get(name, default)))
+
+
+def _str(name: str, default: str) -> Any:
+    return field(default_factory=lambda: os.environ.get(name, default))
 
 
 @dataclass(frozen=True)
 class Settings:
-    solver_image: str = os.environ.get("KUANTUM_SOLVER_IMAGE", "ghcr.io/kuantum-dev/kuantum-solver:0.1.0")
+    solver_image: str = _str("KUANTUM_SOLVER_IMAGE", "ghcr.io/kuantum-dev/kuantum-solver:0.1.0")
     # Jobs executing at once per target when the billing plan sets no maxConcurrentJobs.
     target_concurrency: int = _int("KUANTUM_TARGET_CONCURRENCY", 4)
     resync_seconds: int = _int("KUANTUM_RESYNC_SECONDS", 30)
