@@ -42,8 +42,8 @@ def quil_program(qubits: int, depth: int, seed: int) -> str:
 
 def bench_quil(qubits: int, shots: int, depth: int) -> tuple[float, float]:
     import numpy as np
+    from kuantum_solvers.formats.targets import validate_params
     from kuantum_solvers.rigetti.run import run_rigetti
-    from kuantum_solvers.targets import validate_params
     from pyquil import Program
     from pyquil.simulation import NumpyWavefunctionSimulator
 
@@ -81,8 +81,8 @@ def pulser_sequence(atoms: int) -> object:
 
 
 def bench_pulser(atoms: int, shots: int) -> tuple[float, float]:
+    from kuantum_solvers.formats.targets import validate_params
     from kuantum_solvers.pasqal.run import run_pasqal
-    from kuantum_solvers.targets import validate_params
     from pulser_simulation import QutipEmulator
 
     seq = pulser_sequence(atoms)

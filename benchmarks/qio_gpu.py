@@ -31,6 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from kuantum_solvers.formats.targets import validate_params
 from kuantum_solvers.qio import gpu
 from kuantum_solvers.qio.lane_kernels import neg_beta_log2e
 from kuantum_solvers.qio.problem import Problem
@@ -38,7 +39,6 @@ from kuantum_solvers.qio.quadratic import quadratic_model
 from kuantum_solvers.qio.solvers import pa, pt, sa
 from kuantum_solvers.qio.solvers.common import Context, auto_beta_range
 from kuantum_solvers.resources import available_cores
-from kuantum_solvers.targets import validate_params
 from qio_sa import regular3, to_bqm, to_problem
 
 

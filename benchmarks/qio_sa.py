@@ -17,11 +17,11 @@ import time
 from typing import Any
 
 import numpy as np
+from kuantum_solvers.formats.targets import validate_params
 from kuantum_solvers.qio.problem import Problem, parse_problem
 from kuantum_solvers.qio.solvers import pa, pt, sa, tabu
 from kuantum_solvers.qio.solvers.common import Context, auto_beta_range
 from kuantum_solvers.resources import available_cores
-from kuantum_solvers.targets import validate_params
 
 
 def regular3(n: int, seed: int) -> list[tuple[int, int, float]]:

@@ -1,7 +1,7 @@
 """Built-in providers, their Azure aliases and their targets.
 
 Local targets (solvers and the simulator) come from the solver image's own catalog
-(kuantum_solvers.targets), so the operator validates exactly what the solver accepts.
+(kuantum_solvers.formats.targets), so the operator validates exactly what the solver accepts.
 Remote hardware targets are described here; their adapters talk to the provider's HTTP API.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kuantum_solvers import targets as local_targets
+from kuantum_solvers.formats import targets as local_targets
 
 QIR_INPUT, QIR_OUTPUT, QIR_OUTPUT_V1 = "qir.v1", "microsoft.quantum-results.v2", "microsoft.quantum-results.v1"
 QIO = "microsoft-qio"

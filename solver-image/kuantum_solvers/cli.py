@@ -14,8 +14,8 @@ import sys
 import time
 from typing import Any, NoReturn
 
-from kuantum_solvers import errors
-from kuantum_solvers.errors import SolverError
+from kuantum_solvers.formats import errors
+from kuantum_solvers.formats.errors import SolverError
 
 TERMINATION_LOG = "/dev/termination-log"
 
@@ -72,14 +72,14 @@ def _progress(line: str) -> None:
 
 def _sniff_format(target: dict[str, Any], data: bytes) -> str:
     """The simulator takes JSON circuits and QASM text; pick by content when no format is given."""
-    from kuantum_solvers.targets import HONEYWELL_QASM, IONQ_INPUT, QIR_INPUT
+    from kuantum_solvers.formats.targets import HONEYWELL_QASM, IONQ_INPUT, QIR_INPUT
 
     if target.get("engine") == "rigetti":  # Quil text, or QIR (Q# programs)
-        from kuantum_solvers.circuits.qir_load import looks_like_qir
+        from kuantum_solvers.formats.circuits.qir_load import looks_like_qir
 
         return QIR_INPUT if looks_like_qir(data) else str(target["input_formats"][0])
     if target["kind"] == "simulator" and "engine" not in target:
-        from kuantum_solvers.circuits.qir_load import looks_like_qir
+        from kuantum_solvers.formats.circuits.qir_load import looks_like_qir
 
         if looks_like_qir(data):
             return QIR_INPUT
@@ -92,7 +92,8 @@ def _sniff_format(target: dict[str, Any], data: bytes) -> str:
 
 def run(args: argparse.Namespace) -> bytes:
     """Everything up to (not including) writing the output; returns the output bytes."""
-    from kuantum_solvers import io, targets
+    from kuantum_solvers import io
+    from kuantum_solvers.formats import targets
 
     spec = targets.get_target(args.target)
     params = targets.validate_params(args.target, _load_params(args.params))

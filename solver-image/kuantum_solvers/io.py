@@ -11,7 +11,7 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-from kuantum_solvers.errors import INPUT_NOT_FOUND, STORAGE_ERROR, SolverError, invalid_input
+from kuantum_solvers.formats.errors import INPUT_NOT_FOUND, STORAGE_ERROR, SolverError, invalid_input
 
 GZIP_MAGIC = b"\x1f\x8b"
 

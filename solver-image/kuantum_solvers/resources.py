@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from kuantum_solvers.errors import INSUFFICIENT_MEMORY, SolverError
+from kuantum_solvers.formats.errors import INSUFFICIENT_MEMORY, SolverError
 
 # A container sees its own cgroup at these paths (cgroup v2: the namespace's root; v1: each controller's mount).
 CGROUP_V2_MAX = "/sys/fs/cgroup/memory.max"

@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 from kuantum_solvers.circuits.run import run_circuit
+from kuantum_solvers.formats.targets import TARGETS, validate_params
 from kuantum_solvers.qio.run import run_qio
 from kuantum_solvers.qio.solvers.common import Context
-from kuantum_solvers.targets import TARGETS, validate_params
 
 _ISING: dict[str, Any] = {"cost_function": {"version": "1.0", "type": "ising", "terms": [
     {"c": 1, "ids": [0, 1]}, {"c": -1, "ids": [1, 2]}, {"c": 0.5, "ids": [0]}]}}

@@ -266,7 +266,7 @@ class FakeIonQ:
     def create(self, version: str, body: dict[str, Any]) -> Job:
         """Validates a POST /jobs body like IonQ does and runs the circuit on the local simulator."""
         from kuantum_solvers.circuits.ionq import run_ionq
-        from kuantum_solvers.errors import SolverError
+        from kuantum_solvers.formats.errors import SolverError
 
         target_key = "target" if version == "v0.3" else "backend"
         backend = body.get(target_key)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from kuantum.catalog import ALIASES, IONQ, KUANTUM, PROVIDERS, QIO, QUANTINUUM, canonical_provider_id, targets_of
-from kuantum_solvers import targets as local_targets
+from kuantum_solvers.formats import targets as local_targets
 
 
 @pytest.mark.parametrize(("given", "expected"), [

@@ -99,7 +99,7 @@ def prepare_program(path: str, data: bytes, entry: str | None, input_format: str
         data = compile_qsharp(data, entry or "Main()", (params or {}).get("target_profile") or "Base")
     elif entry is not None:
         raise CliError("--entry is for Q# (.qs) programs")
-    from kuantum_solvers.circuits.qir_load import looks_like_qir
+    from kuantum_solvers.formats.circuits.qir_load import looks_like_qir
 
     is_qir = input_format == QIR_FORMAT or (input_format is None and (
         path.lower().endswith((".ll", ".bc", ".qs")) or looks_like_qir(data)))
@@ -114,8 +114,8 @@ def prepare_program(path: str, data: bytes, entry: str | None, input_format: str
 
 def qir_entry_point(data: bytes) -> str:
     """The module's only entry point (checked here, so a bad file fails before anything is created)."""
-    from kuantum_solvers.circuits.qir_load import entry_points, load_module
-    from kuantum_solvers.errors import SolverError
+    from kuantum_solvers.formats.circuits.qir_load import entry_points, load_module
+    from kuantum_solvers.formats.errors import SolverError
 
     try:
         points = [str(f.name) for f in entry_points(load_module(data))]

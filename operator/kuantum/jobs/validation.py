@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kuantum_solvers.errors import SolverError
-from kuantum_solvers.targets import validate_params
+from kuantum_solvers.formats.errors import SolverError
+from kuantum_solvers.formats.targets import validate_params
 
 from ..catalog import Target, targets_of
 from ..models import QuantumJobSpec

@@ -32,7 +32,7 @@ from kuantum_solvers.circuits.statevector import (
     kernel_of,
     state_bytes,
 )
-from kuantum_solvers.errors import INSUFFICIENT_MEMORY, SolverError
+from kuantum_solvers.formats.errors import INSUFFICIENT_MEMORY, SolverError
 from kuantum_solvers.qio import gpu as qio_gpu
 from kuantum_solvers.resources import fmt_bytes
 

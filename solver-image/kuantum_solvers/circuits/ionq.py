@@ -6,10 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from kuantum_solvers.circuits import gates as g
 from kuantum_solvers.circuits.statevector import MAX_QUBITS, Circuit, Gate, Progress, probabilities, simulate
-from kuantum_solvers.errors import invalid_input
-from kuantum_solvers.numbers import finite_float, show
+from kuantum_solvers.formats.circuits import gates as g
+from kuantum_solvers.formats.errors import invalid_input
+from kuantum_solvers.formats.numbers import finite_float, show
 
 # Fixed single-qubit gates of the "qis" gate set.
 _FIXED = {

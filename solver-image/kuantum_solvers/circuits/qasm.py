@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from kuantum_solvers.circuits.qelib1 import QELIB1
 from kuantum_solvers.circuits.statevector import (
     MAX_QUBITS,
     Gate,
@@ -27,8 +26,9 @@ from kuantum_solvers.circuits.statevector import (
     sample_basis_states,
     zero_state,
 )
-from kuantum_solvers.errors import invalid_input
-from kuantum_solvers.numbers import finite_float, show
+from kuantum_solvers.formats.circuits.qelib1 import QELIB1
+from kuantum_solvers.formats.errors import invalid_input
+from kuantum_solvers.formats.numbers import finite_float, show
 
 _INCLUDES = {"qelib1.inc", "stdgates.inc"}
 MAX_OPERATIONS = 2_000_000
@@ -316,7 +316,7 @@ def _broadcast(operands: list[list[int]], node: Any) -> list[list[int]]:
 
 
 def parse_program(text: str) -> Program:
-    from kuantum_solvers.circuits.qasm_syntax import parse_tree
+    from kuantum_solvers.formats.circuits.qasm_syntax import parse_tree
 
     tree = parse_tree(text)
     if tree.version is None or not str(tree.version).startswith("2"):
@@ -393,7 +393,7 @@ def _execute(prog: Program, ops: list[Any], psi: State, bits: np.ndarray, rng: n
             bits[op.clbit] = _measure(psi, op.qubit, rng)
         elif isinstance(op, Reset):
             if _measure(psi, op.qubit, rng):
-                from kuantum_solvers.circuits import gates as g
+                from kuantum_solvers.formats.circuits import gates as g
 
                 apply_gate(psi, Gate((op.qubit,), g.X))
         elif isinstance(op, IfEq):

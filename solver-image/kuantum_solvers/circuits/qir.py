@@ -18,8 +18,17 @@ import numpy as np
 import numpy.typing as npt
 
 from kuantum_solvers.circuits.qasm import _measure
-from kuantum_solvers.circuits.qelib1 import QELIB1
-from kuantum_solvers.circuits.qir_load import (
+from kuantum_solvers.circuits.statevector import (
+    Gate,
+    State,
+    apply_all,
+    apply_gate,
+    check_memory,
+    sample_basis_states,
+    zero_state,
+)
+from kuantum_solvers.formats.circuits.qelib1 import QELIB1
+from kuantum_solvers.formats.circuits.qir_load import (
     Branch,
     GateOp,
     Jump,
@@ -32,17 +41,8 @@ from kuantum_solvers.circuits.qir_load import (
     finite_angle,
     load_program,
 )
-from kuantum_solvers.circuits.statevector import (
-    Gate,
-    State,
-    apply_all,
-    apply_gate,
-    check_memory,
-    sample_basis_states,
-    zero_state,
-)
-from kuantum_solvers.errors import invalid_input, invalid_params
-from kuantum_solvers.results import V2, build_outcome, format_results
+from kuantum_solvers.formats.errors import invalid_input, invalid_params
+from kuantum_solvers.formats.results import V2, build_outcome, format_results
 
 Progress = Callable[[str], None]
 MAX_RESULT_ITEMS = 1 << 27  # shots x recorded values: the size of the output's Shots list

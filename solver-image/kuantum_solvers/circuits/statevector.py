@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit, prange
 
-from kuantum_solvers.errors import INSUFFICIENT_MEMORY, SolverError, invalid_input
+from kuantum_solvers.formats.errors import INSUFFICIENT_MEMORY, SolverError, invalid_input
 from kuantum_solvers.resources import require_memory
 
 MAX_QUBITS = 40

@@ -23,8 +23,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from kuantum_solvers.circuits.qir_load import find_entry, load_module
-from kuantum_solvers.errors import invalid_input, invalid_params
+from kuantum_solvers.formats.circuits.qir_load import find_entry, load_module
+from kuantum_solvers.formats.errors import invalid_input, invalid_params
 
 F64_EPSILON = 2.220446049250313e-16
 MAX_INSTRUCTIONS = 50_000_000

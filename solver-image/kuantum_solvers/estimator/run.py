@@ -15,9 +15,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from kuantum_solvers.errors import invalid_input
 from kuantum_solvers.estimator.counts import entry_point_of, logical_counts
-from kuantum_solvers.estimator.params import ITEM_KEYS
+from kuantum_solvers.formats.errors import invalid_input
+from kuantum_solvers.formats.params.estimator import ITEM_KEYS
 
 Progress = Callable[[str], None]
 

@@ -19,9 +19,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kuantum_solvers.errors import invalid_input
+from kuantum_solvers.formats.errors import invalid_input
+from kuantum_solvers.formats.targets import get_target
 from kuantum_solvers.io import load_json
-from kuantum_solvers.targets import get_target
 
 MAX_INPUT_CHARS = 50_000_000
 

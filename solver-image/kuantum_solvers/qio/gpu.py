@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
-from kuantum_solvers.errors import INSUFFICIENT_MEMORY, SolverError
+from kuantum_solvers.formats.errors import INSUFFICIENT_MEMORY, SolverError
 from kuantum_solvers.qio.quadratic import Layout, QuadraticModel, ReplicaSet, replica_seeds
 
 GPU_MIN_REPLICAS = 256

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from kuantum_solvers.errors import invalid_input
-from kuantum_solvers.numbers import finite_float, is_number, show
+from kuantum_solvers.formats.errors import invalid_input
+from kuantum_solvers.formats.numbers import finite_float, is_number, show
 
 ISING = "ising"
 PUBO = "pubo"

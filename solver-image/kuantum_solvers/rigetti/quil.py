@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from kuantum_solvers.errors import invalid_input
+from kuantum_solvers.formats.errors import invalid_input
 
 PULSE_LEVEL = ("DEFCAL", "DEFFRAME", "DEFWAVEFORM", "PULSE", "NONBLOCKING", "CAPTURE", "RAW-CAPTURE",
                "SET-FREQUENCY", "SHIFT-FREQUENCY", "SET-PHASE", "SHIFT-PHASE", "SWAP-PHASES", "SET-SCALE")

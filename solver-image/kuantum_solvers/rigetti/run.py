@@ -34,7 +34,8 @@ from kuantum_solvers.circuits.statevector import (
     sample_basis_states,
     zero_state,
 )
-from kuantum_solvers.errors import INVALID_INPUT_FORMAT, SolverError, invalid_input, invalid_params
+from kuantum_solvers.formats.errors import INVALID_INPUT_FORMAT, SolverError, invalid_input, invalid_params
+from kuantum_solvers.formats.targets import QIR_INPUT, RIGETTI_OUTPUT, RIGETTI_QIR, RIGETTI_QUIL, get_target
 from kuantum_solvers.rigetti.quil import (
     QuilClassical,
     QuilGate,
@@ -48,7 +49,6 @@ from kuantum_solvers.rigetti.quil import (
     gate_matrix,
     parse_quil,
 )
-from kuantum_solvers.targets import QIR_INPUT, RIGETTI_OUTPUT, RIGETTI_QIR, RIGETTI_QUIL, get_target
 
 Progress = Callable[[str], None]
 MAX_RESULT_VALUES = 20_000_000

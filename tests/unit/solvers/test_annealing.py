@@ -23,11 +23,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
+from kuantum_solvers.formats.targets import validate_params
 from kuantum_solvers.qio.quadratic import quadratic_model
 from kuantum_solvers.qio.run import run_qio
 from kuantum_solvers.qio.solvers import common
 from kuantum_solvers.qio.solvers.common import Context
-from kuantum_solvers.targets import validate_params
 
 from .conftest import cost_of
 from .test_lanes import problem_of

@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kuantum_solvers import cli
-from kuantum_solvers.errors import USER_ERROR_CODES
+from kuantum_solvers.formats.errors import USER_ERROR_CODES
 
 QIO = "microsoft.qio.v2"
 IONQ = "ionq.circuit.v1"

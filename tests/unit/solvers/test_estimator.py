@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import qdk  # noqa: F401 - a test dependency (make venv installs it): a missing QDK fails, never skips
 from kuantum_solvers.cli import main
-from kuantum_solvers.errors import INVALID_INPUT_DATA, SolverError
 from kuantum_solvers.estimator.counts import logical_counts
 from kuantum_solvers.estimator.run import run_estimator
-from kuantum_solvers.targets import validate_params
+from kuantum_solvers.formats.errors import INVALID_INPUT_DATA, SolverError
+from kuantum_solvers.formats.targets import validate_params
 
 TARGET = "microsoft.estimator"
 

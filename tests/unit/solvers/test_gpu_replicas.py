@@ -129,9 +129,9 @@ def test_gpu_tempering_on_the_host_device(host_device: HostDevice) -> None:
 def test_solvers_take_the_gpu_path(host_device: HostDevice, monkeypatch: pytest.MonkeyPatch, solver: str) -> None:
     """SA, PA and PT run their quadratic replicas through GpuReplicaSet when a device is there
     (KUANTUM_GPU=on for a small run) and report states whose costs are right."""
+    from kuantum_solvers.formats.targets import validate_params
     from kuantum_solvers.qio.solvers import pa, pt, sa
     from kuantum_solvers.qio.solvers.common import Context
-    from kuantum_solvers.targets import validate_params
 
     monkeypatch.setenv("KUANTUM_GPU", "on")
     p, _q = quadratic("ising", 30, integer=True, density=0.2, seed=9)
@@ -151,7 +151,7 @@ def test_solvers_take_the_gpu_path(host_device: HostDevice, monkeypatch: pytest.
 
 def test_replicas_that_do_not_fit_the_device(host_device: HostDevice, monkeypatch: pytest.MonkeyPatch) -> None:
     """auto: the CPU takes them; KUANTUM_GPU=on: InsufficientMemory with the numbers."""
-    from kuantum_solvers.errors import SolverError
+    from kuantum_solvers.formats.errors import SolverError
 
     _, q = quadratic("ising", 50, integer=True, density=0.1)
     bits = random_bits(1, 300, q.n, None)

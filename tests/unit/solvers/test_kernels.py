@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from kuantum_solvers import resources
-from kuantum_solvers.errors import INVALID_INPUT_DATA, SolverError
+from kuantum_solvers.formats.errors import INVALID_INPUT_DATA, SolverError
+from kuantum_solvers.formats.targets import validate_params
 from kuantum_solvers.io import maybe_gunzip
 from kuantum_solvers.qio.kernels import flip, init_state
 from kuantum_solvers.qio.problem import parse_problem
 from kuantum_solvers.qio.run import run_qio
-from kuantum_solvers.targets import validate_params
 
 _term = st.fixed_dictionaries({
     "c": st.floats(-5, 5, allow_nan=False).map(lambda x: round(x, 3)),

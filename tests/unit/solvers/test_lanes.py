@@ -10,12 +10,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from kuantum_solvers.formats.targets import validate_params
 from kuantum_solvers.qio.lane_kernels import exp2, hash32, local_fields, neg_beta_log2e, uniform
 from kuantum_solvers.qio.problem import Problem, parse_problem
 from kuantum_solvers.qio.quadratic import Layout, ReplicaSet, choose_layout, quadratic_model
 from kuantum_solvers.qio.run import run_qio
 from kuantum_solvers.qio.solvers.common import random_bits
-from kuantum_solvers.targets import validate_params
 from numba import njit
 
 from .conftest import brute_force, cost_of

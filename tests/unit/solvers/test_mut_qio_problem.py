@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from kuantum_solvers.errors import INVALID_INPUT_DATA, SolverError
+from kuantum_solvers.formats.errors import INVALID_INPUT_DATA, SolverError
 from kuantum_solvers.qio import problem
 from kuantum_solvers.qio.problem import MAX_COEFFICIENT, MIN_COEFFICIENT, parse_problem
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from kuantum_solvers.numbers import finite_float, is_number, show
+from kuantum_solvers.formats.numbers import finite_float, is_number, show
 
 
 @pytest.mark.parametrize(("value", "expected"), [(1, 1.0), (-2.5, -2.5), (1e308, 1e308), (2**64, float(2**64))])

@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 import pytest
 from kuantum_solvers.cli import main
-from kuantum_solvers.errors import INVALID_INPUT_DATA, SolverError
+from kuantum_solvers.formats.errors import INVALID_INPUT_DATA, SolverError
+from kuantum_solvers.formats.targets import validate_params
 from kuantum_solvers.pasqal.run import final_probabilities, run_pasqal
 from kuantum_solvers.pasqal.sequence import load_sequence
-from kuantum_solvers.targets import validate_params
 from scipy.stats import chisquare
 
 EMU_SV = "pasqal.sim.emu-sv"

@@ -4,7 +4,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from kuantum_solvers.errors import INVALID_INPUT_DATA, SolverError
+from kuantum_solvers.formats.errors import INVALID_INPUT_DATA, SolverError
 from kuantum_solvers.qio.problem import parse_problem
 
 from .conftest import cost_of, random_problem

@@ -5,8 +5,8 @@ from __future__ import annotations
 import openqasm3
 import pytest
 from kuantum_solvers.circuits.qasm import parse_program
-from kuantum_solvers.circuits.qasm_syntax import parse_tree
-from kuantum_solvers.errors import INVALID_INPUT_DATA, SolverError
+from kuantum_solvers.formats.circuits.qasm_syntax import parse_tree
+from kuantum_solvers.formats.errors import INVALID_INPUT_DATA, SolverError
 
 HEADER = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\n'
 

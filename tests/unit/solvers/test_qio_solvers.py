@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 import pytest
+from kuantum_solvers.formats.targets import TARGETS, validate_params
 from kuantum_solvers.qio.quadratic import quadratic_model
 from kuantum_solvers.qio.run import run_qio
-from kuantum_solvers.targets import TARGETS, validate_params
 
 from .conftest import brute_force, cost_of
 

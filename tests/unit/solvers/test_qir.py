@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import qdk  # noqa: F401 - a test dependency (make venv installs it): a missing QDK fails, never skips
 from kuantum_solvers.circuits.qir import _run_dynamic, apply_small, prune_static, run_qir
-from kuantum_solvers.circuits.qir_load import GateOp, MeasureOp, load_program, looks_like_qir
-from kuantum_solvers.errors import INVALID_INPUT_DATA, INVALID_PARAMETERS, SolverError
-from kuantum_solvers.results import V1, V2
+from kuantum_solvers.formats.circuits.qir_load import GateOp, MeasureOp, load_program, looks_like_qir
+from kuantum_solvers.formats.errors import INVALID_INPUT_DATA, INVALID_PARAMETERS, SolverError
+from kuantum_solvers.formats.results import V1, V2
 
 BELL = """
 operation Main() : (Result, Result) {
@@ -270,8 +270,8 @@ def test_cli_contract(tmp_path: Any) -> None:
 @pytest.mark.parametrize("seed", range(4))
 def test_small_state_gates_match_the_kernels(seed: int) -> None:
     """The numpy path for small states applies exactly what the numba kernels apply."""
-    from kuantum_solvers.circuits import gates as g
     from kuantum_solvers.circuits.statevector import Gate, apply_gate
+    from kuantum_solvers.formats.circuits import gates as g
 
     rng = np.random.default_rng(seed)
     n = 5

@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import pytest
 from kuantum_solvers.cli import main
-from kuantum_solvers.errors import INVALID_INPUT_DATA, INVALID_PARAMETERS, SolverError
+from kuantum_solvers.formats.errors import INVALID_INPUT_DATA, INVALID_PARAMETERS, SolverError
+from kuantum_solvers.formats.targets import validate_params
 from kuantum_solvers.rigetti.run import run_rigetti
-from kuantum_solvers.targets import validate_params
 from scipy.stats import chisquare
 
 QVM = "rigetti.sim.qvm"

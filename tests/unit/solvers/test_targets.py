@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import pytest
-from kuantum_solvers.errors import INVALID_PARAMETERS, UNKNOWN_TARGET, SolverError
-from kuantum_solvers.targets import TARGETS, default_output_format, validate_params
+from kuantum_solvers.formats.errors import INVALID_PARAMETERS, UNKNOWN_TARGET, SolverError
+from kuantum_solvers.formats.targets import TARGETS, default_output_format, validate_params
 
 SA = "microsoft.simulatedannealing.cpu"
 

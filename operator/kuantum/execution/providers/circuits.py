@@ -19,8 +19,8 @@ from typing import Any
 from kuantum_solvers.circuits import qasm as solver_qasm
 from kuantum_solvers.circuits.ionq import _ALIASES as IONQ_ALIASES  # the solver's IonQ wire-name aliases
 from kuantum_solvers.circuits.ionq import parse_circuit
-from kuantum_solvers.circuits.qelib1 import QELIB1
-from kuantum_solvers.errors import SolverError
+from kuantum_solvers.formats.circuits.qelib1 import QELIB1
+from kuantum_solvers.formats.errors import SolverError
 
 
 class InvalidProgram(Exception):

@@ -7,7 +7,7 @@
 - `ionq_output` / `quantinuum_output`: the provider's results -> `microsoft.quantum-results.v2`
   (or `.v1`), the format a QIR job's output blob has on Azure.
 
-Parsing, validation and the gate vocabulary are the solver's (`kuantum_solvers.circuits.qir_load`,
+Parsing, validation and the gate vocabulary are the solver's (`kuantum_solvers.formats.circuits.qir_load`,
 qelib1 names); IonQ names come from `remote.circuits`' table. Every function takes the program
 bytes, so mapping results back needs nothing stored besides the job's input.
 """
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kuantum_solvers.circuits.qir import prune_static
-from kuantum_solvers.circuits.qir_load import (
+from kuantum_solvers.formats.circuits.qir_load import (
     Branch,
     GateOp,
     Jump,
@@ -32,8 +32,8 @@ from kuantum_solvers.circuits.qir_load import (
     finite_angle,
     load_program,
 )
-from kuantum_solvers.errors import SolverError
-from kuantum_solvers.results import V2, build_outcome, format_results, from_counts
+from kuantum_solvers.formats.errors import SolverError
+from kuantum_solvers.formats.results import V2, build_outcome, format_results, from_counts
 
 from .circuits import InvalidProgram, _line, _Named, _translate, ionq_circuit_to_ionq
 

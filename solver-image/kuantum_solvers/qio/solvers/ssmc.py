@@ -94,7 +94,7 @@ def solve(p: Problem, params: dict[str, Any], ctx: Context, parameter_free: bool
     beta = params["beta"] or default_beta
     for name, sched in (("alpha", alpha),):
         if not (0.0 <= sched["initial"] <= 1.0 and 0.0 <= sched["final"] <= 1.0):
-            from kuantum_solvers.errors import invalid_params
+            from kuantum_solvers.formats.errors import invalid_params
 
             raise invalid_params(f"parameter {name!r}: schedule values must be in [0, 1], got {sched}")
     steps = params["step_limit"]

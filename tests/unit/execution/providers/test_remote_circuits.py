@@ -23,8 +23,8 @@ from kuantum.execution.providers.circuits import (
 )
 from kuantum_solvers.circuits import qasm as solver_qasm
 from kuantum_solvers.circuits.ionq import parse_circuit
-from kuantum_solvers.circuits.qelib1 import QELIB1
 from kuantum_solvers.circuits.statevector import Circuit, Gate, probabilities, simulate
+from kuantum_solvers.formats.circuits.qelib1 import QELIB1
 
 Probs = npt.NDArray[np.float64]
 HEADER = 'OPENQASM 2.0;\ninclude "qelib1.inc";\n'

@@ -17,7 +17,7 @@ from kuantum.storage.blobs import blob_format
 from kuantum_solvers.circuits.ionq import parse_circuit
 from kuantum_solvers.circuits.qasm import run_qasm
 from kuantum_solvers.circuits.statevector import probabilities, simulate
-from kuantum_solvers.results import V1, V2
+from kuantum_solvers.formats.results import V1, V2
 
 from tests.unit.solvers.test_qir import (
     ANGLES,

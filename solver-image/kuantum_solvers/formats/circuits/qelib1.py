@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from kuantum_solvers.circuits import gates as g
+from kuantum_solvers.formats.circuits import gates as g
 
 Builder = Callable[..., np.ndarray]
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kuantum_solvers.errors import invalid_input
-from kuantum_solvers.numbers import finite_float, show
+from kuantum_solvers.formats.errors import invalid_input
+from kuantum_solvers.formats.numbers import finite_float, show
 
 QUBIT_MODELS = {"qubit_gate_ns_e3": "GateBased", "qubit_gate_ns_e4": "GateBased", "qubit_gate_us_e3": "GateBased",
                 "qubit_gate_us_e4": "GateBased", "qubit_maj_ns_e4": "Majorana", "qubit_maj_ns_e6": "Majorana"}

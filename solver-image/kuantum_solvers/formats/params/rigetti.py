@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kuantum_solvers.errors import invalid_params
-from kuantum_solvers.numbers import finite_float, show
+from kuantum_solvers.formats.errors import invalid_params
+from kuantum_solvers.formats.numbers import finite_float, show
 
 MAX_ROWS = 10_000
 

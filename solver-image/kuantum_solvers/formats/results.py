@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from kuantum_solvers.errors import invalid_input
+from kuantum_solvers.formats.errors import invalid_input
 
 V1 = "microsoft.quantum-results.v1"
 V2 = "microsoft.quantum-results.v2"

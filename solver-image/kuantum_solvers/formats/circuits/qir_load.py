@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from kuantum_solvers.errors import invalid_input
+from kuantum_solvers.formats.errors import invalid_input
 
 BITCODE_MAGIC = b"BC\xc0\xde"
 MAX_INSTRUCTIONS = 2_000_000

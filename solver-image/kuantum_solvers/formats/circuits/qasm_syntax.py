@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from kuantum_solvers.errors import SolverError, invalid_input
+from kuantum_solvers.formats.errors import SolverError, invalid_input
 
 _MAX_EXCERPT = 80
 _MAX_HINT = 240

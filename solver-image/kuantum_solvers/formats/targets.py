@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from kuantum_solvers.errors import UNKNOWN_TARGET, SolverError, invalid_params
-from kuantum_solvers.numbers import is_number, show
+from kuantum_solvers.formats.errors import UNKNOWN_TARGET, SolverError, invalid_params
+from kuantum_solvers.formats.numbers import is_number, show
 
 QIO_INPUT = "microsoft.qio.v2"
 QIO_OUTPUT = "microsoft.qio-results.v2"
@@ -306,7 +306,8 @@ _ALIASES: dict[str, dict[str, str]] = {
 }
 
 # Deep checks of a provider's parameters (light modules: no engine imported).
-_DEEP_CHECKS = {"rigetti": "kuantum_solvers.rigetti.params", "microsoft-qc": "kuantum_solvers.estimator.params"}
+_DEEP_CHECKS = {"rigetti": "kuantum_solvers.formats.params.rigetti",
+                "microsoft-qc": "kuantum_solvers.formats.params.estimator"}
 
 
 def get_target(target: str) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""Circuit formats: the gate tables, and readers of IonQ JSON, OpenQASM 2 and QIR."""
