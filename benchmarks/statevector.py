@@ -17,8 +17,9 @@ from typing import Any
 
 import numba
 import numpy as np
-from kuantum_solvers.circuits.statevector import Circuit, Gate, apply_all, fuse, sample_basis_states, simulate
+from kuantum_solvers.circuits.statevector import apply_all, fuse, sample_basis_states, simulate
 from kuantum_solvers.formats.circuits import gates as g
+from kuantum_solvers.formats.circuits.model import Circuit, Gate
 from kuantum_solvers.resources import available_cores
 
 

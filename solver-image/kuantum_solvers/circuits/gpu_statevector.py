@@ -24,14 +24,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from kuantum_solvers.circuits.statevector import (
-    DiagonalBlock,
-    Gate,
-    Progress,
-    _mask,
-    kernel_of,
-    state_bytes,
-)
+from kuantum_solvers.circuits.statevector import DiagonalBlock, Progress, _mask, kernel_of, state_bytes
+from kuantum_solvers.formats.circuits.model import Gate
 from kuantum_solvers.formats.errors import INSUFFICIENT_MEMORY, SolverError
 from kuantum_solvers.qio import gpu as qio_gpu
 from kuantum_solvers.resources import fmt_bytes

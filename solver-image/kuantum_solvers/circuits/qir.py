@@ -19,7 +19,6 @@ import numpy.typing as npt
 
 from kuantum_solvers.circuits.qasm import _measure
 from kuantum_solvers.circuits.statevector import (
-    Gate,
     State,
     apply_all,
     apply_gate,
@@ -27,6 +26,7 @@ from kuantum_solvers.circuits.statevector import (
     sample_basis_states,
     zero_state,
 )
+from kuantum_solvers.formats.circuits.model import Gate
 from kuantum_solvers.formats.circuits.qelib1 import QELIB1
 from kuantum_solvers.formats.circuits.qir_load import (
     Branch,
@@ -40,6 +40,7 @@ from kuantum_solvers.formats.circuits.qir_load import (
     ValueOp,
     finite_angle,
     load_program,
+    prune_static,
 )
 from kuantum_solvers.formats.errors import invalid_input, invalid_params
 from kuantum_solvers.formats.results import V2, build_outcome, format_results
@@ -131,46 +132,6 @@ def _static_ops(ops: list[Any]) -> list[Any] | None:
             if any(isinstance(o, MeasureOp) and o.result == op.value for o in ops[k:]):
                 return None  # recorded before it is measured: the recorded value is the old one
         out.append(op)
-    return out
-
-
-def prune_static(ops: list[Any]) -> list[Any]:
-    """Drop gates that cannot change any measured outcome, then number the remaining qubits 0..k-1.
-
-    Walking backwards, a qubit is live when it is measured later or a later kept gate uses it. A gate
-    whose targets are all dead, and whose controls no later kept gate uses (they are only measured
-    in Z, which commutes with the control), changes no outcome's probability. The QDK's base profile
-    makes such gates itself: it copies each measured qubit onto a fresh one with CNOT instead of
-    resetting it, doubling the qubit count of a Q# program for nothing a simulator needs."""
-    live: set[int] = set()
-    gated: set[int] = set()  # qubits a later kept gate acts on
-    kept: list[Any] = []
-    for op in reversed(ops):
-        if isinstance(op, GateOp):
-            n_controls = QELIB1[op.name][1]
-            controls, targets = op.qubits[:n_controls], op.qubits[n_controls:]
-            if not live.intersection(targets) and not gated.intersection(controls):
-                continue
-            live.update(op.qubits)
-            gated.update(op.qubits)
-        elif isinstance(op, MeasureOp):
-            live.add(op.qubit)
-        kept.append(op)
-    kept.reverse()
-    used = sorted({q for op in kept if isinstance(op, GateOp) for q in op.qubits}
-                  | {op.qubit for op in kept if isinstance(op, MeasureOp)})
-    index = {q: i for i, q in enumerate(used)}
-    out: list[Any] = []
-    for op in kept:
-        if isinstance(op, GateOp):
-            out.append(GateOp(op.name, op.args, tuple(index[q] for q in op.qubits)))
-        elif isinstance(op, MeasureOp):
-            out.append(MeasureOp(index[op.qubit], op.result, op.reset))
-        elif isinstance(op, ResetOp):
-            if op.qubit in index:  # a reset of a qubit nothing else uses is dropped with it
-                out.append(ResetOp(index[op.qubit]))
-        else:
-            out.append(op)
     return out
 
 

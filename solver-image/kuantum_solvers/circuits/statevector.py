@@ -9,30 +9,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 from numba import njit, prange
 
+from kuantum_solvers.formats.circuits.model import MAX_QUBITS, Circuit, Gate
 from kuantum_solvers.formats.errors import INSUFFICIENT_MEMORY, SolverError, invalid_input
 from kuantum_solvers.resources import require_memory
 
-MAX_QUBITS = 40
 # A merged diagonal pass tests every term per amplitude; beyond a handful of terms that costs
 # more than another pass over memory, so long runs are split.
 MAX_DIAGONAL_TERMS = 6
 State = npt.NDArray[np.complex128]
-
-
-@dataclass
-class Gate:
-    """A unitary on `targets` (1 or 2 qubits; matrix little-endian in target order), applied
-    only where all `controls` are 1."""
-
-    targets: tuple[int, ...]
-    matrix: npt.NDArray[np.complex128]
-    controls: tuple[int, ...] = ()
 
 
 @dataclass
@@ -43,12 +33,6 @@ class DiagonalBlock:
     on: npt.NDArray[np.int64]
     off: npt.NDArray[np.int64]
     phase: npt.NDArray[np.complex128]
-
-
-@dataclass
-class Circuit:
-    qubits: int
-    gates: list[Gate] = field(default_factory=list)
 
 
 def state_bytes(qubits: int) -> int:

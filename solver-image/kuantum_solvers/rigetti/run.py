@@ -26,7 +26,6 @@ import numpy as np
 import numpy.typing as npt
 
 from kuantum_solvers.circuits.statevector import (
-    Gate,
     State,
     apply_all,
     apply_gate,
@@ -34,6 +33,7 @@ from kuantum_solvers.circuits.statevector import (
     sample_basis_states,
     zero_state,
 )
+from kuantum_solvers.formats.circuits.model import Gate
 from kuantum_solvers.formats.errors import INVALID_INPUT_FORMAT, SolverError, invalid_input, invalid_params
 from kuantum_solvers.formats.targets import QIR_INPUT, RIGETTI_OUTPUT, RIGETTI_QIR, RIGETTI_QUIL, get_target
 from kuantum_solvers.rigetti.quil import (

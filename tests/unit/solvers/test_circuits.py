@@ -9,10 +9,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from kuantum_solvers.circuits.ionq import parse_circuit, run_ionq
-from kuantum_solvers.circuits.qasm import Measure, parse_program, run_qasm
-from kuantum_solvers.circuits.statevector import Circuit, Gate, fuse, simulate
+from kuantum_solvers.circuits.ionq import run_ionq
+from kuantum_solvers.circuits.qasm import run_qasm
+from kuantum_solvers.circuits.statevector import fuse, simulate
 from kuantum_solvers.formats.circuits import gates as g
+from kuantum_solvers.formats.circuits.ionq import parse_circuit
+from kuantum_solvers.formats.circuits.model import Circuit, Gate
+from kuantum_solvers.formats.circuits.qasm import Measure, parse_program
 from kuantum_solvers.formats.errors import INSUFFICIENT_MEMORY, INVALID_INPUT_DATA, SolverError
 
 _ONE_QUBIT = ["h", "x", "y", "z", "s", "si", "t", "ti", "v", "vi"]

@@ -21,8 +21,9 @@ import pytest
 from kuantum_solvers.circuits import gpu_statevector as gsv
 from kuantum_solvers.circuits.qasm import run_qasm
 from kuantum_solvers.circuits.statevector import _SWAP as SWAP
-from kuantum_solvers.circuits.statevector import Gate, apply_all, fuse, zero_state
+from kuantum_solvers.circuits.statevector import apply_all, fuse, zero_state
 from kuantum_solvers.formats.circuits import gates as g
+from kuantum_solvers.formats.circuits.model import Gate
 from kuantum_solvers.formats.errors import INSUFFICIENT_MEMORY, SolverError
 from kuantum_solvers.qio import gpu as qio_gpu
 

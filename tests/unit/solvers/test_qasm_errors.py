@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import openqasm3
 import pytest
-from kuantum_solvers.circuits.qasm import parse_program
+from kuantum_solvers.formats.circuits.qasm import parse_program
 from kuantum_solvers.formats.circuits.qasm_syntax import parse_tree
 from kuantum_solvers.formats.errors import INVALID_INPUT_DATA, SolverError
 

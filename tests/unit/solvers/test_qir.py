@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 import qdk  # noqa: F401 - a test dependency (make venv installs it): a missing QDK fails, never skips
-from kuantum_solvers.circuits.qir import _run_dynamic, apply_small, prune_static, run_qir
-from kuantum_solvers.formats.circuits.qir_load import GateOp, MeasureOp, load_program, looks_like_qir
+from kuantum_solvers.circuits.qir import _run_dynamic, apply_small, run_qir
+from kuantum_solvers.formats.circuits.qir_load import GateOp, MeasureOp, load_program, looks_like_qir, prune_static
 from kuantum_solvers.formats.errors import INVALID_INPUT_DATA, INVALID_PARAMETERS, SolverError
 from kuantum_solvers.formats.results import V1, V2
 
@@ -270,8 +270,9 @@ def test_cli_contract(tmp_path: Any) -> None:
 @pytest.mark.parametrize("seed", range(4))
 def test_small_state_gates_match_the_kernels(seed: int) -> None:
     """The numpy path for small states applies exactly what the numba kernels apply."""
-    from kuantum_solvers.circuits.statevector import Gate, apply_gate
+    from kuantum_solvers.circuits.statevector import apply_gate
     from kuantum_solvers.formats.circuits import gates as g
+    from kuantum_solvers.formats.circuits.model import Gate
 
     rng = np.random.default_rng(seed)
     n = 5

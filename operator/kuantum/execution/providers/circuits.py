@@ -5,7 +5,7 @@
 - `ionq_to_qasm`: an IonQ JSON circuit -> OpenQASM 2, so the Quantinuum path can take IonQ JSON.
 - `ionq_histogram_output`: IonQ's probabilities -> Azure's `ionq.quantum-results.v1` blob.
 
-Parsing and validation are the solver image's (`kuantum_solvers.circuits`): a program that the
+Parsing and validation are the solver's formats (`kuantum_solvers.formats.circuits`): a program that the
 local simulator refuses is refused here too, with the same message, before anything is submitted.
 """
 
@@ -16,9 +16,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from kuantum_solvers.circuits import qasm as solver_qasm
-from kuantum_solvers.circuits.ionq import _ALIASES as IONQ_ALIASES  # the solver's IonQ wire-name aliases
-from kuantum_solvers.circuits.ionq import parse_circuit
+from kuantum_solvers.formats.circuits import qasm as solver_qasm
+from kuantum_solvers.formats.circuits.ionq import ALIASES as IONQ_ALIASES  # the solver's IonQ wire-name aliases
+from kuantum_solvers.formats.circuits.ionq import parse_circuit
 from kuantum_solvers.formats.circuits.qelib1 import QELIB1
 from kuantum_solvers.formats.errors import SolverError
 
@@ -121,7 +121,7 @@ class _Named:
     inside: str | None  # the user-defined gate it came from, if any
 
 
-class _Recorder(solver_qasm._Builder):
+class _Recorder(solver_qasm.Builder):
     """The solver's OpenQASM interpreter, recording gates by name instead of as matrices."""
 
     def __init__(self) -> None:
@@ -130,7 +130,7 @@ class _Recorder(solver_qasm._Builder):
 
     def apply(self, name: str, args: list[float], qubits: list[int], out: list[Any], node: Any, depth: int) -> None:
         if depth == 0:
-            self._site = (solver_qasm._line(node), name if name in self.defs else None)
+            self._site = (solver_qasm.line_of(node), name if name in self.defs else None)
         if name in self.defs:
             super().apply(name, args, qubits, out, node, depth)
             return

@@ -19,7 +19,6 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from kuantum_solvers.circuits.qir import prune_static
 from kuantum_solvers.formats.circuits.qir_load import (
     Branch,
     GateOp,
@@ -31,6 +30,7 @@ from kuantum_solvers.formats.circuits.qir_load import (
     ResetOp,
     finite_angle,
     load_program,
+    prune_static,
 )
 from kuantum_solvers.formats.errors import SolverError
 from kuantum_solvers.formats.results import V2, build_outcome, format_results, from_counts

@@ -4,7 +4,8 @@ pyqir (the QIR Alliance's LLVM bindings) parses the module; this module walks th
 basic blocks once and keeps only what the simulator needs: gates by their OpenQASM 2 (qelib1)
 name — the one gate vocabulary the simulator and the hardware translations share — measurements,
 resets, output records and, for adaptive-profile programs, the classical instructions between
-them (read_result, branches, phi, integer and float arithmetic).
+them (read_result, branches, phi, integer and float arithmetic). `prune_static` drops the gates that cannot
+change a measured outcome, for the simulator and the hardware translations alike.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from kuantum_solvers.formats.circuits.model import MAX_QUBITS
+from kuantum_solvers.formats.circuits.qelib1 import QELIB1
 from kuantum_solvers.formats.errors import invalid_input
 
 BITCODE_MAGIC = b"BC\xc0\xde"
@@ -194,8 +197,6 @@ def find_entry(module: Any, name: str | None) -> Any:
 
 class _Walker:
     def __init__(self, function: Any) -> None:
-        from kuantum_solvers.circuits.statevector import MAX_QUBITS  # numba: not for `kuantum submit`'s sniffing
-
         self.max_qubits = MAX_QUBITS
         self.function = function
         self.qubits = 0
@@ -397,3 +398,43 @@ def finite_angle(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise invalid_input(f"{where}: gate angle {value!r} is not a finite number")
     return float(value)
+
+
+def prune_static(ops: list[Any]) -> list[Any]:
+    """Drop gates that cannot change any measured outcome, then number the remaining qubits 0..k-1.
+
+    Walking backwards, a qubit is live when it is measured later or a later kept gate uses it. A gate
+    whose targets are all dead, and whose controls no later kept gate uses (they are only measured
+    in Z, which commutes with the control), changes no outcome's probability. The QDK's base profile
+    makes such gates itself: it copies each measured qubit onto a fresh one with CNOT instead of
+    resetting it, doubling the qubit count of a Q# program for nothing a simulator needs."""
+    live: set[int] = set()
+    gated: set[int] = set()  # qubits a later kept gate acts on
+    kept: list[Any] = []
+    for op in reversed(ops):
+        if isinstance(op, GateOp):
+            n_controls = QELIB1[op.name][1]
+            controls, targets = op.qubits[:n_controls], op.qubits[n_controls:]
+            if not live.intersection(targets) and not gated.intersection(controls):
+                continue
+            live.update(op.qubits)
+            gated.update(op.qubits)
+        elif isinstance(op, MeasureOp):
+            live.add(op.qubit)
+        kept.append(op)
+    kept.reverse()
+    used = sorted({q for op in kept if isinstance(op, GateOp) for q in op.qubits}
+                  | {op.qubit for op in kept if isinstance(op, MeasureOp)})
+    index = {q: i for i, q in enumerate(used)}
+    out: list[Any] = []
+    for op in kept:
+        if isinstance(op, GateOp):
+            out.append(GateOp(op.name, op.args, tuple(index[q] for q in op.qubits)))
+        elif isinstance(op, MeasureOp):
+            out.append(MeasureOp(index[op.qubit], op.result, op.reset))
+        elif isinstance(op, ResetOp):
+            if op.qubit in index:  # a reset of a qubit nothing else uses is dropped with it
+                out.append(ResetOp(index[op.qubit]))
+        else:
+            out.append(op)
+    return out

@@ -21,9 +21,10 @@ from kuantum.execution.providers.circuits import (
     ionq_to_qasm,
     qasm_to_ionq,
 )
-from kuantum_solvers.circuits import qasm as solver_qasm
-from kuantum_solvers.circuits.ionq import parse_circuit
-from kuantum_solvers.circuits.statevector import Circuit, Gate, probabilities, simulate
+from kuantum_solvers.circuits.statevector import probabilities, simulate
+from kuantum_solvers.formats.circuits import qasm as solver_qasm
+from kuantum_solvers.formats.circuits.ionq import parse_circuit
+from kuantum_solvers.formats.circuits.model import Circuit, Gate
 from kuantum_solvers.formats.circuits.qelib1 import QELIB1
 
 Probs = npt.NDArray[np.float64]

@@ -14,9 +14,9 @@ import qdk  # noqa: F401 - a test dependency: a missing QDK fails, never skips
 from kuantum.execution.providers.circuits import InvalidProgram, _for_solver
 from kuantum.execution.providers.qir import ionq_output, qir_to_ionq, qir_to_qasm, qir_to_quantinuum, quantinuum_output
 from kuantum.storage.blobs import blob_format
-from kuantum_solvers.circuits.ionq import parse_circuit
 from kuantum_solvers.circuits.qasm import run_qasm
 from kuantum_solvers.circuits.statevector import probabilities, simulate
+from kuantum_solvers.formats.circuits.ionq import parse_circuit
 from kuantum_solvers.formats.results import V1, V2
 
 from tests.unit.solvers.test_qir import (
