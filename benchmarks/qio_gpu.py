@@ -31,6 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from kuantum_solvers import device as cuda
 from kuantum_solvers.formats.targets import validate_params
 from kuantum_solvers.qio import gpu
 from kuantum_solvers.qio.lane_kernels import neg_beta_log2e
@@ -105,7 +106,7 @@ def sa_table(sizes: list[int], sweeps: int, replicas: int, device: bool, cores: 
 
 def shapes_table(sizes: list[int], sweeps: int, replica_counts: list[int]) -> None:
     """The anneal kernel alone at each block shape: what choose_group picks is marked with *."""
-    cupy: Any = gpu._cupy()
+    cupy: Any = cuda.cupy()
     sms = cupy.cuda.Device().attributes["MultiProcessorCount"]
     print(f"\nThe SA kernel alone ({sweeps} sweeps, launches timed with CUDA events, after one untimed sweep), per "
           "block shape: G/s = 1e9 spin updates per second. * = the shape replica_set picks.")
@@ -249,9 +250,9 @@ def main() -> None:
     tables = set(args.tables.split(","))
     cores = available_cores()
     os.environ.pop("KUANTUM_GPU", None)
-    device = gpu._cupy() is not None
+    device = cuda.cupy() is not None
     if device:
-        cupy: Any = gpu._cupy()
+        cupy: Any = cuda.cupy()
         props = cupy.cuda.runtime.getDeviceProperties(0)
         print(f"GPU: {props['name'].decode()}, {props['multiProcessorCount']} SMs; CPU: {cores} cores")
     else:

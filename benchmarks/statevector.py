@@ -17,7 +17,8 @@ from typing import Any
 
 import numba
 import numpy as np
-from kuantum_solvers.circuits.statevector import apply_all, fuse, sample_basis_states, simulate
+from kuantum_solvers.circuits.fusion import fuse
+from kuantum_solvers.circuits.statevector import apply_all, sample_basis_states, simulate
 from kuantum_solvers.formats.circuits import gates as g
 from kuantum_solvers.formats.circuits.model import Circuit, Gate
 from kuantum_solvers.resources import available_cores
@@ -116,10 +117,10 @@ def gpu_table(sizes: list[int], depth: int, cpu_max: int) -> None:
     """Device-resident state (host copies excluded, timed once at the smallest size): ms per fused gate
     against the device floor (one device-to-device copy of the state: a read and a write pass), and
     the CPU on all cores beside it up to `cpu_max` qubits."""
+    from kuantum_solvers import device
     from kuantum_solvers.circuits import gpu_statevector as gsv
-    from kuantum_solvers.qio import gpu as qio_gpu
 
-    cupy: Any = qio_gpu._cupy()
+    cupy: Any = device.cupy()
     if cupy is None:
         print("\nGPU statevector: no cupy or no CUDA device here: GPU columns unmeasured")
         return

@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from kuantum_solvers.circuits.statevector import DiagonalBlock, Progress, _mask, kernel_of, state_bytes
+from kuantum_solvers import device
+from kuantum_solvers.circuits.fusion import DiagonalBlock, Progress, control_mask, kernel_of, state_bytes
 from kuantum_solvers.formats.circuits.model import Gate
 from kuantum_solvers.formats.errors import INSUFFICIENT_MEMORY, SolverError
-from kuantum_solvers.qio import gpu as qio_gpu
 from kuantum_solvers.resources import fmt_bytes
 
 GPU_MIN_QUBITS = 20  # below, a gate is a few microseconds on the CPU cores: launches and copies dominate
@@ -192,7 +192,7 @@ class Plan:
 
 
 def plan(qubits: int, fused: list[Gate | DiagonalBlock]) -> Plan:
-    """Launches for `fused` (statevector.fuse output), dispatched exactly as statevector.apply_gate."""
+    """Launches for `fused` (fusion.fuse output), dispatched exactly as statevector.apply_gate."""
     out = Plan(qubits)
     size = 1 << qubits
     for gate in fused:
@@ -204,7 +204,7 @@ def plan(qubits: int, fused: list[Gate | DiagonalBlock]) -> Plan:
             at = out._at(gate.phase)
             out.launches.append(Launch("sv_diag_block", size, (mat, at, len(gate.phase))))
             continue
-        m, cmask, q = gate.matrix, _mask(gate.controls), gate.targets
+        m, cmask, q = gate.matrix, control_mask(gate.controls), gate.targets
         if kernel == "diag_1q":
             out.launches.append(Launch("sv_diag_1q", size >> 1, (q[0], out._at([m[0, 0], m[1, 1]]), cmask)))
         elif kernel == "antidiag_1q":
@@ -245,14 +245,10 @@ def device_bytes(qubits: int, p: Plan | None = None) -> int:
     return state_bytes(qubits) + extra
 
 
-def _cupy() -> Any | None:
-    return qio_gpu._cupy()
-
-
 def wanted(qubits: int) -> bool:
     """Whether a state of `qubits` goes to the GPU (memory aside)."""
-    mode = qio_gpu.mode()
-    return mode != "off" and _cupy() is not None and (mode == "on" or qubits >= GPU_MIN_QUBITS)
+    mode = device.mode()
+    return mode != "off" and device.cupy() is not None and (mode == "on" or qubits >= GPU_MIN_QUBITS)
 
 
 def insufficient_memory(qubits: int, needed: int, free: int) -> SolverError:
@@ -263,7 +259,7 @@ def insufficient_memory(qubits: int, needed: int, free: int) -> SolverError:
 
 @functools.cache
 def _kernels() -> dict[str, Any]:
-    cupy = _cupy()
+    cupy = device.cupy()
     assert cupy is not None
     module = cupy.RawModule(code=SOURCE, options=compile_options())
     return {name: module.get_function(name) for name in KERNEL_NAMES}
@@ -284,14 +280,14 @@ def apply_fused(psi: npt.NDArray[np.complex128], fused: list[Gate | DiagonalBloc
                 progress: Progress | None = None) -> bool:
     """Apply `fused` to the host state `psi` on the GPU; False (nothing done) when the CPU should."""
     qubits = int(psi.shape[0]).bit_length() - 1
-    cupy = _cupy()
+    cupy = device.cupy()
     if cupy is None or not wanted(qubits):
         return False
     p = plan(qubits, fused)
     needed = device_bytes(qubits, p)
     free = int(cupy.cuda.runtime.memGetInfo()[0])
     if needed > free:
-        if qio_gpu.mode() == "on":
+        if device.mode() == "on":
             raise insufficient_memory(qubits, needed, free)
         if progress is not None:
             progress(f"statevector: {fmt_bytes(needed)} do not fit in the GPU's {fmt_bytes(free)} free; on the CPU")

@@ -1,5 +1,6 @@
 """Statevector engine: in-place gate kernels on a complex128 state (qubit 0 = least significant
-bit), single-qubit gate fusion, memory check before allocation, and sampling.
+bit), memory check before allocation, and sampling; the gates fused first (fusion.py), and run on a CUDA
+device instead when one is there and the state is large enough (gpu_statevector.py).
 
 Kernels never build full matrices: a k-qubit gate only touches the 2^k amplitudes of each
 affected group; diagonal gates only multiply, X/SWAP-type gates only permute.
@@ -8,35 +9,18 @@ affected group; diagonal gates only multiply, X/SWAP-type gates only permute.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 from numba import njit, prange
 
+from kuantum_solvers.circuits import gpu_statevector
+from kuantum_solvers.circuits.fusion import DiagonalBlock, Progress, control_mask, fuse, kernel_of, state_bytes
 from kuantum_solvers.formats.circuits.model import MAX_QUBITS, Circuit, Gate
-from kuantum_solvers.formats.errors import INSUFFICIENT_MEMORY, SolverError, invalid_input
+from kuantum_solvers.formats.errors import INSUFFICIENT_MEMORY, SolverError
 from kuantum_solvers.resources import require_memory
 
-# A merged diagonal pass tests every term per amplitude; beyond a handful of terms that costs
-# more than another pass over memory, so long runs are split.
-MAX_DIAGONAL_TERMS = 6
 State = npt.NDArray[np.complex128]
-
-
-@dataclass
-class DiagonalBlock:
-    """A run of diagonal gates applied in one pass: amplitude i is multiplied by every phase whose
-    `on` bits are all set and `off` bits all clear in i (diagonal gates commute, so merging is exact)."""
-
-    on: npt.NDArray[np.int64]
-    off: npt.NDArray[np.int64]
-    phase: npt.NDArray[np.complex128]
-
-
-def state_bytes(qubits: int) -> int:
-    return 16 << qubits
 
 
 def check_memory(qubits: int, extra_factor: float = 1.0) -> None:
@@ -153,38 +137,13 @@ def probabilities(psi):
     return out
 
 
-_SWAP = np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 1]], dtype=np.complex128)
-
-
-def _mask(qubits: tuple[int, ...]) -> int:
-    mask = 0
-    for q in qubits:
-        mask |= 1 << q
-    return mask
-
-
-def kernel_of(gate: Gate | DiagonalBlock) -> str:
-    """The cheapest kernel for the gate's structure, one classification for the CPU and GPU paths: diag_block,
-    diag_1q (only multiplies), antidiag_1q / swap (only permute and multiply), 1q, 2q, or none (identity)."""
-    if isinstance(gate, DiagonalBlock):
-        return "diag_block"
-    m = gate.matrix
-    if len(gate.targets) == 1:
-        if m[0, 1] == 0 and m[1, 0] == 0:
-            return "none" if m[0, 0] == 1 and m[1, 1] == 1 else "diag_1q"
-        return "antidiag_1q" if m[0, 0] == 0 and m[1, 1] == 0 else "1q"
-    if len(gate.targets) == 2:
-        return "swap" if np.array_equal(m, _SWAP) else "2q"
-    raise invalid_input(f"gates on {len(gate.targets)} target qubits are not supported")
-
-
 def apply_gate(psi: State, gate: Gate | DiagonalBlock) -> None:
     """Dispatch to the cheapest kernel for the gate's structure."""
     kernel = kernel_of(gate)
     if isinstance(gate, DiagonalBlock):
         apply_diag_block(psi, gate.on, gate.off, gate.phase)
         return
-    m, cmask = gate.matrix, _mask(gate.controls)
+    m, cmask = gate.matrix, control_mask(gate.controls)
     if kernel == "diag_1q":
         apply_diag_1q(psi, gate.targets[0], complex(m[0, 0]), complex(m[1, 1]), cmask)
     elif kernel == "antidiag_1q":
@@ -197,141 +156,10 @@ def apply_gate(psi: State, gate: Gate | DiagonalBlock) -> None:
         apply_2q(psi, gate.targets[0], gate.targets[1], np.ascontiguousarray(m), cmask)
 
 
-def _dense_on(support: tuple[int, ...], gate: Gate) -> npt.NDArray[np.complex128]:
-    """The gate as a dense matrix on `support` (little-endian: index bit k = qubit support[k])."""
-    dim = 1 << len(support)
-    pos = {q: k for k, q in enumerate(support)}
-    out = np.zeros((dim, dim), dtype=np.complex128)
-    for col in range(dim):
-        if any(not (col >> pos[c]) & 1 for c in gate.controls):
-            out[col, col] = 1.0
-            continue
-        sub = sum(((col >> pos[t]) & 1) << k for k, t in enumerate(gate.targets))
-        rest = col & ~sum(1 << pos[t] for t in gate.targets)
-        for row_sub in range(1 << len(gate.targets)):
-            row = rest | sum(((row_sub >> k) & 1) << pos[t] for k, t in enumerate(gate.targets))
-            out[row, col] = gate.matrix[row_sub, sub]
-    return out
-
-
-@dataclass
-class _Block:
-    support: tuple[int, ...]
-    matrix: npt.NDArray[np.complex128]
-    first: Gate  # kept as-is when nothing merged into it (specialised kernels are cheaper)
-    count: int = 1
-
-
-def _fuse_blocks(gates: list[Gate]) -> list[Gate]:
-    """Merge gates into blocks acting on at most two qubits. A gate may join the block that last
-    touched all of its qubits: nothing touched those qubits in between, so it commutes with
-    every gate it is moved past. Single-qubit blocks are absorbed into a following two-qubit
-    block on the same qubit for the same reason."""
-    blocks: list[_Block | None] = []
-    last: dict[int, int] = {}  # qubit -> index of the block that last touched it
-    for g in gates:
-        support = tuple(dict.fromkeys((*g.targets, *g.controls)))
-        if len(support) > 2:
-            for q in support:
-                last[q] = len(blocks)
-            blocks.append(_Block(support, g.matrix, g, count=-1))  # never merged
-            continue
-        owners = {last.get(q) for q in support}
-        if len(owners) == 1 and None not in owners:
-            j = owners.pop()
-            assert j is not None
-            b = blocks[j]
-            if b is not None and b.count > 0 and set(support) <= set(b.support):
-                b.matrix = _dense_on(b.support, g) @ b.matrix
-                b.count += 1
-                continue
-        matrix = _dense_on(support, g) if (g.controls or support != g.targets) else g.matrix
-        block = _Block(support, matrix, g)
-        if len(support) == 2:
-            for q in support:  # absorb a preceding single-qubit block on q
-                j = last.get(q)
-                prev = blocks[j] if j is not None else None
-                if prev is not None and prev.count > 0 and prev.support == (q,):
-                    block.matrix = block.matrix @ _dense_on(support, Gate((q,), prev.matrix))
-                    block.count += prev.count
-                    blocks[j] = None  # type: ignore[index]
-        for q in support:
-            last[q] = len(blocks)
-        blocks.append(block)
-    out: list[Gate] = []
-    for b in blocks:
-        if b is None:
-            continue
-        if b.count == 1 or b.count == -1:
-            out.append(b.first)
-        else:
-            out.append(Gate(b.support, b.matrix))
-    return out
-
-
-def fuse(gates: list[Gate]) -> list[Gate | DiagonalBlock]:
-    """Exact rewrites that save passes over the state:
-    1. gates are merged into blocks on at most two qubits (see `_fuse_blocks`);
-    2. consecutive diagonal gates (phase, Z, RZ, controlled phases, ZZ...) become one pass."""
-    single = _fuse_blocks(gates)
-
-    out: list[Gate | DiagonalBlock] = []
-    run: list[tuple[int, int, complex]] = []
-    run_gates: list[Gate] = []
-
-    def flush() -> None:
-        if len(run_gates) > 1:
-            out.append(DiagonalBlock(np.array([t[0] for t in run], dtype=np.int64),
-                                     np.array([t[1] for t in run], dtype=np.int64),
-                                     np.array([t[2] for t in run], dtype=np.complex128)))
-        else:
-            out.extend(run_gates)
-        run.clear()
-        run_gates.clear()
-
-    for g in single:
-        terms = _diagonal_terms(g)
-        if terms is None:
-            flush()
-            out.append(g)
-        elif terms:
-            if run and len(run) + len(terms) > MAX_DIAGONAL_TERMS:
-                flush()
-            run.extend(terms)
-            run_gates.append(g)
-    flush()
-    return out
-
-
-def _diagonal_terms(g: Gate) -> list[tuple[int, int, complex]] | None:
-    """(on-mask, off-mask, phase) factors of a diagonal gate; None if the gate is not diagonal."""
-    m = g.matrix
-    if np.count_nonzero(m - np.diag(np.diag(m))):
-        return None
-    cmask = _mask(g.controls)
-    terms = []
-    for basis, value in enumerate(np.diag(m)):
-        if value == 1:
-            continue
-        on, off = cmask, 0
-        for k, q in enumerate(g.targets):
-            if basis >> k & 1:
-                on |= 1 << q
-            else:
-                off |= 1 << q
-        terms.append((on, off, complex(value)))
-    return terms
-
-
-Progress = Callable[[str], None]
-
-
 def apply_all(psi: State, gates: list[Gate], progress: Progress | None = None) -> None:
     """Fuse and apply `gates`, reporting progress at most about once per second. On a CUDA device
     when the state is large enough and fits there (circuits/gpu_statevector.py)."""
     fused = fuse(gates)
-    from kuantum_solvers.circuits import gpu_statevector
-
     if gpu_statevector.apply_fused(psi, fused, len(gates), progress):
         return
     last = time.monotonic()

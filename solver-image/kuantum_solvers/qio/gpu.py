@@ -14,7 +14,6 @@ the kernel source as C++ against those CPU kernels.
 from __future__ import annotations
 
 import functools
-import os
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -23,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
+from kuantum_solvers import device
 from kuantum_solvers.formats.errors import INSUFFICIENT_MEMORY, SolverError
 from kuantum_solvers.qio.quadratic import Layout, QuadraticModel, ReplicaSet, replica_seeds
 
@@ -37,25 +37,9 @@ def kernel_source() -> str:
     return resources.files("kuantum_solvers.qio.cuda").joinpath("anneal.cu").read_text()
 
 
-def mode() -> str:
-    return os.environ.get("KUANTUM_GPU", "auto").lower()
-
-
-@functools.cache
-def _cupy() -> Any | None:
-    """The cupy module when a CUDA device is usable, else None (no cupy, no driver, no device)."""
-    if mode() == "off":
-        return None
-    try:
-        import cupy
-
-        return cupy if cupy.cuda.runtime.getDeviceCount() > 0 else None
-    except Exception:  # ImportError, or CUDA errors when there is no driver/device
-        return None
-
-
 def use_gpu(replicas: int) -> bool:
-    return mode() != "off" and _cupy() is not None and (mode() == "on" or replicas >= GPU_MIN_REPLICAS)
+    mode = device.mode()
+    return mode != "off" and device.cupy() is not None and (mode == "on" or replicas >= GPU_MIN_REPLICAS)
 
 
 def compile_options(real: str) -> tuple[str, ...]:
@@ -65,7 +49,7 @@ def compile_options(real: str) -> tuple[str, ...]:
 
 @functools.cache
 def _kernels(real: str) -> dict[str, Any]:
-    cupy = _cupy()
+    cupy = device.cupy()
     assert cupy is not None
     module = cupy.RawModule(code=kernel_source(), options=compile_options(real))
     return {name: module.get_function(name) for name in KERNEL_NAMES}
@@ -168,7 +152,7 @@ class GpuReplicaSet(ReplicaSet):
                  salt: int = 0, group: int | None = None, threads: int | None = None) -> None:
         # Not ReplicaSet.__init__: the starting spins and energies are made on the device (the CPU's
         # local fields for [n, replicas] would cost seconds at n = 10^5).
-        cupy = _cupy()
+        cupy = device.cupy()
         assert cupy is not None
         if device_bytes(q, replicas) > cupy.cuda.runtime.memGetInfo()[0]:
             raise DeviceFull
@@ -262,12 +246,12 @@ def replica_set(q: QuadraticModel, layout: Layout, bits: npt.NDArray[np.int8], s
     """Replicas on the GPU when it pays off (see use_gpu), else in CPU lanes with `layout`. When the
     replicas do not fit in the device's free memory they run on the CPU, unless KUANTUM_GPU=on asks
     for the device: then InsufficientMemory says how much was needed."""
-    cupy = _cupy()
+    cupy = device.cupy()
     if cupy is not None and use_gpu(layout.replicas):
         try:
             return GpuReplicaSet(q, layout.replicas, bits, seed, salt)
         except (DeviceFull, cupy.cuda.memory.OutOfMemoryError):
-            if mode() == "on":
+            if device.mode() == "on":
                 free = cupy.cuda.runtime.memGetInfo()[0]
                 raise SolverError(INSUFFICIENT_MEMORY, f"{layout.replicas} replicas of {q.n} variables need "
                                   f"{device_bytes(q, layout.replicas) / 2**30:.2f} GiB on the GPU, "

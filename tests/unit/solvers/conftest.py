@@ -65,12 +65,13 @@ def host_kernels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 @pytest.fixture
 def host_device(host_kernels: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """cupy replaced by a stand-in that runs the host-built kernels: the GPU code path, without a GPU."""
+    from kuantum_solvers import device as cuda
     from kuantum_solvers.qio import gpu
 
     from .gpu_host import HostDevice
 
     device = HostDevice(host_kernels)
-    monkeypatch.setattr(gpu, "_cupy", lambda: device)
+    monkeypatch.setattr(cuda, "cupy", lambda: device)
     gpu._kernels.cache_clear()
     yield device
     gpu._kernels.cache_clear()

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from kuantum_solvers import device
 from kuantum_solvers.qio import gpu
 from kuantum_solvers.qio.problem import Problem
 from kuantum_solvers.qio.quadratic import Layout, QuadraticModel, ReplicaSet, quadratic_model
@@ -224,7 +225,7 @@ def inverse(order: np.ndarray) -> np.ndarray:
 
 
 def device_or_skip() -> None:
-    if gpu._cupy() is None:
+    if device.cupy() is None:
         # Loud on purpose: benchmarks/gpu.sh runs these on a device and must not pass by skipping.
         pytest.skip("ON-DEVICE TEST NOT RUN: no cupy or no CUDA device here (benchmarks/gpu.sh runs it on a GPU)")
 

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from kuantum_solvers.circuits.fusion import fuse
 from kuantum_solvers.circuits.ionq import run_ionq
 from kuantum_solvers.circuits.qasm import run_qasm
-from kuantum_solvers.circuits.statevector import fuse, simulate
+from kuantum_solvers.circuits.statevector import simulate
 from kuantum_solvers.formats.circuits import gates as g
 from kuantum_solvers.formats.circuits.ionq import parse_circuit
 from kuantum_solvers.formats.circuits.model import Circuit, Gate

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from kuantum_solvers import device
 from kuantum_solvers.qio import gpu
 from kuantum_solvers.qio.lane_kernels import neg_beta_log2e
 from kuantum_solvers.qio.quadratic import Layout, ReplicaSet
@@ -156,14 +157,14 @@ def test_group_and_memory_arithmetic() -> None:
 
 
 def test_gpu_is_used_only_when_present_and_worthwhile(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(gpu, "_cupy", lambda: object())
+    monkeypatch.setattr(device, "cupy", lambda: object())
     assert gpu.use_gpu(gpu.GPU_MIN_REPLICAS) and not gpu.use_gpu(8)
     monkeypatch.setenv("KUANTUM_GPU", "on")
     assert gpu.use_gpu(8)
     monkeypatch.setenv("KUANTUM_GPU", "off")  # even with cupy loaded earlier in the process
     assert not gpu.use_gpu(10**6)
     monkeypatch.setenv("KUANTUM_GPU", "auto")
-    monkeypatch.setattr(gpu, "_cupy", lambda: None)
+    monkeypatch.setattr(device, "cupy", lambda: None)
     assert not gpu.use_gpu(10**6)
 
 

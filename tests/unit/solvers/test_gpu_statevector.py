@@ -18,14 +18,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+from kuantum_solvers import device as cuda
 from kuantum_solvers.circuits import gpu_statevector as gsv
+from kuantum_solvers.circuits.fusion import SWAP, fuse
 from kuantum_solvers.circuits.qasm import run_qasm
-from kuantum_solvers.circuits.statevector import _SWAP as SWAP
-from kuantum_solvers.circuits.statevector import apply_all, fuse, zero_state
+from kuantum_solvers.circuits.statevector import apply_all, zero_state
 from kuantum_solvers.formats.circuits import gates as g
 from kuantum_solvers.formats.circuits.model import Gate
 from kuantum_solvers.formats.errors import INSUFFICIENT_MEMORY, SolverError
-from kuantum_solvers.qio import gpu as qio_gpu
 
 from .gpu_host import nvrtc_ptx
 
@@ -220,7 +220,7 @@ class _HostCupy:
 @pytest.fixture
 def host_cupy(host_lib: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[_HostCupy]:
     device = _HostCupy(host_lib, free=1 << 40)
-    monkeypatch.setattr(qio_gpu, "_cupy", lambda: device)
+    monkeypatch.setattr(cuda, "cupy", lambda: device)
     gsv._kernels.cache_clear()
     yield device
     gsv._kernels.cache_clear()
@@ -279,7 +279,7 @@ def test_kernels_compile_with_nvidias_compiler(arch: str) -> None:
 
 
 def _device_or_skip() -> None:
-    if qio_gpu._cupy() is None:
+    if cuda.cupy() is None:
         pytest.skip("ON-DEVICE TEST NOT RUN: no cupy or no CUDA device here (benchmarks/gpu.sh runs it on a GPU)")
 
 
