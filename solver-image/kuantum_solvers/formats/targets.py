@@ -7,10 +7,12 @@ serialise it into `Provider.status.targets` without depending on solver internal
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from kuantum_solvers.formats.errors import UNKNOWN_TARGET, SolverError, invalid_params
 from kuantum_solvers.formats.numbers import is_number, show
+from kuantum_solvers.formats.params import estimator, rigetti
 
 QIO_INPUT = "microsoft.qio.v2"
 QIO_OUTPUT = "microsoft.qio-results.v2"
@@ -305,9 +307,9 @@ _ALIASES: dict[str, dict[str, str]] = {
     PASQAL_FRESNEL: {"runs": "shots"},
 }
 
-# Deep checks of a provider's parameters (light modules: no engine imported).
-_DEEP_CHECKS = {"rigetti": "kuantum_solvers.formats.params.rigetti",
-                "microsoft-qc": "kuantum_solvers.formats.params.estimator"}
+# Deep checks of a provider's parameters, beyond their types.
+_DEEP_CHECKS: dict[str, Callable[[str, dict[str, Any]], None]] = {
+    "rigetti": rigetti.check_params, "microsoft-qc": estimator.check_params}
 
 
 def get_target(target: str) -> dict[str, Any]:
@@ -451,7 +453,5 @@ def validate_params(target: str, input_params: Any) -> dict[str, Any]:
         result["replicas"] = len(result["all_betas"])
     deep = _DEEP_CHECKS.get(spec["provider"])
     if deep is not None:
-        import importlib
-
-        importlib.import_module(deep).check_params(target, result)
+        deep(target, result)
     return result
