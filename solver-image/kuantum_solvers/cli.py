@@ -1,8 +1,7 @@
-"""`kuantum-solve`: the command the operator's solver pods run.
-
-Contract: output is written once, at the very end; on error nothing is written, a JSON line
-{"code", "message"} is the last stderr line (and goes to the termination log), exit 2 for bad
-input, 1 for internal errors.
+"""`kuantum-solve`: the command the operator's solver pods run, on the terms of the pod contract
+(formats/contract.py): output written once, at the very end; on error nothing is written, a JSON line
+{"code", "message"} is the last stderr line (and goes to the termination log), exit 2 for bad input, 1 for
+internal errors.
 """
 
 from __future__ import annotations
@@ -14,10 +13,8 @@ import sys
 import time
 from typing import Any, NoReturn
 
-from kuantum_solvers.formats import errors
+from kuantum_solvers.formats import contract, errors
 from kuantum_solvers.formats.errors import SolverError
-
-TERMINATION_LOG = "/dev/termination-log"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -27,25 +24,27 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="kuantum-solve", description="Run a Kuantum solver or simulator target.")
-    p.add_argument("--target", required=True, help="target id, e.g. microsoft.simulatedannealing.cpu")
+    p.add_argument(contract.TARGET_FLAG, required=True, help="target id, e.g. microsoft.simulatedannealing.cpu")
     # SAS URLs are credentials: pods pass them by the name of an environment variable, since a
     # process's argv is readable by every user of the node (ps, /proc/PID/cmdline) and its
     # environment is not. --input/--output stay for manual use with local paths.
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--input", help="input blob SAS URL or local path")
-    source.add_argument("--input-url-env", metavar="NAME", help="read the input location from env variable NAME")
+    source.add_argument(contract.INPUT_URL_ENV_FLAG, metavar="NAME",
+                        help="read the input location from env variable NAME")
     sink = p.add_mutually_exclusive_group(required=True)
     sink.add_argument("--output", help="output blob SAS URL or local path")
-    sink.add_argument("--output-url-env", metavar="NAME", help="read the output location from env variable NAME")
-    p.add_argument("--params", help="the job's inputParams as JSON (default: $KUANTUM_PARAMS)")
-    p.add_argument("--input-format", help="input data format (default: the target's)")
-    p.add_argument("--output-format", help="output data format (default: the target's)")
+    sink.add_argument(contract.OUTPUT_URL_ENV_FLAG, metavar="NAME",
+                      help="read the output location from env variable NAME")
+    p.add_argument("--params", help=f"the job's inputParams as JSON (default: ${contract.PARAMS_ENV})")
+    p.add_argument(contract.INPUT_FORMAT_FLAG, help="input data format (default: the target's)")
+    p.add_argument(contract.OUTPUT_FORMAT_FLAG, help="output data format (default: the target's)")
     return p
 
 
 def _load_params(text: str | None) -> Any:
     if text is None:
-        text = os.environ.get("KUANTUM_PARAMS")
+        text = os.environ.get(contract.PARAMS_ENV)
     if text is None or not text.strip():
         return {}
     from kuantum_solvers.io import load_json
@@ -142,10 +141,10 @@ def run(args: argparse.Namespace) -> bytes:
 
 
 def _termination_log(payload: str) -> None:
-    for path in (os.environ.get("KUANTUM_TERMINATION_LOG"), TERMINATION_LOG):
+    for path in (os.environ.get("KUANTUM_TERMINATION_LOG"), contract.TERMINATION_LOG):
         if not path:
             continue
-        if path == TERMINATION_LOG and not os.path.exists(path):
+        if path == contract.TERMINATION_LOG and not os.path.exists(path):
             continue
         try:
             with open(path, "w") as fh:
@@ -155,12 +154,8 @@ def _termination_log(payload: str) -> None:
             continue
 
 
-MAX_MESSAGE = 3000  # Kubernetes keeps at most 4096 bytes of a termination message
-
-
 def report_error(err: SolverError) -> int:
-    message = err.message if len(err.message) <= MAX_MESSAGE else err.message[:MAX_MESSAGE] + "…"
-    payload = json.dumps({"code": err.code, "message": message})
+    payload = contract.termination_message(err.code, err.message)
     _termination_log(payload)
     print(payload, file=sys.stderr, flush=True)
     return err.exit_code

@@ -7,9 +7,10 @@ the container (started, exited with a code and a termination message) becomes li
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import TYPE_CHECKING, Any
+
+from kuantum_solvers.formats.contract import parse_termination_message
 
 from kuantum.catalog import KUANTUM, Target, targets_of
 from kuantum.jobs.statemachine import Completed, Event, Failed, Started
@@ -39,20 +40,6 @@ def target_override(provider: ProviderObject, target: str) -> TargetOverride:
         if item.id == target:
             return item
     return TargetOverride(id=target)
-
-
-def parse_termination_message(message: str) -> tuple[str, str] | None:
-    """The solver's `{"code", "message"}` JSON (the last JSON line of the message), if there is one."""
-    for line in reversed(message.strip().splitlines()):
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(data, dict) and "code" in data and "message" in data:
-                return str(data["code"]), str(data["message"])
-    return None
 
 
 def usage_between(begin: str | None, end: str | None) -> dict[str, float]:

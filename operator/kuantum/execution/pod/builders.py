@@ -6,6 +6,8 @@ import json
 from datetime import timedelta
 from typing import Any
 
+from kuantum_solvers.formats.contract import INPUT_URL_ENV, OUTPUT_URL_ENV, PARAMS_ENV, solver_args
+
 from kuantum.catalog import Target
 from kuantum.labels import label_value
 from kuantum.models.common import API_GROUP, API_VERSION, LABEL_JOB_ID, LABEL_PROVIDER, LABEL_TARGET, LABEL_WORKSPACE
@@ -17,10 +19,6 @@ INPUT_URL_KEY = "input-url"
 OUTPUT_URL_KEY = "output-url"
 PARAMS_KEY = "params"
 GPU_RESOURCE = "nvidia.com/gpu"
-# Environment variables of the solver container, filled from the per-job Secret.
-INPUT_URL_ENV = "KUANTUM_INPUT_URL"
-OUTPUT_URL_ENV = "KUANTUM_OUTPUT_URL"
-PARAMS_ENV = "KUANTUM_PARAMS"
 
 
 def sas_lifetime(timeout_seconds: int | None, settings: Settings) -> timedelta:
@@ -101,10 +99,8 @@ def solver_job(qjob: QJob, job_id: str, target: Target, image: str, input_format
     container = {
         "name": "solver",
         "image": image,
-        # Names of variables, never their values: argv is world-readable on the node (ps), the
-        # environment only to the process's own user.
-        "args": ["--target", target.id, "--input-url-env", INPUT_URL_ENV, "--output-url-env", OUTPUT_URL_ENV,
-                 "--input-format", input_format, "--output-format", output_format],
+        "args": solver_args(target.id, input_format, output_format),
+        # The solver's environment (the pod contract), filled from the per-job Secret.
         "env": [
             _secret_env(INPUT_URL_ENV, secret, INPUT_URL_KEY),
             _secret_env(OUTPUT_URL_ENV, secret, OUTPUT_URL_KEY),

@@ -1,0 +1,59 @@
+"""The pod contract: how the operator runs a solver pod and reads how it ended. Both sides import this module
+(the operator's execution/pod/builders.py and backend.py, the solver's cli.py), so neither writes it down alone.
+
+- Arguments (`solver_args`): the target, the *names* of the environment variables that hold the input and output
+  SAS URLs (a process's argv is readable by every user of the node, its environment only by its own user), and
+  the input and output formats.
+- Environment, filled by the operator from the job's Secret: `INPUT_URL_ENV`, `OUTPUT_URL_ENV` (SAS URLs) and
+  `PARAMS_ENV` (the job's inputParams as JSON).
+- Outcome: exit 0 once the output is written (in one write, at the very end). Otherwise nothing is written, the
+  exit code is 2 for the job's own errors and 1 for the platform's or ours (`errors.SolverError.exit_code`), and
+  the termination message is one JSON object `{"code", "message"}` (`termination_message`), written to
+  `TERMINATION_LOG` (Kubernetes's default terminationMessagePath, which the pod keeps) and as the last line of
+  stderr, where `terminationMessagePolicy: FallbackToLogsOnError` finds it when the file is empty;
+  `parse_termination_message` reads it back.
+"""
+
+from __future__ import annotations
+
+import json
+
+INPUT_URL_ENV = "KUANTUM_INPUT_URL"
+OUTPUT_URL_ENV = "KUANTUM_OUTPUT_URL"
+PARAMS_ENV = "KUANTUM_PARAMS"
+
+TARGET_FLAG = "--target"
+INPUT_URL_ENV_FLAG = "--input-url-env"
+OUTPUT_URL_ENV_FLAG = "--output-url-env"
+INPUT_FORMAT_FLAG = "--input-format"
+OUTPUT_FORMAT_FLAG = "--output-format"
+
+TERMINATION_LOG = "/dev/termination-log"
+MAX_MESSAGE = 3000  # characters of the message; Kubernetes keeps at most 4096 bytes of a termination message
+
+
+def solver_args(target: str, input_format: str, output_format: str) -> list[str]:
+    """The solver container's arguments: names of variables, never their values."""
+    return [TARGET_FLAG, target, INPUT_URL_ENV_FLAG, INPUT_URL_ENV, OUTPUT_URL_ENV_FLAG, OUTPUT_URL_ENV,
+            INPUT_FORMAT_FLAG, input_format, OUTPUT_FORMAT_FLAG, output_format]
+
+
+def termination_message(code: str, message: str) -> str:
+    """The one JSON line a failed solver leaves: `{"code", "message"}`, the message cut to MAX_MESSAGE characters."""
+    if len(message) > MAX_MESSAGE:
+        message = message[:MAX_MESSAGE] + "…"
+    return json.dumps({"code": code, "message": message})
+
+
+def parse_termination_message(message: str) -> tuple[str, str] | None:
+    """The solver's `{"code", "message"}` JSON (the last JSON line of the message), if there is one."""
+    for line in reversed(message.strip().splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(data, dict) and "code" in data and "message" in data:
+                return str(data["code"]), str(data["message"])
+    return None
