@@ -25,7 +25,7 @@ $(VENV)/.installed: pyproject.toml solver-image/pyproject.toml
 	  || { echo "kuantum: Python 3.11+ is required ($(PYTHON) is $$($(PYTHON) -V 2>&1))"; exit 1; }
 	@$(PYTHON) -m venv $(VENV) || { echo "kuantum: python3 -m venv failed (apt-get install python3-venv)"; exit 1; }
 	@$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
-	@$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]' -e './solver-image[test]'
+	@$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,gateway,qsharp]' -e './solver-image[engines,test]'
 	@touch $@
 
 # Solver benchmarks compare against peers (dwave-samplers, dwave-hybrid, qiskit-aer) whose
@@ -37,7 +37,7 @@ $(BENCH_VENV)/.installed: solver-image/pyproject.toml
 	@echo "==> creating $(BENCH_VENV) (kuantum-solvers and its peers)"
 	@$(PYTHON) -m venv $(BENCH_VENV)
 	@$(BENCH_VENV)/bin/pip install -q --disable-pip-version-check --upgrade pip
-	@$(BENCH_VENV)/bin/pip install -q --disable-pip-version-check -e './solver-image[bench]'
+	@$(BENCH_VENV)/bin/pip install -q --disable-pip-version-check -e './solver-image[engines,bench]'
 	@touch $@
 
 tools:

@@ -23,15 +23,15 @@ Progress = Callable[[str], None]
 
 
 def _physical_estimates() -> Callable[[str, str], str]:
-    import importlib
-
-    for name in ("qdk._native", "qsharp._native"):  # the QDK's package, and its older name
+    try:
+        from qdk._native import physical_estimates
+    except ImportError:
         try:
-            module: Any = importlib.import_module(name)
+            from qsharp._native import physical_estimates  # the QDK's older name
         except ImportError:
-            continue
-        return module.physical_estimates
-    raise ImportError("the QDK (package qdk) is not installed")
+            raise ImportError("the QDK (package qdk) is not installed") from None
+    estimates: Callable[[str, str], str] = physical_estimates
+    return estimates
 
 
 def item_params(params: dict[str, Any]) -> list[dict[str, Any]]:
