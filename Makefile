@@ -16,7 +16,8 @@ help:
 	@echo "make cluster-up    start the dev cluster (etcd, kube-apiserver, controller-manager, scheduler, Azurite,"
 	@echo "                   a kubelet on containerd with kube-proxy)"
 	@echo "make cluster-down  stop exactly what cluster-up started"
-	@echo "make lint | crds | bench"
+	@echo "make crds          regenerate crds/ (the CRDs; the kuantum-crds chart links to them) from the models"
+	@echo "make lint | bench"
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml solver-image/pyproject.toml

@@ -1,10 +1,11 @@
-"""Generates the CRDs from the pydantic models into their one place: the kuantum-crds chart's templates.
+"""Generates the CRDs from the pydantic models into their one place: `crds/` at the top of the repository.
 
 Run `make crds` (python -m kuantum.crdgen). A unit test fails when the committed files drift.
-The files are plain YAML (no template directives), so `kubectl apply --server-side -f
-helm/kuantum-crds/templates/` installs exactly what `helm install kuantum-crds helm/kuantum-crds` does.
-They carry `helm.sh/resource-policy: keep`: `helm uninstall` never deletes a CRD (which would delete
-every QuantumJob with it), while `helm upgrade` does update the schemas.
+The kuantum-crds chart's `templates` is a link to `crds/` (Helm follows it when it loads and packages the
+chart), and the files are plain YAML (no template directives), so `kubectl apply --server-side -f crds/`
+installs exactly what `helm install kuantum-crds helm/kuantum-crds` does. They carry
+`helm.sh/resource-policy: keep`: `helm uninstall` never deletes a CRD (which would delete every QuantumJob
+with it), while `helm upgrade` does update the schemas.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from .models import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-OUTPUT_DIR = REPO / "helm" / "kuantum-crds" / "templates"
+OUTPUT_DIR = REPO / "crds"
 _DROP = {"title", "$defs"}
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import io
 import json
 import os
 import re
@@ -16,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import urllib.request
 import uuid
 from pathlib import Path
@@ -406,7 +408,71 @@ def test_crds_chart_renders_the_generated_crds_kept_on_uninstall() -> None:
         assert doc["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
 
 
+def package_crds_chart(into: Path) -> Path:
+    helm("package", str(CRDS_CHART), "--destination", str(into))
+    [archive] = into.glob("kuantum-crds-*.tgz")
+    return archive
+
+
+def test_packaged_crds_chart_holds_the_crds_themselves(tmp_path: Path) -> None:
+    """The chart's templates/ is a link to crds/; Helm follows it when it packages the chart, so the .tgz that
+    users install holds the generated files themselves (no link, nothing missing)."""
+    assert (CRDS_CHART / "templates").is_symlink()
+    assert (CRDS_CHART / "templates").resolve() == (ROOT / "crds").resolve()
+    with tarfile.open(package_crds_chart(tmp_path)) as tar:
+        members = tar.getmembers()
+        assert all(m.isfile() for m in members), [m.name for m in members if not m.isfile()]
+        templates = {m.name.removeprefix("kuantum-crds/templates/"): _read(tar, m) for m in members
+                     if m.name.startswith("kuantum-crds/templates/")}
+    assert templates == {name: text.encode() for name, text in crdgen.all_crds().items()}
+    assert templates == {p.name: p.read_bytes() for p in (ROOT / "crds").glob("*.yaml")}
+
+
+def _read(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    data = tar.extractfile(member)
+    assert data is not None, member.name
+    return data.read()
+
+
 # ----------------------------------------------------------------------------------------------- cluster
+def test_packaged_crds_chart_installs_and_keeps_its_crds(cluster: devcluster.Cluster, namespace: str,
+                                                          tmp_path: Path) -> None:
+    """`helm install` of the packaged kuantum-crds chart creates its CRDs, served and owned by the release, and
+    `helm uninstall` keeps them. The dev cluster is shared and its kuantum.dev CRDs are in use, so the archive's
+    CRDs are moved to a private API group (`<test namespace>.kuantum.test`, without short names or categories;
+    nothing else in the archive changes), and the test deletes them at the end."""
+    kubeconfig, group, release = cluster.kubeconfig, f"{namespace}.kuantum.test", release_name()
+    archive = package_crds_chart(tmp_path / "package")
+    private = tmp_path / archive.name
+    with tarfile.open(archive) as src, tarfile.open(private, "w:gz") as dst:
+        for member in src.getmembers():
+            data = _read(src, member)
+            if member.name.startswith("kuantum-crds/templates/"):
+                crd = yaml.safe_load(data)
+                crd["spec"]["group"] = group
+                crd["metadata"]["name"] = f"{crd['spec']['names']['plural']}.{group}"
+                crd["spec"]["names"].pop("shortNames")
+                crd["spec"]["names"].pop("categories")
+                data = yaml.safe_dump(crd, sort_keys=False).encode()
+            member.size = len(data)
+            dst.addfile(member, io.BytesIO(data))
+    names = [f"{yaml.safe_load(text)['spec']['names']['plural']}.{group}" for text in crdgen.all_crds().values()]
+    try:
+        result = helm("install", release, str(private), "--namespace", namespace, kubeconfig=kubeconfig)
+        assert "STATUS: deployed" in result.stdout
+        kubectl(kubeconfig, "wait", "--for", "condition=established", "--timeout=60s", *[f"crd/{n}" for n in names])
+        for name in names:
+            crd = yaml.safe_load(kubectl(kubeconfig, "get", "crd", name, "-o", "yaml").stdout)
+            assert crd["metadata"]["annotations"]["meta.helm.sh/release-name"] == release
+            assert crd["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+        helm("uninstall", release, "--namespace", namespace, "--timeout", "60s", kubeconfig=kubeconfig)
+        for name in names:
+            kubectl(kubeconfig, "get", "crd", name)  # kept
+    finally:
+        helm("uninstall", release, "--namespace", namespace, kubeconfig=kubeconfig, check=False)
+        kubectl(kubeconfig, "delete", "crd", *names, "--ignore-not-found", "--wait=false", check=False)
+
+
 def test_install_and_uninstall(cluster: devcluster.Cluster, namespace: str) -> None:
     kubeconfig = cluster.kubeconfig
     first, second = release_name(), release_name()

@@ -136,7 +136,8 @@ def test_upgrade_from_0_1_0_updates_crds_in_place_and_keeps_jobs_running(
         path.write_text(yaml.safe_dump(crd))
     assert set(old_crds) == set(PLURALS)
     new_crds_chart = tmp_path / "kuantum-crds"
-    subprocess.run(["cp", "-r", str(CRDS_CHART), str(new_crds_chart)], check=True)
+    # -L: the chart's templates/ is a link to crds/; the copy gets files, which this test rewrites.
+    subprocess.run(["cp", "-rL", str(CRDS_CHART), str(new_crds_chart)], check=True)
     new_crds = {}
     for path in sorted((new_crds_chart / "templates").glob("kuantum.dev_*.yaml")):
         crd = private_crd(yaml.safe_load(path.read_text()), group)

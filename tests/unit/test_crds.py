@@ -1,5 +1,5 @@
-"""The committed CRDs are exactly what crdgen generates (in their one place, the kuantum-crds chart), and they
-are valid structural schemas."""
+"""The committed CRDs are exactly what crdgen generates, in their one place (crds/, which the kuantum-crds chart's
+templates link to), and they are valid structural schemas."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from kuantum import crdgen
 
 REPO = Path(__file__).resolve().parents[2]
 GENERATED = crdgen.all_crds()
-CRD_DIR = REPO / "helm" / "kuantum-crds" / "templates"
+CRD_DIR = REPO / "crds"
+CHART_TEMPLATES = REPO / "helm" / "kuantum-crds" / "templates"
 TYPES = {"object", "array", "string", "integer", "number", "boolean"}
 
 
@@ -45,9 +46,21 @@ def test_committed_crds_are_in_sync_with_the_models() -> None:
             f"{CRD_DIR.relative_to(REPO) / name} differs from the pydantic models; run `make crds`")
 
 
+def test_the_crds_chart_uses_the_same_files() -> None:
+    """The chart's templates/ is a link to crds/ (Helm follows it when it loads and packages the chart), committed
+    as a link: no second copy."""
+    assert CHART_TEMPLATES.is_symlink(), f"{CHART_TEMPLATES.relative_to(REPO)} must be a link to crds/"
+    assert os.readlink(CHART_TEMPLATES) == "../../crds"
+    assert sorted(p.name for p in CHART_TEMPLATES.iterdir()) == sorted(GENERATED)
+    listed = subprocess.run(["git", "-C", str(REPO), "ls-files", "--stage", "--", "helm/kuantum-crds/templates"],
+                            capture_output=True, text=True, timeout=60)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout")
+    assert listed.stdout.split()[0] == "120000", "git must hold helm/kuantum-crds/templates as a symbolic link"
+
+
 def test_no_second_copy_of_the_crds() -> None:
-    """One place only: no top-level crds/ and no kuantum.dev CRD in the operator chart."""
-    assert not (REPO / "crds").exists(), "crds/ is gone; the CRDs live in helm/kuantum-crds/templates"
+    """One place only: no kuantum.dev CRD anywhere under helm/ but through the link to crds/."""
     for path in (REPO / "helm").rglob("*.yaml"):
         if path.parent.resolve() == CRD_DIR.resolve():
             continue
