@@ -1,3 +1,4 @@
-"""Kuantum solver/simulator image: QIO solvers and a statevector circuit simulator."""
+"""Kuantum's solver package: its formats (`formats/`, which the operator imports too) and its engines (QIO
+solvers, statevector circuit simulator, Rigetti, Pasqal and resource-estimator targets, behind `kuantum-solve`)."""
 
 __version__ = "0.1.0"

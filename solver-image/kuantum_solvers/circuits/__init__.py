@@ -1,1 +1,1 @@
-"""Statevector circuit simulation for ionq.circuit.v1 and OpenQASM 2.0 inputs."""
+"""Statevector circuit simulation of the circuits formats/circuits/ reads (IonQ JSON, OpenQASM 2.0, QIR)."""

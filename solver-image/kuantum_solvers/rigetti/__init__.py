@@ -1,5 +1,5 @@
 """Rigetti on Azure Quantum: Quil programs (`rigetti.quil.v1`) and Q# programs (`rigetti.qir.v1`, `qir.v1`).
 
-`params` and `quil` read and check jobs without any engine (the operator may import them);
-`run` executes them on the statevector simulator.
+`quil` reads and checks a job (quil and numpy, no numba); `run` executes it on the statevector simulator. The
+parameter checks are a format (formats/params/rigetti.py), since the catalog's `validate_params` runs them.
 """

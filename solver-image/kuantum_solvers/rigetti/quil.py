@@ -13,7 +13,8 @@ discarded), RESET (one qubit or all), classical MOVE/ADD/SUB/MUL/DIV/NEG/NOT/AND
 CONVERT/EQ/GT/GE/LT/LE, LABEL/JUMP/JUMP-WHEN/JUMP-UNLESS, HALT; PRAGMA, NOP, WAIT, FENCE and DELAY
 change nothing on an ideal simulator and are skipped.
 
-Light: imports `quil` and numpy only (no numba), so the operator can check jobs with it. Works with
+Light: imports `quil` and numpy only (no numba); part of the engines all the same, since the operator does not
+read Quil and the formats' dependencies are the operator's (formats/__init__.py). Works with
 the quil releases pyquil pins (0.18+) and the current ones (0.37): both render instructions to the
 same canonical text, which is what this module reads besides gates' expressions.
 """
