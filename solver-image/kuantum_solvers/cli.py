@@ -176,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
         return report_error(SolverError(errors.INVALID_INPUT_DATA, "input nests too deeply to process"))
     except MemoryError:
         return report_error(SolverError(errors.INSUFFICIENT_MEMORY, "ran out of memory while solving"))
+    except ModuleNotFoundError as exc:  # installed without the engines (the operator's image has the formats only)
+        return report_error(SolverError(errors.INTERNAL_ERROR, f"{exc}: kuantum-solve runs targets with the engines "
+                                                               "(pip install 'kuantum-solvers[engines]')"))
     except Exception as exc:  # any bug must still produce a clear code, never partial output
         return report_error(SolverError(errors.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}"))
     return 0

@@ -138,3 +138,17 @@ def test_unwritable_output_is_storage_error(tmp_path: Path) -> None:
     assert proc.returncode == 1
     last: dict[str, Any] = json.loads(proc.stderr.strip().splitlines()[-1])
     assert last["code"] == "StorageError"
+
+
+def test_without_the_engines_the_error_says_what_to_install(tmp_path: Path) -> None:
+    """kuantum-solvers without its `engines` extra (as in the operator's image): a clear InternalError."""
+    inp, out, log = tmp_path / "input.json", tmp_path / "output.json", tmp_path / "termination-log"
+    inp.write_text(json.dumps(random_problem("ising", 4, seed=1)))
+    script = ("import sys; sys.modules['numba'] = None; from kuantum_solvers.cli import main; "
+              f"sys.exit(main(['--target', {SA!r}, '--input', {str(inp)!r}, '--output', {str(out)!r}]))")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False,
+                          env={**os.environ, "KUANTUM_TERMINATION_LOG": str(log)})
+    assert proc.returncode == 1 and not out.exists()
+    error = json.loads(log.read_text())
+    assert error["code"] == "InternalError"
+    assert "numba" in error["message"] and "pip install 'kuantum-solvers[engines]'" in error["message"]
