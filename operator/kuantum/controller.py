@@ -73,12 +73,12 @@ class Controller:
         self.namespaces = namespaces or []
         self.store = Store()
         self.kube = Kube(api_client)
-        self.dispatcher = Dispatcher(self.store, settings)
+        self.dispatcher = Dispatcher(self.store, settings, wake_first=self._wake_first)
         self.queue = WorkQueue(self._handle, workers=settings.workers, tenant_of=self._workspace_of_item,
                                reserved=settings.urgent_workers)
         self.ctx = Context(store=self.store, kube=self.kube, settings=settings, dispatcher=self.dispatcher,
                            storages=StorageRegistry(self.kube), enqueue=self.enqueue,
-                           enqueue_after=self.enqueue_after, enqueue_first=self.enqueue_first)
+                           enqueue_after=self.enqueue_after)
         self.backends = Backends(self.ctx)
         self.reconcilers = {"QuantumJob": JobReconciler(self.ctx, self.backends),
                             "QuantumWorkspace": WorkspaceReconciler(self.ctx),
@@ -101,9 +101,9 @@ class Controller:
             return f"{namespace}/{obj.workspace}"
         return key if kind == "QuantumWorkspace" else namespace
 
-    def enqueue_first(self, kind: str, key: str) -> None:
+    def _wake_first(self, key: str) -> None:
         """A freed slot's next job: at the head of the urgent lane."""
-        self.queue.add_first(f"{kind}|{key}", ahead=True)
+        self.queue.add_first(f"QuantumJob|{key}", ahead=True)
 
     def enqueue_after(self, kind: str, key: str, delay: float) -> None:
         self.queue.add_after(f"{kind}|{key}", delay)
@@ -233,7 +233,7 @@ class Controller:
             if not is_final(job.state) and (full or not self._queued_for_its_turn(job)):
                 self.enqueue("QuantumJob", key)
         for group in self.dispatcher.groups():
-            self.ctx.kick(group)  # a slot free for any reason is handed out within a round
+            self.dispatcher.kick(group)  # a slot free for any reason is handed out within a round
         for key in list(self.store.workspaces):
             self.enqueue("QuantumWorkspace", key)
         for key in list(self.store.providers):
@@ -282,10 +282,7 @@ class Controller:
             if event_type != "DELETED":
                 self.enqueue(kind, key)
             else:
-                held_slot = self.dispatcher.has_child(obj)
-                self.dispatcher.started.discard(key)
-                if held_slot:
-                    self.ctx.kick(obj.group)
+                self.dispatcher.release(obj)
             self.enqueue("QuantumWorkspace", f"{namespace}/{obj.workspace}")
             self._enqueue_providers(namespace, obj.workspace)
             return
@@ -304,7 +301,7 @@ class Controller:
         if provider_changed:
             for group in self.dispatcher.groups():
                 if group[:2] == (namespace, workspace):
-                    self.ctx.kick(group)  # a raised maxConcurrentJobs starts jobs now
+                    self.dispatcher.kick(group)  # a raised maxConcurrentJobs starts jobs now
 
     def on_child_event(self, kind: str, event_type: str | None, body: dict[str, Any]) -> None:
         self.store.put_child(kind, body, deleted=event_type == "DELETED")

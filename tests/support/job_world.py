@@ -72,13 +72,8 @@ class World:
         self.settings = Settings(solver_image=SOLVER_IMAGE, target_concurrency=4, sas_margin_seconds=3600,
                                  sas_default_seconds=24 * 3600)
         self.store = Store()
-        self.dispatcher = Dispatcher(self.store, self.settings)
         self.enqueued: list[str] = []
         self.enqueued_after: list[tuple[str, float]] = []
-        self.ctx = Context(store=self.store, kube=self.kube, settings=self.settings, dispatcher=self.dispatcher,
-                           storages=FakeStorageRegistry(self.kube, self.storage),
-                           enqueue=lambda kind, key: self.enqueued.append(key),
-                           enqueue_after=lambda kind, key, delay: self.enqueued_after.append((key, delay)))
         self.restart()
         self.kube.add_secret(NS, "storage", {"connectionString": "AccountName=devstoreaccount1;AccountKey=a2V5"})
         self._put("QuantumWorkspace", {
@@ -87,7 +82,12 @@ class World:
         self.add_provider("microsoft-qio", QIO, limits=qio_limits)
 
     def restart(self) -> None:
-        """A new operator process: new backends and reconciler (their memory is lost), the same cluster."""
+        """A new operator process: new slots, backends and reconciler (their memory is lost), the same cluster."""
+        self.dispatcher = Dispatcher(self.store, self.settings, wake_first=self.enqueued.append)
+        self.ctx = Context(store=self.store, kube=self.kube, settings=self.settings, dispatcher=self.dispatcher,
+                           storages=FakeStorageRegistry(self.kube, self.storage),
+                           enqueue=lambda kind, key: self.enqueued.append(key),
+                           enqueue_after=lambda kind, key, delay: self.enqueued_after.append((key, delay)))
         self.backends = Backends(self.ctx)
         self.remote = RemoteBackend(self.ctx, IONQ, make_api=self._make_api, translate=ionq.translate,
                                     default_credentials_key="apiKey")

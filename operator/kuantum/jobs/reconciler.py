@@ -340,9 +340,8 @@ class JobReconciler:
                 self._final_known.add(job.meta.uid)
             else:  # the API server was away: look again soon
                 self.ctx.enqueue_after("QuantumJob", key, MISSED_EVENT_RETRY_SECONDS)
-        if key in self.ctx.dispatcher.started:
-            self.ctx.dispatcher.started.discard(key)
-            self.ctx.kick(job.group)
+        if self.ctx.dispatcher.claimed(job):  # released at its final write, unless that write's answer was lost
+            self.ctx.dispatcher.release(job)
         for backend in self.backends.all():
             await backend.cleanup(job, status)
         ttl = job.spec.ttlSecondsAfterFinished if job.spec is not None else None
@@ -371,7 +370,6 @@ class JobReconciler:
         meta = job.meta
         if FINALIZER not in meta.finalizers:
             return
-        held_slot = self.ctx.dispatcher.has_child(job)
         if not is_final(status.state) and status.state is not None:
             if not await self._stop(job, status, job.spec):
                 return
@@ -381,12 +379,10 @@ class JobReconciler:
             await backend.cleanup(job, status)
         remaining = [f for f in meta.finalizers if f != FINALIZER]
         await self.ctx.kube.patch_meta("QuantumJob", meta.namespace, meta.name, {"metadata": {"finalizers": remaining}})
-        self.ctx.dispatcher.started.discard(job.key)
+        self.ctx.dispatcher.release(job)  # a waiting job's deletion frees no slot: nothing more may start
         if status.id:
             self.ctx.store.forget_job_children(status.id)
         self._final_known.discard(job.meta.uid)
-        if held_slot:  # a waiting job's deletion frees no slot: nothing more may start
-            self.ctx.kick(job.group)
 
     # ------------------------------------------------------------------ writing
     async def _write(self, job: JobObject, status: QuantumJobStatus, events: list[Event]) -> JobObject:
@@ -439,8 +435,7 @@ class JobReconciler:
         if state == JobState.SUCCEEDED and new.beginExecutionTime and new.endExecutionTime:
             metrics.EXECUTION_TIME.observe(seconds_between(new.beginExecutionTime, new.endExecutionTime))
         if is_final(state):
-            if self.ctx.dispatcher.has_child(job):  # it held a slot: the next job starts while the Event is written
-                self.ctx.kick(job.group)
+            self.ctx.dispatcher.release(job)  # the next job starts while the Event is written
             if await self._final_event(job, new):
                 self._final_known.add(job.meta.uid)  # else the clean-up pass below looks for it again
             self.ctx.enqueue("QuantumJob", job.key)  # clean up, TTL

@@ -108,7 +108,7 @@ def test_waiting_skips_cancelled_deleted_started_and_unidentified_jobs() -> None
     store = _store([_provider(None)], jobs, running=("started",))
     d = _dispatcher(store)
     assert [e.key for e in d.waiting(GROUP)] == [f"{NS}/ok"]
-    d.started.add(f"{NS}/ok")  # a solver Job was just created, not yet seen by the watch
+    d.claim(store.jobs[f"{NS}/ok"])  # a solver Job was just created, not yet seen by the watch
     assert d.waiting(GROUP) == []
 
 

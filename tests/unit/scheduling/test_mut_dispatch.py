@@ -60,7 +60,7 @@ def test_a_job_already_waiting_or_launched_is_not_placed_twice() -> None:
         for job in (store.groups[GROUP][f"{NS}/{name}"], parse_job(_job(name, second))):  # the store's, or an event's
             assert _keys(d.waiting(GROUP, job)) == [f"{NS}/a", f"{NS}/b", f"{NS}/c"]
     launched = store.put_job(_job("z", 0, state=None))
-    d.started.add(launched.key)
+    d.claim(launched)
     assert _keys(d.waiting(GROUP, launched)) == [f"{NS}/a", f"{NS}/b", f"{NS}/c"]
     assert d.position(GROUP, launched) is None
 
@@ -72,19 +72,19 @@ def test_positions_are_per_target_and_follow_the_queue() -> None:
     store.put("QuantumJob", _job("early", 0))  # queued ahead of everyone: the cached places move
     jobs = store.groups[GROUP]
     assert [d.position(GROUP, jobs[f"{NS}/{n}"]) for n in ("early", "a", "t", "c")] == [1, 2, 1, 3]
-    d.started.add(f"{NS}/early")  # launched: out of the queue, the rest move up
+    d.claim(jobs[f"{NS}/early"])  # launched: out of the queue, the rest move up
     assert [d.position(GROUP, jobs[f"{NS}/{n}"]) for n in ("early", "a", "c")] == [None, 1, 2]
 
 
 def test_a_job_no_longer_started_is_back_in_its_queue() -> None:
     store, d = _setup(_job("a", 1), _job("b", 2))
     jobs = store.groups[GROUP]
-    d.started.add(f"{NS}/a")
+    d.claim(jobs[f"{NS}/a"])
     assert d.position(GROUP, jobs[f"{NS}/b"]) == 1
-    d.started.discard(f"{NS}/a")  # its solver Job could not be created
-    assert f"{NS}/a" not in d.started
+    d.unclaim(jobs[f"{NS}/a"])  # its solver Job could not be created
+    assert not d.claimed(jobs[f"{NS}/a"])
     assert [d.position(GROUP, jobs[f"{NS}/{n}"]) for n in ("a", "b")] == [1, 2]
-    d.started.discard(f"{NS}/a")  # twice: no harm
+    d.unclaim(jobs[f"{NS}/a"])  # twice: no harm
     assert d.running(GROUP) == {}
 
 
@@ -124,6 +124,7 @@ def test_the_updated_queue_always_equals_one_rebuilt_from_scratch(seed: int) -> 
     rng = random.Random(seed)
     store, d = _setup(limit=rng.choice([None, 3]))
     names = [f"j{i}" for i in range(40)]
+    claims: set[str] = set()
     for step in range(400):
         name = rng.choice(names)
         key = f"{NS}/{name}"
@@ -139,14 +140,20 @@ def test_the_updated_queue_always_equals_one_rebuilt_from_scratch(seed: int) -> 
             if key in store.jobs:
                 store.remove("QuantumJob", store.jobs[key].body)
         elif action < 0.75:
-            d.started.add(key) if rng.random() < 0.5 else d.started.discard(key)
+            if rng.random() < 0.5:
+                d.claim(parse_job(_job(name, 0)))
+                claims.add(name)
+            else:
+                d.unclaim(parse_job(_job(name, 0)))
+                claims.discard(name)
         else:
             child = {"metadata": {"name": f"kuantum-id-{name}", "namespace": NS,
                                   "labels": {LABEL_JOB_ID: f"id-{name}"}}}
             store.put_child("Job", child, deleted=rng.random() < 0.5)
         if rng.random() < 0.3:
             fresh = Dispatcher(store, d.settings)
-            fresh.started = d.started
+            for claimed in claims:
+                fresh.claim(parse_job(_job(claimed, 0)))
             assert d.waiting(GROUP) == fresh.waiting(GROUP), f"step {step}"
             assert d.running(GROUP) == fresh.running(GROUP), f"step {step}"
             assert d.admitted(GROUP) == fresh.admitted(GROUP), f"step {step}"

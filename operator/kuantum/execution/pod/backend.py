@@ -84,14 +84,14 @@ class PodBackend:
             run.job, job_id, target, override.image or self.ctx.settings.solver_image,
             run.resolved.input_format, run.resolved.output_format, run.spec.timeoutSeconds,
             override.cpu or target.default_cpu, override.memory or target.default_memory, override.gpus)
-        self.ctx.dispatcher.started.add(run.job.key)
+        self.ctx.dispatcher.claim(run.job)
         try:
             await self.ctx.kube.create_secret(secret)
             await self.ctx.kube.create_job(batch_job)
         except BaseException:
             # Not known to exist (an API server going away mid-create): the job is not launched, so it goes back
             # to its queue and is admitted again (creates are idempotent), rather than being ExecutionLost.
-            self.ctx.dispatcher.started.discard(run.job.key)
+            self.ctx.dispatcher.unclaim(run.job)
             raise
         log.debug("job %s: created solver Job %s", run.job.key, batch_job["metadata"]["name"])
         return Observation()
@@ -240,7 +240,7 @@ class PodBackend:
         left_by_earlier = not job.submitted_to_provider and ended is not None \
             and seconds_between(ended, now_iso()) < RECENTLY_ENDED_SECONDS \
             and seconds_between(self.started_at, ended) < RECENTLY_ENDED_SECONDS
-        launched = status.id in self.ctx.store.batch_jobs or job.key in self.ctx.dispatcher.started \
+        launched = status.id in self.ctx.store.batch_jobs or self.ctx.dispatcher.claimed(job) \
             or status.id in self.stopping or left_by_earlier
         if uid not in self.cleaned and launched:
             await self.ctx.kube.delete_secret(namespace, builders.secret_name(status.id))
