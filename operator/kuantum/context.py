@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from .runtime.settings import Settings
@@ -19,5 +18,3 @@ class Context:
     settings: Settings
     dispatcher: Dispatcher
     storages: StorageRegistry
-    enqueue: Callable[[str, str], None]  # (kind, namespace/name)
-    enqueue_after: Callable[[str, str, float], None]

@@ -25,6 +25,7 @@ from .objects import PARSERS, JobObject, ProviderObject, WorkspaceObject
 from .runtime import metrics
 from .runtime.leader import LeaderElection
 from .runtime.lookup import jobs_of_workspace, providers_of_workspace
+from .runtime.result import Reconciler
 from .runtime.settings import Settings
 from .runtime.store import Store, key_of
 from .runtime.workqueue import HandlerError, Requeue, WorkQueue
@@ -77,10 +78,9 @@ class Controller:
         self.queue = WorkQueue(self._handle, workers=settings.workers, tenant_of=self._workspace_of_item,
                                reserved=settings.urgent_workers)
         self.ctx = Context(store=self.store, kube=self.kube, settings=settings, dispatcher=self.dispatcher,
-                           storages=StorageRegistry(self.kube), enqueue=self.enqueue,
-                           enqueue_after=self.enqueue_after)
+                           storages=StorageRegistry(self.kube))
         self.backends = Backends(self.ctx)
-        self.reconcilers = {"QuantumJob": JobReconciler(self.ctx, self.backends),
+        self.reconcilers: dict[str, Reconciler] = {"QuantumJob": JobReconciler(self.ctx, self.backends),
                             "QuantumWorkspace": WorkspaceReconciler(self.ctx),
                             "Provider": ProviderReconciler(self.ctx, self.backends)}
         self._tasks: list[asyncio.Task[None]] = []
@@ -105,14 +105,15 @@ class Controller:
         """A freed slot's next job: at the head of the urgent lane."""
         self.queue.add_first(f"QuantumJob|{key}", ahead=True)
 
-    def enqueue_after(self, kind: str, key: str, delay: float) -> None:
-        self.queue.add_after(f"{kind}|{key}", delay)
-
     async def _handle(self, item: str) -> None:
         kind, key = item.split("|", 1)
         try:
             with metrics.RECONCILE_SECONDS.labels(kind=kind).time():
-                await self.reconcilers[kind].reconcile(key)  # type: ignore[attr-defined]
+                result = await self.reconcilers[kind].reconcile(key)
+            if result.requeue_after is not None:
+                self.queue.add_after(item, result.requeue_after)
+            for woken_kind, woken in result.wake:
+                self.enqueue(woken_kind, woken)
         except ObjectGone as e:
             log.debug("%s %s: %s; nothing left to do", kind, key, e)  # deleted meanwhile: done, not an error
         except Conflict as e:

@@ -22,6 +22,7 @@ from kuantum.execution.providers.ionq import backend as ionq
 from kuantum.execution.registry import Backends
 from kuantum.jobs.reconciler import JobReconciler, job_id_for
 from kuantum.models.common import LABEL_JOB_ID
+from kuantum.runtime.result import Reconciler, Result
 from kuantum.runtime.settings import Settings
 from kuantum.runtime.store import Store
 from kuantum.runtime.timeutil import format_time
@@ -45,9 +46,10 @@ def _uid(name: str) -> str:
 
 @dataclass
 class Pass:
-    """What one reconcile did: the kube calls it made, in order."""
+    """What one reconcile did: the kube calls it made, in order, and what it asked of the work queue."""
 
     calls: list[Call]
+    result: Result
 
     def of(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
@@ -85,9 +87,7 @@ class World:
         """A new operator process: new slots, backends and reconciler (their memory is lost), the same cluster."""
         self.dispatcher = Dispatcher(self.store, self.settings, wake_first=self.enqueued.append)
         self.ctx = Context(store=self.store, kube=self.kube, settings=self.settings, dispatcher=self.dispatcher,
-                           storages=FakeStorageRegistry(self.kube, self.storage),
-                           enqueue=lambda kind, key: self.enqueued.append(key),
-                           enqueue_after=lambda kind, key, delay: self.enqueued_after.append((key, delay)))
+                           storages=FakeStorageRegistry(self.kube, self.storage))
         self.backends = Backends(self.ctx)
         self.remote = RemoteBackend(self.ctx, IONQ, make_api=self._make_api, translate=ionq.translate,
                                     default_credentials_key="apiKey")
@@ -188,8 +188,17 @@ class World:
         if poll_due:
             self.remote._poller.forget(f"{NS}/{name}")
         before = len(self.kube.calls)
-        await self.reconciler.reconcile(f"{NS}/{name}")
-        return Pass(self.kube.calls[before:])
+        result = await self.run(self.reconciler, f"{NS}/{name}")
+        return Pass(self.kube.calls[before:], result)
+
+    async def run(self, reconciler: Reconciler, key: str) -> Result:
+        """One reconcile of key, its result followed as the controller follows it: `enqueued_after` records when
+        the object asked to be looked at again, `enqueued` the other objects it woke (and the slots' kicks)."""
+        result = await reconciler.reconcile(key)
+        if result.requeue_after is not None:
+            self.enqueued_after.append((key, result.requeue_after))
+        self.enqueued.extend(woken for _, woken in result.wake)
+        return result
 
 
 def _events(p: Pass) -> list[str]:

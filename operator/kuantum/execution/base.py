@@ -50,6 +50,15 @@ class Observation:
     recheck_after: float | None = None
 
 
+@dataclass(frozen=True)
+class Cancellation:
+    """What a cancel did: done once nothing of the run is left running (the job is then Cancelled); else when
+    to look again (None: an event will come)."""
+
+    done: bool
+    recheck_after: float | None = None
+
+
 class Backend(Protocol):
     name: str
 
@@ -59,8 +68,9 @@ class Backend(Protocol):
     async def observe(self, run: Run) -> Observation:
         """The next lifecycle events of a launched job (Started, Completed, Failed, a submission note)."""
 
-    async def cancel(self, run: Run) -> bool:
-        """Stops the job's run; True once nothing of it runs any more (then the job is Cancelled)."""
+    async def cancel(self, run: Run) -> Cancellation:
+        """Stops the job's run; done once nothing of it runs any more (then the job is Cancelled)."""
 
-    async def cleanup(self, job: JobObject, status: QuantumJobStatus) -> None:
-        """Removes what the run left behind once the job is final or deleted (credentials). Idempotent."""
+    async def cleanup(self, job: JobObject, status: QuantumJobStatus) -> float | None:
+        """Removes what the run left behind once the job is final or deleted (credentials); idempotent. Returns
+        when to look again for what is kept a while (a solver Job kept for its logs), else None."""

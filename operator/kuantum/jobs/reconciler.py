@@ -15,7 +15,7 @@ from .. import accepted_spec
 from ..catalog import canonical_provider_id, targets_of
 from ..conditions import get_condition
 from ..context import Context
-from ..execution.base import Backend, Observation, Pending, Run
+from ..execution.base import Backend, Cancellation, Observation, Pending, Run
 from ..execution.pod.backend import parse_termination_message, usage_between
 from ..execution.registry import Backends
 from ..labels import label_value
@@ -32,6 +32,7 @@ from ..models.common import (
 from ..objects import JobObject, ProviderObject, job_id_for, parse_job
 from ..runtime import metrics
 from ..runtime.lookup import provider_for_job, workspace_deleting, workspace_of
+from ..runtime.result import Result, sooner
 from ..runtime.timeutil import month_of, now_iso, seconds_between
 from ..scheduling.usage import MonthlyUsage, jobs_quota_exceeded, monthly_usage, plan_limits, seconds_quota_exceeded
 from ..storage.blobs import StorageError, WorkspaceStorage, in_thread
@@ -76,17 +77,15 @@ class JobReconciler:
         self._final_known: set[str] = set()  # uids of final jobs whose final Event is known to exist
 
     # ------------------------------------------------------------------ entry point
-    async def reconcile(self, key: str) -> None:
+    async def reconcile(self, key: str) -> Result:
         job = self.ctx.store.jobs.get(key)
         if job is None:
-            return
+            return Result()
         status = job.status
         if job.meta.deleting:
-            await self._on_deletion(job, status)
-            return
+            return await self._on_deletion(job, status)
         if is_final(status.state):
-            await self._after_final(job, status)
-            return
+            return await self._after_final(job, status)
         job = await self._ensure_metadata(job)
         draft = Draft(job, status)
         spec = job.spec
@@ -100,7 +99,7 @@ class JobReconciler:
                 await self._waiting(draft, spec)
             else:
                 await self._running(draft, spec)
-        await self._flush(draft)
+        return (await self._flush(draft))[1]
 
     # ------------------------------------------------------------------ metadata
     async def _ensure_metadata(self, job: JobObject) -> JobObject:
@@ -292,7 +291,7 @@ class JobReconciler:
             return
         if spec.cancel and backend is not self.backends.pod and not draft.new.providerJobId:
             # Cancelled before the provider confirmed it: never send it (a recorded attempt is looked for first).
-            if await backend.cancel(run):
+            if self._cancelled(draft, await backend.cancel(run)):
                 draft.apply(Cancelled(now_iso()))
             return
         seen = await backend.observe(run)
@@ -300,7 +299,7 @@ class JobReconciler:
         if spec.cancel and not any(isinstance(e, Completed) for e in events):
             if self._cancellable(draft.new, spec, events):
                 # Before looking at a failure: stopping the run for the cancel makes it fail.
-                if await backend.cancel(run):
+                if self._cancelled(draft, await backend.cancel(run)):
                     begin = draft.new.beginExecutionTime or self.backends.pod.execution_began(run.job_id)
                     started = [e for e in events if not isinstance(e, Failed | Completed | Cancelled)]
                     draft.apply(*started, Cancelled(now_iso(), usage_between(begin, now_iso()) if begin else None))
@@ -309,6 +308,12 @@ class JobReconciler:
         draft.observe(Observation(tuple(events), seen.recheck_after))
 
     # ------------------------------------------------------------------ cancel
+    @staticmethod
+    def _cancelled(draft: Draft, outcome: Cancellation) -> bool:
+        if outcome.recheck_after is not None:
+            draft.recheck_after(outcome.recheck_after)
+        return outcome.done
+
     def _cancellable(self, status: QuantumJobStatus, spec: QuantumJobSpec, events: list[Event]) -> bool:
         """Waiting jobs always are; executing ones where the target can cancel while executing."""
         executing = status.state == JobState.EXECUTING or any(e.__class__.__name__ == "Started" for e in events)
@@ -321,8 +326,8 @@ class JobReconciler:
         message = f"target {spec.target} cannot cancel a job while it executes; the job runs to completion"
         draft.note("CancelRequested", True, "NotCancellableWhileExecuting", message, event=True, warning=True)
 
-    async def _stop(self, job: JobObject, status: QuantumJobStatus, spec: QuantumJobSpec | None) -> bool:
-        """Stops whatever runs the job, on every backend that may have it; True once nothing runs."""
+    async def _stop(self, job: JobObject, status: QuantumJobStatus, spec: QuantumJobSpec | None) -> Cancellation:
+        """Stops whatever runs the job, on every backend that may have it; done once nothing runs."""
         if spec is not None:
             try:
                 backend, run = await self._run_of(job, status, spec)
@@ -333,17 +338,17 @@ class JobReconciler:
         return await self.backends.pod.stop(job, str(status.id))
 
     # ------------------------------------------------------------------ final and deletion
-    async def _after_final(self, job: JobObject, status: QuantumJobStatus) -> None:
-        key = job.key
+    async def _after_final(self, job: JobObject, status: QuantumJobStatus) -> Result:
+        again: float | None = None
         if job.meta.uid not in self._final_known:
             if await self._announce_if_missed(job, status):
                 self._final_known.add(job.meta.uid)
             else:  # the API server was away: look again soon
-                self.ctx.enqueue_after("QuantumJob", key, MISSED_EVENT_RETRY_SECONDS)
+                again = MISSED_EVENT_RETRY_SECONDS
         if self.ctx.dispatcher.claimed(job):  # released at its final write, unless that write's answer was lost
             self.ctx.dispatcher.release(job)
         for backend in self.backends.all():
-            await backend.cleanup(job, status)
+            again = sooner(again, await backend.cleanup(job, status))
         ttl = job.spec.ttlSecondsAfterFinished if job.spec is not None else None
         if ttl is not None:
             finished = status.endExecutionTime or status.cancellationTime or now_iso()
@@ -351,7 +356,8 @@ class JobReconciler:
             if remaining <= 0:
                 await self.ctx.kube.delete_custom("QuantumJob", job.meta.namespace, job.meta.name)
             else:
-                self.ctx.enqueue_after("QuantumJob", key, remaining + 0.5)
+                again = sooner(again, remaining + 0.5)
+        return Result(again)
 
     async def _announce_if_missed(self, job: JobObject, status: QuantumJobStatus) -> bool:
         """A process killed between a job's final status write and its Event, or an API server that refused the
@@ -365,34 +371,38 @@ class JobReconciler:
             return False
         return str(status.state) in reasons or await self._final_event(job, status)
 
-    async def _on_deletion(self, job: JobObject, status: QuantumJobStatus) -> None:
+    async def _on_deletion(self, job: JobObject, status: QuantumJobStatus) -> Result:
         """Deleting a job cancels it first; the blobs stay (they are the user's data)."""
         meta = job.meta
         if FINALIZER not in meta.finalizers:
-            return
+            return Result()
+        result = Result()
         if not is_final(status.state) and status.state is not None:
-            if not await self._stop(job, status, job.spec):
-                return
-            job = await self._write(job, status, [Cancelled(now_iso())])
+            stopped = await self._stop(job, status, job.spec)
+            if not stopped.done:
+                return Result(stopped.recheck_after)
+            job, result = await self._write(job, status, [Cancelled(now_iso())])
             status = job.status
         for backend in self.backends.all():
-            await backend.cleanup(job, status)
+            await backend.cleanup(job, status)  # the job's deletion takes what is kept: nothing to look at later
         remaining = [f for f in meta.finalizers if f != FINALIZER]
         await self.ctx.kube.patch_meta("QuantumJob", meta.namespace, meta.name, {"metadata": {"finalizers": remaining}})
         self.ctx.dispatcher.release(job)  # a waiting job's deletion frees no slot: nothing more may start
         if status.id:
             self.ctx.store.forget_job_children(status.id)
         self._final_known.discard(job.meta.uid)
+        return result
 
     # ------------------------------------------------------------------ writing
-    async def _write(self, job: JobObject, status: QuantumJobStatus, events: list[Event]) -> JobObject:
+    async def _write(self, job: JobObject, status: QuantumJobStatus, events: list[Event]) -> tuple[JobObject, Result]:
         """Applies events through the state machine, writes the status once, and records Events."""
         draft = Draft(job, status)
         draft.apply(*events)
         return await self._flush(draft)
 
-    async def _flush(self, draft: Draft) -> JobObject:
-        """The reconcile's one status write (when anything changed), then its Events and follow-ups."""
+    async def _flush(self, draft: Draft) -> tuple[JobObject, Result]:
+        """The reconcile's one status write (when anything changed), then its Events; and when to look again:
+        at once for a job that just ended (its clean-up and TTL), else when the pass asked to."""
         new = draft.new
         if new.id is None and new.state is not None:
             new = new.model_copy(update={"id": draft.job.job_id})
@@ -401,9 +411,9 @@ class JobReconciler:
             await self._record_transition(job, draft.old, new)
         for reason, message, warning in draft.notices:
             await self.ctx.kube.event(job, reason, message, warning=warning)
-        if draft.recheck is not None and not is_final(new.state):
-            self.ctx.enqueue_after("QuantumJob", job.key, draft.recheck)
-        return job
+        if is_final(new.state):
+            return job, Result(0.0 if new.state != draft.old.state else None)
+        return job, Result(draft.recheck)
 
     async def _write_status(self, job: JobObject, old: QuantumJobStatus, new: QuantumJobStatus) -> JobObject:
         new = new.model_copy(update={"observedGeneration": job.meta.generation})
@@ -437,8 +447,7 @@ class JobReconciler:
         if is_final(state):
             self.ctx.dispatcher.release(job)  # the next job starts while the Event is written
             if await self._final_event(job, new):
-                self._final_known.add(job.meta.uid)  # else the clean-up pass below looks for it again
-            self.ctx.enqueue("QuantumJob", job.key)  # clean up, TTL
+                self._final_known.add(job.meta.uid)  # else the clean-up pass looks for it again
 
     async def _final_event(self, job: JobObject, status: QuantumJobStatus) -> bool:
         """The one Event of a job's final state (its reason is the state); False when it was not recorded."""

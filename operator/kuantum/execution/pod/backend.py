@@ -19,7 +19,7 @@ from kuantum.objects import JobObject, ProviderObject
 from kuantum.runtime.timeutil import now_iso, parse, seconds_between
 from kuantum.storage.blobs import INPUT_BLOB, OUTPUT_BLOB, container_name, in_thread
 
-from ..base import Observation, Run
+from ..base import Cancellation, Observation, Run
 from . import builders
 
 if TYPE_CHECKING:
@@ -199,15 +199,16 @@ class PodBackend:
         return not await self.ctx.kube.job_exists(namespace, builders.child_name(job_id))
 
     # ------------------------------------------------------------------ cancel and cleanup
-    async def cancel(self, run: Run) -> bool:
+    async def cancel(self, run: Run) -> Cancellation:
         return await self.stop(run.job, run.job_id)
 
     def execution_began(self, job_id: str) -> str | None:
         pods = self._pods(job_id)
         return _container_time(pods[-1], "startedAt") if pods else None
 
-    async def stop(self, job: JobObject, job_id: str) -> bool:
-        """Deletes the solver Job (its pod gets SIGTERM); True once no pod of the job is left running."""
+    async def stop(self, job: JobObject, job_id: str) -> Cancellation:
+        """Deletes the solver Job (its pod gets SIGTERM); done once no pod of the job is left running, else
+        looked at again shortly (a pod's end comes as a watch event, unless the watch is away)."""
         if self.ctx.dispatcher.has_child(job) and job_id not in self.stopping:
             self.stopping.add(job_id)
             await self.ctx.kube.delete_job(job.meta.namespace, builders.child_name(job_id))
@@ -223,14 +224,12 @@ class PodBackend:
             for pod in orphans:
                 self.pods_deleted.add(pod["metadata"]["name"])
                 await self.ctx.kube.delete_pod(job.meta.namespace, pod["metadata"]["name"])
-        if alive:
-            self.ctx.enqueue_after("QuantumJob", job.key, STOP_POLL_SECONDS)
-        return not alive
+        return Cancellation(not alive, STOP_POLL_SECONDS if alive else None)
 
-    async def cleanup(self, job: JobObject, status: QuantumJobStatus) -> None:
+    async def cleanup(self, job: JobObject, status: QuantumJobStatus) -> float | None:
         """The SAS Secret goes at once; the solver Job (and its pod) after child_retention_seconds, for logs."""
         if not status.id:
-            return
+            return None
         uid, namespace = job.meta.uid, job.meta.namespace
         ended = status.endExecutionTime or status.cancellationTime
         # Launched by this process, or maybe by an earlier one that died before deleting the Secret: it may have
@@ -246,13 +245,13 @@ class PodBackend:
             await self.ctx.kube.delete_secret(namespace, builders.secret_name(status.id))
         self.cleaned.add(uid)
         if status.id not in self.ctx.store.batch_jobs or job.meta.deleting:
-            return  # none left, or the QuantumJob's own deletion takes its children (owner references)
+            return None  # none left, or the QuantumJob's own deletion takes its children (owner references)
         kept = seconds_between(ended, now_iso()) if ended else float("inf")
         if kept < self.ctx.settings.child_retention_seconds:
-            self.ctx.enqueue_after("QuantumJob", job.key, self.ctx.settings.child_retention_seconds - kept + 0.5)
-            return
+            return self.ctx.settings.child_retention_seconds - kept + 0.5
         self.stopping.add(status.id)  # its pod's deletion is ours, not a failure
         await self.ctx.kube.delete_job(namespace, builders.child_name(status.id))
+        return None
 
 
 def _terminated(pod: dict[str, Any] | None) -> dict[str, Any]:

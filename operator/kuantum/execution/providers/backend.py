@@ -23,7 +23,7 @@ from kuantum.objects import JobObject, ProviderObject
 from kuantum.runtime.timeutil import now_iso, parse, seconds_between
 from kuantum.storage.blobs import OUTPUT_BLOB, container_name, in_thread
 
-from ..base import Observation, Pending, Run
+from ..base import Cancellation, Observation, Pending, Run
 from .api import (
     CredentialsRejected,
     Program,
@@ -95,7 +95,7 @@ class RemoteBackend:
         self._programs: dict[str, Program] = {}
         self._unsent: set[str] = set()  # attempts this process recorded and has not sent: no search needed
         self._probes: dict[str, tuple[float, str, Probe]] = {}  # Provider uid -> (when, Secret version, result)
-        self._poller = Poller(lambda key: ctx.enqueue("QuantumJob", key))
+        self._poller = Poller()
 
     # ------------------------------------------------------------------ submit
     async def submit(self, run: Run) -> Observation:
@@ -131,7 +131,8 @@ class RemoteBackend:
                 return await self._send(run, api)
             if self._poller.waiting(run.job.key):
                 # Reconciled before its poll is due (its own status write, a resync): the schedule decides.
-                return Observation(())
+                return Observation((), recheck_after=self._poller.due_in(run.job.key))
+            self._poller.forget(run.job.key)  # this reconcile is the poll
             remote = await api.get(run.status.providerJobId)
             return await self._follow(run, api, remote)
         except InvalidProgram as e:
@@ -171,13 +172,12 @@ class RemoteBackend:
         return self._poll_later(run, *events)
 
     def _poll_later(self, run: Run, *events: Event) -> Observation:
-        """The job's next status poll, on this provider's one timer (fast at first, then backing off)."""
-        self._poller.schedule(run.job.key, poll_interval(run.status))
-        return Observation(tuple(events))
+        """The job's next status poll (fast at first, then backing off)."""
+        return Observation(tuple(events), recheck_after=self._poller.schedule(run.job.key, poll_interval(run.status)))
 
     # ------------------------------------------------------------------ cancel and cleanup
-    async def cancel(self, run: Run) -> bool:
-        """Asks the provider to cancel; True once it has (or the job never reached it)."""
+    async def cancel(self, run: Run) -> Cancellation:
+        """Asks the provider to cancel; done once it has (or the job never reached it)."""
         try:
             api = await self._api(run)
             remote_id = run.status.providerJobId
@@ -189,14 +189,14 @@ class RemoteBackend:
         except (CredentialsRejected, RequestRejected) as e:
             log.warning("job %s: %s refused the cancel: %s", run.job.key, self.name, e.message)
         except ProviderUnavailable:
-            self.ctx.enqueue_after("QuantumJob", run.job.key, poll_interval(run.status))
-            return False
+            return Cancellation(False, poll_interval(run.status))
         self._forget(run.job_id)
-        return True
+        return Cancellation(True)
 
-    async def cleanup(self, job: JobObject, status: QuantumJobStatus) -> None:
+    async def cleanup(self, job: JobObject, status: QuantumJobStatus) -> float | None:
         if status.id:
             self._forget(status.id)
+        return None
 
     def _forget(self, job_id: str) -> None:
         self._programs.pop(job_id, None)
@@ -265,7 +265,6 @@ class RemoteBackend:
         return result
 
     async def aclose(self) -> None:
-        await self._poller.aclose()
         for api in self._clients.values():
             await api.aclose()
         self._clients.clear()
