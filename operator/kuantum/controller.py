@@ -79,7 +79,7 @@ class Controller:
                                reserved=settings.urgent_workers)
         self.ctx = Context(store=self.store, kube=self.kube, settings=settings, dispatcher=self.dispatcher,
                            storages=StorageRegistry(self.kube))
-        self.backends = Backends(self.ctx)
+        self.backends = Backends(self.store, self.kube, settings, self.dispatcher)
         self.reconcilers: dict[str, Reconciler] = {"QuantumJob": JobReconciler(self.ctx, self.backends),
                             "QuantumWorkspace": WorkspaceReconciler(self.ctx),
                             "Provider": ProviderReconciler(self.ctx, self.backends)}

@@ -20,8 +20,9 @@ from kuantum.context import Context
 from kuantum.execution.providers.backend import RemoteBackend
 from kuantum.execution.providers.ionq import backend as ionq
 from kuantum.execution.registry import Backends
-from kuantum.jobs.reconciler import JobReconciler, job_id_for
+from kuantum.jobs.reconciler import JobReconciler
 from kuantum.models.common import LABEL_JOB_ID
+from kuantum.objects import job_id_for
 from kuantum.runtime.result import Reconciler, Result
 from kuantum.runtime.settings import Settings
 from kuantum.runtime.store import Store
@@ -88,8 +89,8 @@ class World:
         self.dispatcher = Dispatcher(self.store, self.settings, wake_first=self.enqueued.append)
         self.ctx = Context(store=self.store, kube=self.kube, settings=self.settings, dispatcher=self.dispatcher,
                            storages=FakeStorageRegistry(self.kube, self.storage))
-        self.backends = Backends(self.ctx)
-        self.remote = RemoteBackend(self.ctx, IONQ, make_api=self._make_api, translate=ionq.translate,
+        self.backends = Backends(self.store, self.kube, self.settings, self.dispatcher)
+        self.remote = RemoteBackend(self.kube, IONQ, make_api=self._make_api, translate=ionq.translate,
                                     default_credentials_key="apiKey")
         self.backends._by_name[IONQ] = self.remote
         self.reconciler = JobReconciler(self.ctx, self.backends)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from kuantum.controller import Controller
-from kuantum.jobs.reconciler import job_id_for
 from kuantum.models.common import LABEL_JOB_ID
+from kuantum.objects import job_id_for
 from kuantum.runtime.settings import Settings
 from kubernetes import client
 

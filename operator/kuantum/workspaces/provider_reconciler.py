@@ -7,7 +7,7 @@ from collections import Counter
 from ..catalog import ALIASES, canonical_provider_id, targets_of
 from ..conditions import get_condition, remove_condition, set_condition
 from ..context import Context
-from ..execution.providers.backend import PROBE_SECONDS, Probe
+from ..execution.base import Probe
 from ..execution.registry import LOCAL, Backends
 from ..models import JobState, ProviderSpec, ProviderStatus, TargetStatus
 from ..models.provider import ProviderUsage
@@ -22,9 +22,9 @@ QUEUE_LISTED = 50
 
 
 class ProviderReconciler:
-    def __init__(self, ctx: Context, backends: Backends | None = None) -> None:
+    def __init__(self, ctx: Context, backends: Backends) -> None:
         self.ctx = ctx
-        self.backends = backends or Backends(ctx)
+        self.backends = backends
         self.writer = ThrottledStatusWriter(ctx, "Provider", min_interval=5.0)
 
     async def reconcile(self, key: str) -> Result:
@@ -35,8 +35,8 @@ class ProviderReconciler:
         new = old.model_copy(deep=True)
         now, generation = now_iso(), provider.meta.generation
         new.observedGeneration = generation
-        problem, probed = await self._problem(provider, new)
-        result = Result(PROBE_SECONDS if probed else None)  # a provider's answer is asked again a while later
+        problem, recheck = await self._problem(provider, new)
+        result = Result(recheck)  # a provider's answer stands a while, then it is asked again
         if problem is None:
             new.conditions = set_condition(new.conditions, "Ready", True, "Ready", "the provider's targets are listed",
                                            now, generation)
@@ -62,44 +62,44 @@ class ProviderReconciler:
         return result
 
     async def _problem(self, provider: ProviderObject, new: ProviderStatus
-                       ) -> tuple[tuple[str, str, bool] | None, bool]:
+                       ) -> tuple[tuple[str, str, bool] | None, float | None]:
         """(reason, message, permanent) when the Provider cannot serve jobs, else None (status filled in); and
-        whether the provider itself was asked."""
+        when to ask the provider itself again (None: it was not asked)."""
         meta, spec = provider.meta, provider.spec
         if spec is None:
-            return ("InvalidSpec", str(provider.spec_error), True), False
+            return ("InvalidSpec", str(provider.spec_error), True), None
         canonical = canonical_provider_id(spec.providerId)
         if canonical is None:
             known = ", ".join(sorted(ALIASES))
-            return ("UnknownProvider", f"unknown providerId {spec.providerId!r}; known ids: {known}", True), False
+            return ("UnknownProvider", f"unknown providerId {spec.providerId!r}; known ids: {known}", True), None
         new.providerId = canonical
         if workspace_of(self.ctx.store, meta.namespace, spec.workspace) is None:
             message = f"QuantumWorkspace {spec.workspace} does not exist in {meta.namespace}"
-            return ("WorkspaceNotFound", message, False), False
+            return ("WorkspaceNotFound", message, False), None
         primary = primary_provider(self.ctx.store, meta.namespace, spec.workspace, canonical)
         if primary is not None and primary.meta.uid != meta.uid:
             new.targets = []
             return ("DuplicateProvider",
                     f"provider {canonical} is already added to workspace {spec.workspace} by Provider "
                     f"{primary.meta.name}; a workspace has one billing plan per provider, so this "
-                    "Provider runs no jobs", True), False
-        probe = await self._probe(provider, spec, canonical, new)
+                    "Provider runs no jobs", True), None
+        probe, recheck = await self._probe(provider, spec, canonical, new)
         new.targets = self._targets(meta.namespace, spec, canonical, probe)
         new.usage = self._usage(meta.namespace, spec, canonical)
         if probe is not None and probe.credentials_reason is not None:
-            return (probe.credentials_reason, str(probe.message), False), True
-        return None, probe is not None
+            return (probe.credentials_reason, str(probe.message), False), recheck
+        return None, recheck
 
     async def _probe(self, provider: ProviderObject, spec: ProviderSpec, canonical: str, new: ProviderStatus
-                     ) -> Probe | None:
+                     ) -> tuple[Probe | None, float | None]:
         """A hardware provider's status endpoint, asked with the Provider's credentials (none when every
         target is emulated locally); the answer becomes CredentialsValid and the targets' availability."""
-        remote = self.backends.remote(canonical)
+        prober = self.backends.prober(canonical)
         emulated = {o.id for o in spec.targets if o.backend == LOCAL}
-        if remote is None or set(targets_of(canonical)) <= emulated:
+        if prober is None or set(targets_of(canonical)) <= emulated:
             new.conditions = remove_condition(new.conditions, "CredentialsValid")
-            return None
-        probe = await remote.probe(provider)
+            return None, None
+        probe = await prober.probe(provider)
         now, generation = now_iso(), provider.meta.generation
         if probe.credentials_reason is not None:
             new.conditions = set_condition(new.conditions, "CredentialsValid", False, probe.credentials_reason,
@@ -107,7 +107,7 @@ class ProviderReconciler:
         elif probe.availability is not None:
             new.conditions = set_condition(new.conditions, "CredentialsValid", True, "Accepted",
                                            f"{canonical} accepted the credentials", now, generation)
-        return probe
+        return probe, prober.probe_seconds
 
     def _targets(self, namespace: str, spec: ProviderSpec, canonical: str, probe: Probe | None
                  ) -> list[TargetStatus]:

@@ -8,7 +8,9 @@ import uuid
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from kuantum.jobs.reconciler import MUTABLE_FIELDS, immutable_part, job_id_for, parse_termination_message
+from kuantum.accepted_spec import MUTABLE_FIELDS, immutable_part
+from kuantum.execution.pod.backend import parse_termination_message
+from kuantum.objects import job_id_for, parse_job
 
 
 def test_job_id_is_a_deterministic_uuid_per_uid() -> None:
@@ -77,8 +79,6 @@ def test_parse_termination_message_finds_the_solver_line_after_any_log(code: str
 
 
 def test_a_client_chosen_id_is_the_job_id_lower_cased() -> None:
-    from kuantum.jobs.reconciler import job_id_of
-
     job = {"metadata": {"uid": "u-1"}, "spec": {"id": "0F8FAD5B-D9CB-469F-A165-70867728950E"}}
-    assert job_id_of(job) == "0f8fad5b-d9cb-469f-a165-70867728950e"
-    assert job_id_of({"metadata": {"uid": "u-1"}, "spec": {}}) == job_id_for("u-1")
+    assert parse_job(job).job_id == "0f8fad5b-d9cb-469f-a165-70867728950e"
+    assert parse_job({"metadata": {"uid": "u-1"}, "spec": {}}).job_id == job_id_for("u-1")

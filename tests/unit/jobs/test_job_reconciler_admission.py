@@ -16,10 +16,11 @@ from typing import Any
 
 import pytest
 from kuantum import accepted_spec
+from kuantum.accepted_spec import ANNOTATION as ACCEPTED_SPEC
 from kuantum.catalog import IONQ
 from kuantum.execution.pod import builders
-from kuantum.jobs.reconciler import ACCEPTED_SPEC, job_id_for
 from kuantum.models.common import FINALIZER, LABEL_JOB_ID, LABEL_PROVIDER, LABEL_TARGET, LABEL_WORKSPACE
+from kuantum.objects import job_id_for
 from kuantum.runtime.timeutil import now_iso
 from kuantum.storage.blobs import INPUT_BLOB, OUTPUT_BLOB, container_name
 

@@ -13,9 +13,8 @@ import gzip
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kuantum.jobs.statemachine import Cancelled, Completed, Event, Failed, Started, SubmitAttempted, Submitted
 from kuantum.models import JobState, QuantumJobStatus
@@ -23,7 +22,7 @@ from kuantum.objects import JobObject, ProviderObject
 from kuantum.runtime.timeutil import now_iso, parse, seconds_between
 from kuantum.storage.blobs import OUTPUT_BLOB, container_name, in_thread
 
-from ..base import Cancellation, Observation, Pending, Run
+from ..base import Cancellation, Observation, Pending, Probe, Run, SecretReader
 from .api import (
     CredentialsRejected,
     Program,
@@ -36,9 +35,6 @@ from .api import (
 )
 from .circuits import InvalidProgram
 from .poller import Poller
-
-if TYPE_CHECKING:
-    from kuantum.context import Context
 
 log = logging.getLogger("kuantum.backends.remote")
 DEFAULT_SHOTS = 100
@@ -70,22 +66,14 @@ def shots_of(params: dict[str, Any]) -> int:
     return value
 
 
-@dataclass(frozen=True)
-class Probe:
-    """What a provider's status endpoint said: availability per Azure target id (None: unknown), and a
-    credentials problem (reason, message) when the provider refused them or they are missing."""
-
-    availability: dict[str, str] | None
-    credentials_reason: str | None
-    message: str | None
-
-
 class RemoteBackend:
     """One provider's HTTP API; the provider module supplies the client and the translation."""
 
-    def __init__(self, ctx: Context, name: str, make_api: MakeApi, translate: Translate,
+    probe_seconds = PROBE_SECONDS
+
+    def __init__(self, secrets: SecretReader, name: str, make_api: MakeApi, translate: Translate,
                  default_credentials_key: str | None, reformat: Reformat | None = None) -> None:
-        self.ctx = ctx
+        self.secrets = secrets
         self.name = name
         self._make_api = make_api
         self._translate = translate
@@ -122,6 +110,9 @@ class RemoteBackend:
         self._unsent.discard(job_id)  # from here on the outcome may be unclear: search before sending again
         remote_id = await api.submit(program)
         return self._poll_later(run, Submitted(remote_id))
+
+    def sent(self, run: Run) -> bool:
+        return run.status.providerJobId is not None
 
     # ------------------------------------------------------------------ observe
     async def observe(self, run: Run) -> Observation:
@@ -225,7 +216,7 @@ class RemoteBackend:
         ref = provider.spec.credentialsSecretRef if provider.spec is not None else None
         if ref is None or not ref.name:
             raise CredentialsRejected(f"Provider {name} has no credentialsSecretRef")
-        secret = await self.ctx.kube.read_data_object("secret", namespace, ref.name)
+        secret = await self.secrets.read_data_object("secret", namespace, ref.name)
         if secret is None:
             raise Pending("CredentialsNotFound", f"Secret {ref.name} (credentials of Provider {name}) "
                                                  "does not exist")
