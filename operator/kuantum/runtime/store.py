@@ -1,4 +1,4 @@
-"""What the operator has seen of the cluster, fed by Kopf's watch events.
+"""What a program has seen of the cluster, fed by the informers (runtime/informer.py): the operator's, the gateway's.
 
 All truth lives in the API server; this is a cache of it, rebuilt from the initial listing after a
 restart. It also remembers the operator's own recent writes so a reconcile never acts on a body
