@@ -195,7 +195,7 @@ class Controller:
         """Level-based safety net: revisit what is not final. A job queued for its turn is revisited only every
         full_resync_rounds-th round: what moves it comes as a kick (a freed slot, a plan's change, every group
         below), its position from _refresh_queues, a change of its provider as an event (on_resource_event).
-        Before, 5,000 queued jobs cost ~170 reconciles a second that then did nothing."""
+        Revisited every round, 5,000 queued jobs would cost ~170 reconciles a second that do nothing."""
         self._resync_rounds += 1
         full = self._resync_rounds % self.settings.full_resync_rounds == 0
         for key, job in list(self.store.jobs.items()):

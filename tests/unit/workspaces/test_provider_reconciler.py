@@ -1,6 +1,5 @@
 """A target's availability changing reaches the jobs already queued for it at once: the provider reconciler,
-which writes the availability, hands them to the job reconciler (the resync no longer revisits queued jobs
-every round)."""
+which writes the availability, wakes them (the resync revisits queued jobs only every full round)."""
 
 from __future__ import annotations
 

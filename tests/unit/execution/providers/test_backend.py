@@ -1,8 +1,7 @@
-"""The remote backend's decisions that a mutation run of kuantum/execution/providers/backend.py found untested.
-
-Shots, a cancel that must first find an unclearly sent job, credentials under a custom Secret key, a client
-rebuilt (and the old one closed) when the Secret changes, and the availability probe's cache. Over the fakes
-of tests/support/job_world.py (its World), or a RemoteBackend of its own with a recording client.
+"""The remote backend (kuantum/execution/providers/backend.py): shots, a cancel that must first find an unclearly
+sent job, credentials under a custom Secret key, a client rebuilt (and the old one closed) when the Secret
+changes, the availability probe's cache, and when polling stops. Over the fakes of tests/support/job_world.py
+(its World), or a RemoteBackend of its own with a recording client.
 """
 
 from __future__ import annotations
