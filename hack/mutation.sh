@@ -67,11 +67,11 @@ tests_for() {
       "tests/unit/jobs/test_reconciler_ionq.py tests/unit/jobs/test_reconciler_lifecycle.py" \
       "tests/unit/jobs/test_reconciler_quantinuum.py tests/unit/execution/providers/test_poller.py" ;;
     # The solver image's QIO modules. test_annealing's timeout cases (a minute) are left to `make test`; the
-    # Runner's deadline logic is checked with a fake clock in test_mut_qio_common.py.
-    solvers.qio.problem) echo "tests/unit/solvers/test_mut_qio_problem.py tests/unit/solvers/test_problem.py" \
+    # Runner's deadline logic is checked with a fake clock in test_qio_common.py.
+    solvers.qio.problem) echo "tests/unit/solvers/test_problem.py" \
       "tests/unit/solvers/test_kernels.py" ;;
-    solvers.qio.quadratic) echo "tests/unit/solvers/test_mut_qio_quadratic.py tests/unit/solvers/test_lanes.py" ;;
-    solvers.qio.solvers.common) echo "tests/unit/solvers/test_mut_qio_common.py tests/unit/solvers/test_qio_solvers.py" \
+    solvers.qio.quadratic) echo "tests/unit/solvers/test_quadratic.py tests/unit/solvers/test_lanes.py" ;;
+    solvers.qio.solvers.common) echo "tests/unit/solvers/test_qio_common.py tests/unit/solvers/test_qio_solvers.py" \
       "$ANNEALING" ;;
     solvers.qio.solvers.sa) echo "tests/unit/solvers/test_qio_solvers.py $ANNEALING" ;;
     solvers.qio.run) echo "tests/unit/solvers/test_qio_solvers.py tests/unit/solvers/test_cli.py" ;;
