@@ -14,7 +14,7 @@ import kopf
 import pytest
 from kopf._core.engines.admission import _inject_handler_id
 from kuantum import webhooks
-from kuantum.webhooks import check_job, quantumjob_validator, watched
+from kuantum.webhooks import check_job, quantumjob_validator
 
 VALID: dict[str, Any] = {"workspace": "ws", "provider": "microsoft-qio", "target": "microsoft.simulatedannealing.cpu",
                          "input": {"inline": "{}"}}
@@ -61,23 +61,6 @@ def test_a_namespaced_operator_judges_only_its_own_namespaces() -> None:
     validate(spec=TWO_INPUTS, namespace="theirs", operation="CREATE")
     with pytest.raises(kopf.AdmissionError):
         quantumjob_validator([])(spec=TWO_INPUTS, namespace="anywhere", operation="CREATE")
-
-
-@pytest.mark.parametrize(("namespace", "patterns", "served"), [
-    ("team-a", [], True),
-    ("team-a", ["team-a"], True),
-    ("team-b", ["team-a"], False),
-    ("t-1234", ["!t-*,!bench-*"], False),  # `make demo`: all but the tests' and benchmarks' namespaces
-    ("bench-scale", ["!t-*,!bench-*"], False),
-    ("kuantum-demo", ["!t-*,!bench-*"], True),
-    ("ci-pr-7", ["ci-*,!ci-pr-7"], False),
-    ("ci-pr-8", ["ci-*,!ci-pr-7"], True),
-    ("other", ["ci-*,!ci-pr-7", "other"], True),  # served when any pattern serves it
-])
-def test_an_operator_serves_namespaces_as_kopf_matches_its_patterns(
-    namespace: str, patterns: list[str], served: bool
-) -> None:
-    assert watched(namespace, patterns) is served
 
 
 def test_an_operator_with_an_exclusion_pattern_judges_the_other_namespaces() -> None:

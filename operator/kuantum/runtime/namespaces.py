@@ -1,5 +1,6 @@
 """Which namespaces a program serves: `-n` values, each a namespace name or a pattern in Kopf's documented
-syntax (comma-separated globs with `*` and `?`, `!` excluding; a leading exclusion implies `*` first).
+syntax (comma-separated globs with `*` and `?`, `!` excluding; a leading exclusion implies `*` first). The
+informers list and watch by it, the webhook judges only the jobs of the namespaces served.
 
 Plain names are listed and watched one by one (what a namespaced Role allows); patterns need the cluster-wide
 list and watch, filtered here.
@@ -23,12 +24,12 @@ def match(namespace: str, pattern: str) -> bool:
     globs = [glob.strip() for glob in pattern.split(",")]
     if not globs or globs[0].startswith("!"):
         globs.insert(0, "*")
-    matches = first = fnmatch.fnmatch(namespace, globs[0])
+    matches = first = fnmatch.fnmatchcase(namespace, globs[0])
     for glob in globs[1:]:
         if glob.startswith("!"):
-            matches = matches and not fnmatch.fnmatch(namespace, glob.lstrip("!"))
+            matches = matches and not fnmatch.fnmatchcase(namespace, glob.lstrip("!"))
         else:
-            matches = matches or (first and fnmatch.fnmatch(namespace, glob))
+            matches = matches or (first and fnmatch.fnmatchcase(namespace, glob))
     return matches
 
 

@@ -30,3 +30,20 @@ def test_serves() -> None:
     assert serves([], "anything")
     assert serves(["a"], "a") and not serves(["a"], "b")
     assert serves(["!t-*"], "default") and not serves(["!t-*"], "t-1")
+
+
+@pytest.mark.parametrize(("namespace", "patterns", "served"), [
+    ("team-a", [], True),
+    ("team-a", ["team-a"], True),
+    ("team-b", ["team-a"], False),
+    ("t-1234", ["!t-*,!bench-*"], False),  # `make demo`: all but the tests' and benchmarks' namespaces
+    ("bench-scale", ["!t-*,!bench-*"], False),
+    ("kuantum-demo", ["!t-*,!bench-*"], True),
+    ("ci-pr-7", ["ci-*,!ci-pr-7"], False),
+    ("ci-pr-8", ["ci-*,!ci-pr-7"], True),
+    ("other", ["ci-*,!ci-pr-7", "other"], True),  # served when any pattern serves it
+])
+def test_an_operator_serves_namespaces_as_kopf_matches_its_patterns(
+    namespace: str, patterns: list[str], served: bool
+) -> None:
+    assert serves(patterns, namespace) is served
