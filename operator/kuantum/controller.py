@@ -85,8 +85,8 @@ class Controller:
                            storages=StorageRegistry(self.kube))
         self.backends = Backends(self.store, self.kube, settings, self.dispatcher)
         self.reconcilers: dict[str, Reconciler] = {"QuantumJob": JobReconciler(self.ctx, self.backends),
-                            "QuantumWorkspace": WorkspaceReconciler(self.ctx),
-                            "Provider": ProviderReconciler(self.ctx, self.backends)}
+                                                   "QuantumWorkspace": WorkspaceReconciler(self.ctx),
+                                                   "Provider": ProviderReconciler(self.ctx, self.backends)}
         self._tasks: list[asyncio.Task[None]] = []
         self._campaign: asyncio.Task[None] | None = None
         self._resync_rounds = 0
