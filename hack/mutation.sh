@@ -44,36 +44,34 @@ ANNEALING=$(printf 'tests/unit/solvers/test_annealing.py::%s ' test_instances_tr
 
 tests_for() {
   case "$1" in
-    jobs.statemachine) echo "tests/unit/jobs/test_statemachine.py tests/unit/jobs/test_mut_statemachine.py" ;;
-    scheduling.queues) echo "tests/unit/scheduling/test_queueing.py tests/unit/scheduling/test_dispatch.py" ;;
-    scheduling.admission) echo "tests/unit/scheduling/test_dispatch.py tests/unit/scheduling/test_mut_dispatch.py" ;;
+    jobs.statemachine) echo "tests/unit/jobs/test_statemachine.py" ;;
+    scheduling.queues) echo "tests/unit/scheduling/test_queues.py tests/unit/scheduling/test_admission.py" ;;
+    scheduling.admission) echo "tests/unit/scheduling/test_admission.py" ;;
     execution.pod.builders) echo "tests/unit/execution/pod/test_builders.py tests/unit/test_persisted_names.py" ;;
-    storage.blobs) echo "tests/unit/storage/test_storage.py tests/unit/test_persisted_names.py" ;;
+    storage.blobs) echo "tests/unit/storage/test_blobs.py tests/unit/test_persisted_names.py" ;;
     jobs.validation) echo "tests/unit/jobs/test_validation.py" ;;
     accepted_spec) echo "tests/unit/test_accepted_spec.py" ;;
     scheduling.usage) echo "tests/unit/scheduling/test_usage.py" ;;
     labels) echo "tests/unit/test_labels.py" ;;
-    execution.providers.http) echo "tests/unit/execution/providers/test_remote_http.py" ;;
-    execution.providers.circuits) echo "tests/unit/execution/providers/test_remote_circuits.py" \
-      "tests/unit/execution/providers/test_remote_qir.py" ;;
-    execution.providers.ionq.api) echo "tests/unit/execution/providers/ionq/test_mut_ionq.py" \
-      "tests/unit/execution/providers/ionq/test_ionq_api.py" ;;
-    execution.providers.quantinuum.api) echo "tests/unit/execution/providers/quantinuum/test_mut_quantinuum.py" \
-      "tests/unit/execution/providers/quantinuum/test_quantinuum_api.py" ;;
-    objects) echo "tests/unit/test_mut_objects.py tests/unit/test_objects.py tests/unit/runtime/test_store_groups.py" \
-      "tests/unit/scheduling/test_dispatch.py" ;;
-    execution.pod.backend) echo "tests/unit/execution/pod/test_mut_pod_backend.py" \
-      "tests/unit/jobs/test_job_reconciler_pod.py tests/unit/jobs/test_job_reconciler_lifecycle.py" \
-      "tests/unit/jobs/test_job_reconciler_admission.py" ;;
-    execution.providers.backend) echo "tests/unit/execution/providers/test_mut_remote_backend.py" \
-      "tests/unit/jobs/test_job_reconciler_ionq.py tests/unit/jobs/test_job_reconciler_lifecycle.py" \
-      "tests/unit/jobs/test_job_reconciler_quantinuum.py tests/unit/execution/providers/test_poller.py" ;;
+    execution.providers.http) echo "tests/unit/execution/providers/test_http.py" ;;
+    execution.providers.circuits) echo "tests/unit/execution/providers/test_circuits.py" \
+      "tests/unit/execution/providers/test_qir.py" ;;
+    execution.providers.ionq.api) echo "tests/unit/execution/providers/ionq/test_api.py" ;;
+    execution.providers.quantinuum.api) echo "tests/unit/execution/providers/quantinuum/test_api.py" ;;
+    objects) echo "tests/unit/test_objects.py tests/unit/runtime/test_store.py" \
+      "tests/unit/scheduling/test_admission.py" ;;
+    execution.pod.backend) echo "tests/unit/execution/pod/test_backend.py" \
+      "tests/unit/jobs/test_reconciler_pod.py tests/unit/jobs/test_reconciler_lifecycle.py" \
+      "tests/unit/jobs/test_reconciler_admission.py" ;;
+    execution.providers.backend) echo "tests/unit/execution/providers/test_backend.py" \
+      "tests/unit/jobs/test_reconciler_ionq.py tests/unit/jobs/test_reconciler_lifecycle.py" \
+      "tests/unit/jobs/test_reconciler_quantinuum.py tests/unit/execution/providers/test_poller.py" ;;
     # The solver image's QIO modules. test_annealing's timeout cases (a minute) are left to `make test`; the
-    # Runner's deadline logic is checked with a fake clock in test_mut_qio_common.py.
-    solvers.qio.problem) echo "tests/unit/solvers/test_mut_qio_problem.py tests/unit/solvers/test_problem.py" \
+    # Runner's deadline logic is checked with a fake clock in test_qio_common.py.
+    solvers.qio.problem) echo "tests/unit/solvers/test_problem.py" \
       "tests/unit/solvers/test_kernels.py" ;;
-    solvers.qio.quadratic) echo "tests/unit/solvers/test_mut_qio_quadratic.py tests/unit/solvers/test_lanes.py" ;;
-    solvers.qio.solvers.common) echo "tests/unit/solvers/test_mut_qio_common.py tests/unit/solvers/test_qio_solvers.py" \
+    solvers.qio.quadratic) echo "tests/unit/solvers/test_quadratic.py tests/unit/solvers/test_lanes.py" ;;
+    solvers.qio.solvers.common) echo "tests/unit/solvers/test_qio_common.py tests/unit/solvers/test_qio_solvers.py" \
       "$ANNEALING" ;;
     solvers.qio.solvers.sa) echo "tests/unit/solvers/test_qio_solvers.py $ANNEALING" ;;
     solvers.qio.run) echo "tests/unit/solvers/test_qio_solvers.py tests/unit/solvers/test_cli.py" ;;

@@ -1,9 +1,9 @@
 """The `kuantum.dev/accepted-spec` annotation: the immutable part of a job's spec as first accepted.
 
-It used to hold that part verbatim, inline input included, so an inline input over 256 KiB made
-the annotation too large and the API server refused every metadata write (the job never got a
-status). Now large values are kept as a digest, `{"sha256": ..., "size": ...}`: the inline input
-always, any other field whose JSON exceeds `LARGE_FIELD_BYTES`. The annotation stays small
+Large values are kept as a digest, `{"sha256": ..., "size": ...}`: the inline input always, any other
+field whose JSON exceeds `LARGE_FIELD_BYTES`. Held verbatim, an inline input over 256 KiB would make the
+annotation too large, and the API server refuses every metadata write of such an object (the job would
+never get a status). The annotation stays small
 whatever the spec, a changed value is still detected by its digest, and the accepted value itself
 is taken from the current spec as long as its digest still matches.
 
@@ -12,9 +12,9 @@ by its digest and the dotted paths of those listed under `"digested"`:
 
     {"digested":["input.inline"],"input":{"inline":{"sha256":"…","size":12}},"provider":"microsoft-qio",…}
 
-A spec with nothing digested encodes exactly as the old verbatim annotation, and annotations
-written by the old code (no `"digested"` key) decode and compare as before. `"digested"` cannot be
-a spec field: the CRD's structural schema prunes unknown top-level spec fields, so an old
+A spec with nothing digested encodes as a verbatim annotation, and an annotation without a
+`"digested"` key (written before digests existed: persisted data) decodes and compares as verbatim.
+`"digested"` cannot be a spec field: the CRD's structural schema prunes unknown top-level spec fields, so an old
 annotation never has it (a unit test keeps it out of the model).
 """
 

@@ -1,14 +1,15 @@
-"""Wires the store, the work queue and the reconcilers; fed by Kopf's watch events (see main.py)."""
+"""Wires the store, the work queue and the reconcilers; fed by the informers (runtime/informer.py)."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
 import signal
 from collections import Counter
-from typing import Any, cast
+from typing import Any
 
 import urllib3
 from kubernetes import client
@@ -23,8 +24,10 @@ from .models import JobState
 from .models.common import API_GROUP, API_VERSION, LABEL_JOB_ID
 from .objects import PARSERS, JobObject, ProviderObject, WorkspaceObject
 from .runtime import metrics
+from .runtime.informer import Informers, Resource
 from .runtime.leader import LeaderElection
 from .runtime.lookup import jobs_of_workspace, providers_of_workspace
+from .runtime.result import Reconciler
 from .runtime.settings import Settings
 from .runtime.store import Store, key_of
 from .runtime.workqueue import HandlerError, Requeue, WorkQueue
@@ -38,6 +41,8 @@ from .workspaces.workspace_reconciler import WorkspaceReconciler
 
 log = logging.getLogger("kuantum.controller")
 KINDS = {"quantumjobs": "QuantumJob", "quantumworkspaces": "QuantumWorkspace", "providers": "Provider"}
+# The solver Jobs and pods of jobs, by the label every one of them carries.
+CHILDREN = (Resource("Job", "batch", "v1", "jobs", LABEL_JOB_ID), Resource("Pod", "", "v1", "pods", LABEL_JOB_ID))
 
 
 def _api_message(e: ApiException) -> str:
@@ -73,20 +78,23 @@ class Controller:
         self.namespaces = namespaces or []
         self.store = Store()
         self.kube = Kube(api_client)
-        self.dispatcher = Dispatcher(self.store, settings)
+        self.dispatcher = Dispatcher(self.store, settings, wake_first=self._wake_first)
         self.queue = WorkQueue(self._handle, workers=settings.workers, tenant_of=self._workspace_of_item,
                                reserved=settings.urgent_workers)
         self.ctx = Context(store=self.store, kube=self.kube, settings=settings, dispatcher=self.dispatcher,
-                           storages=StorageRegistry(self.kube), enqueue=self.enqueue,
-                           enqueue_after=self.enqueue_after, enqueue_first=self.enqueue_first)
-        self.backends = Backends(self.ctx)
-        self.reconcilers = {"QuantumJob": JobReconciler(self.ctx, self.backends),
-                            "QuantumWorkspace": WorkspaceReconciler(self.ctx),
-                            "Provider": ProviderReconciler(self.ctx, self.backends)}
+                           storages=StorageRegistry(self.kube))
+        self.backends = Backends(self.store, self.kube, settings, self.dispatcher)
+        self.reconcilers: dict[str, Reconciler] = {"QuantumJob": JobReconciler(self.ctx, self.backends),
+                                                   "QuantumWorkspace": WorkspaceReconciler(self.ctx),
+                                                   "Provider": ProviderReconciler(self.ctx, self.backends)}
         self._tasks: list[asyncio.Task[None]] = []
         self._campaign: asyncio.Task[None] | None = None
         self._resync_rounds = 0
         self.election: LeaderElection | None = None
+        watched = [(Resource(kind, API_GROUP, API_VERSION, plural), functools.partial(self.on_resource_event, kind))
+                   for plural, kind in KINDS.items()]
+        children = [(resource, functools.partial(self.on_child_event, resource.kind)) for resource in CHILDREN]
+        self.informers = Informers(api_client, self.namespaces, [*watched, *children])
 
     # ----- queue -----
     def enqueue(self, kind: str, key: str) -> None:
@@ -101,18 +109,19 @@ class Controller:
             return f"{namespace}/{obj.workspace}"
         return key if kind == "QuantumWorkspace" else namespace
 
-    def enqueue_first(self, kind: str, key: str) -> None:
+    def _wake_first(self, key: str) -> None:
         """A freed slot's next job: at the head of the urgent lane."""
-        self.queue.add_first(f"{kind}|{key}", ahead=True)
-
-    def enqueue_after(self, kind: str, key: str, delay: float) -> None:
-        self.queue.add_after(f"{kind}|{key}", delay)
+        self.queue.add_first(f"QuantumJob|{key}", ahead=True)
 
     async def _handle(self, item: str) -> None:
         kind, key = item.split("|", 1)
         try:
             with metrics.RECONCILE_SECONDS.labels(kind=kind).time():
-                await self.reconcilers[kind].reconcile(key)  # type: ignore[attr-defined]
+                result = await self.reconcilers[kind].reconcile(key)
+            if result.requeue_after is not None:
+                self.queue.add_after(item, result.requeue_after)
+            for woken_kind, woken in result.wake:
+                self.enqueue(woken_kind, woken)
         except ObjectGone as e:
             log.debug("%s %s: %s; nothing left to do", kind, key, e)  # deleted meanwhile: done, not an error
         except Conflict as e:
@@ -132,9 +141,11 @@ class Controller:
 
     # ----- lifecycle -----
     async def start(self, election: LeaderElection | None = None) -> None:
-        """Loads the cluster's objects, then reconciles: at once, or (with an election) once this replica
-        leads. A standby keeps its store fed by the watches, so it takes over warm."""
-        await self._prime()
+        """Loads the cluster's objects (what exists is known before reconciling, so capacity is counted right after
+        a restart), then reconciles: at once, or (with an election) once this replica leads. A standby keeps its
+        store fed by the informers, so it takes over warm."""
+        self.informers.start()
+        await self.informers.wait_synced()
         self.election = election
         if election is None:
             await self._lead()
@@ -168,50 +179,8 @@ class Controller:
         await self._stop_reconciling()
         if self.election is not None:
             await self.election.release()
+        await self.informers.stop()
         await self.backends.aclose()
-
-    async def _prime(self) -> None:
-        """Loads what exists before reconciling, so capacity is counted right after a restart.
-
-        Plain namespace names are listed one by one (what a namespaced Role allows); Kopf namespace patterns
-        (globs with `*`/`?`, `!` exclusions, comma-separated) are listed cluster-wide and filtered with Kopf's
-        own matching, so the store holds exactly what Kopf's watches will feed it.
-        """
-        from kopf._cogs.structs.references import NamespaceName, match_namespace
-
-        custom = client.CustomObjectsApi(self.api_client)
-        batch, core = client.BatchV1Api(self.api_client), client.CoreV1Api(self.api_client)
-        patterns = list(self.namespaces)
-        globbed = any(any(c in p for c in "*?!,[") for p in patterns)
-        scopes: list[str | None] = [None] if globbed or not patterns else list(patterns)
-
-        def watched(obj: dict[str, Any]) -> bool:
-            if not globbed:
-                return True
-            ns = NamespaceName(str((obj.get("metadata") or {}).get("namespace") or ""))
-            return any(match_namespace(ns, p) for p in patterns)
-
-        for namespace in scopes:
-            for plural, kind in KINDS.items():
-                if namespace:
-                    listing = await asyncio.to_thread(custom.list_namespaced_custom_object, API_GROUP, API_VERSION,
-                                                      namespace, plural)
-                else:
-                    listing = await asyncio.to_thread(custom.list_cluster_custom_object, API_GROUP, API_VERSION, plural)
-                for item in cast(dict[str, Any], listing).get("items", []):
-                    if watched(item):
-                        self.store.put(kind, item)
-            if namespace:
-                jobs = await asyncio.to_thread(batch.list_namespaced_job, namespace, label_selector=LABEL_JOB_ID)
-                pods = await asyncio.to_thread(core.list_namespaced_pod, namespace, label_selector=LABEL_JOB_ID)
-            else:
-                jobs = await asyncio.to_thread(batch.list_job_for_all_namespaces, label_selector=LABEL_JOB_ID)
-                pods = await asyncio.to_thread(core.list_pod_for_all_namespaces, label_selector=LABEL_JOB_ID)
-            for kind, items in (("Job", jobs.items), ("Pod", pods.items)):
-                for item in items:
-                    child = self.api_client.sanitize_for_serialization(item)
-                    if watched(child):
-                        self.store.put_child(kind, child, deleted=False)
 
     @staticmethod
     async def _every(seconds: float, fn: Any) -> None:
@@ -226,14 +195,14 @@ class Controller:
         """Level-based safety net: revisit what is not final. A job queued for its turn is revisited only every
         full_resync_rounds-th round: what moves it comes as a kick (a freed slot, a plan's change, every group
         below), its position from _refresh_queues, a change of its provider as an event (on_resource_event).
-        Before, 5,000 queued jobs cost ~170 reconciles a second that then did nothing."""
+        Revisited every round, 5,000 queued jobs would cost ~170 reconciles a second that do nothing."""
         self._resync_rounds += 1
         full = self._resync_rounds % self.settings.full_resync_rounds == 0
         for key, job in list(self.store.jobs.items()):
             if not is_final(job.state) and (full or not self._queued_for_its_turn(job)):
                 self.enqueue("QuantumJob", key)
         for group in self.dispatcher.groups():
-            self.ctx.kick(group)  # a slot free for any reason is handed out within a round
+            self.dispatcher.kick(group)  # a slot free for any reason is handed out within a round
         for key in list(self.store.workspaces):
             self.enqueue("QuantumWorkspace", key)
         for key in list(self.store.providers):
@@ -269,7 +238,7 @@ class Controller:
         return job.state == JobState.WAITING and not _pending(job) and not job.meta.deleting \
             and not self.dispatcher.has_child(job)
 
-    # ----- events (from Kopf) -----
+    # ----- events (from the informers) -----
     def on_resource_event(self, kind: str, event_type: str | None, body: dict[str, Any]) -> None:
         previous = self.store.providers.get(key_of(body)) if kind == "Provider" else None
         if event_type == "DELETED":
@@ -282,10 +251,7 @@ class Controller:
             if event_type != "DELETED":
                 self.enqueue(kind, key)
             else:
-                held_slot = self.dispatcher.has_child(obj)
-                self.dispatcher.started.discard(key)
-                if held_slot:
-                    self.ctx.kick(obj.group)
+                self.dispatcher.release(obj)
             self.enqueue("QuantumWorkspace", f"{namespace}/{obj.workspace}")
             self._enqueue_providers(namespace, obj.workspace)
             return
@@ -304,7 +270,7 @@ class Controller:
         if provider_changed:
             for group in self.dispatcher.groups():
                 if group[:2] == (namespace, workspace):
-                    self.ctx.kick(group)  # a raised maxConcurrentJobs starts jobs now
+                    self.dispatcher.kick(group)  # a raised maxConcurrentJobs starts jobs now
 
     def on_child_event(self, kind: str, event_type: str | None, body: dict[str, Any]) -> None:
         self.store.put_child(kind, body, deleted=event_type == "DELETED")

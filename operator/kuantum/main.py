@@ -1,4 +1,10 @@
-"""Kopf registrations (the only place handlers are registered) and the `kuantum-operator` entry point."""
+"""Kopf registrations (the only place handlers are registered) and the `kuantum-operator` entry point.
+
+Kopf runs the process through its public API: startup and cleanup (the controller), a liveness probe (with the
+informers' state), the admission webhook and its server, its settings. It watches none of our resources: the
+informers do (runtime/informer.py), because a Kopf watch answered 404 ends Kopf's whole operator, which a
+just-restarted API server does for custom resources until its CRD informer has synced (see README).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,6 @@ import logging
 import os
 import re
 import socket
-import sys
-import threading
-import time
 import uuid
 from typing import Any
 
@@ -20,7 +23,7 @@ from prometheus_client import start_http_server
 
 from . import webhooks
 from .controller import Controller
-from .models.common import API_GROUP, API_VERSION, LABEL_JOB_ID
+from .models.common import API_GROUP, API_VERSION
 from .runtime import logconfig
 from .runtime.client import load_api_client
 from .runtime.leader import LeaderElection
@@ -28,8 +31,9 @@ from .runtime.settings import Settings
 
 log = logging.getLogger("kuantum")
 _state: dict[str, Any] = {}
-# After Kopf stopped because a watched resource answered 404, the process starts afresh this much later.
-RESTART_DELAY_SECONDS = 3
+# The namespaces to serve when Kopf's own command line runs this module (`kopf run -m kuantum.main`), which
+# never calls run(): one namespace name or pattern (runtime/namespaces.py).
+NAMESPACE_ENV = "KUANTUM_NAMESPACE"
 
 
 def _api_client() -> client.ApiClient:
@@ -46,7 +50,7 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=API_GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=API_GROUP, key="last-handled-configuration")
-    # A silently stalled watch must reconnect.
+    # Kopf's own watch (of CRDs, to notice new resources for the webhook) must reconnect when silently stalled.
     settings.watching.server_timeout = 60
     settings.watching.client_timeout = 90
     settings.watching.connect_timeout = 10
@@ -66,7 +70,7 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
                                                            certfile=certfile, pkeyfile=keyfile)
         settings.admission.managed = _state["webhook_name"]
     api_client = _api_client()
-    controller = Controller(api_client, Settings(), _state.get("namespaces"))
+    controller = Controller(api_client, Settings(), _namespaces())
     election = None
     if _state.get("leader_elect"):
         namespace, name = _state["leader_elect"]
@@ -85,30 +89,26 @@ async def cleanup(**_: Any) -> None:
         await controller.stop()
 
 
-def _forward(kind: str, child: bool = False) -> Any:
-    """A watch-event handler that hands the raw event to the controller's store and queue."""
-    async def handler(event: dict[str, Any], **_: Any) -> None:
-        controller: Controller | None = _state.get("controller")
-        if controller is None:
-            return
-        receive = controller.on_child_event if child else controller.on_resource_event
-        receive(kind, event.get("type"), event["object"])
-    return handler
+def _namespaces() -> list[str]:
+    """The -n values of run(), else $KUANTUM_NAMESPACE (Kopf's command line), else none: all namespaces."""
+    if "namespaces" in _state:
+        return list(_state["namespaces"])
+    return [os.environ[NAMESPACE_ENV]] if os.environ.get(NAMESPACE_ENV) else []
 
 
-kopf.on.event(API_GROUP, API_VERSION, "quantumjobs", id="quantumjob-events")(_forward("QuantumJob"))
-kopf.on.event(API_GROUP, API_VERSION, "quantumworkspaces", id="workspace-events")(_forward("QuantumWorkspace"))
-kopf.on.event(API_GROUP, API_VERSION, "providers", id="provider-events")(_forward("Provider"))
-_SOLVER_CHILDREN = {LABEL_JOB_ID: kopf.PRESENT}
-kopf.on.event("batch", "v1", "jobs", labels=_SOLVER_CHILDREN, id="solver-job-events")(_forward("Job", child=True))
-kopf.on.event("", "v1", "pods", labels=_SOLVER_CHILDREN, id="solver-pod-events")(_forward("Pod", child=True))
+@kopf.on.probe(id="watches")
+def watches(**_: Any) -> dict[str, Any]:
+    """The liveness endpoint's report: per informer, listed yet and its failures in a row (an API server away
+    is the cluster's problem, not a reason to restart the operator: this reports, it never fails)."""
+    controller: Controller | None = _state.get("controller")
+    return controller.informers.state() if controller is not None else {}
 
 
 def run(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="kuantum-operator", description="Run the Kuantum operator.")
     parser.add_argument("-n", "--namespace", action="append", default=[],
-                        help="watch only this namespace (repeatable); default: all namespaces. Kopf's namespace "
-                             "patterns work too: globs and comma-separated '!' exclusions in one argument, e.g. "
+                        help="watch only this namespace (repeatable); default: all namespaces. Namespace patterns "
+                             "(Kopf's syntax) work too: globs and comma-separated '!' exclusions in one argument, e.g. "
                              "-n '!t-*,!bench-*' (all but those); a namespace matching any -n is watched")
     parser.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, then $KUBECONFIG)")
     parser.add_argument("--liveness", default=os.environ.get("KUANTUM_LIVENESS", "http://0.0.0.0:8081/healthz"),
@@ -169,59 +169,9 @@ def run(argv: list[str] | None = None) -> None:
     if args.leader_elect:
         lease_namespace = args.leader_elect_namespace or (args.namespace[0] if args.namespace else "default")
         _state["leader_elect"] = (lease_namespace, args.leader_elect_name)
-    # Kopf ends the whole operator when a watch is answered 404. A kube-apiserver that has just (re)started
-    # does that for custom resources until its CRD informer has synced, and the operator must not need a
-    # supervisor to outlive an API server restart (make demo runs it without one); nor may it hang in
-    # Kopf's shutdown, as it did. All its state is in the API server: a fresh process resumes every job.
-    logging.getLogger("kopf._core.reactor.running").addHandler(RestartOnMissingResource())
-    try:
-        kopf.run(standalone=True, clusterwide=not args.namespace, namespaces=args.namespace,
-                 liveness_endpoint=args.liveness or None)
-    except Exception as e:
-        if not watched_resource_missing(e):
-            raise
-        restart(e)
-
-
-def watched_resource_missing(error: BaseException | None) -> bool:
-    """Kopf's error for an API answer 404 (kopf._cogs.clients.errors.APINotFoundError, a private name)."""
-    return error is not None and type(error).__module__.startswith("kopf.") and getattr(error, "status", None) == 404
-
-
-_restarting = threading.Lock()
-_requesting = threading.Lock()
-_restart_requested = threading.Event()
-
-
-def restart(error: BaseException) -> None:
-    """The same command again, in this process (exec), RESTART_DELAY_SECONDS after the error."""
-    if not _restarting.acquire(blocking=False):
-        with _restarting:  # another thread restarts it: wait for that (exec does not return)
-            return
-    try:
-        log.error("a watched resource is not served (404: %s); the operator starts again in %s s",
-                  error, RESTART_DELAY_SECONDS)
-        time.sleep(RESTART_DELAY_SECONDS)
-        for handler in logging.getLogger().handlers:
-            handler.flush()
-        os.execv(sys.executable, sys.orig_argv)
-    finally:
-        _restarting.release()
-
-
-class RestartOnMissingResource(logging.Handler):
-    """Sees Kopf's fatal error as Kopf logs it ("... multitasker has failed: 404 ...") and restarts the
-    operator from a thread of its own: Kopf's shutdown need not finish (it can hang on the way)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        error = record.exc_info[1] if record.exc_info else None
-        if not watched_resource_missing(error):
-            return
-        with _requesting:  # one restart thread, however many handlers or threads log the error
-            if _restart_requested.is_set():
-                return
-            _restart_requested.set()
-        threading.Thread(target=restart, args=(error,), name="kuantum-restart", daemon=True).start()
+    # Kopf serves the webhook and the probes and watches nothing of ours (the informers do): its namespace
+    # settings would only make it watch Namespaces for nothing.
+    kopf.run(standalone=True, clusterwide=True, liveness_endpoint=args.liveness or None)
 
 
 def _identity() -> str:

@@ -1,6 +1,6 @@
 """The watched objects as the operator uses them: parsed once, at the store boundary, into typed views.
 
-Kopf and the API server hand over dicts; everything past the store reads these views instead: typed
+The API server hands over dicts; everything past the store reads these views instead: typed
 metadata, the spec as the pydantic model (for a QuantumJob, the spec it runs with: the one first accepted
 plus today's mutable fields), the status as the model. A spec that does not parse is kept as `spec_error`
 (the reconciler reports it), never an exception in a reader. The raw body stays available for what must

@@ -7,7 +7,6 @@ with it the API server refuses them up front, and malformed specs are refused at
 from __future__ import annotations
 
 import datetime
-import fnmatch
 import ipaddress
 import tempfile
 from collections.abc import AsyncIterator, Callable, Collection
@@ -24,6 +23,7 @@ from pydantic import ValidationError
 from .accepted_spec import MUTABLE_FIELDS, changed_fields
 from .models import QuantumJobSpec
 from .objects import first_error
+from .runtime.namespaces import serves
 
 
 def check_job(operation: str, spec: dict[str, Any], old_spec: dict[str, Any] | None) -> None:
@@ -60,22 +60,6 @@ def spec_error(spec: dict[str, Any]) -> str | None:
     return None
 
 
-def watched(namespace: str, patterns: Collection[str]) -> bool:
-    """Whether an operator started with `-n PATTERN ...` serves a namespace, as Kopf decides it: all namespaces
-    without patterns; else any pattern matching, where a pattern is comma-separated globs, `!glob` excluding and
-    only exclusions meaning "all but"."""
-    if not patterns:
-        return True
-    for pattern in patterns:
-        globs = [glob.strip() for glob in pattern.split(",") if glob.strip()]
-        includes = [glob for glob in globs if not glob.startswith("!")]
-        excludes = [glob[1:] for glob in globs if glob.startswith("!")]
-        included = not includes or any(fnmatch.fnmatchcase(namespace, glob) for glob in includes)
-        if included and not any(fnmatch.fnmatchcase(namespace, glob) for glob in excludes):
-            return True
-    return False
-
-
 def quantumjob_validator(namespaces: Collection[str]) -> Callable[..., None]:
     """The validate handler for an operator watching namespaces (all when empty; Kopf's patterns too).
 
@@ -86,7 +70,7 @@ def quantumjob_validator(namespaces: Collection[str]) -> Callable[..., None]:
 
     def validate_quantumjob(*, spec: Any, namespace: str | None = None, **kwargs: Any) -> None:
         """Kopf passes the request's operation and, for updates, the old object as keyword arguments."""
-        if namespace and not watched(namespace, patterns):
+        if namespace and not serves(patterns, namespace):
             return  # (an object without its namespace filled in is judged: refusing is the safer error)
         old = kwargs.get("old")
         old_spec = dict(old.get("spec") or {}) if old else None

@@ -64,7 +64,7 @@ class FaultOperator(OperatorProcess):
 
     def start(self) -> FaultOperator:
         code = ("import logging\n"
-                "from kuantum import logconfig\n"
+                "from kuantum.runtime import logconfig\n"
                 "configure = logconfig.configure\n"
                 "def traced(*args, **kwargs):\n"
                 "    configure(*args, **kwargs)\n"

@@ -20,8 +20,10 @@ from kuantum.context import Context
 from kuantum.execution.providers.backend import RemoteBackend
 from kuantum.execution.providers.ionq import backend as ionq
 from kuantum.execution.registry import Backends
-from kuantum.jobs.reconciler import JobReconciler, job_id_for
+from kuantum.jobs.reconciler import JobReconciler
 from kuantum.models.common import LABEL_JOB_ID
+from kuantum.objects import job_id_for
+from kuantum.runtime.result import Reconciler, Result
 from kuantum.runtime.settings import Settings
 from kuantum.runtime.store import Store
 from kuantum.runtime.timeutil import format_time
@@ -45,9 +47,10 @@ def _uid(name: str) -> str:
 
 @dataclass
 class Pass:
-    """What one reconcile did: the kube calls it made, in order."""
+    """What one reconcile did: the kube calls it made, in order, and what it asked of the work queue."""
 
     calls: list[Call]
+    result: Result
 
     def of(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
@@ -72,13 +75,8 @@ class World:
         self.settings = Settings(solver_image=SOLVER_IMAGE, target_concurrency=4, sas_margin_seconds=3600,
                                  sas_default_seconds=24 * 3600)
         self.store = Store()
-        self.dispatcher = Dispatcher(self.store, self.settings)
         self.enqueued: list[str] = []
         self.enqueued_after: list[tuple[str, float]] = []
-        self.ctx = Context(store=self.store, kube=self.kube, settings=self.settings, dispatcher=self.dispatcher,
-                           storages=FakeStorageRegistry(self.kube, self.storage),
-                           enqueue=lambda kind, key: self.enqueued.append(key),
-                           enqueue_after=lambda kind, key, delay: self.enqueued_after.append((key, delay)))
         self.restart()
         self.kube.add_secret(NS, "storage", {"connectionString": "AccountName=devstoreaccount1;AccountKey=a2V5"})
         self._put("QuantumWorkspace", {
@@ -87,9 +85,12 @@ class World:
         self.add_provider("microsoft-qio", QIO, limits=qio_limits)
 
     def restart(self) -> None:
-        """A new operator process: new backends and reconciler (their memory is lost), the same cluster."""
-        self.backends = Backends(self.ctx)
-        self.remote = RemoteBackend(self.ctx, IONQ, make_api=self._make_api, translate=ionq.translate,
+        """A new operator process: new slots, backends and reconciler (their memory is lost), the same cluster."""
+        self.dispatcher = Dispatcher(self.store, self.settings, wake_first=self.enqueued.append)
+        self.ctx = Context(store=self.store, kube=self.kube, settings=self.settings, dispatcher=self.dispatcher,
+                           storages=FakeStorageRegistry(self.kube, self.storage))
+        self.backends = Backends(self.store, self.kube, self.settings, self.dispatcher)
+        self.remote = RemoteBackend(self.kube, IONQ, make_api=self._make_api, translate=ionq.translate,
                                     default_credentials_key="apiKey")
         self.backends._by_name[IONQ] = self.remote
         self.reconciler = JobReconciler(self.ctx, self.backends)
@@ -188,8 +189,17 @@ class World:
         if poll_due:
             self.remote._poller.forget(f"{NS}/{name}")
         before = len(self.kube.calls)
-        await self.reconciler.reconcile(f"{NS}/{name}")
-        return Pass(self.kube.calls[before:])
+        result = await self.run(self.reconciler, f"{NS}/{name}")
+        return Pass(self.kube.calls[before:], result)
+
+    async def run(self, reconciler: Reconciler, key: str) -> Result:
+        """One reconcile of key, its result followed as the controller follows it: `enqueued_after` records when
+        the object asked to be looked at again, `enqueued` the other objects it woke (and the slots' kicks)."""
+        result = await reconciler.reconcile(key)
+        if result.requeue_after is not None:
+            self.enqueued_after.append((key, result.requeue_after))
+        self.enqueued.extend(woken for _, woken in result.wake)
+        return result
 
 
 def _events(p: Pass) -> list[str]:

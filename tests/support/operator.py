@@ -84,5 +84,14 @@ def in_process(kubeconfig: str, namespace: str) -> Iterator[KopfRunner]:
 
     os.environ["KUBECONFIG"] = kubeconfig
     kube_config.KUBE_CONFIG_DEFAULT_LOCATION = kubeconfig  # Kopf's login reads the client's default path
-    with KopfRunner(["run", "--standalone", "-n", namespace, "-m", "kuantum.main"], timeout=60) as runner:
-        yield runner
+    # Kopf's command line does not call kuantum.main.run: the operator's informers take the namespace from here.
+    before = os.environ.get("KUANTUM_NAMESPACE")
+    os.environ["KUANTUM_NAMESPACE"] = namespace
+    try:
+        with KopfRunner(["run", "--standalone", "-n", namespace, "-m", "kuantum.main"], timeout=60) as runner:
+            yield runner
+    finally:
+        if before is None:
+            os.environ.pop("KUANTUM_NAMESPACE", None)
+        else:
+            os.environ["KUANTUM_NAMESPACE"] = before

@@ -1,4 +1,5 @@
-"""The accepted-spec annotation stays small whatever the input, and still detects changes (issue 12, item 1)."""
+"""The accepted-spec annotation stays small whatever the input, and still detects changes (issue 12, item 1); only
+cancel, ttlSecondsAfterFinished and tags are mutable."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from kuantum import accepted_spec as acc
+from kuantum.accepted_spec import MUTABLE_FIELDS, immutable_part
 from kuantum.models import QuantumJobSpec
 
 SMALL: dict[str, Any] = {
@@ -215,7 +217,7 @@ def test_changes_detected_like_the_plain_comparison(a: dict[str, Any], b: dict[s
     assert acc.changed_fields(acc.decode(acc.encode(a)), b) == plain
 
 
-# --- found by mutation testing (make mutation) -------------------------------------------------------
+# --- messages, the size limit, field names ------------------------------------------------------------
 
 def test_lost_values_are_named_in_a_message_that_reads_right() -> None:
     accepted = acc.decode(acc.encode(SMALL))
@@ -249,3 +251,20 @@ def test_any_immutable_field_is_kept_whatever_its_name(field: str) -> None:
     current = _with(spec, **{field: "v2"})
     assert acc.changed_fields(accepted, current) == [field]
     assert acc.accepted_spec(accepted, current)[field] == "v1"
+
+
+# --- the mutable fields ------------------------------------------------------------------------------------
+def test_immutable_part_drops_only_mutable_fields() -> None:
+    spec = {"workspace": "ws", "provider": "microsoft-qio", "target": "t", "input": {"inline": {}},
+            "inputParams": {"params": {"sweeps": 1}}, "priority": "High", "timeoutSeconds": 5,
+            "cancel": True, "ttlSecondsAfterFinished": 60, "tags": ["a"]}
+    part = immutable_part(spec)
+    assert set(MUTABLE_FIELDS) == {"cancel", "ttlSecondsAfterFinished", "tags"}
+    assert part == {k: v for k, v in spec.items() if k not in ("cancel", "ttlSecondsAfterFinished", "tags")}
+    assert "cancel" in spec, "the input is not modified"
+
+
+def test_changing_a_mutable_field_keeps_the_immutable_part() -> None:
+    spec = {"workspace": "ws", "target": "t", "cancel": False}
+    assert immutable_part(spec) == immutable_part({**spec, "cancel": True, "tags": ["x"]})
+    assert immutable_part(spec) != immutable_part({**spec, "target": "u"})

@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kuantum.accepted_spec import ANNOTATION as ACCEPTED_SPEC
+from kuantum.accepted_spec import MUTABLE_FIELDS, immutable_part
 from kuantum.execution.pod import builders
-from kuantum.jobs.reconciler import ACCEPTED_SPEC, MUTABLE_FIELDS, immutable_part, job_id_for
 from kuantum.models import common
+from kuantum.objects import job_id_for
 from kuantum.storage import blobs as storage
 
 MIGRATION = ("is persisted (in the API server or in blob storage) by released operators: changing it "

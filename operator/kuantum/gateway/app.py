@@ -1,4 +1,4 @@
-"""`kuantum-gateway`: the aiohttp application, its error handling, and the process (watches + server)."""
+"""`kuantum-gateway`: the aiohttp application, its error handling, and the process (informers + server)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import logging
 import signal
 import ssl
 import sys
-import threading
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -18,7 +17,7 @@ from kubernetes.client.rest import ApiException
 
 from ..runtime.client import ConfigError, KubeClient, load_api_client
 from .auth import Secrets
-from .cache import Cache, run_watches
+from .cache import Cache
 from .errors import ApiError, error_response
 from .routes import Gateway, Writer
 from .sas import StorageAccess
@@ -93,8 +92,7 @@ async def serve(args: argparse.Namespace) -> None:
     kube = KubeClient(api_client)
     cache = Cache(args.namespaces)
     secrets = Secrets(kube.secret_data)
-    stop = threading.Event()
-    watches = asyncio.create_task(run_watches(cache, kube, stop))
+    informers = cache.watch(api_client)
     app = build_app(new_gateway(cache, kube, secrets), args.max_body_bytes, args.timeout)
     runner = web.AppRunner(app, access_log=log if args.access_log else None, handle_signals=False)
     await runner.setup()
@@ -113,10 +111,8 @@ async def serve(args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, done.set)
     await done.wait()
     log.info("kuantum-gateway stopping")
-    stop.set()
-    watches.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await watches
+    with contextlib.suppress(Exception):
+        await informers.stop()
     await runner.cleanup()
     kube.close()
 

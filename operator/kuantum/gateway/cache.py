@@ -1,25 +1,27 @@
-"""Watch-fed, in-memory copies of QuantumJobs, Providers and QuantumWorkspaces: GETs never call the API server.
+"""The gateway's reads of QuantumJobs, Providers and QuantumWorkspaces: GETs never call the API server.
 
-`Cache` itself is plain data (unit tests fill it directly); `run_watches` keeps it current from
-list+watch streams. Objects written through the gateway are put in at once (`put`), so a client
-reading right after its own PUT sees the job before the watch event arrives.
+The objects live in the typed store the operator uses too (runtime/store.py), kept current by the same
+informers (runtime/informer.py: list + watch, 410 Gone -> relist, bounded reconnects). Reads hand out the
+objects' bodies, which the Azure mapping echoes. Objects written through the gateway are put in at once (`put`),
+so a client reading right after its own PUT sees the job before the watch event arrives.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import threading
 from collections.abc import Iterable
 from typing import Any
 
-from ..runtime.client import KubeClient
+from kubernetes import client
 
-log = logging.getLogger("kuantum.gateway.cache")
+from ..models.common import API_GROUP, API_VERSION
+from ..objects import Watched
+from ..runtime import namespaces as scope
+from ..runtime.informer import Handler, Informers, Resource
+from ..runtime.store import Store
 
 JOBS, PROVIDERS, WORKSPACES = "quantumjobs", "providers", "quantumworkspaces"
-KINDS = (JOBS, PROVIDERS, WORKSPACES)
-Key = tuple[str, str]  # (namespace, name)
+KINDS = {JOBS: "QuantumJob", PROVIDERS: "Provider", WORKSPACES: "QuantumWorkspace"}
 
 
 def job_id_of(job: dict[str, Any]) -> str | None:
@@ -28,123 +30,100 @@ def job_id_of(job: dict[str, Any]) -> str | None:
     return str(found).lower() if found else None
 
 
-def _version(obj: dict[str, Any]) -> int | None:
-    try:
-        return int(obj["metadata"]["resourceVersion"])
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-def _key(obj: dict[str, Any]) -> Key:
-    return obj["metadata"].get("namespace") or "", obj["metadata"]["name"]
+def _key(obj: dict[str, Any]) -> str:
+    return f"{obj['metadata'].get('namespace') or ''}/{obj['metadata']['name']}"
 
 
 class Cache:
     def __init__(self, namespaces: Iterable[str] | None = None) -> None:
-        self.namespaces = frozenset(namespaces or ())  # empty: all namespaces
-        self.objects: dict[str, dict[Key, dict[str, Any]]] = {kind: {} for kind in KINDS}
-        self._job_ids: dict[tuple[str, str], Key] = {}  # (namespace, job id) -> key
-        self._synced: dict[str, asyncio.Event] = {}
+        self.namespaces = tuple(namespaces or ())  # empty: all namespaces
+        self.store = Store()
+        self._ids: dict[tuple[str, str], str] = {}  # (namespace, job id) -> namespace/name
+        self._informers: Informers | None = None
+        self._filled_by_hand = False
+
+    def watch(self, api_client: client.ApiClient) -> Informers:
+        """Starts the informers that keep the cache current (one list + watch per kind and namespace)."""
+        self._informers = Informers(api_client, self.namespaces,
+                                    [(Resource(kind, API_GROUP, API_VERSION, plural), self.handler(plural))
+                                     for plural, kind in KINDS.items()])
+        self._informers.start()
+        return self._informers
+
+    def handler(self, plural: str) -> Handler:
+        """What an informer of that kind hands its events to."""
+        def handle(event_type: str, obj: dict[str, Any]) -> None:
+            if event_type == "DELETED":
+                self.remove(plural, obj)
+            else:
+                self.put(plural, obj)
+        return handle
 
     # ----- reads -----
     def workspace(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return self.objects[WORKSPACES].get((namespace, name))
+        found = self.store.workspaces.get(f"{namespace}/{name}")
+        return found.body if found is not None else None
 
     def job(self, namespace: str, workspace: str, job_id: str) -> dict[str, Any] | None:
-        key = self._job_ids.get((namespace, job_id.lower()))
-        job = self.objects[JOBS].get(key) if key else None
-        if job is None or (job.get("spec") or {}).get("workspace") != workspace:
+        key = self._ids.get((namespace, job_id.lower()))
+        found = self.store.jobs.get(key) if key else None
+        if found is None or found.raw_spec.get("workspace") != workspace:
             return None
-        return job
+        return found.body
 
     def owner_of(self, job_id: str) -> tuple[str, str] | None:
         """(namespace, workspace) of the job with this id, in any namespace served (rare: a scan)."""
         job_id = job_id.lower()
-        for (namespace, found), key in self._job_ids.items():
+        for (namespace, found), key in self._ids.items():
             if found == job_id:
-                return namespace, str((self.objects[JOBS][key].get("spec") or {}).get("workspace"))
+                return namespace, str(self.store.jobs[key].raw_spec.get("workspace"))
         return None
 
     def jobs(self, namespace: str, workspace: str) -> list[dict[str, Any]]:
-        return [j for (ns, _), j in self.objects[JOBS].items()
-                if ns == namespace and (j.get("spec") or {}).get("workspace") == workspace and job_id_of(j)]
+        return [j.body for j in self.store.jobs.values()
+                if j.meta.namespace == namespace and j.raw_spec.get("workspace") == workspace and job_id_of(j.body)]
 
     def providers(self, namespace: str, workspace: str) -> list[dict[str, Any]]:
-        return sorted((p for (ns, _), p in self.objects[PROVIDERS].items()
-                       if ns == namespace and (p.get("spec") or {}).get("workspace") == workspace),
+        return sorted((p.body for p in self.store.providers.values()
+                       if p.meta.namespace == namespace and (p.body.get("spec") or {}).get("workspace") == workspace),
                       key=lambda p: p["metadata"]["name"])
 
     def serves(self, namespace: str) -> bool:
-        return not self.namespaces or namespace in self.namespaces
+        return scope.serves(self.namespaces, namespace)
 
     # ----- writes -----
-    def put(self, kind: str, obj: dict[str, Any]) -> None:
+    def put(self, plural: str, obj: dict[str, Any]) -> None:
         """Adds or replaces obj, unless the copy held is newer (a write's answer can race its watch event)."""
-        key = _key(obj)
-        held = self.objects[kind].get(key)
-        if held is not None:
-            old, new = _version(held), _version(obj)
-            if old is not None and new is not None and new < old:
-                return
-        if kind == JOBS:
-            self._unindex(key)
-            job_id = job_id_of(obj)
-            if job_id:
-                self._job_ids[(key[0], job_id)] = key
-        self.objects[kind][key] = obj
+        table = self.store.table(KINDS[plural])
+        before = table.get(_key(obj))
+        held = self.store.put(KINDS[plural], obj)
+        if plural == JOBS:
+            self._index(before, held)
 
-    def remove(self, kind: str, obj: dict[str, Any]) -> None:
-        key = _key(obj)
-        if kind == JOBS:
-            self._unindex(key)
-        self.objects[kind].pop(key, None)
+    def remove(self, plural: str, obj: dict[str, Any]) -> None:
+        table = self.store.table(KINDS[plural])
+        before = table.get(_key(obj))
+        self.store.remove(KINDS[plural], obj)
+        if plural == JOBS:
+            self._index(before, table.get(_key(obj)))
 
-    def replace_all(self, kind: str, namespace: str | None, items: list[dict[str, Any]]) -> None:
-        """After a (re)list: exactly these objects (of that namespace, or of all)."""
-        for key in [k for k in self.objects[kind] if namespace is None or k[0] == namespace]:
-            self.remove(kind, self.objects[kind][key])
-        for item in items:
-            self.put(kind, item)
-
-    def _unindex(self, key: Key) -> None:
-        held = self.objects[JOBS].get(key)
-        job_id = job_id_of(held) if held else None
-        if job_id and self._job_ids.get((key[0], job_id)) == key:
-            del self._job_ids[(key[0], job_id)]
+    def _index(self, before: Watched | None, after: Watched | None) -> None:
+        if before is not None and (old := job_id_of(before.body)) \
+                and self._ids.get((before.meta.namespace, old)) == before.meta.key:
+            del self._ids[(before.meta.namespace, old)]
+        if after is not None and (new := job_id_of(after.body)):
+            self._ids[(after.meta.namespace, new)] = after.meta.key
 
     # ----- sync state -----
-    def synced_event(self, kind: str, namespace: str | None) -> asyncio.Event:
-        return self._synced.setdefault(f"{kind}/{namespace or '*'}", asyncio.Event())
-
-    def mark_all_synced(self) -> None:
-        """For tests and in-memory use: no watch will fill it."""
-        for kind in KINDS:
-            for ns in self.namespaces or {None}:
-                self.synced_event(kind, ns).set()
+    def mark_all_synced(self, synced: bool = True) -> None:
+        """For tests and in-memory use: no informer fills it."""
+        self._filled_by_hand = synced
 
     async def wait_synced(self, timeout: float) -> bool:
         """True once every kind was listed at least once."""
-        events = [self.synced_event(kind, ns) for kind in KINDS for ns in (self.namespaces or {None})]
-        if all(e.is_set() for e in events):  # the common case: no task, no timer per request
+        if self._filled_by_hand:
             return True
-        try:
-            await asyncio.wait_for(asyncio.gather(*(e.wait() for e in events)), timeout)
-        except TimeoutError:
+        if self._informers is None:
+            await asyncio.sleep(timeout)
             return False
-        return True
-
-
-async def run_watches(cache: Cache, kube: KubeClient, stop: threading.Event) -> None:
-    """Feeds the cache from one list+watch per kind (and namespace, when restricted) until cancelled."""
-    async def feed(kind: str, namespace: str | None) -> None:
-        async for event, payload in kube.list_and_watch(kind, namespace, stop):
-            if event == "SYNC":
-                cache.replace_all(kind, namespace, payload)
-                cache.synced_event(kind, namespace).set()
-            elif event == "DELETED":
-                cache.remove(kind, payload)
-            else:
-                cache.put(kind, payload)
-
-    namespaces: list[str | None] = [*sorted(cache.namespaces)] or [None]
-    await asyncio.gather(*(feed(kind, ns) for kind in KINDS for ns in namespaces))
+        return await self._informers.wait_synced(timeout)

@@ -14,12 +14,12 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from kubernetes import client, config, watch
+from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
 from ..models.common import API_GROUP, API_VERSION
@@ -28,7 +28,6 @@ from . import metrics
 log = logging.getLogger("kuantum.kubeclient")
 T = TypeVar("T")
 TIMEOUT = 30  # seconds per API call
-WATCH_SECONDS = 240  # a watch is re-opened this often, so a silently dead connection never lasts long
 SA_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 _loop: asyncio.AbstractEventLoop | None = None
@@ -84,7 +83,7 @@ class KubeClient:
 
     def __init__(self, api_client: client.ApiClient, workers: int = 16) -> None:
         self.api_client = api_client
-        # The urllib3 pool must hold a connection per thread (workers, plus one per watch), or they queue.
+        # The urllib3 pool must hold a connection per thread, or they queue (watches have clients of their own).
         api_client.rest_client.pool_manager.connection_pool_kw["maxsize"] = max(
             workers + 8, api_client.rest_client.pool_manager.connection_pool_kw.get("maxsize") or 1)
         self.custom = client.CustomObjectsApi(api_client)
@@ -158,50 +157,6 @@ class KubeClient:
                 return None
             raise
         return {k: base64.b64decode(v).decode("utf-8", "replace") for k, v in (secret.data or {}).items()}
-
-    # ----- watches -----
-    async def list_and_watch(self, plural: str, namespace: str | None,
-                             stop: threading.Event) -> AsyncIterator[tuple[str, Any]]:
-        """("SYNC", [items]) after each (re)list, then ("ADDED"|"MODIFIED"|"DELETED", obj); forever until stop."""
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        thread = threading.Thread(target=self._watch_thread, name=f"kuantum-watch-{plural}", daemon=True,
-                                  args=(plural, namespace, stop, lambda ev: loop.call_soon_threadsafe(
-                                      queue.put_nowait, ev)))
-        thread.start()
-        while not stop.is_set():
-            yield await queue.get()
-
-    def _watch_thread(self, plural: str, namespace: str | None, stop: threading.Event,
-                      emit: Callable[[tuple[str, Any]], Any]) -> None:
-        if namespace:
-            fn: Callable[..., Any] = self.custom.list_namespaced_custom_object
-            args: tuple[Any, ...] = (API_GROUP, API_VERSION, namespace, plural)
-        else:
-            fn, args = self.custom.list_cluster_custom_object, (API_GROUP, API_VERSION, plural)
-        while not stop.is_set():
-            try:
-                listing = fn(*args, _request_timeout=TIMEOUT)
-                emit(("SYNC", listing.get("items") or []))
-                version = listing["metadata"]["resourceVersion"]
-                while not stop.is_set():
-                    w = watch.Watch()
-                    for event in w.stream(fn, *args, resource_version=version, timeout_seconds=WATCH_SECONDS,
-                                          _request_timeout=WATCH_SECONDS + 30):
-                        if stop.is_set():
-                            w.stop()
-                            return
-                        if event["type"] == "ERROR":
-                            raise RuntimeError("watch expired")  # relist
-                        obj = event["object"]
-                        version = obj["metadata"]["resourceVersion"]
-                        if event["type"] != "BOOKMARK":
-                            emit((event["type"], obj))
-            except Exception as e:  # relist after any failure: the cache is rebuilt from a fresh list
-                log.warning("watch of %s in %s: %s; listing again", plural, namespace or "all namespaces",
-                            str(e).splitlines()[0][:200] if str(e) else type(e).__name__)
-                with contextlib.suppress(Exception):
-                    stop.wait(1.0)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,4 +1,4 @@
-"""What the operator has seen of the cluster, fed by Kopf's watch events.
+"""What a program has seen of the cluster, fed by the informers (runtime/informer.py): the operator's, the gateway's.
 
 All truth lives in the API server; this is a cache of it, rebuilt from the initial listing after a
 restart. It also remembers the operator's own recent writes so a reconcile never acts on a body
@@ -13,19 +13,11 @@ from typing import Any
 
 from ..models.common import LABEL_JOB_ID
 from ..objects import PARSERS, Group, JobObject, Meta, ProviderObject, Watched, WorkspaceObject, parse_job
+from .plain import without_managed_fields
 
 __all__ = ["Group", "Store", "group_of", "key_of", "queue_signature"]
 
 CHANGE_LOG = 256  # per group, the keys of its latest version moves (older ones: the queue is rebuilt)
-
-
-def without_managed_fields(body: dict[str, Any]) -> dict[str, Any]:
-    """The object without metadata.managedFields, which nothing here reads: about 40 % of a QuantumJob's memory
-    in the store (as controller-runtime's caches strip them). The caller's dict is left as it is (Kopf's)."""
-    meta = body.get("metadata")
-    if not isinstance(meta, dict) or "managedFields" not in meta:
-        return body
-    return {**body, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
 
 
 def key_of(obj: dict[str, Any] | Watched) -> str:

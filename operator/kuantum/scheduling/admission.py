@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..jobs.statemachine import is_final
@@ -20,8 +21,8 @@ def entry_of(job: JobObject) -> queueing.QueueEntry:
                                name=job.meta.name)
 
 
-class StartedSet(set[str]):
-    """Jobs whose solver Job was created (or is being created), until they are final. A change moves the
+class _Claims(set[str]):
+    """Jobs whose solver Job this process creates (or created), until they are final. A change moves the
     job's queue, so it invalidates the group's cached queue."""
 
     def __init__(self, store: Store) -> None:
@@ -79,17 +80,52 @@ def _order(entry: queueing.QueueEntry) -> tuple[int, str, str]:
 
 
 class Dispatcher:
-    def __init__(self, store: Store, settings: Settings) -> None:
+    """Admission, and the one owner of slots: which jobs hold one (claim, release) and the hand-over that
+    must follow a freed slot (kick: the jobs it admits are reconciled before the backlog)."""
+
+    def __init__(self, store: Store, settings: Settings, wake_first: Callable[[str], None] | None = None) -> None:
         self.store = store
         self.settings = settings
-        self.started = StartedSet(store)
+        self._claims = _Claims(store)
+        self._wake_first = wake_first or (lambda key: None)  # reconciles a job ahead of everything queued
         self._queues: dict[Group, _Queue] = {}
+
+    # ------------------------------------------------------------------ slots
+    def claim(self, job: JobObject) -> None:
+        """The job's launch begins (its solver Job is being created): it holds a slot from now on, before the
+        watch has shown its solver Job."""
+        self._claims.add(job.key)
+
+    def unclaim(self, job: JobObject) -> None:
+        """The launch did not happen: the job is back in its queue. No hand-over: it is itself the job the slot
+        admits, and it is retried with the work queue's backoff."""
+        self._claims.discard(job.key)
+
+    def claimed(self, job: JobObject) -> bool:
+        """Whether this process claimed a slot for the job and has not released it."""
+        return job.key in self._claims
+
+    def release(self, job: JobObject) -> None:
+        """The job holds no slot any more (it is final, or deleted): its claim goes and, where it was launched,
+        the jobs its freed slot admits are reconciled first."""
+        launched = self.has_child(job)
+        self._claims.discard(job.key)
+        if launched:
+            self.kick(job.group)
+
+    def kick(self, group: Group) -> None:
+        """Capacity may have freed in a queue: reconcile the jobs that may start now, before the backlog (a slot
+        must not wait behind thousands of new jobs' first reconciles)."""
+        for key in self.admitted(group):
+            self._wake_first(key)
 
     def has_child(self, job: JobObject) -> bool:
         """Whether the job was launched: a solver Job exists (or is being created), or it went to a provider."""
         job_id = job.status.id
-        return job.key in self.started or (job_id is not None and job_id in self.store.batch_jobs) \
+        return job.key in self._claims or (job_id is not None and job_id in self.store.batch_jobs) \
             or job.submitted_to_provider
+
+    # ------------------------------------------------------------------ queues
 
     def members(self, group: Group) -> list[JobObject]:
         return list(self.store.groups.get(group, {}).values())

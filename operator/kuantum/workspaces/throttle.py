@@ -24,14 +24,14 @@ class ThrottledStatusWriter:
         return 0.0 if last is None else max(0.0, self.min_interval - (time.monotonic() - last))
 
     async def write(self, obj: ProviderObject | WorkspaceObject, old: BaseModel, new: BaseModel,
-                    counters_only: bool) -> None:
-        """Writes new (a status model with .conditions) unless unchanged, or only counters changed too recently."""
+                    counters_only: bool) -> float | None:
+        """Writes new (a status model with .conditions) unless unchanged, or only counters changed too recently:
+        then returns when to write them (the object is reconciled again by then)."""
         if new == old:
-            return
+            return None
         key = obj.key
         if counters_only and (delay := self._wait_for(key)) > 0:
-            self.ctx.enqueue_after(self.kind, key, delay)
-            return
+            return delay
         patch = {"status": new.model_dump(mode="json", exclude_none=True)}
         updated = await self.ctx.kube.patch_status(self.kind, obj.meta.namespace, obj.meta.name, patch)
         self.ctx.store.put(self.kind, updated)
@@ -40,3 +40,4 @@ class ThrottledStatusWriter:
         after = get_condition(getattr(new, "conditions", []), "Ready")
         if after and (before is None or (before.status, before.reason) != (after.status, after.reason)):
             await self.ctx.kube.event(obj, after.reason, after.message, warning=after.status != "True")
+        return None

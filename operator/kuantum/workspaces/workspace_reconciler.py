@@ -15,6 +15,7 @@ from ..models.common import FINALIZER
 from ..models.workspace import WorkspaceProvider
 from ..objects import WorkspaceObject
 from ..runtime.lookup import jobs_of_workspace, providers_of_workspace, providers_with_id
+from ..runtime.result import Result
 from ..runtime.timeutil import now_iso
 from ..storage.blobs import StorageError
 from ..storage.registry import StorageNotConfigured
@@ -51,13 +52,12 @@ class WorkspaceReconciler:
         self.failures: Counter[str] = Counter()
         self.writer = ThrottledStatusWriter(ctx, "QuantumWorkspace", min_interval=10.0)
 
-    async def reconcile(self, key: str) -> None:
+    async def reconcile(self, key: str) -> Result:
         ws = self.ctx.store.workspaces.get(key)
         if ws is None:
-            return
+            return Result()
         if ws.meta.deleting:
-            await self._on_deletion(ws)
-            return
+            return await self._on_deletion(ws)
         ws = await self._ensure_finalizer(ws)
         old = ws.status
         new = old.model_copy(deep=True)
@@ -84,11 +84,11 @@ class WorkspaceReconciler:
         new.providers = self._providers(ws)
         new.jobCounts = self._job_counts(ws)
         new.observedGeneration = generation
-        await self._write(ws, old, new)
+        written = Result(await self._write(ws, old, new))
         if ready:
             self.failures.pop(key, None)
-        else:
-            self.ctx.enqueue_after("QuantumWorkspace", key, self._retry_delay(key, reason))
+            return written
+        return written.after(self._retry_delay(key, reason))
 
     def _retry_delay(self, key: str, reason: str) -> float:
         """When to look again at a workspace that is not ready: exponential backoff from 5 s, capped."""
@@ -107,10 +107,10 @@ class WorkspaceReconciler:
                          "resourceVersion": meta.resource_version or None}})
         return self.ctx.store.put_workspace(updated)
 
-    async def _on_deletion(self, ws: WorkspaceObject) -> None:
+    async def _on_deletion(self, ws: WorkspaceObject) -> Result:
         meta = ws.meta
         if FINALIZER not in meta.finalizers:
-            return
+            return Result()
         active = [job.key for job in jobs_of_workspace(self.ctx.store, meta.namespace, meta.name)
                   if not is_final(job.state)]
         if active:
@@ -124,13 +124,11 @@ class WorkspaceReconciler:
                 await self.ctx.kube.patch_status("QuantumWorkspace", meta.namespace, meta.name,
                                                  {"status": new.model_dump(mode="json", exclude_none=True)})
                 await self.ctx.kube.event(ws, "CancellingJobs", message, warning=True)
-            for key in active:
-                self.ctx.enqueue("QuantumJob", key)
-            self.ctx.enqueue_after("QuantumWorkspace", ws.key, 5.0)
-            return
+            return Result(5.0).waking("QuantumJob", active)
         remaining = [f for f in meta.finalizers if f != FINALIZER]
         await self.ctx.kube.patch_meta("QuantumWorkspace", meta.namespace, meta.name,
                                        {"metadata": {"finalizers": remaining}})
+        return Result()
 
     async def _ensure_qio_provider(self, ws: WorkspaceObject) -> None:
         """Microsoft QIO is added to every workspace, as in Azure Quantum."""
@@ -153,9 +151,10 @@ class WorkspaceReconciler:
                          for job in jobs_of_workspace(self.ctx.store, ws.meta.namespace, ws.meta.name))
         return dict(sorted(counts.items()))
 
-    async def _write(self, ws: WorkspaceObject, old: QuantumWorkspaceStatus, new: QuantumWorkspaceStatus) -> None:
+    async def _write(self, ws: WorkspaceObject, old: QuantumWorkspaceStatus, new: QuantumWorkspaceStatus
+                     ) -> float | None:
         counters_only = new.model_copy(update={"jobCounts": old.jobCounts}) == old
-        await self.writer.write(ws, old, new, counters_only=counters_only)
+        return await self.writer.write(ws, old, new, counters_only=counters_only)
 
 
 def _raw_provider_id(body: dict[str, Any]) -> str:

@@ -35,7 +35,7 @@ OUT = "http://127.0.0.1:10000/devstoreaccount1/job-x/outputData"
 
 def job(status: QuantumJobStatus | None, generation: int = 1, **metadata: Any) -> dict[str, Any]:
     """The object as the API server returns it; observedGeneration as the operator writes it (the job's
-    generation at the time of the write, see JobReconciler._write_status)."""
+    generation at the time of the write, see StatusWriter._write_status in jobs/status.py)."""
     obj: dict[str, Any] = {
         "apiVersion": "kuantum.dev/v1alpha1", "kind": "QuantumJob",
         "metadata": {"name": "j", "namespace": "ns", "generation": generation, **metadata},

@@ -1,4 +1,5 @@
-"""The job state machine: allowed transitions, what each writes into status, and invariants over any sequence."""
+"""The job state machine: allowed transitions, what each writes into status, invariants over any sequence, and
+its notes (queue positions, explaining conditions)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from kuantum.jobs.statemachine import (
     Event,
     Failed,
     InputUploaded,
+    Noted,
     QueueMoved,
     Started,
     SubmitAttempted,
@@ -421,3 +423,29 @@ def test_apply_never_changes_its_input() -> None:
                   Cancelled(T3)):
         apply(status, event, T2, 2)
         assert status.model_dump() == before
+
+
+# ---------------------------------------------------------------------------------------------- notes
+NOW = "2026-11-28T12:00:00Z"
+LATER = "2026-11-28T12:05:00Z"
+
+
+def test_a_waiting_job_gets_its_queue_position_and_others_none() -> None:
+    waiting = QuantumJobStatus(state=JobState.WAITING)
+    assert apply(waiting, QueueMoved(3), NOW).queuePosition == 3
+    placed = apply(waiting, QueueMoved(3), NOW)
+    assert apply(placed, QueueMoved(3), NOW) is placed  # no change, no write
+    executing = QuantumJobStatus(state=JobState.EXECUTING, queuePosition=2)
+    assert apply(executing, QueueMoved(5), NOW).queuePosition is None
+
+
+def test_a_note_is_set_once_and_changed_only_by_a_different_note() -> None:
+    status = QuantumJobStatus(state=JobState.WAITING)
+    reason = "".join(["Waiting", "ForCapacity"])  # as read back from JSON: not the same string object
+    noted = apply(status, Noted("Queued", True, "WaitingForCapacity", "2 jobs ahead"), NOW)
+    (queued,) = [c for c in noted.conditions if c.type == "Queued"]
+    assert (queued.status, queued.reason, queued.message) == ("True", "WaitingForCapacity", "2 jobs ahead")
+    again = apply(noted, Noted("Queued", True, reason, "2 jobs ahead"), LATER)
+    assert again is noted
+    moved = apply(noted, Noted("Queued", True, reason, "1 job ahead"), LATER)
+    assert [c.message for c in moved.conditions if c.type == "Queued"] == ["1 job ahead"]

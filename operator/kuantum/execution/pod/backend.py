@@ -8,7 +8,8 @@ the container (started, exited with a code and a termination message) becomes li
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from kuantum_solvers.formats.contract import parse_termination_message
 
@@ -17,14 +18,13 @@ from kuantum.jobs.statemachine import Completed, Event, Failed, Started
 from kuantum.models import JobState, QuantumJobStatus
 from kuantum.models.provider import TargetOverride
 from kuantum.objects import JobObject, ProviderObject
+from kuantum.runtime.settings import Settings
 from kuantum.runtime.timeutil import now_iso, parse, seconds_between
+from kuantum.runtime.writer import Kube
 from kuantum.storage.blobs import INPUT_BLOB, OUTPUT_BLOB, container_name, in_thread
 
-from ..base import Observation, Run
+from ..base import Cancellation, Observation, Run, Slots, usage_between
 from . import builders
-
-if TYPE_CHECKING:
-    from kuantum.context import Context
 
 log = logging.getLogger("kuantum.backends.pod")
 EMULATOR_TARGET = "kuantum.simulator"
@@ -42,17 +42,25 @@ def target_override(provider: ProviderObject, target: str) -> TargetOverride:
     return TargetOverride(id=target)
 
 
-def usage_between(begin: str | None, end: str | None) -> dict[str, float]:
-    if not begin or not end:
-        return {"executionSeconds": 0.0}
-    return {"executionSeconds": round(seconds_between(begin, end), 3)}
+class Children(Protocol):
+    """The store's view of the jobs' solver Jobs and pods (by job id), as the watches deliver them."""
+
+    @property
+    def batch_jobs(self) -> Mapping[str, dict[str, Any]]: ...
+    @property
+    def pods(self) -> Mapping[str, Mapping[str, dict[str, Any]]]: ...
+    @property
+    def deleted_pods(self) -> Mapping[str, int]: ...
 
 
 class PodBackend:
     name = "pod"
 
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
+    def __init__(self, children: Children, kube: Kube, settings: Settings, slots: Slots) -> None:
+        self.children = children
+        self.kube = kube
+        self.settings = settings
+        self.slots = slots
         self.stopping: set[str] = set()  # job ids whose solver Job we deleted
         self.cleaned: set[str] = set()  # uids whose SAS Secret is already deleted
         self.started_at = now_iso()
@@ -61,24 +69,24 @@ class PodBackend:
     # ------------------------------------------------------------------ submit
     async def submit(self, run: Run) -> Observation:
         job_id = run.job_id
-        valid = builders.sas_lifetime(run.spec.timeoutSeconds, self.ctx.settings)
+        valid = builders.sas_lifetime(run.spec.timeoutSeconds, self.settings)
         input_url = self._input_sas(run, valid)
         output_url = run.storage.sas_url(container_name(job_id), OUTPUT_BLOB, write=True, valid_for=valid)
         override = target_override(run.provider, run.spec.target)
         target = self._runnable_target(run.resolved.target)
         secret = builders.sas_secret(run.job, job_id, input_url, output_url, run.resolved.params)
         batch_job = builders.solver_job(
-            run.job, job_id, target, override.image or self.ctx.settings.solver_image,
+            run.job, job_id, target, override.image or self.settings.solver_image,
             run.resolved.input_format, run.resolved.output_format, run.spec.timeoutSeconds,
             override.cpu or target.default_cpu, override.memory or target.default_memory, override.gpus)
-        self.ctx.dispatcher.started.add(run.job.key)
+        self.slots.claim(run.job)
         try:
-            await self.ctx.kube.create_secret(secret)
-            await self.ctx.kube.create_job(batch_job)
+            await self.kube.create_secret(secret)
+            await self.kube.create_job(batch_job)
         except BaseException:
             # Not known to exist (an API server going away mid-create): the job is not launched, so it goes back
             # to its queue and is admitted again (creates are idempotent), rather than being ExecutionLost.
-            self.ctx.dispatcher.started.discard(run.job.key)
+            self.slots.unclaim(run.job)
             raise
         log.debug("job %s: created solver Job %s", run.job.key, batch_job["metadata"]["name"])
         return Observation()
@@ -99,7 +107,7 @@ class PodBackend:
 
     # ------------------------------------------------------------------ observe
     def _pods(self, job_id: str) -> list[dict[str, Any]]:
-        pods = list(self.ctx.store.pods.get(job_id, {}).values())
+        pods = list(self.children.pods.get(job_id, {}).values())
         return sorted(pods, key=lambda p: p["metadata"].get("creationTimestamp") or "")
 
     async def observe(self, run: Run) -> Observation:
@@ -122,7 +130,7 @@ class PodBackend:
             else:
                 events.append(Failed("PodDeleted", "the solver pod was deleted while the job was executing",
                                      usage=usage_between(begin, now_iso())))
-        elif (deadline := _job_condition(self.ctx.store.batch_jobs.get(job_id), "DeadlineExceeded")) is not None:
+        elif (deadline := _job_condition(self.children.batch_jobs.get(job_id), "DeadlineExceeded")) is not None:
             events.append(Failed("Timeout", f"the job ran longer than timeoutSeconds={run.spec.timeoutSeconds}: "
                                             f"{deadline}", usage=usage_between(begin, now_iso())))
         elif await self._execution_lost(run.namespace, job_id, pod):
@@ -164,7 +172,7 @@ class PodBackend:
         timeout = run.spec.timeoutSeconds
         if not timeout:
             return False
-        batch = self.ctx.store.batch_jobs.get(run.job_id) or {}
+        batch = self.children.batch_jobs.get(run.job_id) or {}
         starts = [begin, run.status.beginExecutionTime, (batch.get("status") or {}).get("startTime"),
                   (batch.get("metadata") or {}).get("creationTimestamp")]
         start = min((s for s in starts if s), key=lambda s: parse(s), default=None)
@@ -177,47 +185,46 @@ class PodBackend:
             return False
         if pod is not None:
             return bool(pod["metadata"].get("deletionTimestamp"))
-        return bool(self.ctx.store.deleted_pods.get(job_id))
+        return bool(self.children.deleted_pods.get(job_id))
 
     async def _execution_lost(self, namespace: str, job_id: str, pod: dict[str, Any] | None) -> bool:
         """Only after the API server confirms it: the store may not have seen the child yet."""
-        if pod is not None or job_id in self.ctx.store.batch_jobs:
+        if pod is not None or job_id in self.children.batch_jobs:
             return False
-        return not await self.ctx.kube.job_exists(namespace, builders.child_name(job_id))
+        return not await self.kube.job_exists(namespace, builders.child_name(job_id))
 
     # ------------------------------------------------------------------ cancel and cleanup
-    async def cancel(self, run: Run) -> bool:
+    async def cancel(self, run: Run) -> Cancellation:
         return await self.stop(run.job, run.job_id)
 
     def execution_began(self, job_id: str) -> str | None:
         pods = self._pods(job_id)
         return _container_time(pods[-1], "startedAt") if pods else None
 
-    async def stop(self, job: JobObject, job_id: str) -> bool:
-        """Deletes the solver Job (its pod gets SIGTERM); True once no pod of the job is left running."""
-        if self.ctx.dispatcher.has_child(job) and job_id not in self.stopping:
+    async def stop(self, job: JobObject, job_id: str) -> Cancellation:
+        """Deletes the solver Job (its pod gets SIGTERM); done once no pod of the job is left running, else
+        looked at again shortly (a pod's end comes as a watch event, unless the watch is away)."""
+        if self.slots.has_child(job) and job_id not in self.stopping:
             self.stopping.add(job_id)
-            await self.ctx.kube.delete_job(job.meta.namespace, builders.child_name(job_id))
+            await self.kube.delete_job(job.meta.namespace, builders.child_name(job_id))
         alive = [p for p in self._pods(job_id) if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
         orphans = [p for p in alive if not p["metadata"].get("deletionTimestamp")
                    and p["metadata"]["name"] not in self.pods_deleted]
-        if orphans and job_id not in self.ctx.store.batch_jobs \
-                and not await self.ctx.kube.job_exists(job.meta.namespace, builders.child_name(job_id)):
+        if orphans and job_id not in self.children.batch_jobs \
+                and not await self.kube.job_exists(job.meta.namespace, builders.child_name(job_id)):
             # Its solver Job is gone (deleted by a process killed right after): no one else stops these pods
             # soon, as the garbage collector lags after an API server restart. Only once the API server says
             # so: the store may not have seen the Job yet (a relist), and a pod deleted under a live Job is
             # replaced by the Job controller, a second run of the job.
             for pod in orphans:
                 self.pods_deleted.add(pod["metadata"]["name"])
-                await self.ctx.kube.delete_pod(job.meta.namespace, pod["metadata"]["name"])
-        if alive:
-            self.ctx.enqueue_after("QuantumJob", job.key, STOP_POLL_SECONDS)
-        return not alive
+                await self.kube.delete_pod(job.meta.namespace, pod["metadata"]["name"])
+        return Cancellation(not alive, STOP_POLL_SECONDS if alive else None)
 
-    async def cleanup(self, job: JobObject, status: QuantumJobStatus) -> None:
+    async def cleanup(self, job: JobObject, status: QuantumJobStatus) -> float | None:
         """The SAS Secret goes at once; the solver Job (and its pod) after child_retention_seconds, for logs."""
         if not status.id:
-            return
+            return None
         uid, namespace = job.meta.uid, job.meta.namespace
         ended = status.endExecutionTime or status.cancellationTime
         # Launched by this process, or maybe by an earlier one that died before deleting the Secret: it may have
@@ -227,19 +234,19 @@ class PodBackend:
         left_by_earlier = not job.submitted_to_provider and ended is not None \
             and seconds_between(ended, now_iso()) < RECENTLY_ENDED_SECONDS \
             and seconds_between(self.started_at, ended) < RECENTLY_ENDED_SECONDS
-        launched = status.id in self.ctx.store.batch_jobs or job.key in self.ctx.dispatcher.started \
+        launched = status.id in self.children.batch_jobs or self.slots.claimed(job) \
             or status.id in self.stopping or left_by_earlier
         if uid not in self.cleaned and launched:
-            await self.ctx.kube.delete_secret(namespace, builders.secret_name(status.id))
+            await self.kube.delete_secret(namespace, builders.secret_name(status.id))
         self.cleaned.add(uid)
-        if status.id not in self.ctx.store.batch_jobs or job.meta.deleting:
-            return  # none left, or the QuantumJob's own deletion takes its children (owner references)
+        if status.id not in self.children.batch_jobs or job.meta.deleting:
+            return None  # none left, or the QuantumJob's own deletion takes its children (owner references)
         kept = seconds_between(ended, now_iso()) if ended else float("inf")
-        if kept < self.ctx.settings.child_retention_seconds:
-            self.ctx.enqueue_after("QuantumJob", job.key, self.ctx.settings.child_retention_seconds - kept + 0.5)
-            return
+        if kept < self.settings.child_retention_seconds:
+            return self.settings.child_retention_seconds - kept + 0.5
         self.stopping.add(status.id)  # its pod's deletion is ours, not a failure
-        await self.ctx.kube.delete_job(namespace, builders.child_name(status.id))
+        await self.kube.delete_job(namespace, builders.child_name(status.id))
+        return None
 
 
 def _terminated(pod: dict[str, Any] | None) -> dict[str, Any]:

@@ -13,9 +13,8 @@ import gzip
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kuantum.jobs.statemachine import Cancelled, Completed, Event, Failed, Started, SubmitAttempted, Submitted
 from kuantum.models import JobState, QuantumJobStatus
@@ -23,7 +22,7 @@ from kuantum.objects import JobObject, ProviderObject
 from kuantum.runtime.timeutil import now_iso, parse, seconds_between
 from kuantum.storage.blobs import OUTPUT_BLOB, container_name, in_thread
 
-from ..base import Observation, Pending, Run
+from ..base import Cancellation, Observation, Pending, Probe, Run, SecretReader
 from .api import (
     CredentialsRejected,
     Program,
@@ -36,9 +35,6 @@ from .api import (
 )
 from .circuits import InvalidProgram
 from .poller import Poller
-
-if TYPE_CHECKING:
-    from kuantum.context import Context
 
 log = logging.getLogger("kuantum.backends.remote")
 DEFAULT_SHOTS = 100
@@ -70,22 +66,14 @@ def shots_of(params: dict[str, Any]) -> int:
     return value
 
 
-@dataclass(frozen=True)
-class Probe:
-    """What a provider's status endpoint said: availability per Azure target id (None: unknown), and a
-    credentials problem (reason, message) when the provider refused them or they are missing."""
-
-    availability: dict[str, str] | None
-    credentials_reason: str | None
-    message: str | None
-
-
 class RemoteBackend:
     """One provider's HTTP API; the provider module supplies the client and the translation."""
 
-    def __init__(self, ctx: Context, name: str, make_api: MakeApi, translate: Translate,
+    probe_seconds = PROBE_SECONDS
+
+    def __init__(self, secrets: SecretReader, name: str, make_api: MakeApi, translate: Translate,
                  default_credentials_key: str | None, reformat: Reformat | None = None) -> None:
-        self.ctx = ctx
+        self.secrets = secrets
         self.name = name
         self._make_api = make_api
         self._translate = translate
@@ -95,7 +83,7 @@ class RemoteBackend:
         self._programs: dict[str, Program] = {}
         self._unsent: set[str] = set()  # attempts this process recorded and has not sent: no search needed
         self._probes: dict[str, tuple[float, str, Probe]] = {}  # Provider uid -> (when, Secret version, result)
-        self._poller = Poller(lambda key: ctx.enqueue("QuantumJob", key))
+        self._poller = Poller()
 
     # ------------------------------------------------------------------ submit
     async def submit(self, run: Run) -> Observation:
@@ -123,6 +111,9 @@ class RemoteBackend:
         remote_id = await api.submit(program)
         return self._poll_later(run, Submitted(remote_id))
 
+    def sent(self, run: Run) -> bool:
+        return run.status.providerJobId is not None
+
     # ------------------------------------------------------------------ observe
     async def observe(self, run: Run) -> Observation:
         try:
@@ -131,7 +122,8 @@ class RemoteBackend:
                 return await self._send(run, api)
             if self._poller.waiting(run.job.key):
                 # Reconciled before its poll is due (its own status write, a resync): the schedule decides.
-                return Observation(())
+                return Observation((), recheck_after=self._poller.due_in(run.job.key))
+            self._poller.forget(run.job.key)  # this reconcile is the poll
             remote = await api.get(run.status.providerJobId)
             return await self._follow(run, api, remote)
         except InvalidProgram as e:
@@ -171,13 +163,12 @@ class RemoteBackend:
         return self._poll_later(run, *events)
 
     def _poll_later(self, run: Run, *events: Event) -> Observation:
-        """The job's next status poll, on this provider's one timer (fast at first, then backing off)."""
-        self._poller.schedule(run.job.key, poll_interval(run.status))
-        return Observation(tuple(events))
+        """The job's next status poll (fast at first, then backing off)."""
+        return Observation(tuple(events), recheck_after=self._poller.schedule(run.job.key, poll_interval(run.status)))
 
     # ------------------------------------------------------------------ cancel and cleanup
-    async def cancel(self, run: Run) -> bool:
-        """Asks the provider to cancel; True once it has (or the job never reached it)."""
+    async def cancel(self, run: Run) -> Cancellation:
+        """Asks the provider to cancel; done once it has (or the job never reached it)."""
         try:
             api = await self._api(run)
             remote_id = run.status.providerJobId
@@ -189,14 +180,14 @@ class RemoteBackend:
         except (CredentialsRejected, RequestRejected) as e:
             log.warning("job %s: %s refused the cancel: %s", run.job.key, self.name, e.message)
         except ProviderUnavailable:
-            self.ctx.enqueue_after("QuantumJob", run.job.key, poll_interval(run.status))
-            return False
+            return Cancellation(False, poll_interval(run.status))
         self._forget(run.job_id)
-        return True
+        return Cancellation(True)
 
-    async def cleanup(self, job: JobObject, status: QuantumJobStatus) -> None:
+    async def cleanup(self, job: JobObject, status: QuantumJobStatus) -> float | None:
         if status.id:
             self._forget(status.id)
+        return None
 
     def _forget(self, job_id: str) -> None:
         self._programs.pop(job_id, None)
@@ -225,7 +216,7 @@ class RemoteBackend:
         ref = provider.spec.credentialsSecretRef if provider.spec is not None else None
         if ref is None or not ref.name:
             raise CredentialsRejected(f"Provider {name} has no credentialsSecretRef")
-        secret = await self.ctx.kube.read_data_object("secret", namespace, ref.name)
+        secret = await self.secrets.read_data_object("secret", namespace, ref.name)
         if secret is None:
             raise Pending("CredentialsNotFound", f"Secret {ref.name} (credentials of Provider {name}) "
                                                  "does not exist")
@@ -265,7 +256,6 @@ class RemoteBackend:
         return result
 
     async def aclose(self) -> None:
-        await self._poller.aclose()
         for api in self._clients.values():
             await api.aclose()
         self._clients.clear()

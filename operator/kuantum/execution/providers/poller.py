@@ -1,61 +1,39 @@
-"""One timer per provider: the remote jobs due for a status poll, woken together.
+"""When each remote job's next status poll is due.
 
-A thousand remote jobs would otherwise hold a thousand timers; here each backend keeps one task that
-sleeps until the earliest due poll and then hands every due job to the work queue.
+The backend's Observation asks the work queue to look at the job again at that time (a timer of the queue, not
+a task per job); a reconcile before then (the job's own status write, a resync) does not ask the provider, and
+says how long is left.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import Callable
+import time
 
 
 class Poller:
-    def __init__(self, wake_job: Callable[[str], None]) -> None:
-        self._wake_job = wake_job
-        self._due: dict[str, float] = {}  # job key -> loop time of its next poll
-        self._changed = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+    def __init__(self) -> None:
+        self._due: dict[str, float] = {}  # job key -> monotonic time of its next poll
 
-    def schedule(self, key: str, delay: float) -> None:
-        """Polls key after delay (an earlier poll already scheduled wins)."""
-        loop = asyncio.get_running_loop()
-        due = loop.time() + max(0.0, delay)
-        if key in self._due and self._due[key] <= due:
-            return
-        self._due[key] = due
-        if self._task is None or self._task.done():
-            self._task = loop.create_task(self._run(), name="kuantum-poller")
-        self._changed.set()
+    def schedule(self, key: str, delay: float) -> float:
+        """Polls key after delay (an earlier poll already scheduled wins); returns the seconds until the poll."""
+        now = time.monotonic()
+        due = now + max(0.0, delay)
+        held = self._due.get(key)
+        if held is None or held <= now or due < held:  # a poll already due was this one's: it is replaced
+            self._due[key] = due
+        return self.due_in(key) or 0.0
+
+    def due_in(self, key: str) -> float | None:
+        """Seconds until key's poll (0 when due), None when none is scheduled."""
+        due = self._due.get(key)
+        return None if due is None else max(0.0, due - time.monotonic())
 
     def waiting(self, key: str) -> bool:
         """Whether key has a poll scheduled that is not due yet."""
-        due = self._due.get(key)
-        return due is not None and due > asyncio.get_running_loop().time()
+        return bool(self.due_in(key))
 
     def forget(self, key: str) -> None:
         self._due.pop(key, None)
 
     def __len__(self) -> int:
         return len(self._due)
-
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while self._due:
-            self._changed.clear()
-            wait = min(self._due.values()) - loop.time()
-            if wait > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), wait)
-                continue
-            now = loop.time()
-            for key in [k for k, due in self._due.items() if due <= now]:
-                del self._due[key]
-                self._wake_job(key)
-
-    async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task

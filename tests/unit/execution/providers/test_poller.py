@@ -1,4 +1,4 @@
-"""The remote backends' one poll timer per provider, and their poll schedule."""
+"""The remote backends' poll schedule: when each job's next status poll is due."""
 
 from __future__ import annotations
 
@@ -13,45 +13,43 @@ from kuantum.models import QuantumJobStatus
 from kuantum.runtime.timeutil import format_time
 
 
-async def test_due_jobs_are_woken_together_and_the_earliest_schedule_wins() -> None:
-    woken: list[str] = []
-    poller = Poller(woken.append)
-    poller.schedule("a", 0.05)
+def test_the_earliest_schedule_wins_and_each_schedule_says_when_its_poll_is_due() -> None:
+    poller = Poller()
+    assert poller.schedule("a", 0.05) == pytest.approx(0.05, abs=0.01)
     poller.schedule("b", 0.05)
     poller.schedule("c", 30.0)
-    poller.schedule("c", 0.01)  # earlier wins
-    poller.schedule("a", 30.0)  # later loses
-    for _ in range(200):
-        if len(woken) == 3:
-            break
-        await asyncio.sleep(0.01)
-    assert sorted(woken) == ["a", "b", "c"]
-    assert len(poller) == 0
-    poller.schedule("d", 30.0)
-    poller.forget("d")
-    await asyncio.sleep(0.05)
-    assert "d" not in woken
-    await poller.aclose()
+    assert poller.schedule("c", 0.01) == pytest.approx(0.01, abs=0.01)  # earlier wins
+    assert poller.schedule("a", 30.0) == pytest.approx(0.05, abs=0.01)  # later loses: the earlier poll stands
+    assert len(poller) == 3
+    poller.forget("a")
+    assert poller.due_in("a") is None and len(poller) == 2
 
 
-async def test_one_task_serves_every_job() -> None:
-    poller = Poller(lambda key: None)
+def test_a_poll_already_due_is_replaced_by_the_next_schedule() -> None:
+    poller = Poller()
+    poller.schedule("a", 0.0)
+    assert poller.due_in("a") == 0.0
+    assert poller.schedule("a", 30.0) == pytest.approx(30.0, abs=0.1)
+
+
+async def test_polls_hold_no_task_the_work_queue_looks_again() -> None:
+    """A thousand remote jobs cost a thousand due times; the Observation's recheck_after hands each to the
+    work queue's timers."""
+    before = len(asyncio.all_tasks())
+    poller = Poller()
     for i in range(100):
         poller.schedule(f"job-{i}", 60.0)
-    tasks = [t for t in asyncio.all_tasks() if t.get_name() == "kuantum-poller"]
-    assert len(tasks) == 1
-    await poller.aclose()
+    assert len(asyncio.all_tasks()) == before
 
 
-async def test_waiting_is_true_only_until_the_poll_is_due() -> None:
-    poller = Poller(lambda key: None)
+def test_waiting_is_true_only_until_the_poll_is_due() -> None:
+    poller = Poller()
     assert not poller.waiting("a")
     poller.schedule("a", 30.0)
     poller.schedule("b", 0.0)
     assert poller.waiting("a") and not poller.waiting("b")
     poller.forget("a")
     assert not poller.waiting("a")
-    await poller.aclose()
 
 
 def _polls(job_seconds: float, monkeypatch: pytest.MonkeyPatch) -> list[float]:

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kuantum.catalog import IONQ
-from kuantum.execution.base import Run
+from kuantum.execution.base import Run, SecretReader
 
 from ..api import Program, ProviderApi
 from ..backend import RemoteBackend, program_document, shots_of
 from ..circuits import InvalidProgram, ionq_circuit_to_ionq, qasm_to_ionq
 from ..qir import ionq_output, qir_to_ionq
 from .api import DEFAULT_ENDPOINT, IonQApi
-
-if TYPE_CHECKING:
-    from kuantum.context import Context
 
 CREDENTIALS_KEY = "apiKey"
 QIR = "qir.v1"
@@ -50,5 +47,5 @@ def reformat(results: bytes, program: Program, run: Run) -> bytes:
     return ionq_output(program.source, run.resolved.params, probabilities, program.shots, run.resolved.output_format)
 
 
-def backend(ctx: Context) -> RemoteBackend:
-    return RemoteBackend(ctx, IONQ, make_api, translate, CREDENTIALS_KEY, reformat)
+def backend(secrets: SecretReader) -> RemoteBackend:
+    return RemoteBackend(secrets, IONQ, make_api, translate, CREDENTIALS_KEY, reformat)

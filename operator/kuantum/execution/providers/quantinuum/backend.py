@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kuantum.catalog import QUANTINUUM
-from kuantum.execution.base import Run
+from kuantum.execution.base import Run, SecretReader
 
 from ..api import Program, ProviderApi
 from ..backend import RemoteBackend, program_document, shots_of
 from ..circuits import InvalidProgram, check_qasm, ionq_to_qasm
 from ..qir import qir_to_quantinuum, quantinuum_output
 from .api import DEFAULT_ENDPOINT, QuantinuumApi
-
-if TYPE_CHECKING:
-    from kuantum.context import Context
 
 QIR = "qir.v1"
 
@@ -48,5 +45,5 @@ def reformat(results: bytes, program: Program, run: Run) -> bytes:
     return quantinuum_output(program.source, run.resolved.params, json.loads(results), run.resolved.output_format)
 
 
-def backend(ctx: Context) -> RemoteBackend:
-    return RemoteBackend(ctx, QUANTINUUM, make_api, translate, None, reformat)
+def backend(secrets: SecretReader) -> RemoteBackend:
+    return RemoteBackend(secrets, QUANTINUUM, make_api, translate, None, reformat)

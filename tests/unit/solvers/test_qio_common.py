@@ -1,4 +1,4 @@
-"""The QIO solvers' shared driver (kuantum_solvers/qio/solvers/common.py), what a mutation run found untested.
+"""The QIO solvers' shared driver (kuantum_solvers/qio/solvers/common.py).
 
 The Runner on a fake clock (chunk sizes, the deadline counted from after the first chunk, progress at most once
 a second), the parameter-free driver's stopping rule, the automatic beta range by what it promises (flip

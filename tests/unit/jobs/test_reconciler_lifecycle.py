@@ -154,7 +154,7 @@ async def test_deleting_a_waiting_job_cancels_it_and_releases_the_finalizer() ->
     w = World(qio_limits={"maxConcurrentJobs": 1})
     p = await _delete_while_waiting(w)
     # The Secret delete (a 404 here) is for a job an earlier process may have begun to launch, in the first
-    # minutes after a start (see test_job_reconciler_pod.py).
+    # minutes after a start (see test_reconciler_pod.py).
     assert p.writes() == ["patch_status", "event", "delete_secret", "patch_meta"]
     assert _status_body(p.of("patch_status")[0])["state"] == "Cancelled"
     assert w.kube.get("QuantumJob", NS, "j") is None

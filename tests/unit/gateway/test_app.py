@@ -154,8 +154,9 @@ async def test_put_creates_the_job_named_by_its_id(env: Env) -> None:
 async def test_put_when_the_cache_lags_still_compares_with_the_api_server(env: Env) -> None:
     job_id = str(uuid.uuid4())
     assert (await env.call("PUT", f"/jobs/{job_id}", BODY))[0] == 201
-    env.cache.objects[JOBS].clear()
-    env.cache._job_ids.clear()
+    job = env.cache.job(NS, WS, job_id)
+    assert job is not None
+    env.cache.remove(JOBS, job)  # not seen yet by this replica's informer
     assert (await env.call("PUT", f"/jobs/{job_id}", BODY))[0] == 200
     assert (await env.call("PUT", f"/jobs/{job_id}", {**BODY, "name": "other"}))[0] == 409
 
@@ -305,7 +306,7 @@ async def test_provider_status_and_quotas(env: Env) -> None:
 async def test_requests_wait_for_the_first_list(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     from kuantum.gateway import routes
     monkeypatch.setattr(routes, "SYNC_WAIT", 0.05)
-    env.cache._synced.clear()
+    env.cache.mark_all_synced(False)
     status, err = await env.call("GET", "/jobs")
     assert status == 503 and err["error"]["code"] == "ServiceUnavailable"
     assert (await env.client.get("/readyz")).status == 503

@@ -278,7 +278,7 @@ def test_histogram_blob_sorts_states_and_refuses_bad_entries() -> None:
 
 
 def test_a_gate_without_an_ionq_equivalent_is_refused_naming_those_that_translate() -> None:
-    """Found by mutation testing: the list in the message is every translatable qelib1 name (not "CX")."""
+    """The list in the message is every translatable qelib1 name, as qelib1 spells them (cx, not "CX")."""
     with pytest.raises(InvalidProgram) as info:
         qasm_to_ionq(HEADER + "qreg q[2];\ncu3(0.1,0.2,0.3) q[0],q[1];\n")
     message = str(info.value)

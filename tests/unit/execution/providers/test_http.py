@@ -321,7 +321,7 @@ async def test_absolute_urls_are_used_as_given() -> None:
     await client.aclose()
 
 
-# --- found by mutation testing (make mutation) -------------------------------------------------------
+# --- scrubbed secrets, bounded errors, the default retry budget, Retry-After, redirects -----------------
 
 async def test_a_bare_key_echoed_without_its_scheme_is_scrubbed() -> None:
     echo = {"error": "Unauthorized", "message": f"key {KEY} was revoked"}

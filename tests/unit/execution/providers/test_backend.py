@@ -1,8 +1,7 @@
-"""The remote backend's decisions that a mutation run of kuantum/execution/providers/backend.py found untested.
-
-Shots, a cancel that must first find an unclearly sent job, credentials under a custom Secret key, a client
-rebuilt (and the old one closed) when the Secret changes, and the availability probe's cache. Over the fakes
-of tests/support/job_world.py (its World), or a RemoteBackend of its own with a recording client.
+"""The remote backend (kuantum/execution/providers/backend.py): shots, a cancel that must first find an unclearly
+sent job, credentials under a custom Secret key, a client rebuilt (and the old one closed) when the Secret
+changes, the availability probe's cache, and when polling stops. Over the fakes of tests/support/job_world.py
+(its World), or a RemoteBackend of its own with a recording client.
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ from typing import Any
 
 import pytest
 from kuantum.catalog import IONQ
+from kuantum.execution.base import Probe
 from kuantum.execution.providers import backend as remote
 from kuantum.execution.providers.api import ProviderUnavailable, RemoteState
 from kuantum.execution.providers.backend import CLOCK_SKEW, RemoteBackend, shots_of
@@ -92,7 +92,7 @@ class Harness:
         self.w = World()
         self.clients: list[RecordingApi] = []
         self.availability = {"ionq.simulator": "Available"}
-        self.backend = RemoteBackend(self.w.ctx, IONQ, make_api=self._make, translate=ionq.translate,
+        self.backend = RemoteBackend(self.w.kube, IONQ, make_api=self._make, translate=ionq.translate,
                                      default_credentials_key="apiKey")
         self.key = key
         self.set_secret("1", API_KEY)
@@ -111,7 +111,7 @@ class Harness:
             "metadata": {"name": "creds", "namespace": NS, "resourceVersion": version},
             "data": {self.key: base64.b64encode(value.encode()).decode()}}
 
-    async def probe(self, provider: ProviderObject | None = None) -> remote.Probe:
+    async def probe(self, provider: ProviderObject | None = None) -> Probe:
         return await self.backend.probe(provider or self.provider)
 
 
@@ -136,7 +136,7 @@ async def test_the_probe_is_asked_once_a_minute_and_again_when_the_secret_change
     monkeypatch.setattr(remote.time, "monotonic", lambda: clock[0])
     h = Harness()
     first = await h.probe()
-    assert first == remote.Probe({"ionq.simulator": "Available"}, None, None)
+    assert first == Probe({"ionq.simulator": "Available"}, None, None)
     clock[0] += remote.PROBE_SECONDS - 1
     assert await h.probe() == first
     assert sum(c.asked for c in h.clients) == 1, "cached within PROBE_SECONDS"

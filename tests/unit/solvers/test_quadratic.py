@@ -1,4 +1,4 @@
-"""Spin form and replica sets (kuantum_solvers/qio/quadratic.py): what a mutation run found untested.
+"""Spin form and replica sets (kuantum_solvers/qio/quadratic.py).
 
 When float32 kernels are exact (and so chosen) and when they are not, and population annealing's
 resampling, which must move a replica's whole state (spins, local fields, energy) and nothing else.

@@ -284,7 +284,6 @@ async def test_a_job_cancelled_after_a_restart_whose_solver_job_the_old_process_
     await w.reconcile("j")  # the old process deletes the solver Job ...
     assert w.status("j")["state"] == "Executing"
     w.restart()  # ... and is killed before it saw the pod stop
-    w.dispatcher.started.clear()
     w.store.forget_job_children(job_id)
     p = await w.reconcile("j")
     assert w.status("j")["state"] == "Cancelled"
@@ -301,7 +300,6 @@ async def test_a_cancelled_job_whose_solver_job_is_gone_has_its_orphaned_pod_del
     w.edit_spec("j", cancel=True)
     await w.reconcile("j")
     w.restart()
-    w.dispatcher.started.clear()
     w.store.batch_jobs.pop(job_id, None)  # the watch delivered the solver Job's deletion; its pod runs on
     p = await w.reconcile("j")
     assert [c.args for c in p.of("delete_pod")] == [{"namespace": NS, "name": f"kuantum-{job_id}-abcde"}]
@@ -321,7 +319,6 @@ async def test_a_pod_whose_solver_job_the_store_has_not_seen_yet_is_not_deleted(
     w = World()
     job_id = await _started_pod_job(w)
     w.restart()
-    w.dispatcher.started.clear()
     w.store.batch_jobs.pop(job_id, None)  # not relisted yet; the API server still has it
     w.edit_spec("j", cancel=True)
     p = await w.reconcile("j")
@@ -349,7 +346,6 @@ async def test_a_job_whose_launch_a_killed_process_left_half_done_loses_its_secr
     job_id = w.job_id("j")
     assert (NS, builders.secret_name(job_id)) in w.kube.secrets
     w.restart()
-    w.dispatcher.started.clear()
     w.edit_spec("j", cancel=True)
     await w.reconcile("j")
     assert w.status("j")["state"] == "Cancelled"
@@ -400,7 +396,6 @@ async def test_final_job_after_a_restart_still_deletes_its_sas_secret() -> None:
     w.deliver_children()
     w.pod("j", "Failed", started=_hours_ago(0.1), finished=_hours_ago(0.05), message='{"code": "X", "message": "y"}')
     await w.reconcile("j")
-    w.restart()
-    w.dispatcher.started.clear()  # the new process knows only what the watch lists
+    w.restart()  # the new process knows only what the watch lists
     p = await w.reconcile("j")
     assert p.of("delete_secret")

@@ -29,12 +29,12 @@ def test_positions_and_slots_follow_the_store_and_only_queue_changes_invalidate(
     version = store.group_versions[group]
     store.put("QuantumJob", _job("a", 3, queuePosition=1))  # a new position: the queue did not move
     assert store.group_versions[group] == version
-    dispatcher.started.add("ns/a")  # a solver Job is being created for a
+    dispatcher.claim(store.jobs["ns/a"])  # a solver Job is being created for a
     assert store.group_versions[group] > version
     assert [e.key for e in dispatcher.waiting(group)] == ["ns/b"] and dispatcher.running(group) == {"t": 1}
     assert dispatcher.position(group, store.jobs["ns/b"]) == 1
     store.put("QuantumJob", _job("a", 4, state="Succeeded"))
-    dispatcher.started.discard("ns/a")
+    dispatcher.release(store.jobs["ns/a"])
     assert dispatcher.running(group) == {}
     store.remove("QuantumJob", b)
     assert dispatcher.waiting(group) == [] and dispatcher.members(group) == [store.jobs["ns/a"]]

@@ -29,7 +29,7 @@ SHOT_LISTS = b'{"c": ["00", "11", "11", "00"]}'
 class QuantinuumWorld(World):
     def restart(self) -> None:
         super().restart()
-        self.quantinuum = RemoteBackend(self.ctx, QUANTINUUM, make_api=self._make_api,
+        self.quantinuum = RemoteBackend(self.kube, QUANTINUUM, make_api=self._make_api,
                                         translate=quantinuum.translate, default_credentials_key=None,
                                         reformat=quantinuum.reformat)
         self.backends._by_name[QUANTINUUM] = self.quantinuum

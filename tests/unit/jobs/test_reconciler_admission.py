@@ -16,10 +16,11 @@ from typing import Any
 
 import pytest
 from kuantum import accepted_spec
+from kuantum.accepted_spec import ANNOTATION as ACCEPTED_SPEC
 from kuantum.catalog import IONQ
 from kuantum.execution.pod import builders
-from kuantum.jobs.reconciler import ACCEPTED_SPEC, job_id_for
 from kuantum.models.common import FINALIZER, LABEL_JOB_ID, LABEL_PROVIDER, LABEL_TARGET, LABEL_WORKSPACE
+from kuantum.objects import job_id_for
 from kuantum.runtime.timeutil import now_iso
 from kuantum.storage.blobs import INPUT_BLOB, OUTPUT_BLOB, container_name
 
@@ -43,7 +44,7 @@ from tests.support.job_world import (
 async def test_new_qio_job_gets_metadata_then_one_status_write_and_a_gzip_upload() -> None:
     w = World(qio_limits={"maxConcurrentJobs": 1})
     w.qio_job("other", status={"id": "id-other", "state": "Executing", "creationTime": now_iso()})
-    w.dispatcher.started.add(f"{NS}/other")  # the only slot is taken: this pass stops at the queue
+    w.dispatcher.claim(w.store.jobs[f"{NS}/other"])  # the only slot is taken: this pass stops at the queue
     spec: dict[str, Any] = {"provider": "microsoft-qio", "target": SA, "input": {"inline": QIO_INPUT},
             "inputParams": {"params": {"sweeps": 10}}, "tags": ["a"], "cancel": False}
     w.add_job("j", **spec)
@@ -96,7 +97,7 @@ async def test_new_qio_job_gets_metadata_then_one_status_write_and_a_gzip_upload
 async def test_a_second_pass_over_a_queued_job_writes_nothing() -> None:
     w = World(qio_limits={"maxConcurrentJobs": 1})
     w.qio_job("other", status={"id": "id-other", "state": "Executing", "creationTime": now_iso()})
-    w.dispatcher.started.add(f"{NS}/other")
+    w.dispatcher.claim(w.store.jobs[f"{NS}/other"])
     w.qio_job("j")
     await w.reconcile("j")
     again = await w.reconcile("j")
@@ -200,7 +201,7 @@ async def test_queue_positions_are_rewritten_at_the_front_of_a_queue_not_deep_in
     w = World(qio_limits={"maxConcurrentJobs": 1})
     w.qio_job("running", status={"id": "id-running", "state": "Executing", "creationTime": now_iso(),
                                  "inputDataUri": f"{BLOB_BASE}/job-id-running/inputData"})
-    w.dispatcher.started.add(f"{NS}/running")
+    w.dispatcher.claim(w.store.jobs[f"{NS}/running"])
     for i in range(10):  # queued in this order; every one wrote a position one too high (a job ahead left)
         w.add_job(f"q{i}", provider="microsoft-qio", target=SA, input={"inline": QIO_INPUT},
                   created=f"2024-01-01T00:00:{10 + i}Z",

@@ -1,4 +1,4 @@
-"""QuantumJob <-> JobDetails mapping, the watch-fed cache's bookkeeping, API keys, and the shared client."""
+"""QuantumJob <-> JobDetails mapping, the informer-fed cache's bookkeeping, API keys, and the shared client."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from kuantum.gateway.auth import Secrets, authorize
 from kuantum.gateway.cache import JOBS, Cache
 from kuantum.gateway.errors import ApiError
 from kuantum.runtime import client as kubeclient
+from kuantum.runtime.informer import Informer, Resource
+from kubernetes import client
 
 JOB_ID = "0f6a1f56-8d0c-11f1-9c4f-0242ac120002"
 BODY = {"name": "qio", "containerUri": "http://h/acct/job-1?sig=x", "providerId": "Microsoft",
@@ -48,7 +50,10 @@ def test_cache_indexes_jobs_by_id_and_keeps_the_newest_copy() -> None:
     assert cache.job("ns", "ws", JOB_ID) is job and cache.job("ns", "other", JOB_ID) is None
     cache.put(JOBS, {**job, "metadata": {**job["metadata"], "resourceVersion": "6"}})  # older: ignored
     assert cache.job("ns", "ws", JOB_ID) is job
-    cache.replace_all(JOBS, "ns", [])
+    informer = Informer(client.ApiClient(), Resource("QuantumJob", "kuantum.dev", "v1alpha1", JOBS), "ns",
+                        cache.handler(JOBS))
+    informer.replace([job])
+    informer.replace([])  # a relist without it: gone
     assert cache.job("ns", "ws", JOB_ID) is None and not cache.jobs("ns", "ws")
 
 

@@ -198,7 +198,8 @@ async def test_provider_job_running_then_completed_writes_the_output_and_succeed
 
 
 async def test_a_reconcile_before_the_poll_is_due_asks_the_provider_nothing() -> None:
-    """Its own status write or a resync wakes the job too: only the poll schedule sends a GET."""
+    """Its own status write or a resync wakes the job too: only the poll schedule sends a GET, and a reconcile
+    before it asks the work queue to come back when it is due."""
     w = World()
     remote_id = await _submitted(w)
     assert w.remote._poller.waiting(f"{NS}/j"), "the submit scheduled the first poll"
@@ -206,8 +207,11 @@ async def test_a_reconcile_before_the_poll_is_due_asks_the_provider_nothing() ->
     p = await w.reconcile("j", poll_due=False)
     assert not w.api.of("get") and p.writes() == []
     assert w.status("j")["state"] == "Waiting"
-    p = await w.reconcile("j")  # the poller wakes it
+    left = w.remote._poller.due_in(f"{NS}/j")
+    assert p.result.requeue_after is not None and left is not None and 0 < left <= p.result.requeue_after <= 3.0
+    p = await w.reconcile("j")  # its poll is due
     assert len(w.api.of("get")) == 1 and w.status("j")["state"] == "Executing"
+    assert p.result.requeue_after is not None and p.result.requeue_after > 0, "polled again while it runs"
 
 
 async def test_provider_job_completed_straight_from_waiting_is_started_and_succeeded_in_one_write() -> None:

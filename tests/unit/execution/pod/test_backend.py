@@ -1,9 +1,7 @@
-"""The pod backend's decisions that a mutation run of kuantum/execution/pod/backend.py found untested.
-
-Over the fakes of tests/support/job_world.py (its World): a blob input's SAS, which of several pods is the job's,
-the pod's own start time, the solver Job's DeadlineExceeded condition as the API server sends it (parsed
-JSON: strings compared by value), and how long a finished job's solver Job is kept for its logs.
-"""
+"""The pod backend (kuantum/execution/pod/backend.py) over the fakes of tests/support/job_world.py (its World): a
+blob input's SAS, which of several pods is the job's, the pod's own start time, the solver Job's DeadlineExceeded
+condition as the API server sends it (parsed JSON: strings compared by value), how long a finished job's solver
+Job is kept for its logs, and the solver's termination message."""
 
 from __future__ import annotations
 
@@ -13,11 +11,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from kuantum.execution.pod import backend as pod
 from kuantum.execution.pod import builders
 from kuantum.models.common import LABEL_JOB_ID
 from kuantum.runtime.timeutil import format_time, now_iso
 from kuantum.storage.blobs import OUTPUT_BLOB, container_name
+from kuantum_solvers.formats.contract import parse_termination_message
 
 from tests.support.fake_kube import BLOB_BASE
 from tests.support.job_world import NS, World, _hours_ago, _started_pod_job
@@ -166,3 +167,38 @@ async def test_a_finished_jobs_solver_job_is_looked_at_again_when_its_retention_
     delays = [delay for key, delay in w.enqueued_after if key == f"{NS}/j"]
     assert delays and all(d == w.settings.child_retention_seconds - 10 + 0.5 for d in delays), \
         "just after the retention ends (half a second late: never early, to find it still there)"
+
+
+# ---------------------------------------------------------------------------------------------- termination message
+@pytest.mark.parametrize(("message", "expected"), [
+    ('{"code": "InvalidInputData", "message": "bad terms"}', ("InvalidInputData", "bad terms")),
+    ('Traceback...\nsomething\n{"code": "InvalidParameters", "message": "sweeps"}\n',
+     ("InvalidParameters", "sweeps")),
+    ('{"code": "A", "message": "first"}\n{"code": "B", "message": "last"}', ("B", "last")),
+    ('{"code": "A", "message": "good"}\n{"code": "B", "mess', ("A", "good")),
+    ('{"code": "A", "message": "good"}\n{"other": 1}', ("A", "good")),
+    ('   {"code": "X", "message": "indented"}   ', ("X", "indented")),
+    ('{"code": 137, "message": null}', ("137", "None")),
+])
+def test_parse_termination_message(message: str, expected: tuple[str, str]) -> None:
+    assert parse_termination_message(message) == expected
+
+
+@pytest.mark.parametrize("message", [
+    "", "   \n  ", "Killed", "{not json}", '{"code": "X"}', '{"message": "no code"}', '["code", "message"]',
+    "panic: runtime error\n\tgoroutine 1", "\x00\xff garbage {",
+])
+def test_parse_termination_message_garbage_is_none(message: str) -> None:
+    assert parse_termination_message(message) is None
+
+
+@given(st.text(max_size=200))
+def test_parse_termination_message_never_raises(message: str) -> None:
+    result = parse_termination_message(message)
+    assert result is None or (isinstance(result[0], str) and isinstance(result[1], str))
+
+
+@given(st.text(max_size=80), st.text(max_size=80), st.text(max_size=200))
+def test_parse_termination_message_finds_the_solver_line_after_any_log(code: str, msg: str, log: str) -> None:
+    line = json.dumps({"code": code, "message": msg})
+    assert parse_termination_message(f"{log}\n{line}") == (code, msg)

@@ -21,7 +21,7 @@ async def test_a_missing_secret_is_looked_for_again_within_the_short_interval() 
     del w.kube.data_objects[("secret", NS, "storage")]
     reconciler = WorkspaceReconciler(w.ctx)
     for _ in range(8):
-        await reconciler.reconcile(KEY)
+        await w.run(reconciler, KEY)
     assert _delays(w) == [5.0] + [SECRET_RETRY_SECONDS] * 7
     status = w.kube.get("QuantumWorkspace", NS, WS)["status"]
     assert _condition(status, "Ready")["reason"] == "SecretNotFound"
@@ -29,7 +29,7 @@ async def test_a_missing_secret_is_looked_for_again_within_the_short_interval() 
 
     w.kube.add_secret(NS, "storage", {"connectionString": "AccountName=devstoreaccount1;AccountKey=a2V5"})
     w.store.put("QuantumWorkspace", w.kube.get("QuantumWorkspace", NS, WS))
-    await reconciler.reconcile(KEY)
+    await w.run(reconciler, KEY)
     status = w.kube.get("QuantumWorkspace", NS, WS)["status"]
     assert _condition(status, "Ready")["status"] == "True" and _condition(status, "Reconciling") is None
     assert len(_delays(w)) == 8  # ready: nothing more scheduled
@@ -44,7 +44,7 @@ async def test_an_unreachable_storage_backs_off_exponentially_to_the_cap() -> No
     w.storage.check = unreachable  # type: ignore[method-assign]
     reconciler = WorkspaceReconciler(w.ctx)
     for _ in range(9):
-        await reconciler.reconcile(KEY)
+        await w.run(reconciler, KEY)
     assert _delays(w) == [5.0, 10.0, 20.0, 40.0, 80.0, 160.0, MAX_RETRY_SECONDS, MAX_RETRY_SECONDS, MAX_RETRY_SECONDS]
     status = w.kube.get("QuantumWorkspace", NS, WS)["status"]
     assert _condition(status, "Ready")["reason"] == "StorageUnreachable"
