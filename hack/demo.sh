@@ -6,7 +6,8 @@
 #
 # Settings (environment): KUANTUM_DEMO_NAMESPACE (kuantum-demo: the examples), KUANTUM_DEMO_RELEASE_NAMESPACE
 # (kuantum-system: the release), KUANTUM_DEMO_RELEASE (kuantum), KUANTUM_DEMO_WATCH (empty: every namespace but
-# the tests' and benchmarks' own, t-*, e2e-* and bench-*; else a comma-separated list of namespaces to watch).
+# the tests' and benchmarks' own, t-*, e2e-* and bench-*; else a comma-separated list of namespaces to watch),
+# KUANTUM_DEMO_SDK_FILE (the snippet's file, $STATE/demo-sdk.py).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
@@ -19,6 +20,7 @@ NS="${KUANTUM_DEMO_NAMESPACE:-kuantum-demo}"
 SYSTEM_NS="${KUANTUM_DEMO_RELEASE_NAMESPACE:-kuantum-system}"
 RELEASE="${KUANTUM_DEMO_RELEASE:-kuantum}"
 WATCH="${KUANTUM_DEMO_WATCH:-}"
+SDK_FILE="${KUANTUM_DEMO_SDK_FILE:-$STATE/demo-sdk.py}"
 VENV_BIN="$repo/.venv/bin"
 [ -f "$repo/build/images.env" ] || die "no build/images.env: run 'make images' first"
 # shellcheck disable=SC1091
@@ -73,12 +75,13 @@ step "output of ising-sa (kuantum output ising-sa -n $NS)"
 "$VENV_BIN/kuantum" --kubeconfig "$KUBECONFIG_ADMIN" -n "$NS" output ising-sa
 echo
 step "helm test $RELEASE -n $SYSTEM_NS"
-helm test "$RELEASE" -n "$SYSTEM_NS" --timeout 300s | grep -E '^(TEST SUITE|Phase)' | sed 's/^/    /'
+helm test "$RELEASE" -n "$SYSTEM_NS" --timeout 300s | grep -E '^Phase' | tail -1 | sed 's/^/    /'
 
 # The gateway's Service, from this machine: kube-proxy routes its ClusterIP to the gateway's pod.
-endpoint="http://$(kubectl -n "$SYSTEM_NS" get service "$RELEASE-gateway" -o jsonpath='{.spec.clusterIP}'):$(
-  kubectl -n "$SYSTEM_NS" get service "$RELEASE-gateway" -o jsonpath='{.spec.ports[0].port}')/"
-cat > "$STATE/demo-sdk.py" <<PY
+gateway=$(kubectl -n "$SYSTEM_NS" get service -l "app.kubernetes.io/instance=$RELEASE" -o name | grep -- '-gateway$' | head -1)
+[ -n "$gateway" ] || die "no gateway Service in $SYSTEM_NS (helm get values $RELEASE -n $SYSTEM_NS)"
+endpoint="http://$(kubectl -n "$SYSTEM_NS" get "$gateway" -o jsonpath='{.spec.clusterIP}:{.spec.ports[0].port}')/"
+cat > "$SDK_FILE" <<PY
 from azure.core.credentials import AzureKeyCredential
 from azure.quantum import Workspace
 
@@ -101,10 +104,10 @@ cat >&2 <<MSG
       kuantum -n $NS submit problem.json --workspace demo --provider microsoft-qio \\
           --target microsoft.simulatedannealing.cpu --wait
     The azure-quantum SDK reaches workspace demo through the gateway's Service ($endpoint),
-    API key in $STATE/gateway.key; this runs as printed ($VENV_BIN/python $STATE/demo-sdk.py):
+    API key in $STATE/gateway.key; this runs as printed ($VENV_BIN/python $SDK_FILE):
 
 MSG
-sed 's/^/      /' "$STATE/demo-sdk.py" >&2
+sed 's/^/      /' "$SDK_FILE" >&2
 cat >&2 <<MSG
 
     Stop everything with: make cluster-down

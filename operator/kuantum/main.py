@@ -104,6 +104,15 @@ def watches(**_: Any) -> dict[str, Any]:
     return controller.informers.state() if controller is not None else {}
 
 
+def webhook_config_name(namespaces: list[str]) -> str:
+    """kuantum-<scope>.kuantum.dev: `cluster`, the watched namespaces joined by '-', or for patterns a stable name
+    of their own (what the chart names when it passes no --webhook-config-name)."""
+    scope = "-".join(namespaces) or "cluster"
+    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", scope):
+        scope = "ns-" + hashlib.sha256("\0".join(namespaces).encode()).hexdigest()[:10]
+    return f"kuantum-{scope}.kuantum.dev"[:253]
+
+
 def run(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="kuantum-operator", description="Run the Kuantum operator.")
     parser.add_argument("-n", "--namespace", action="append", default=[],
@@ -126,6 +135,9 @@ def run(argv: list[str] | None = None) -> None:
     parser.add_argument("--webhook-cert", default=os.environ.get("KUANTUM_WEBHOOK_CERT"),
                         help="TLS certificate (PEM); default: a self-signed one")
     parser.add_argument("--webhook-key", default=os.environ.get("KUANTUM_WEBHOOK_KEY"))
+    parser.add_argument("--webhook-config-name", default=os.environ.get("KUANTUM_WEBHOOK_CONFIG_NAME"),
+                        help="the (Validating|Mutating)WebhookConfiguration to manage (default: "
+                             "kuantum-<scope>.kuantum.dev from the -n arguments; the chart names the one it made)")
     parser.add_argument("--webhook-failure-policy", choices=("Ignore", "Fail"),
                         default=os.environ.get("KUANTUM_WEBHOOK_FAILURE_POLICY", "Ignore"),
                         help="what the API server does when the webhook cannot answer (default Ignore)")
@@ -155,10 +167,7 @@ def run(argv: list[str] | None = None) -> None:
             except ValueError as e:
                 parser.error(f"--webhook-service: {e}")
         _state["webhook"] = (args.webhook_host, args.webhook_port, args.webhook_cert, args.webhook_key, service)
-        scope = "-".join(args.namespace) or "cluster"
-        if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", scope):  # patterns: a stable name of their own
-            scope = "ns-" + hashlib.sha256("\0".join(args.namespace).encode()).hexdigest()[:10]
-        _state["webhook_name"] = f"kuantum-{scope}.kuantum.dev"[:253]
+        _state["webhook_name"] = args.webhook_config_name or webhook_config_name(args.namespace)
         # Registered only when served: Kopf refuses to start with admission handlers but no server.
         # Failures are ignored so a stopped operator never blocks edits; the operator still guards
         # immutability itself (SpecChangeIgnored).

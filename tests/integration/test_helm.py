@@ -316,6 +316,8 @@ def test_webhook_render_single_replica_lets_the_operator_make_its_certificate() 
     # The configuration names the Service: kube-apiserver resolves it itself (no cluster DNS needed there).
     assert args[args.index("--webhook-service") + 1] == "kuantum-system/kuantum-webhook"
     assert args[args.index("--webhook-failure-policy") + 1] == "Fail"
+    # The operator manages the configurations the chart made (and may patch), whatever its -n patterns are.
+    assert args[args.index("--webhook-config-name") + 1] == "kuantum-cluster.kuantum.dev"
     assert "--webhook-cert" not in args and not by_kind(docs, "Secret")
     assert service["spec"]["ports"] == [{"name": "webhook", "port": 9443, "targetPort": "webhook", "protocol": "TCP"}]
     assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]

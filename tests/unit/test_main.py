@@ -58,3 +58,22 @@ def test_the_liveness_probe_reports_the_watches_and_never_fails(monkeypatch: pyt
             return {"quantumjobs in ns": {"synced": True, "failures": 3, "error": "API server answered 404"}}
     monkeypatch.setattr(main, "_state", {"controller": type("C", (), {"informers": Informers()})()})
     assert main.watches() == {"quantumjobs in ns": {"synced": True, "failures": 3, "error": "API server answered 404"}}
+
+
+@pytest.mark.parametrize(("args", "name"), [
+    ([], "kuantum-cluster.kuantum.dev"),
+    (["-n", "team-a", "-n", "team-b"], "kuantum-team-a-team-b.kuantum.dev"),
+    (["-n", "!t-*,!bench-*", "--webhook-config-name", "kuantum-cluster.kuantum.dev"], "kuantum-cluster.kuantum.dev"),
+])
+def test_the_webhook_configuration_is_the_one_named_else_one_per_scope(
+    monkeypatch: pytest.MonkeyPatch, args: list[str], name: str
+) -> None:
+    """The chart names the configurations it made and lets the operator patch; an operator with a pattern (the
+    chart's excludeNamespaces) managed one of its own name before, which its RBAC forbade: it exited and restarted."""
+    monkeypatch.setattr(main.kopf, "run", lambda **_: None)
+    monkeypatch.setattr(main.logconfig, "configure", lambda *_: None)
+    monkeypatch.setattr(main, "_state", {})
+    monkeypatch.setattr(main.kopf.on, "validate", lambda *a, **k: (lambda fn: fn))
+    main.run([*args, "--webhook-port", "9443", "--metrics-port", "0", "--liveness", ""])
+    assert main._state["webhook_name"] == name
+    assert main.webhook_config_name(["!t-*,!bench-*"]).startswith("kuantum-ns-")
