@@ -27,7 +27,7 @@ from ..execution.base import (
 from ..execution.registry import Backends
 from ..models import JobState, QuantumJobSpec, QuantumJobStatus
 from ..models.common import FINALIZER
-from ..objects import JobObject, ProviderObject
+from ..objects import JobObject, ProviderObject, job_id_for
 from ..runtime.lookup import workspace_deleting
 from ..runtime.result import Result, sooner
 from ..runtime.timeutil import month_of, now_iso, seconds_between
@@ -35,6 +35,7 @@ from ..scheduling.usage import jobs_quota_exceeded, monthly_usage, plan_limits, 
 from ..storage.blobs import WorkspaceStorage
 from .acceptance import ensure_metadata, note_spec_changes
 from .draft import Draft
+from .duplicates import DUPLICATE_JOB_ID, duplicate_message, id_holder
 from .inputs import InvalidInput
 from .prerequisites import prerequisites, unavailable, upload_input
 from .statemachine import Cancelled, Completed, Enqueued, Event, Failed, InputUploaded, QueueMoved, Started, is_final
@@ -63,6 +64,12 @@ class JobReconciler:
             return await self._on_deletion(job, status)
         if is_final(status.state):
             return await self._after_final(job, status)
+        if status.state is None and (holder := id_holder(job, self.ctx.store.same_id(job))) is not None:
+            # Before anything is written for it (no finalizer, job-id label or container), and with an id of its own
+            # (from its uid), never the one it asked for: nothing of the other job is ever looked up by it.
+            draft = Draft(job, status, job_id=job_id_for(job.meta.uid))
+            draft.apply(Failed(DUPLICATE_JOB_ID, duplicate_message(job, holder)))
+            return (await self.writer.flush(draft))[1]
         job = await ensure_metadata(self.ctx.kube, self.ctx.store, job)
         draft = Draft(job, status)
         spec = job.spec

@@ -40,7 +40,7 @@ class StatusWriter:
         at once for a job that just ended (its clean-up and TTL), else when the pass asked to."""
         new = draft.new
         if new.id is None and new.state is not None:
-            new = new.model_copy(update={"id": draft.job.job_id})
+            new = new.model_copy(update={"id": draft.job_id})
         job = await self._write_status(draft.job, draft.old, new)
         if new.state != draft.old.state:
             await self._record_transition(job, draft.old, new)
