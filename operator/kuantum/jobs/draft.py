@@ -22,6 +22,7 @@ class Draft:
         self.new = status
         self.notices: list[tuple[str, str, bool]] = []
         self.recheck: float | None = None
+        self.wake: list[str] = []  # other jobs (namespace/name) this pass's change concerns: reconciled next
         self._generation = job.meta.generation
 
     def apply(self, *events: Event) -> None:

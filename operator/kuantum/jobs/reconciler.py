@@ -31,6 +31,7 @@ from ..objects import JobObject, ProviderObject, job_id_for
 from ..runtime.lookup import workspace_deleting
 from ..runtime.result import Result, sooner
 from ..runtime.timeutil import month_of, now_iso, seconds_between
+from ..scheduling.queues import SHOWN_POSITIONS, shown_position
 from ..scheduling.usage import jobs_quota_exceeded, monthly_usage, plan_limits, seconds_quota_exceeded
 from ..storage.blobs import WorkspaceStorage
 from .acceptance import ensure_metadata, note_spec_changes
@@ -44,7 +45,6 @@ from .validation import JobInvalid, Resolved
 
 log = logging.getLogger("kuantum.job")
 PENDING_RETRY_SECONDS = 10.0
-FRONT_OF_QUEUE = 5  # queue positions up to this are kept exact in the job's status
 MISSED_EVENT_RETRY_SECONDS = 5.0
 
 
@@ -113,14 +113,12 @@ class JobReconciler:
             return
         if (why := unavailable(provider, spec.target)) is not None:
             self._pending(draft, Pending("TargetUnavailable", why))
-            draft.apply(QueueMoved(self._queue_position(job)))
+            draft.apply(QueueMoved(shown_position(self._queue_position(job))))
             return
         draft.note("Queued", True, "Queued", f"queued for {spec.target} in workspace {spec.workspace}")
-        position = self._queue_position(job)
-        if draft.new.queuePosition is None or (position is not None and position <= FRONT_OF_QUEUE):
-            # Exact at the front, where it moves a job closer to running; deeper in a long queue a refresh on
-            # every start would cost a write per waiting job per start (the Provider's status lists the queue).
-            draft.apply(QueueMoved(position))
+        draft.apply(QueueMoved(shown_position(self._queue_position(job))))
+        if draft.new.queuePosition is not None and draft.new.queuePosition != draft.old.queuePosition:
+            self._wake_shifted(draft, job)
         if first_time:
             draft.notify("Queued", f"job {job_id} queued for {spec.target}")
         if job.key in self.ctx.dispatcher.admitted(job.group, joining=job):
@@ -147,6 +145,16 @@ class JobReconciler:
 
     def _queue_position(self, job: JobObject) -> int | None:
         return self.ctx.dispatcher.position(job.group, job)
+
+    def _wake_shifted(self, draft: Draft, job: JobObject) -> None:
+        """A job that took a place at the front of its queue moves the jobs behind it (one of them out of the
+        front): those whose shown position is now stale are reconciled next, so that no two jobs show one place for
+        longer than that takes."""
+        front = self.ctx.dispatcher.front(job.group, job.target, SHOWN_POSITIONS + 1, joining=job)
+        for place, key in enumerate(front, start=1):
+            other = self.ctx.store.jobs.get(key)
+            if key != job.key and other is not None and other.status.queuePosition != shown_position(place):
+                draft.wake.append(key)
 
     # ------------------------------------------------------------------ start
     async def _start(self, draft: Draft, spec: QuantumJobSpec, resolved: Resolved, storage: WorkspaceStorage,
