@@ -24,6 +24,7 @@ from prometheus_client import start_http_server
 from . import webhooks
 from .controller import Controller
 from .models.common import API_GROUP, API_VERSION
+from .objects import SessionObject
 from .runtime import logconfig
 from .runtime.client import load_api_client
 from .runtime.leader import LeaderElection
@@ -174,13 +175,23 @@ def run(argv: list[str] | None = None) -> None:
         kopf.on.validate(API_GROUP, API_VERSION, "quantumjobs", id="validate-quantumjob",
                          operations=["CREATE", "UPDATE"],
                          ignore_failures=args.webhook_failure_policy == "Ignore")(
-            webhooks.quantumjob_validator(args.namespace))
+            webhooks.quantumjob_validator(args.namespace, _session))
+        kopf.on.validate(API_GROUP, API_VERSION, "quantumsessions", id="validate-quantumsession",
+                         operations=["CREATE", "UPDATE"],
+                         ignore_failures=args.webhook_failure_policy == "Ignore")(
+            webhooks.quantumsession_validator(args.namespace))
     if args.leader_elect:
         lease_namespace = args.leader_elect_namespace or (args.namespace[0] if args.namespace else "default")
         _state["leader_elect"] = (lease_namespace, args.leader_elect_name)
     # Kopf serves the webhook and the probes and watches nothing of ours (the informers do): its namespace
     # settings would only make it watch Namespaces for nothing.
     kopf.run(standalone=True, clusterwide=True, liveness_endpoint=args.liveness or None)
+
+
+def _session(namespace: str, name: str) -> SessionObject | None:
+    """The webhook's view of a session: the controller's store (None before it started, or for an unknown one)."""
+    controller: Controller | None = _state.get("controller")
+    return controller.store.sessions.get(f"{namespace}/{name}") if controller is not None else None
 
 
 def _identity() -> str:

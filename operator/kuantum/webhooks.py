@@ -1,7 +1,8 @@
-"""Optional validating admission webhook for QuantumJobs (enable with --webhook-port).
+"""Optional validating admission webhook for QuantumJobs and QuantumSessions (enable with --webhook-port).
 
-Without it the operator still refuses immutable changes after the fact (SpecChangeIgnored);
-with it the API server refuses them up front, and malformed specs are refused at create time.
+Without it the operator still refuses immutable changes after the fact (SpecChangeIgnored), and a job for a
+closed session fails (SessionClosed); with it the API server refuses them up front, and malformed specs are
+refused at create time.
 """
 
 from __future__ import annotations
@@ -20,13 +21,20 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from pydantic import ValidationError
 
-from .accepted_spec import MUTABLE_FIELDS, changed_fields
-from .models import QuantumJobSpec
-from .objects import first_error
+from .accepted_spec import CHANGEABLE_FIELDS, changed_fields
+from .models import QuantumJobSpec, QuantumSessionSpec
+from .objects import SessionObject, first_error
 from .runtime.namespaces import serves
+from .sessions.membership import describe
+
+# The operator's view of a session (namespace, name), from its store; None where it knows of none.
+SessionLookup = Callable[[str, str], SessionObject | None]
+# A session's fields that may change; `close` only from false to true (a closed session is never reopened).
+SESSION_MUTABLE_FIELDS = ("name", "priority", "tags", "close", "idleTimeoutSeconds")
 
 
-def check_job(operation: str, spec: dict[str, Any], old_spec: dict[str, Any] | None) -> None:
+def check_job(operation: str, spec: dict[str, Any], old_spec: dict[str, Any] | None,
+              session: SessionObject | None = None) -> None:
     """Raises kopf.AdmissionError with a specific message when the request must be refused.
 
     Updates are checked as ratcheting validation does: one that leaves the spec as it was (metadata,
@@ -43,24 +51,49 @@ def check_job(operation: str, spec: dict[str, Any], old_spec: dict[str, Any] | N
         if changed:
             raise kopf.AdmissionError(
                 f"spec fields {', '.join(changed)} are immutable after creation "
-                f"(only {', '.join(MUTABLE_FIELDS)} may change)", code=422)
+                f"(only {', '.join(CHANGEABLE_FIELDS)} may change)", code=422)
         if spec_error(old_spec) is not None:
             return
     error = spec_error(spec)
     if error is not None:
         raise kopf.AdmissionError(error, code=422)
+    if operation == "CREATE" and session is not None and not session.accepting:
+        # A session unknown here may still be created (manifests apply in any order): only a known one refuses.
+        ended = str(session.state) if session.final else "closed"
+        raise kopf.AdmissionError(f"{describe(session)} is {ended}: it accepts no new jobs", code=422)
 
 
-def spec_error(spec: dict[str, Any]) -> str | None:
-    """The first reason the spec is not a valid QuantumJobSpec, or None."""
+def check_session(operation: str, spec: dict[str, Any], old_spec: dict[str, Any] | None) -> None:
+    """Malformed session specs, changes of the fields that define a session, and reopening are refused."""
+    if operation not in ("CREATE", "UPDATE"):
+        return
+    if operation == "UPDATE" and old_spec is not None:
+        if spec == old_spec:
+            return
+        changed = sorted(k for k in set(spec) | set(old_spec)
+                         if k not in SESSION_MUTABLE_FIELDS and spec.get(k) != old_spec.get(k))
+        if changed:
+            raise kopf.AdmissionError(f"spec fields {', '.join(changed)} are immutable after creation "
+                                      f"(only {', '.join(SESSION_MUTABLE_FIELDS)} may change)", code=422)
+        if old_spec.get("close") is True and spec.get("close") is not True:
+            raise kopf.AdmissionError("a closed session cannot be reopened (spec.close stays true)", code=422)
+    error = spec_error(spec, QuantumSessionSpec)
+    if error is not None:
+        raise kopf.AdmissionError(error, code=422)
+
+
+def spec_error(spec: dict[str, Any], model: type[QuantumJobSpec] | type[QuantumSessionSpec] = QuantumJobSpec
+               ) -> str | None:
+    """The first reason the spec is not a valid QuantumJobSpec (or other model), or None."""
     try:
-        QuantumJobSpec.model_validate(spec)
+        model.model_validate(spec)
     except ValidationError as e:
         return first_error(e)
     return None
 
 
-def quantumjob_validator(namespaces: Collection[str]) -> Callable[..., None]:
+def quantumjob_validator(namespaces: Collection[str], sessions: SessionLookup | None = None
+                         ) -> Callable[..., None]:
     """The validate handler for an operator watching namespaces (all when empty; Kopf's patterns too).
 
     Kopf's webhook configuration has no namespaceSelector, so the API server asks every Kuantum webhook
@@ -74,9 +107,26 @@ def quantumjob_validator(namespaces: Collection[str]) -> Callable[..., None]:
             return  # (an object without its namespace filled in is judged: refusing is the safer error)
         old = kwargs.get("old")
         old_spec = dict(old.get("spec") or {}) if old else None
-        check_job(str(kwargs.get("operation")), dict(spec or {}), old_spec)
+        given = dict(spec or {})
+        name = given.get("session")
+        session = sessions(namespace or "", name) if sessions and namespace and isinstance(name, str) else None
+        check_job(str(kwargs.get("operation")), given, old_spec, session)
 
     return validate_quantumjob
+
+
+def quantumsession_validator(namespaces: Collection[str]) -> Callable[..., None]:
+    """The validate handler of QuantumSessions, for the namespaces the operator serves."""
+    patterns = tuple(namespaces)
+
+    def validate_quantumsession(*, spec: Any, namespace: str | None = None, **kwargs: Any) -> None:
+        if namespace and not serves(patterns, namespace):
+            return
+        old = kwargs.get("old")
+        old_spec = dict(old.get("spec") or {}) if old else None
+        check_session(str(kwargs.get("operation")), dict(spec or {}), old_spec)
+
+    return validate_quantumsession
 
 
 def self_signed_certificate(host: str, folder: Path | None = None) -> tuple[str, str]:
