@@ -1,4 +1,5 @@
-"""The gateway's reads of QuantumJobs, Providers and QuantumWorkspaces: GETs never call the API server.
+"""The gateway's reads of QuantumJobs, QuantumSessions, Providers and QuantumWorkspaces: GETs never call the API
+server.
 
 The objects live in the typed store the operator uses too (runtime/store.py), kept current by the same
 informers (runtime/informer.py: list + watch, 410 Gone -> relist, bounded reconnects). Reads hand out the
@@ -15,13 +16,13 @@ from typing import Any
 from kubernetes import client
 
 from ..models.common import API_GROUP, API_VERSION
-from ..objects import Watched
+from ..objects import SessionObject, Watched
 from ..runtime import namespaces as scope
 from ..runtime.informer import Handler, Informers, Resource
 from ..runtime.store import Store
 
-JOBS, PROVIDERS, WORKSPACES = "quantumjobs", "providers", "quantumworkspaces"
-KINDS = {JOBS: "QuantumJob", PROVIDERS: "Provider", WORKSPACES: "QuantumWorkspace"}
+JOBS, PROVIDERS, WORKSPACES, SESSIONS = "quantumjobs", "providers", "quantumworkspaces", "quantumsessions"
+KINDS = {JOBS: "QuantumJob", PROVIDERS: "Provider", WORKSPACES: "QuantumWorkspace", SESSIONS: "QuantumSession"}
 
 
 def job_id_of(job: dict[str, Any]) -> str | None:
@@ -39,6 +40,7 @@ class Cache:
         self.namespaces = tuple(namespaces or ())  # empty: all namespaces
         self.store = Store()
         self._ids: dict[tuple[str, str], str] = {}  # (namespace, job id) -> namespace/name
+        self._session_ids: dict[tuple[str, str], str] = {}  # (namespace, session id) -> namespace/name
         self._informers: Informers | None = None
         self._filled_by_hand = False
 
@@ -83,6 +85,24 @@ class Cache:
         return [j.body for j in self.store.jobs.values()
                 if j.meta.namespace == namespace and j.raw_spec.get("workspace") == workspace and job_id_of(j.body)]
 
+    def session(self, namespace: str, workspace: str, session_id: str) -> SessionObject | None:
+        """The workspace's session with this id (a gateway-made one is named by it; a kubectl-made one is not)."""
+        key = self._session_ids.get((namespace, session_id.lower()))
+        found = self.store.sessions.get(key) if key else None
+        if found is None or found.workspace != workspace or found.meta.deleting:
+            return None
+        return found
+
+    def session_named(self, namespace: str, name: str) -> SessionObject | None:
+        return self.store.sessions.get(f"{namespace}/{name}")
+
+    def sessions(self, namespace: str, workspace: str) -> list[SessionObject]:
+        return [s for s in self.store.sessions.values()
+                if s.meta.namespace == namespace and s.workspace == workspace and not s.meta.deleting]
+
+    def session_jobs(self, namespace: str, name: str) -> list[dict[str, Any]]:
+        return [j.body for j in self.store.jobs_of_session(namespace, name) if job_id_of(j.body)]
+
     def providers(self, namespace: str, workspace: str) -> list[dict[str, Any]]:
         return sorted((p.body for p in self.store.providers.values()
                        if p.meta.namespace == namespace and (p.body.get("spec") or {}).get("workspace") == workspace),
@@ -99,6 +119,8 @@ class Cache:
         held = self.store.put(KINDS[plural], obj)
         if plural == JOBS:
             self._index(before, held)
+        elif plural == SESSIONS:
+            self._index_session(before, held)
 
     def remove(self, plural: str, obj: dict[str, Any]) -> None:
         table = self.store.table(KINDS[plural])
@@ -106,6 +128,8 @@ class Cache:
         self.store.remove(KINDS[plural], obj)
         if plural == JOBS:
             self._index(before, table.get(_key(obj)))
+        elif plural == SESSIONS:
+            self._index_session(before, table.get(_key(obj)))
 
     def _index(self, before: Watched | None, after: Watched | None) -> None:
         if before is not None and (old := job_id_of(before.body)) \
@@ -113,6 +137,13 @@ class Cache:
             del self._ids[(before.meta.namespace, old)]
         if after is not None and (new := job_id_of(after.body)):
             self._ids[(after.meta.namespace, new)] = after.meta.key
+
+    def _index_session(self, before: Watched | None, after: Watched | None) -> None:
+        if isinstance(before, SessionObject) and \
+                self._session_ids.get((before.meta.namespace, before.session_id)) == before.meta.key:
+            del self._session_ids[(before.meta.namespace, before.session_id)]
+        if isinstance(after, SessionObject):
+            self._session_ids[(after.meta.namespace, after.session_id)] = after.meta.key
 
     # ----- sync state -----
     def mark_all_synced(self, synced: bool = True) -> None:
