@@ -21,7 +21,8 @@ from .input import UPLOAD_BLOB, UPLOAD_CONTAINER, CliError, is_gzip
 
 JOBS = "quantumjobs"
 WORKSPACES = "quantumworkspaces"
-_KINDS = {JOBS: "QuantumJob", WORKSPACES: "QuantumWorkspace"}
+SESSIONS = "quantumsessions"
+_KINDS = {JOBS: "QuantumJob", WORKSPACES: "QuantumWorkspace", SESSIONS: "QuantumSession"}
 # The gateway's URL space ignores the subscription; the SDK needs one that looks like a GUID.
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 # azure-quantum's own check of QuantumEndpoint (its dots are unescaped, so one-label hosts match too).
@@ -66,6 +67,15 @@ class Session:
 
     def list_jobs(self) -> dict[str, Any]:
         return run_sync(self.kube.list(JOBS, self.namespace))
+
+    def list_sessions(self) -> dict[str, Any]:
+        return run_sync(self.kube.list(SESSIONS, self.namespace))
+
+    def close_session(self, name: str) -> dict[str, Any]:
+        patched = run_sync(self.kube.merge_patch(SESSIONS, self.namespace, name, {"spec": {"close": True}}))
+        if patched is None:
+            raise CliError(f"QuantumSession {name!r} not found in namespace {self.namespace!r}")
+        return patched
 
     def create_job(self, body: dict[str, Any]) -> dict[str, Any]:
         return run_sync(self.kube.create(JOBS, self.namespace, body))
