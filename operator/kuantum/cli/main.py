@@ -24,6 +24,7 @@ from .input import CliError, inline_value, is_gzip, job_body, name_base, parse_p
 from .session import (
     JOBS,
     SDK_ENDPOINT,
+    SDK_V2_ENDPOINT,
     SESSIONS,
     WORKSPACES,
     Session,
@@ -120,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
                                            "(its API key from spec.gateway.apiKeySecretRef).")
     conn.add_argument("workspace", metavar="WORKSPACE")
     conn.add_argument("--endpoint", required=True, metavar="URL",
-                      help="the gateway's https URL, e.g. https://eastus-quantum-azure-com/")
+                      help="the gateway's https URL, e.g. https://eastus-v2-quantum-azure-com/ (-v2 after the region: "
+                           "the SDK's get_targets() then lists every target)")
     return parser
 
 
@@ -295,7 +297,11 @@ def cmd_connection_string(args: argparse.Namespace, session: Session) -> int:
                        "pass _quantum_endpoint to Workspace(...) (see the README)")
     if not SDK_ENDPOINT.match(endpoint):
         print(f"{PROG}: warning: the azure-quantum SDK accepts only endpoints like https://<region>.quantum.azure.com/ "
-              "(no port; one-label hosts such as https://eastus-quantum-azure-com/ also match)", file=sys.stderr)
+              "(no port; one-label hosts such as https://eastus-v2-quantum-azure-com/ also match)", file=sys.stderr)
+    elif not SDK_V2_ENDPOINT.match(endpoint):
+        print(f"{PROG}: warning: without -v2 after the region the SDK takes the workspace for a V1 one, whose "
+              "get_targets() lists only providers it has classes for (not kuantum, not microsoft-qio); name the "
+              "host like https://eastus-v2-quantum-azure-com/ to have every target listed", file=sys.stderr)
     print(connection_string(session.namespace, args.workspace, session.api_key(args.workspace), endpoint))
     return 0
 

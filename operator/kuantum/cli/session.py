@@ -27,6 +27,9 @@ _KINDS = {JOBS: "QuantumJob", WORKSPACES: "QuantumWorkspace", SESSIONS: "Quantum
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 # azure-quantum's own check of QuantumEndpoint (its dots are unescaped, so one-label hosts match too).
 SDK_ENDPOINT = re.compile(r"https://[a-zA-Z0-9]+(?:-v2)?.quantum(?:-test)?.azure.com/$")
+# A host with `-v2` after the region makes the SDK treat the workspace as a V2 one, whose get_targets() lists
+# every target; for a V1 workspace it lists only providers it has classes for (target/target_factory.py).
+SDK_V2_ENDPOINT = re.compile(r"https://[a-zA-Z0-9]+-v2.quantum(?:-test)?.azure.com/$")
 
 
 def connection_string(namespace: str, workspace: str, api_key: str, endpoint: str) -> str:
