@@ -24,11 +24,11 @@ from prometheus_client import start_http_server
 from . import webhooks
 from .controller import Controller
 from .models.common import API_GROUP, API_VERSION
-from .objects import SessionObject
 from .runtime import logconfig
 from .runtime.client import load_api_client
 from .runtime.leader import LeaderElection
 from .runtime.settings import Settings
+from .runtime.store import Store
 
 log = logging.getLogger("kuantum")
 _state: dict[str, Any] = {}
@@ -105,6 +105,12 @@ def watches(**_: Any) -> dict[str, Any]:
     return controller.informers.state() if controller is not None else {}
 
 
+def _store() -> Store | None:
+    """The running controller's cache (the webhook looks a new job's id up there)."""
+    controller: Controller | None = _state.get("controller")
+    return controller.store if controller is not None else None
+
+
 def webhook_config_name(namespaces: list[str]) -> str:
     """kuantum-<scope>.kuantum.dev: `cluster`, the watched namespaces joined by '-', or for patterns a stable name
     of their own (what the chart names when it passes no --webhook-config-name)."""
@@ -175,7 +181,7 @@ def run(argv: list[str] | None = None) -> None:
         kopf.on.validate(API_GROUP, API_VERSION, "quantumjobs", id="validate-quantumjob",
                          operations=["CREATE", "UPDATE"],
                          ignore_failures=args.webhook_failure_policy == "Ignore")(
-            webhooks.quantumjob_validator(args.namespace, _session))
+            webhooks.quantumjob_validator(args.namespace, store=_store))
         kopf.on.validate(API_GROUP, API_VERSION, "quantumsessions", id="validate-quantumsession",
                          operations=["CREATE", "UPDATE"],
                          ignore_failures=args.webhook_failure_policy == "Ignore")(
@@ -186,12 +192,6 @@ def run(argv: list[str] | None = None) -> None:
     # Kopf serves the webhook and the probes and watches nothing of ours (the informers do): its namespace
     # settings would only make it watch Namespaces for nothing.
     kopf.run(standalone=True, clusterwide=True, liveness_endpoint=args.liveness or None)
-
-
-def _session(namespace: str, name: str) -> SessionObject | None:
-    """The webhook's view of a session: the controller's store (None before it started, or for an unknown one)."""
-    controller: Controller | None = _state.get("controller")
-    return controller.store.sessions.get(f"{namespace}/{name}") if controller is not None else None
 
 
 def _identity() -> str:

@@ -22,13 +22,13 @@ from cryptography.x509.oid import NameOID
 from pydantic import ValidationError
 
 from .accepted_spec import CHANGEABLE_FIELDS, changed_fields
+from .jobs.duplicates import holder_of
 from .models import QuantumJobSpec, QuantumSessionSpec
 from .objects import SessionObject, first_error
 from .runtime.namespaces import serves
+from .runtime.store import Store
 from .sessions.membership import describe
 
-# The operator's view of a session (namespace, name), from its store; None where it knows of none.
-SessionLookup = Callable[[str, str], SessionObject | None]
 # A session's fields that may change; `close` only from false to true (a closed session is never reopened).
 SESSION_MUTABLE_FIELDS = ("name", "priority", "tags", "close", "idleTimeoutSeconds")
 
@@ -92,9 +92,24 @@ def spec_error(spec: dict[str, Any], model: type[QuantumJobSpec] | type[QuantumS
     return None
 
 
-def quantumjob_validator(namespaces: Collection[str], sessions: SessionLookup | None = None
-                         ) -> Callable[..., None]:
-    """The validate handler for an operator watching namespaces (all when empty; Kopf's patterns too).
+def id_in_use(store: Store | None, namespace: str, spec: dict[str, Any], uid: str | None) -> str | None:
+    """Why a new job's spec.id cannot be had: another job of the workspace holds it (case-insensitive). None when
+    the store (the operator's cache) is not there yet: the operator still fails the job (DuplicateJobId)."""
+    chosen, workspace = spec.get("id"), spec.get("workspace")
+    if store is None or not isinstance(chosen, str) or not chosen or not isinstance(workspace, str):
+        return None
+    holder = holder_of(job for job in store.jobs_with_id(namespace, workspace, chosen.lower())
+                       if job.meta.uid != uid)
+    if holder is None:
+        return None
+    return (f"spec.id {chosen} is already used by QuantumJob {holder.meta.name} in workspace {workspace}; job ids "
+            "are unique per workspace (case-insensitive)")
+
+
+def quantumjob_validator(namespaces: Collection[str],
+                         store: Callable[[], Store | None] = lambda: None) -> Callable[..., None]:
+    """The validate handler for an operator watching namespaces (all when empty; Kopf's patterns too); `store`
+    gives the operator's cache, where a new job's id is looked up.
 
     Kopf's webhook configuration has no namespaceSelector, so the API server asks every Kuantum webhook
     about every QuantumJob; an operator answers only for the namespaces it serves and lets the rest
@@ -107,10 +122,14 @@ def quantumjob_validator(namespaces: Collection[str], sessions: SessionLookup | 
             return  # (an object without its namespace filled in is judged: refusing is the safer error)
         old = kwargs.get("old")
         old_spec = dict(old.get("spec") or {}) if old else None
+        operation = str(kwargs.get("operation"))
         given = dict(spec or {})
         name = given.get("session")
-        session = sessions(namespace or "", name) if sessions and namespace and isinstance(name, str) else None
-        check_job(str(kwargs.get("operation")), given, old_spec, session)
+        found = store()
+        session = found.sessions.get(f"{namespace}/{name}") if found and namespace and isinstance(name, str) else None
+        check_job(operation, given, old_spec, session)
+        if operation == "CREATE" and namespace and (taken := id_in_use(found, namespace, given, kwargs.get("uid"))):
+            raise kopf.AdmissionError(taken, code=409)
 
     return validate_quantumjob
 

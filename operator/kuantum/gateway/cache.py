@@ -15,8 +15,9 @@ from typing import Any
 
 from kubernetes import client
 
+from ..jobs.duplicates import holder_of
 from ..models.common import API_GROUP, API_VERSION
-from ..objects import SessionObject, Watched
+from ..objects import SessionObject
 from ..runtime import namespaces as scope
 from ..runtime.informer import Handler, Informers, Resource
 from ..runtime.store import Store
@@ -31,16 +32,10 @@ def job_id_of(job: dict[str, Any]) -> str | None:
     return str(found).lower() if found else None
 
 
-def _key(obj: dict[str, Any]) -> str:
-    return f"{obj['metadata'].get('namespace') or ''}/{obj['metadata']['name']}"
-
-
 class Cache:
     def __init__(self, namespaces: Iterable[str] | None = None) -> None:
         self.namespaces = tuple(namespaces or ())  # empty: all namespaces
         self.store = Store()
-        self._ids: dict[tuple[str, str], str] = {}  # (namespace, job id) -> namespace/name
-        self._session_ids: dict[tuple[str, str], str] = {}  # (namespace, session id) -> namespace/name
         self._informers: Informers | None = None
         self._filled_by_hand = False
 
@@ -67,18 +62,16 @@ class Cache:
         return found.body if found is not None else None
 
     def job(self, namespace: str, workspace: str, job_id: str) -> dict[str, Any] | None:
-        key = self._ids.get((namespace, job_id.lower()))
-        found = self.store.jobs.get(key) if key else None
-        if found is None or found.raw_spec.get("workspace") != workspace:
-            return None
-        return found.body
+        """The job that holds this id in the workspace (of several asking for it, the one the operator runs)."""
+        found = holder_of(self.store.jobs_with_id(namespace, workspace, job_id.lower()))
+        return found.body if found is not None else None
 
     def owner_of(self, job_id: str) -> tuple[str, str] | None:
         """(namespace, workspace) of the job with this id, in any namespace served (rare: a scan)."""
         job_id = job_id.lower()
-        for (namespace, found), key in self._ids.items():
+        for namespace, workspace, found in self.store.ids:
             if found == job_id:
-                return namespace, str(self.store.jobs[key].raw_spec.get("workspace"))
+                return namespace, workspace
         return None
 
     def jobs(self, namespace: str, workspace: str) -> list[dict[str, Any]]:
@@ -87,11 +80,9 @@ class Cache:
 
     def session(self, namespace: str, workspace: str, session_id: str) -> SessionObject | None:
         """The workspace's session with this id (a gateway-made one is named by it; a kubectl-made one is not)."""
-        key = self._session_ids.get((namespace, session_id.lower()))
-        found = self.store.sessions.get(key) if key else None
-        if found is None or found.workspace != workspace or found.meta.deleting:
-            return None
-        return found
+        wanted = session_id.lower()  # a workspace holds few sessions: a scan, not an index to keep in step
+        return next((s for s in self.store.sessions.values() if s.meta.namespace == namespace
+                     and s.session_id == wanted and s.workspace == workspace and not s.meta.deleting), None)
 
     def session_named(self, namespace: str, name: str) -> SessionObject | None:
         return self.store.sessions.get(f"{namespace}/{name}")
@@ -114,36 +105,10 @@ class Cache:
     # ----- writes -----
     def put(self, plural: str, obj: dict[str, Any]) -> None:
         """Adds or replaces obj, unless the copy held is newer (a write's answer can race its watch event)."""
-        table = self.store.table(KINDS[plural])
-        before = table.get(_key(obj))
-        held = self.store.put(KINDS[plural], obj)
-        if plural == JOBS:
-            self._index(before, held)
-        elif plural == SESSIONS:
-            self._index_session(before, held)
+        self.store.put(KINDS[plural], obj)
 
     def remove(self, plural: str, obj: dict[str, Any]) -> None:
-        table = self.store.table(KINDS[plural])
-        before = table.get(_key(obj))
         self.store.remove(KINDS[plural], obj)
-        if plural == JOBS:
-            self._index(before, table.get(_key(obj)))
-        elif plural == SESSIONS:
-            self._index_session(before, table.get(_key(obj)))
-
-    def _index(self, before: Watched | None, after: Watched | None) -> None:
-        if before is not None and (old := job_id_of(before.body)) \
-                and self._ids.get((before.meta.namespace, old)) == before.meta.key:
-            del self._ids[(before.meta.namespace, old)]
-        if after is not None and (new := job_id_of(after.body)):
-            self._ids[(after.meta.namespace, new)] = after.meta.key
-
-    def _index_session(self, before: Watched | None, after: Watched | None) -> None:
-        if isinstance(before, SessionObject) and \
-                self._session_ids.get((before.meta.namespace, before.session_id)) == before.meta.key:
-            del self._session_ids[(before.meta.namespace, before.session_id)]
-        if isinstance(after, SessionObject):
-            self._session_ids[(after.meta.namespace, after.session_id)] = after.meta.key
 
     # ----- sync state -----
     def mark_all_synced(self, synced: bool = True) -> None:
