@@ -336,9 +336,11 @@ def test_webhook_render_single_replica_lets_the_operator_make_its_certificate() 
          "resourceNames": ["kuantum.kuantum-system.kuantum.dev"], "verbs": ["patch"]}]
     [binding] = [b for b in by_kind(docs, "ClusterRoleBinding") if b["metadata"]["name"].endswith("-webhook")]
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
-    namespaced = render("--set", "webhook.enabled=true", "--set", "watchNamespaces={team-a,team-b}")
-    [config] = by_kind(namespaced, "ValidatingWebhookConfiguration")
-    assert config["metadata"]["name"] == "kuantum-team-a-team-b.kuantum.dev"
+    # Cluster-scoped, so named by the release: a second release (another namespace) never touches this one's.
+    other = render("--set", "webhook.enabled=true", "--set", "watchNamespaces={team-a,team-b}",
+                   release="kuantum", namespace="team-ops")
+    [config] = by_kind(other, "ValidatingWebhookConfiguration")
+    assert config["metadata"]["name"] == "kuantum.team-ops.kuantum.dev"
 
 
 def test_webhook_render_several_replicas_share_one_certificate() -> None:
