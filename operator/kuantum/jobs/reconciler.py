@@ -131,8 +131,11 @@ class JobReconciler:
         """Applies the session's verdict (sessions/membership.py); False when the job goes no further now."""
         if not spec.session:
             return True
-        session = self.ctx.store.sessions.get(f"{draft.job.meta.namespace}/{spec.session}")
-        verdict = membership.judge(draft.job, spec, session)
+        namespace = draft.job.meta.namespace
+        session = self.ctx.store.sessions.get(f"{namespace}/{spec.session}")
+        failed = next((peer for peer in self.ctx.store.jobs_of_session(namespace, spec.session)
+                       if peer.state == JobState.FAILED and peer.key != draft.job.key), None)
+        verdict = membership.judge(draft.job, spec, session, failed)
         if isinstance(verdict, membership.Wait):
             self._pending(draft, Pending(verdict.reason, verdict.message))
             return False

@@ -59,8 +59,11 @@ def created_after_close(job: JobObject, session: SessionObject) -> bool:
     return closed is not None and bool(job.meta.created) and parse(job.meta.created) > parse(closed)
 
 
-def judge(job: JobObject, spec: QuantumJobSpec, session: SessionObject | None) -> Decision:
-    """The session's verdict on a job that has not been launched (state None or Waiting)."""
+def judge(job: JobObject, spec: QuantumJobSpec, session: SessionObject | None,
+          failed_peer: JobObject | None = None) -> Decision:
+    """The session's verdict on a job that has not been launched (state None or Waiting). `failed_peer`: a job of
+    the session that failed, as the store holds it: under Abort it cancels the job at once, before the session's
+    own status says Failed (a slot freed meanwhile must not start the job)."""
     if not spec.session:
         return None
     new = job.state is None
@@ -83,11 +86,15 @@ def judge(job: JobObject, spec: QuantumJobSpec, session: SessionObject | None) -
             return Refuse(INVALID_SESSION, f"the job's {', '.join(wrong)} differ from {describe(session)}'s")
         if created_after_close(job, session):
             return Refuse(SESSION_CLOSED, f"{describe(session)} is {_ended(session)}: it accepts no new jobs")
-    if session.state == SessionState.FAILED and session.spec is not None \
-            and session.spec.jobFailurePolicy == JobFailurePolicy.ABORT:
+    if session.spec is None or session.spec.jobFailurePolicy != JobFailurePolicy.ABORT:
+        return None
+    if session.state == SessionState.FAILED:
         error = session.status.errorData
         return CancelWithSession(f"{describe(session)} failed under its Abort policy"
                                  + (f" ({error.message})" if error else "") + "; its waiting jobs are cancelled")
+    if failed_peer is not None:
+        return CancelWithSession(f"{describe(session)} fails under its Abort policy (its job {failed_peer.meta.name} "
+                                 "failed); its waiting jobs are cancelled")
     return None
 
 

@@ -67,3 +67,14 @@ def test_an_aborted_session_cancels_its_waiting_jobs() -> None:
     assert isinstance(verdict, CancelWithSession) and "Abort" in verdict.message
     continued = session({"state": "Failed", "closeTime": "2026-11-28T10:00:00Z"}, jobFailurePolicy="Continue")
     assert judge(j, s, continued) is None
+
+
+def test_a_failed_job_cancels_its_abort_sessions_waiting_jobs_before_the_session_says_failed() -> None:
+    """A slot freed between a job's failure and the session's status write must not start a waiting job."""
+    open_session = session({"state": "Executing"})
+    peer, _ = job(state="Failed")
+    j, s = job(state="Waiting")
+    verdict = judge(j, s, open_session, failed_peer=peer)
+    assert isinstance(verdict, CancelWithSession) and "its job j failed" in verdict.message
+    assert judge(j, s, open_session) is None
+    assert judge(j, s, session({"state": "Executing"}, jobFailurePolicy="Continue"), failed_peer=peer) is None
