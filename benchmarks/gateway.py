@@ -6,8 +6,17 @@ does per job: POST storage/sasUri, upload inputData (gzip) to Azurite, PUT jobs/
 GET jobs/{id} until every job is final. Goals (issue 10): p99 GET < 20 ms, p99 PUT < 150 ms, gateway
 RSS < 150 MiB. Prints a table; never asserts. Writes only under /tmp.
 
+`--workload sessions` (issue 26): 200 standalone jobs are queued on the target first (the operator runs
+`--concurrency` of them at once), then 8 clients open 20 sessions (PUT sessions/{id}) and submit 10 jobs into
+each (PUT jobs/{id} with sessionId), closing each session after its jobs (POST sessions/{id}:close). Measured:
+a job's submit -> Executing (its PUT answered -> the first GET that shows it Executing or final), for session
+jobs and for standalone ones, and how many standalone jobs still waited when the last session job began.
+Goal: session jobs never wait behind standalone ones.
+
     .venv/bin/python benchmarks/gateway.py                 # 500 jobs, 16 clients
     .venv/bin/python benchmarks/gateway.py --jobs 100 --clients 8
+    .venv/bin/python benchmarks/gateway.py --workload sessions   # 20 sessions x 10 jobs, 8 clients, 200 waiting
+    .venv/bin/python benchmarks/gateway.py --workload sessions --sessions 5 --session-jobs 4 --standalone 40
 """
 
 from __future__ import annotations
@@ -75,11 +84,12 @@ class Clients:
         self.sas_ms: list[float] = []
         self.quiet_get_ms: list[float] = []
         self.errors: dict[str, int] = {}
+        self.submitted_at: dict[str, float] = {}  # job id -> when its PUT was answered (monotonic)
 
     def _error(self, what: str) -> None:
         self.errors[what] = self.errors.get(what, 0) + 1
 
-    async def submit(self, job_id: str, data: bytes) -> None:
+    async def submit(self, job_id: str, data: bytes, session_id: str | None = None) -> None:
         """What the SDK's Target.submit sends (reference section 2)."""
         t = time.perf_counter()
         async with self.http.post(f"{self.base}/storage/sasUri", params=VERSION,
@@ -101,12 +111,28 @@ class Clients:
         body = {"name": f"bench-{job_id[:8]}", "containerUri": container, "inputDataUri": f"{plain}/inputData",
                 "inputDataFormat": "microsoft.qio.v2", "outputDataFormat": "microsoft.qio-results.v2",
                 "providerId": "microsoft-qio", "target": TARGET, "inputParams": PARAMS, "itemType": "Job"}
+        if session_id:
+            body["sessionId"] = session_id
         t = time.perf_counter()
         async with self.http.put(f"{self.base}/jobs/{job_id}", params=VERSION, json=body) as resp:
             await resp.read()
         self.put_ms.append((time.perf_counter() - t) * 1000)
+        self.submitted_at[job_id] = time.monotonic()
         if resp.status != 201:
             self._error(f"PUT {resp.status}")
+
+    async def session(self, session_id: str, close: bool = False) -> None:
+        """What the SDK's open_session (PUT) and close_session (POST :close) send."""
+        if close:
+            request = self.http.post(f"{self.base}/sessions/{session_id}:close", params=VERSION)
+        else:
+            request = self.http.put(f"{self.base}/sessions/{session_id}", params=VERSION, json={
+                "name": f"session-{session_id}", "providerId": "microsoft-qio", "target": TARGET,
+                "itemType": "Session", "jobFailurePolicy": "Abort"})
+        async with request as resp:
+            await resp.read()
+        if resp.status not in (200, 201):
+            self._error(f"{'close' if close else 'open'} session {resp.status}")
 
     async def status(self, job_id: str) -> str | None:
         t = time.perf_counter()
@@ -168,14 +194,101 @@ async def drive(base: str, jobs: int, clients: int, timeout: float) -> tuple[Cli
     return c, states, submitted, total
 
 
+STARTED = {"Executing", *FINAL}
+
+
+async def drive_sessions(base: str, sessions: int, per_session: int, standalone: int, clients: int,
+                         timeout: float) -> tuple[Clients, dict[str, float], dict[str, float], int]:
+    """Standalone jobs queued first, then the sessions' jobs; returns the clients, each job's submit -> Executing
+    (session jobs, standalone jobs, seconds) and how many standalone jobs waited when the last session job began."""
+    c = Clients(base, clients)
+    data = gzip.compress(json.dumps(q.ISING).encode())
+    lone = [str(uuid.uuid1()) for _ in range(standalone)]
+    todo: asyncio.Queue[str] = asyncio.Queue()
+    for job_id in lone:
+        todo.put_nowait(job_id)
+
+    async def lone_submitter() -> None:
+        while not todo.empty():
+            await c.submit(todo.get_nowait(), data)
+
+    await asyncio.gather(*(lone_submitter() for _ in range(clients)))
+    began: dict[str, float] = {}
+    in_sessions: list[str] = []
+    waiting_behind: list[int] = []
+    deadline = time.monotonic() + timeout
+
+    async def watch(job_ids: list[str]) -> None:
+        """Polls until each job shows Executing (or final): when it began, as a client sees it."""
+        pending = list(job_ids)
+        while pending and time.monotonic() < deadline:
+            still = []
+            for job_id in pending:
+                if await c.status(job_id) in STARTED:
+                    began.setdefault(job_id, time.monotonic())
+                else:
+                    still.append(job_id)
+            pending = still
+            if pending:
+                await asyncio.sleep(0.25)
+
+    opened: asyncio.Queue[str] = asyncio.Queue()
+    for _ in range(sessions):
+        opened.put_nowait(str(uuid.uuid1()))
+
+    async def session_client() -> None:
+        while not opened.empty():
+            session_id = opened.get_nowait()
+            await c.session(session_id)
+            mine = [str(uuid.uuid1()) for _ in range(per_session)]
+            for job_id in mine:
+                await c.submit(job_id, data, session_id)
+            in_sessions.extend(mine)
+            await c.session(session_id, close=True)
+            await watch(mine)
+
+    lone_watcher = asyncio.create_task(watch(lone))
+    await asyncio.gather(*(session_client() for _ in range(clients)))
+    # Standalone jobs that had not begun when the last session job did: the session jobs went ahead of them.
+    last = max((began[j] for j in in_sessions if j in began), default=None)
+    if last is not None:
+        waiting_behind.append(sum(1 for j in lone if began.get(j, float("inf")) > last))
+    await lone_watcher
+    await c.http.close()
+
+    def waits(ids: list[str]) -> dict[str, float]:
+        return {j: began[j] - c.submitted_at[j] for j in ids if j in began and j in c.submitted_at}
+
+    return c, waits(in_sessions), waits(lone), waiting_behind[0] if waiting_behind else 0
+
+
+def print_table(rows: list[tuple[str, str, str]]) -> None:
+    width = max(len(r[0]) for r in rows)
+    vwidth = max(len(r[1]) for r in rows)
+    print(f"\n{'metric':<{width}} | {'value':<{vwidth}} | goal")
+    print(f"{'-' * width}-|-{'-' * vwidth}-|-----")
+    for name, value, goal in rows:
+        print(f"{name:<{width}} | {value:<{vwidth}} | {goal}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=500, help="jobs created through the REST API (default 500)")
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients (default 16)")
     parser.add_argument("--concurrency", type=int, default=8, help="KUANTUM_TARGET_CONCURRENCY (default 8)")
     parser.add_argument("--timeout", type=float, default=None, help="polling limit in seconds")
+    parser.add_argument("--workload", choices=("jobs", "sessions"), default="jobs",
+                        help="jobs: N jobs through PUT/GET (default); sessions: session jobs while standalone wait")
+    parser.add_argument("--sessions", type=int, default=20, help="sessions workload: sessions (default 20)")
+    parser.add_argument("--session-jobs", type=int, default=10, help="sessions workload: jobs per session (10)")
+    parser.add_argument("--standalone", type=int, default=200, help="sessions workload: standalone jobs (200)")
     args = parser.parse_args()
-    timeout = args.timeout or max(300.0, args.jobs * 3.0)
+    if args.workload == "sessions" and "--clients" not in sys.argv:
+        args.clients = 8
+    if args.workload == "sessions" and "--concurrency" not in sys.argv:
+        args.concurrency = 2  # standalone jobs must wait: the target runs two at a time
+    total_jobs = args.jobs if args.workload == "jobs" else args.sessions * args.session_jobs + args.standalone
+    timeout = args.timeout or max(300.0, total_jobs * 3.0)
 
     cluster = devcluster.start()
     devcluster.install_crds(cluster)
@@ -187,7 +300,10 @@ def main() -> None:
     op = OperatorProcess(cluster.kubeconfig, ns, log_dir, env={"KUANTUM_TARGET_CONCURRENCY": str(args.concurrency)})
     port = free_port()
     gateway: subprocess.Popen[bytes] | None = None
-    print(f"namespace {ns}; logs in {log_dir}; {args.jobs} jobs, {args.clients} clients", flush=True)
+    what = (f"{args.jobs} jobs" if args.workload == "jobs" else
+            f"{args.sessions} sessions x {args.session_jobs} jobs while {args.standalone} standalone jobs wait, "
+            f"target concurrency {args.concurrency}")
+    print(f"namespace {ns}; logs in {log_dir}; {what}, {args.clients} clients", flush=True)
     try:
         op.start()
         q.storage_secret(core, ns, cluster.azurite_connection_string)
@@ -209,7 +325,11 @@ def main() -> None:
                 time.sleep(0.2)
         base = (f"http://127.0.0.1:{port}/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/{ns}"
                 "/providers/Microsoft.Quantum/workspaces/ws")
-        c, states, submitted, total = asyncio.run(drive(base, args.jobs, args.clients, timeout))
+        if args.workload == "sessions":
+            c, in_session, alone, overtaken = asyncio.run(drive_sessions(
+                base, args.sessions, args.session_jobs, args.standalone, args.clients, timeout))
+        else:
+            c, states, submitted, total = asyncio.run(drive(base, args.jobs, args.clients, timeout))
         hwm = rss_kib(gateway.pid, "VmHWM")
         now = rss_kib(gateway.pid, "VmRSS")
     finally:
@@ -224,6 +344,27 @@ def main() -> None:
 
     def ms(v: float | None) -> str:
         return "-" if v is None else f"{v:.1f} ms"
+
+    def sec(v: float | None) -> str:
+        return "-" if v is None else f"{v:.1f} s"
+
+    if args.workload == "sessions":
+        session_jobs = args.sessions * args.session_jobs
+        print_table([
+            ("session jobs seen Executing", f"{len(in_session)} of {session_jobs}", f"{session_jobs}"),
+            ("session job submit → Executing p50", sec(percentile(list(in_session.values()), 50)), ""),
+            ("session job submit → Executing p99", sec(percentile(list(in_session.values()), 99)),
+             "never behind standalone jobs"),
+            ("standalone job submit → Executing p50", sec(percentile(list(alone.values()), 50)), ""),
+            ("standalone job submit → Executing p99", sec(percentile(list(alone.values()), 99)), ""),
+            ("standalone jobs still waiting when the last session job began", str(overtaken),
+             "the session jobs went ahead of these"),
+            ("errors", ", ".join(f"{k} x{v}" for k, v in sorted(c.errors.items())) or "none", "none"),
+            ("PUT jobs/{id} p99", ms(percentile(c.put_ms, 99)), "< 150 ms"),
+            ("GET jobs/{id} p99", ms(percentile(c.get_ms, 99)), "< 20 ms"),
+            ("gateway RSS peak (VmHWM)", f"{(hwm or 0) / 1024:.0f} MiB", "< 150 MiB"),
+        ])
+        return
 
     counts: dict[str, int] = {}
     for s in states.values():
@@ -244,12 +385,7 @@ def main() -> None:
         ("gateway RSS peak (VmHWM)", f"{(hwm or 0) / 1024:.0f} MiB", "< 150 MiB"),
         ("gateway RSS at end", f"{(now or 0) / 1024:.0f} MiB", ""),
     ]
-    width = max(len(r[0]) for r in rows)
-    vwidth = max(len(r[1]) for r in rows)
-    print(f"\n{'metric':<{width}} | {'value':<{vwidth}} | goal")
-    print(f"{'-' * width}-|-{'-' * vwidth}-|-----")
-    for name, value, goal in rows:
-        print(f"{name:<{width}} | {value:<{vwidth}} | {goal}")
+    print_table(rows)
 
 
 if __name__ == "__main__":

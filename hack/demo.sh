@@ -85,9 +85,11 @@ cat > "$SDK_FILE" <<PY
 from azure.core.credentials import AzureKeyCredential
 from azure.quantum import Workspace
 
+# _workspace_kind="v2": get_targets() lists every target (for a V1 workspace, only providers the SDK knows).
 ws = Workspace(subscription_id="00000000-0000-0000-0000-000000000000", resource_group="$NS", name="demo",
                location="eastus", credential=AzureKeyCredential(open("$STATE/gateway.key").read().strip()),
-               _quantum_endpoint="$endpoint", _from_connection_string=True)
+               _quantum_endpoint="$endpoint", _from_connection_string=True, _workspace_kind="v2")
+print(sorted(t.name for t in ws.get_targets()))
 job = ws.get_targets(name="kuantum.simulator").submit(
     b'{"qubits": 2, "circuit": [{"gate": "h", "target": 0}, {"gate": "cnot", "control": 0, "target": 1}]}',
     name="sdk-bell", input_data_format="ionq.circuit.v1", output_data_format="ionq.quantum-results.v1", shots=100)

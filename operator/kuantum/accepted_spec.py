@@ -26,7 +26,11 @@ import json
 from typing import Any
 
 ANNOTATION = "kuantum.dev/accepted-spec"
-MUTABLE_FIELDS = ("cancel", "ttlSecondsAfterFinished", "tags")
+MUTABLE_FIELDS = ("cancel", "ttlSecondsAfterFinished", "tags")  # never recorded in the annotation
+# Recorded in the annotation (its persisted format predates them being mutable) but free to change: Azure's job
+# update renames and re-prioritises a job. Their recorded values are ignored; today's spec gives them.
+UPDATABLE_FIELDS = ("name", "priority")
+CHANGEABLE_FIELDS = (*MUTABLE_FIELDS, *UPDATABLE_FIELDS)
 DIGESTED = "digested"
 INLINE = "input.inline"
 # Per field: ~12 fields * 2 KiB keeps the annotation far below the 256 KiB limit on all annotations.
@@ -44,7 +48,13 @@ class AcceptedValueLost(Exception):
 
 
 def immutable_part(spec: dict[str, Any]) -> dict[str, Any]:
+    """What the annotation records of a spec (everything but the MUTABLE_FIELDS)."""
     return {k: v for k, v in spec.items() if k not in MUTABLE_FIELDS}
+
+
+def _fixed_part(spec: dict[str, Any]) -> dict[str, Any]:
+    """What must not change: neither the MUTABLE_FIELDS nor the UPDATABLE_FIELDS."""
+    return {k: v for k, v in spec.items() if k not in CHANGEABLE_FIELDS}
 
 
 def _canonical(value: Any) -> str:
@@ -109,13 +119,14 @@ def _stored(spec: dict[str, Any], key: str, paths: set[str]) -> Any:
 def _comparable(accepted: dict[str, Any], current_spec: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Both sides in the stored form of the accepted document (digests where it keeps digests)."""
     paths = _digested(accepted)
-    before = immutable_part({k: v for k, v in accepted.items() if k != DIGESTED})
-    current = immutable_part(current_spec)
+    before = _fixed_part({k: v for k, v in accepted.items() if k != DIGESTED})
+    current = _fixed_part(current_spec)
     return before, {k: _stored(current, k, paths) for k in current}
 
 
 def changed_fields(accepted: dict[str, Any], current_spec: dict[str, Any]) -> list[str]:
-    """Top-level immutable fields that differ between a decoded annotation (or an old spec) and `current_spec`.
+    """Top-level immutable fields that differ between a decoded annotation (or an old spec) and `current_spec`
+    (the updatable fields may differ: they are recorded, but free to change).
 
     A missing field and an explicit null count as equal, as before."""
     before, after = _comparable(accepted, current_spec)
@@ -124,14 +135,15 @@ def changed_fields(accepted: dict[str, Any], current_spec: dict[str, Any]) -> li
 
 def accepted_spec(accepted: dict[str, Any], current_spec: dict[str, Any]) -> dict[str, Any]:
     """The spec to run: the accepted immutable fields, values kept as digests taken back from
-    `current_spec` (their digests match), and today's mutable fields from `current_spec`.
+    `current_spec` (their digests match), and today's changeable fields (mutable and updatable) from
+    `current_spec`.
 
     Raises AcceptedValueLost when a digested value changed since: the job cannot run as accepted."""
     paths = _digested(accepted)
     spec: dict[str, Any] = {}
     lost: list[str] = []
     for key, value in accepted.items():
-        if key == DIGESTED or key in MUTABLE_FIELDS:
+        if key == DIGESTED or key in CHANGEABLE_FIELDS:
             continue
         if key not in paths and not (key == "input" and INLINE in paths):
             spec[key] = copy.deepcopy(value)
@@ -141,5 +153,5 @@ def accepted_spec(accepted: dict[str, Any], current_spec: dict[str, Any]) -> dic
             lost.append(key if key in paths else INLINE)
     if lost:
         raise AcceptedValueLost(sorted(lost))
-    spec.update({k: current_spec[k] for k in MUTABLE_FIELDS if k in current_spec})
+    spec.update({k: current_spec[k] for k in CHANGEABLE_FIELDS if k in current_spec})
     return spec

@@ -22,7 +22,7 @@ from .jobs.reconciler import JobReconciler
 from .jobs.statemachine import is_final
 from .models import JobState
 from .models.common import API_GROUP, API_VERSION, LABEL_JOB_ID
-from .objects import PARSERS, JobObject, ProviderObject, WorkspaceObject
+from .objects import PARSERS, JobObject, ProviderObject, SessionObject, WorkspaceObject
 from .runtime import metrics
 from .runtime.informer import Informers, Resource
 from .runtime.leader import LeaderElection
@@ -34,13 +34,16 @@ from .runtime.workqueue import HandlerError, Requeue, WorkQueue
 from .runtime.writer import Conflict, Kube, ObjectGone
 from .scheduling.admission import Dispatcher
 from .scheduling.queues import positions, shown_position
+from .sessions.policy import is_final as session_final
+from .sessions.reconciler import SessionReconciler
 from .storage.blobs import StorageError
 from .storage.registry import StorageRegistry
 from .workspaces.provider_reconciler import ProviderReconciler
 from .workspaces.workspace_reconciler import WorkspaceReconciler
 
 log = logging.getLogger("kuantum.controller")
-KINDS = {"quantumjobs": "QuantumJob", "quantumworkspaces": "QuantumWorkspace", "providers": "Provider"}
+KINDS = {"quantumjobs": "QuantumJob", "quantumworkspaces": "QuantumWorkspace", "providers": "Provider",
+         "quantumsessions": "QuantumSession"}
 # The solver Jobs and pods of jobs, by the label every one of them carries.
 CHILDREN = (Resource("Job", "batch", "v1", "jobs", LABEL_JOB_ID), Resource("Pod", "", "v1", "pods", LABEL_JOB_ID))
 
@@ -86,7 +89,8 @@ class Controller:
         self.backends = Backends(self.store, self.kube, settings, self.dispatcher)
         self.reconcilers: dict[str, Reconciler] = {"QuantumJob": JobReconciler(self.ctx, self.backends),
                                                    "QuantumWorkspace": WorkspaceReconciler(self.ctx),
-                                                   "Provider": ProviderReconciler(self.ctx, self.backends)}
+                                                   "Provider": ProviderReconciler(self.ctx, self.backends),
+                                                   "QuantumSession": SessionReconciler(self.ctx)}
         self._tasks: list[asyncio.Task[None]] = []
         self._campaign: asyncio.Task[None] | None = None
         self._resync_rounds = 0
@@ -105,7 +109,7 @@ class Controller:
         kind, key = item.split("|", 1)
         namespace = key.split("/", 1)[0]
         obj = self.store.table(kind).get(key) if kind in KINDS.values() else None
-        if isinstance(obj, JobObject | ProviderObject):
+        if isinstance(obj, JobObject | ProviderObject | SessionObject):
             return f"{namespace}/{obj.workspace}"
         return key if kind == "QuantumWorkspace" else namespace
 
@@ -155,7 +159,7 @@ class Controller:
     async def _lead(self) -> None:
         self.queue.start()
         for kind, table in (("QuantumWorkspace", self.store.workspaces), ("Provider", self.store.providers),
-                            ("QuantumJob", self.store.jobs)):
+                            ("QuantumSession", self.store.sessions), ("QuantumJob", self.store.jobs)):
             for key in list(table):
                 self.enqueue(kind, key)
         self._tasks = [asyncio.create_task(self._every(self.settings.resync_seconds, self._resync)),
@@ -207,6 +211,9 @@ class Controller:
             self.enqueue("QuantumWorkspace", key)
         for key in list(self.store.providers):
             self.enqueue("Provider", key)
+        for key, session in list(self.store.sessions.items()):
+            if not session_final(session.state):
+                self.enqueue("QuantumSession", key)
 
     async def _refresh_queues(self) -> None:
         """Queue positions move when jobs ahead start or leave: the jobs whose written position is stale are
@@ -251,8 +258,18 @@ class Controller:
                 self.enqueue(kind, key)
             else:
                 self.dispatcher.release(obj)
+            if obj.session:
+                self.enqueue("QuantumSession", f"{namespace}/{obj.session}")  # its counts and state follow its jobs
             self.enqueue("QuantumWorkspace", f"{namespace}/{obj.workspace}")
             self._enqueue_providers(namespace, obj.workspace)
+            return
+        if isinstance(obj, SessionObject):
+            if event_type != "DELETED":
+                self.enqueue(kind, key)
+            # Jobs that wait for their session to exist, or that a closed session refuses, look at it again.
+            for job in self.store.jobs_of_session(namespace, obj.meta.name):
+                if _pending(job):
+                    self.enqueue("QuantumJob", job.key)
             return
         workspace = obj.meta.name if isinstance(obj, WorkspaceObject) else obj.workspace
         if event_type != "DELETED":

@@ -25,6 +25,8 @@ from .models import (
     ProviderStatus,
     QuantumJobSpec,
     QuantumJobStatus,
+    QuantumSessionSpec,
+    QuantumSessionStatus,
     QuantumWorkspaceSpec,
     QuantumWorkspaceStatus,
 )
@@ -74,6 +76,20 @@ KINDS: list[dict[str, Any]] = [
             # Wide output (-o wide) only: the default columns are the design's five.
             {"name": "Queue", "type": "integer", "jsonPath": ".status.queuePosition", "priority": 1},
             {"name": "Error", "type": "string", "jsonPath": ".status.errorData.code", "priority": 1},
+            {"name": "Id", "type": "string", "jsonPath": ".status.id", "priority": 1},
+        ],
+    },
+    {
+        "kind": "QuantumSession", "plural": "quantumsessions", "short": ["qsession"],
+        "spec": QuantumSessionSpec, "status": QuantumSessionStatus,
+        "description": "A session: jobs on one target grouped under a failure policy (Azure Quantum's sessions).",
+        "columns": [
+            {"name": "State", "type": "string", "jsonPath": ".status.state"},
+            {"name": "Target", "type": "string", "jsonPath": ".spec.target"},
+            {"name": "Policy", "type": "string", "jsonPath": ".spec.jobFailurePolicy"},
+            {"name": "Closed", "type": "boolean", "jsonPath": ".spec.close"},
+            _age(),
+            {"name": "Provider", "type": "string", "jsonPath": ".spec.provider", "priority": 1},
             {"name": "Id", "type": "string", "jsonPath": ".status.id", "priority": 1},
         ],
     },

@@ -182,6 +182,10 @@ def run(argv: list[str] | None = None) -> None:
                          operations=["CREATE", "UPDATE"],
                          ignore_failures=args.webhook_failure_policy == "Ignore")(
             webhooks.quantumjob_validator(args.namespace, store=_store))
+        kopf.on.validate(API_GROUP, API_VERSION, "quantumsessions", id="validate-quantumsession",
+                         operations=["CREATE", "UPDATE"],
+                         ignore_failures=args.webhook_failure_policy == "Ignore")(
+            webhooks.quantumsession_validator(args.namespace))
     if args.leader_elect:
         lease_namespace = args.leader_elect_namespace or (args.namespace[0] if args.namespace else "default")
         _state["leader_elect"] = (lease_namespace, args.leader_elect_name)

@@ -24,10 +24,13 @@ from .models import (
     ProviderStatus,
     QuantumJobSpec,
     QuantumJobStatus,
+    QuantumSessionSpec,
+    QuantumSessionStatus,
     QuantumWorkspaceSpec,
     QuantumWorkspaceStatus,
 )
 from .models.common import LABEL_JOB_ID
+from .models.session import FINAL_SESSION_STATES, SessionState
 
 Group = tuple[str, str, str]  # namespace, workspace, canonical provider id: one queue and one billing plan
 M = TypeVar("M", bound=BaseModel)
@@ -72,6 +75,11 @@ def job_id_for(uid: str) -> str:
     """A job's id derived from its uid: stable across restarts without having to be stored first (persisted:
     it names the job's blob container and children)."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"kuantum.dev/quantumjob/{uid}"))
+
+
+def session_id_for(uid: str) -> str:
+    """A kubectl-made session's id, derived from its uid like a job's (stable without being stored first)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"kuantum.dev/quantumsession/{uid}"))
 
 
 def first_error(e: ValidationError, prefix: str = "spec") -> str:
@@ -174,6 +182,19 @@ class JobObject:
             or "Standard"
 
     @property
+    def session(self) -> str | None:
+        """The QuantumSession (name, same namespace) the job belongs to, or None for a standalone job."""
+        if self.spec is not None:
+            return self.spec.session
+        given = self.raw_spec.get("session")
+        return given if isinstance(given, str) and given else None
+
+    @property
+    def display_name(self) -> str:
+        """Azure's job name: spec.name, else the object's name."""
+        return (self.spec.name if self.spec is not None else None) or self.meta.name
+
+    @property
     def cancel(self) -> bool:
         return self.spec.cancel if self.spec is not None else self.raw_spec.get("cancel") is True
 
@@ -201,8 +222,8 @@ def parse_job(body: dict[str, Any]) -> JobObject:
     raw_spec: dict[str, Any] = given if isinstance(given, dict) else {}
     annotation = meta.annotations.get(accepted_spec.ANNOTATION)
     # The spec changes far less often than the status: once accepted, it is parsed once per generation and
-    # annotation, and once more when a mutable field (cancel, ttl, tags) changes.
-    mutable = repr([raw_spec.get(f) for f in accepted_spec.MUTABLE_FIELDS])
+    # annotation, and once more when a changeable field (cancel, ttl, tags, name, priority) changes.
+    mutable = repr([raw_spec.get(f) for f in accepted_spec.CHANGEABLE_FIELDS])
     cache_key = (meta.uid, meta.generation, annotation, mutable)
     cacheable = annotation is not None and meta.generation is not None
     parsed = _spec_cache.get(cache_key) if cacheable else None
@@ -274,6 +295,58 @@ def parse_workspace(body: dict[str, Any]) -> WorkspaceObject:
                            body)
 
 
-Watched = JobObject | ProviderObject | WorkspaceObject
+# ---------------------------------------------------------------------------------------------- QuantumSession
+
+@dataclass(frozen=True, slots=True)
+class SessionObject:
+    meta: Meta
+    spec: QuantumSessionSpec | None
+    spec_error: str | None
+    status: QuantumSessionStatus
+    body: dict[str, Any] = field(repr=False)
+
+    @property
+    def key(self) -> str:
+        return self.meta.key
+
+    @property
+    def state(self) -> SessionState | None:
+        return SessionState(self.status.state) if self.status.state else None
+
+    @property
+    def final(self) -> bool:
+        return self.state in FINAL_SESSION_STATES
+
+    @property
+    def session_id(self) -> str:
+        """The client's id (spec.id, lower-cased) or the one derived from the uid; status.id once written."""
+        if self.status.id:
+            return self.status.id
+        chosen = self.spec.id if self.spec is not None else (self.body.get("spec") or {}).get("id")
+        return chosen.lower() if isinstance(chosen, str) and chosen else session_id_for(self.meta.uid)
+
+    @property
+    def workspace(self) -> str:
+        return self.spec.workspace if self.spec is not None else \
+            _text((self.body.get("spec") or {}).get("workspace"))
+
+    @property
+    def display_name(self) -> str:
+        return (self.spec.name if self.spec is not None else None) or self.meta.name
+
+    @property
+    def accepting(self) -> bool:
+        """Whether a new job may join: open (not closed), not ended."""
+        closed = self.spec.close if self.spec is not None else (self.body.get("spec") or {}).get("close") is True
+        return not closed and not self.final and self.status.closeTime is None
+
+
+def parse_session(body: dict[str, Any]) -> SessionObject:
+    spec, error = parse_spec(QuantumSessionSpec, body.get("spec"))
+    return SessionObject(Meta.of(body), spec, error, parse_status(QuantumSessionStatus, body.get("status")), body)
+
+
+Watched = JobObject | ProviderObject | WorkspaceObject | SessionObject
 PARSERS: dict[str, Callable[[dict[str, Any]], Watched]] = {
-    "QuantumJob": parse_job, "Provider": parse_provider, "QuantumWorkspace": parse_workspace}
+    "QuantumJob": parse_job, "Provider": parse_provider, "QuantumWorkspace": parse_workspace,
+    "QuantumSession": parse_session}

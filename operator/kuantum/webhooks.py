@@ -1,7 +1,8 @@
-"""Optional validating admission webhook for QuantumJobs (enable with --webhook-port).
+"""Optional validating admission webhook for QuantumJobs and QuantumSessions (enable with --webhook-port).
 
-Without it the operator still refuses immutable changes after the fact (SpecChangeIgnored);
-with it the API server refuses them up front, and malformed specs are refused at create time.
+Without it the operator still refuses immutable changes after the fact (SpecChangeIgnored), and a job for a
+closed session fails (SessionClosed); with it the API server refuses them up front, and malformed specs are
+refused at create time.
 """
 
 from __future__ import annotations
@@ -20,15 +21,20 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from pydantic import ValidationError
 
-from .accepted_spec import MUTABLE_FIELDS, changed_fields
+from .accepted_spec import CHANGEABLE_FIELDS, changed_fields
 from .jobs.duplicates import holder_of
-from .models import QuantumJobSpec
-from .objects import first_error
+from .models import QuantumJobSpec, QuantumSessionSpec
+from .objects import SessionObject, first_error
 from .runtime.namespaces import serves
 from .runtime.store import Store
+from .sessions.membership import describe
+
+# A session's fields that may change; `close` only from false to true (a closed session is never reopened).
+SESSION_MUTABLE_FIELDS = ("name", "priority", "tags", "close", "idleTimeoutSeconds")
 
 
-def check_job(operation: str, spec: dict[str, Any], old_spec: dict[str, Any] | None) -> None:
+def check_job(operation: str, spec: dict[str, Any], old_spec: dict[str, Any] | None,
+              session: SessionObject | None = None) -> None:
     """Raises kopf.AdmissionError with a specific message when the request must be refused.
 
     Updates are checked as ratcheting validation does: one that leaves the spec as it was (metadata,
@@ -45,18 +51,42 @@ def check_job(operation: str, spec: dict[str, Any], old_spec: dict[str, Any] | N
         if changed:
             raise kopf.AdmissionError(
                 f"spec fields {', '.join(changed)} are immutable after creation "
-                f"(only {', '.join(MUTABLE_FIELDS)} may change)", code=422)
+                f"(only {', '.join(CHANGEABLE_FIELDS)} may change)", code=422)
         if spec_error(old_spec) is not None:
             return
     error = spec_error(spec)
     if error is not None:
         raise kopf.AdmissionError(error, code=422)
+    if operation == "CREATE" and session is not None and not session.accepting:
+        # A session unknown here may still be created (manifests apply in any order): only a known one refuses.
+        ended = str(session.state) if session.final else "closed"
+        raise kopf.AdmissionError(f"{describe(session)} is {ended}: it accepts no new jobs", code=422)
 
 
-def spec_error(spec: dict[str, Any]) -> str | None:
-    """The first reason the spec is not a valid QuantumJobSpec, or None."""
+def check_session(operation: str, spec: dict[str, Any], old_spec: dict[str, Any] | None) -> None:
+    """Malformed session specs, changes of the fields that define a session, and reopening are refused."""
+    if operation not in ("CREATE", "UPDATE"):
+        return
+    if operation == "UPDATE" and old_spec is not None:
+        if spec == old_spec:
+            return
+        changed = sorted(k for k in set(spec) | set(old_spec)
+                         if k not in SESSION_MUTABLE_FIELDS and spec.get(k) != old_spec.get(k))
+        if changed:
+            raise kopf.AdmissionError(f"spec fields {', '.join(changed)} are immutable after creation "
+                                      f"(only {', '.join(SESSION_MUTABLE_FIELDS)} may change)", code=422)
+        if old_spec.get("close") is True and spec.get("close") is not True:
+            raise kopf.AdmissionError("a closed session cannot be reopened (spec.close stays true)", code=422)
+    error = spec_error(spec, QuantumSessionSpec)
+    if error is not None:
+        raise kopf.AdmissionError(error, code=422)
+
+
+def spec_error(spec: dict[str, Any], model: type[QuantumJobSpec] | type[QuantumSessionSpec] = QuantumJobSpec
+               ) -> str | None:
+    """The first reason the spec is not a valid QuantumJobSpec (or other model), or None."""
     try:
-        QuantumJobSpec.model_validate(spec)
+        model.model_validate(spec)
     except ValidationError as e:
         return first_error(e)
     return None
@@ -93,12 +123,29 @@ def quantumjob_validator(namespaces: Collection[str],
         old = kwargs.get("old")
         old_spec = dict(old.get("spec") or {}) if old else None
         operation = str(kwargs.get("operation"))
-        check_job(operation, dict(spec or {}), old_spec)
-        if operation == "CREATE" and namespace and (taken := id_in_use(store(), namespace, dict(spec or {}),
-                                                                        (kwargs.get("uid")))):
+        given = dict(spec or {})
+        name = given.get("session")
+        found = store()
+        session = found.sessions.get(f"{namespace}/{name}") if found and namespace and isinstance(name, str) else None
+        check_job(operation, given, old_spec, session)
+        if operation == "CREATE" and namespace and (taken := id_in_use(found, namespace, given, kwargs.get("uid"))):
             raise kopf.AdmissionError(taken, code=409)
 
     return validate_quantumjob
+
+
+def quantumsession_validator(namespaces: Collection[str]) -> Callable[..., None]:
+    """The validate handler of QuantumSessions, for the namespaces the operator serves."""
+    patterns = tuple(namespaces)
+
+    def validate_quantumsession(*, spec: Any, namespace: str | None = None, **kwargs: Any) -> None:
+        if namespace and not serves(patterns, namespace):
+            return
+        old = kwargs.get("old")
+        old_spec = dict(old.get("spec") or {}) if old else None
+        check_session(str(kwargs.get("operation")), dict(spec or {}), old_spec)
+
+    return validate_quantumsession
 
 
 def self_signed_certificate(host: str, folder: Path | None = None) -> tuple[str, str]:

@@ -47,6 +47,8 @@ def test_make_demo_runs_the_examples_and_prints_a_working_sdk_snippet(
         run = subprocess.run([sys.executable, str(snippet)], capture_output=True, text=True, timeout=300)
         assert run.returncode == 0, run.stderr[-3000:]
         assert "'histogram'" in run.stdout and "'3'" in run.stdout
+        listed = run.stdout.splitlines()[0]  # every target of the workspace, kuantum's and QIO's too
+        assert "'kuantum.simulator'" in listed and "'microsoft.simulatedannealing.cpu'" in listed, listed
     finally:
         subprocess.run([str(KUBECTL_BIN / "helm"), "--kubeconfig", cluster.kubeconfig, "-n", release_namespace,
                         "uninstall", release, "--wait", "--timeout", "120s"], capture_output=True, timeout=180)

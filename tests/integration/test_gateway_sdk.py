@@ -243,10 +243,12 @@ def test_cancel_keys_and_gateway_restart_mid_poll(setup: Gateway, api_client: cl
 
 
 def test_connection_string(setup: Gateway, cluster: devcluster.Cluster, namespace: str) -> None:
-    out = kuantum_cli(cluster, namespace, "connection-string", "ws", "--endpoint", "https://eastus-quantum-azure-com")
-    assert out.returncode == 0, out.stderr
+    out = kuantum_cli(cluster, namespace, "connection-string", "ws", "--endpoint",
+                      "https://eastus-v2-quantum-azure-com")
+    assert out.returncode == 0 and not out.stderr, out.stderr
     ws = Workspace.from_connection_string(out.stdout.strip())
     assert (ws.resource_group, ws.name, ws.subscription_id) == (namespace, "ws", SUBSCRIPTION)
+    assert ws._connection_params.workspace_kind.value == "V2"  # get_targets() lists every target
 
 
 def test_a_qsharp_program_submitted_through_the_sdk_runs_on_the_simulator(setup: Gateway, namespace: str) -> None:

@@ -49,6 +49,8 @@ NAMESPACED_RULES = {
     ("kuantum.dev", "quantumjobs"): {"list", "watch", "patch", "delete"},
     ("kuantum.dev", "quantumworkspaces"): {"list", "watch", "patch"},  # its finalizer
     ("kuantum.dev", "providers"): {"list", "watch", "create"},
+    ("kuantum.dev", "quantumsessions"): {"list", "watch"},
+    ("kuantum.dev", "quantumsessions/status"): {"patch"},
     ("kuantum.dev", "quantumjobs/status"): {"patch"},
     ("kuantum.dev", "quantumworkspaces/status"): {"patch"},
     ("kuantum.dev", "providers/status"): {"patch"},
@@ -377,11 +379,24 @@ def test_aggregated_user_roles() -> None:
     edit, view = roles["kuantum-system-kuantum-edit"], roles["kuantum-system-kuantum-view"]
     assert edit["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-edit"] == "true"
     assert view["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-view"] == "true"
-    kinds = {"quantumjobs", "quantumworkspaces", "providers"}
+    kinds = {"quantumjobs", "quantumworkspaces", "providers", "quantumsessions"}
     assert {r for (g, r), verbs in rules_of(edit).items() if "create" in verbs and g == "kuantum.dev"} == kinds
     assert all(verbs <= {"get", "list", "watch"} for verbs in rules_of(view).values())
+    assert {r for g, r in rules_of(view) if g == "kuantum.dev" and "/" not in r} == kinds
     assert not any(r["metadata"]["name"].endswith(("-edit", "-view"))
                    for r in by_kind(render("--set", "rbac.aggregateToDefaultRoles=false"), "ClusterRole"))
+
+
+def test_gateway_rbac_reads_the_kinds_and_writes_jobs_and_sessions_only() -> None:
+    docs = render("--set", "gateway.enabled=true")
+    (role,) = [r for r in by_kind(docs, "ClusterRole") if r["metadata"]["name"].endswith("-gateway")]
+    assert rules_of(role) == {
+        ("kuantum.dev", "quantumjobs"): {"get", "list", "watch", "create", "patch", "delete"},
+        ("kuantum.dev", "quantumsessions"): {"get", "list", "watch", "create", "patch"},  # open and close
+        ("kuantum.dev", "providers"): {"get", "list", "watch"},
+        ("kuantum.dev", "quantumworkspaces"): {"get", "list", "watch"},
+        ("", "secrets"): {"get"},
+    }
 
 
 def test_helm_test_hook_submits_a_job_and_waits() -> None:
@@ -568,6 +583,8 @@ def test_operator_runs_with_chart_rbac_only(cluster: devcluster.Cluster, namespa
         # Least privilege, as the API server's authorizer answers it.
         assert can_i(kubeconfig, sa, "create", "jobs.batch", "-n", namespace)
         assert can_i(kubeconfig, sa, "patch", "quantumjobs.kuantum.dev", "--subresource=status", "-n", namespace)
+        assert can_i(kubeconfig, sa, "patch", "quantumsessions.kuantum.dev", "--subresource=status", "-n", namespace)
+        assert can_i(kubeconfig, sa, "watch", "quantumsessions.kuantum.dev", "-n", namespace)
         assert can_i(kubeconfig, sa, "get", "secrets", "-n", namespace)
         assert can_i(kubeconfig, sa, "watch", "customresourcedefinitions.apiextensions.k8s.io")
         for denied in (("delete", "nodes"), ("get", "secrets", "-n", "kube-system"),
@@ -575,6 +592,8 @@ def test_operator_runs_with_chart_rbac_only(cluster: devcluster.Cluster, namespa
                        ("create", "jobs.batch", "-n", "default"),
                        ("delete", "quantumworkspaces.kuantum.dev", "-n", namespace),
                        ("update", "quantumjobs.kuantum.dev", "-n", namespace),
+                       ("create", "quantumsessions.kuantum.dev", "-n", namespace),
+                       ("patch", "quantumsessions.kuantum.dev", "-n", namespace),
                        ("create", "clusterrolebindings.rbac.authorization.k8s.io"),
                        ("create", "serviceaccounts", "--subresource=token", "-n", namespace),
                        ("delete", "customresourcedefinitions.apiextensions.k8s.io")):

@@ -361,9 +361,12 @@ def test_examples_apply_and_run(api_client: client.ApiClient, core: client.CoreV
                                        "stringData": {"connectionString": azurite_connection_string}})
     kubectl(cluster.kubeconfig, "apply", "-n", ns, "-f", "examples/")
     expected = {"ising-sa": "Succeeded", "ising-bad-params": "Failed", "ising-cancelled": "Cancelled",
-                "bell": "Succeeded"}
+                "bell": "Succeeded", "bell-in-session": "Succeeded"}
     for name, state in expected.items():
         assert q.wait_state(api_client, ns, name, q.FINAL, timeout=180)["state"] == state, name
+    # The example session follows its job (open: Executing once a job began; it times out a minute later).
+    wait_for(lambda: ((q.get(api_client, ns, "quantumsessions", "bell-loop") or {}).get("status") or {}).get(
+        "jobCounts") == {"Succeeded": 1}, timeout=60, what="session bell-loop counts its job")
 
 
 def test_unknown_reference_never_crash_loops(api_client: client.ApiClient, ready_workspace: str,

@@ -147,7 +147,7 @@ class World:
     def job_id(self, name: str) -> str:
         return job_id_for(_uid(name))
 
-    def edit_spec(self, name: str, **changes: Any) -> None:
+    def edit_spec(self, name: str, /, **changes: Any) -> None:
         """A user's edit: the API server bumps generation and resourceVersion; the watch delivers it."""
         obj = self.kube.objects[("QuantumJob", NS, name)]
         obj["spec"].update(changes)

@@ -100,11 +100,23 @@ def test_changed_inline_input_is_detected_by_digest() -> None:
 
 def test_other_changes_are_reported_and_the_accepted_values_kept() -> None:
     accepted = acc.decode(acc.encode(SMALL))
-    current = _with(SMALL, target="other", priority="High", timeoutSeconds=5)
-    assert acc.changed_fields(accepted, current) == ["priority", "target", "timeoutSeconds"]
+    current = _with(SMALL, target="other", inputDataFormat="x", timeoutSeconds=5)
+    assert acc.changed_fields(accepted, current) == ["inputDataFormat", "target", "timeoutSeconds"]
     spec = acc.accepted_spec(accepted, current)
-    assert spec["target"] == SMALL["target"] and spec["priority"] == "Standard" and "timeoutSeconds" not in spec
+    assert spec["target"] == SMALL["target"] and "inputDataFormat" not in spec and "timeoutSeconds" not in spec
     assert spec["input"] == SMALL["input"]  # the inline input itself comes back from the current spec
+
+
+def test_name_and_priority_are_recorded_yet_updatable() -> None:
+    """Azure's job update renames and re-prioritises a job: the annotation keeps recording both (its persisted
+    format predates that), but a change is no ignored change and today's values are the ones run with."""
+    accepted = acc.decode(acc.encode(_with(SMALL, name="first")))
+    assert accepted["priority"] == SMALL["priority"] and accepted["name"] == "first"
+    current = _with(SMALL, priority="High", name="renamed")
+    assert acc.changed_fields(accepted, current) == []
+    spec = acc.accepted_spec(accepted, current)
+    assert spec["priority"] == "High" and spec["name"] == "renamed"
+    assert "name" not in acc.accepted_spec(accepted, SMALL)  # removed by a merge patch: the default again
 
 
 def test_mutable_fields_may_change_and_come_from_the_current_spec() -> None:

@@ -91,11 +91,11 @@ def test_generation_is_deterministic(hash_seed: str) -> None:
         assert crd["metadata"]["name"] == f"{crd['spec']['names']['plural']}.{crd['spec']['group']}"
 
 
-def test_three_kinds_with_names_short_names_and_category() -> None:
+def test_the_kinds_with_names_short_names_and_category() -> None:
     crds = _crds()
-    assert set(crds) == {"QuantumWorkspace", "Provider", "QuantumJob"}
+    assert set(crds) == {"QuantumWorkspace", "Provider", "QuantumJob", "QuantumSession"}
     expected = {"QuantumWorkspace": ("quantumworkspaces", "qws"), "Provider": ("providers", "qprovider"),
-                "QuantumJob": ("quantumjobs", "qjob")}
+                "QuantumJob": ("quantumjobs", "qjob"), "QuantumSession": ("quantumsessions", "qsession")}
     for kind, (plural, short) in expected.items():
         crd = crds[kind]
         assert crd["apiVersion"] == "apiextensions.k8s.io/v1"
@@ -137,6 +137,19 @@ def test_quantumjob_printer_columns() -> None:
                                 "priority": 1}
 
 
+def test_quantumsession_printer_columns_and_states() -> None:
+    crd = _crds()["QuantumSession"]
+    (version,) = crd["spec"]["versions"]
+    columns = version["additionalPrinterColumns"]
+    assert [c["name"] for c in columns if not c.get("priority")] == ["State", "Target", "Policy", "Closed", "Age"]
+    assert [c["name"] for c in columns if c.get("priority") == 1] == ["Provider", "Id"]
+    status = _schema(crd)["properties"]["status"]["properties"]
+    # Azure's SessionStatus, spelled as its REST API spells it.
+    assert status["state"]["enum"] == ["Waiting", "Executing", "Succeeded", "Failed", "Failure(s)", "TimedOut"]
+    spec = _schema(crd)["properties"]["spec"]["properties"]
+    assert spec["jobFailurePolicy"] == {**spec["jobFailurePolicy"], "enum": ["Abort", "Continue"], "default": "Abort"}
+
+
 def _lookup(schema: dict[str, Any], json_path: str) -> dict[str, Any] | None:
     node: dict[str, Any] | None = schema
     for part in json_path.strip(".").split("."):
@@ -146,7 +159,7 @@ def _lookup(schema: dict[str, Any], json_path: str) -> dict[str, Any] | None:
     return node
 
 
-@pytest.mark.parametrize("kind", ["QuantumWorkspace", "Provider", "QuantumJob"])
+@pytest.mark.parametrize("kind", ["QuantumWorkspace", "Provider", "QuantumJob", "QuantumSession"])
 def test_printer_columns_point_at_schema_fields(kind: str) -> None:
     crd = _crds()[kind]
     (version,) = crd["spec"]["versions"]
@@ -190,7 +203,7 @@ def _additional_true(node: Any) -> bool:
     return False
 
 
-@pytest.mark.parametrize("kind", ["QuantumWorkspace", "Provider", "QuantumJob"])
+@pytest.mark.parametrize("kind", ["QuantumWorkspace", "Provider", "QuantumJob", "QuantumSession"])
 def test_structural_schema(kind: str) -> None:
     schema = _schema(_crds()[kind])
     keys = _all_keys(schema)

@@ -14,7 +14,8 @@ import kopf
 import pytest
 from kopf._core.engines.admission import _inject_handler_id
 from kuantum import webhooks
-from kuantum.webhooks import check_job, quantumjob_validator
+from kuantum.objects import parse_session
+from kuantum.webhooks import check_job, check_session, quantumjob_validator
 
 VALID: dict[str, Any] = {"workspace": "ws", "provider": "microsoft-qio", "target": "microsoft.simulatedannealing.cpu",
                          "input": {"inline": "{}"}}
@@ -129,6 +130,46 @@ async def test_running_server_yields_the_service_reference_with_its_certificate(
             pass  # Kopf's server listens as before
     finally:
         await stream.aclose()
+
+
+# ------------------------------------------------------------------------------ sessions
+def _session(status: dict[str, Any], **spec: Any) -> Any:
+    return parse_session({"metadata": {"name": "s", "namespace": "ns", "uid": "u"},
+                          "spec": {"workspace": "ws", "provider": "ionq", "target": "ionq.simulator", **spec},
+                          "status": status})
+
+
+def test_a_job_for_a_closed_or_ended_session_is_refused_at_creation_only() -> None:
+    spec = {"workspace": "ws", "provider": "ionq", "target": "ionq.simulator", "input": {"inline": {}},
+            "session": "s"}
+    check_job("CREATE", spec, None, _session({"state": "Executing"}))  # open: fine
+    check_job("CREATE", spec, None, None)  # unknown to the operator (yet): fine, it waits for it
+    for status, extra in (({"state": "Executing"}, {"close": True}), ({"state": "Failed"}, {}),
+                          ({"state": "TimedOut"}, {})):
+        with pytest.raises(kopf.AdmissionError, match="accepts no new jobs"):
+            check_job("CREATE", spec, None, _session(status, **extra))
+    # An existing job of a session that ended since may still change (its tags, say).
+    check_job("UPDATE", {**spec, "tags": ["x"]}, spec, _session({"state": "Failed"}))
+
+
+def test_a_jobs_name_priority_and_tags_may_change_its_session_not() -> None:
+    spec = {"workspace": "ws", "provider": "ionq", "target": "ionq.simulator", "input": {"inline": {}},
+            "session": "s", "priority": "Standard"}
+    check_job("UPDATE", {**spec, "name": "renamed", "priority": "High", "tags": ["t"]}, spec)
+    with pytest.raises(kopf.AdmissionError, match="session"):
+        check_job("UPDATE", {**spec, "session": "other"}, spec)
+
+
+def test_session_specs_are_checked_and_their_defining_fields_immutable() -> None:
+    spec = {"workspace": "ws", "provider": "ionq", "target": "ionq.simulator"}
+    check_session("CREATE", spec, None)
+    with pytest.raises(kopf.AdmissionError, match="jobFailurePolicy"):
+        check_session("CREATE", {**spec, "jobFailurePolicy": "Sometimes"}, None)
+    check_session("UPDATE", {**spec, "close": True, "tags": ["t"], "name": "n"}, spec)
+    with pytest.raises(kopf.AdmissionError, match="target"):
+        check_session("UPDATE", {**spec, "target": "ionq.qpu.aria-1"}, spec)
+    with pytest.raises(kopf.AdmissionError, match="reopened"):
+        check_session("UPDATE", spec, {**spec, "close": True})
 
 
 def test_a_new_job_with_an_id_in_use_in_its_workspace_is_refused_naming_the_job_that_holds_it() -> None:

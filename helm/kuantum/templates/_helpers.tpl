@@ -78,8 +78,12 @@ controller.py and main.py). No wildcards.
 - apiGroups: ["kuantum.dev"]
   resources: ["providers"]
   verbs: ["list", "watch", "create"]
+# Sessions are read (their jobs join and follow them); the operator writes only their status.
 - apiGroups: ["kuantum.dev"]
-  resources: ["quantumjobs/status", "quantumworkspaces/status", "providers/status"]
+  resources: ["quantumsessions"]
+  verbs: ["list", "watch"]
+- apiGroups: ["kuantum.dev"]
+  resources: ["quantumjobs/status", "quantumworkspaces/status", "providers/status", "quantumsessions/status"]
   verbs: ["patch"]
 # Children carry ownerReferences with blockOwnerDeletion; clusters running the
 # OwnerReferencesPermissionEnforcement admission plugin require this to set them.

@@ -63,7 +63,7 @@ def job_summary(job: dict[str, Any]) -> str:
     meta, spec, status = job["metadata"], job.get("spec") or {}, job.get("status") or {}
     fields: list[tuple[str, Any]] = [
         ("Name", meta["name"]), ("Namespace", meta.get("namespace")), ("Workspace", spec.get("workspace")),
-        ("Provider", spec.get("provider")), ("Target", spec.get("target")),
+        ("Provider", spec.get("provider")), ("Target", spec.get("target")), ("Session", spec.get("session")),
         ("State", status.get("state") or "<pending: not yet seen by the operator>"), ("ID", status.get("id")),
         ("Queue position", status.get("queuePosition")), ("Cancel requested", spec.get("cancel") or None),
         ("Created", status.get("creationTime") or meta.get("creationTimestamp")),
@@ -72,10 +72,14 @@ def job_summary(job: dict[str, Any]) -> str:
         ("Provider job ID", status.get("providerJobId")), ("Input data", status.get("inputDataUri")),
         ("Output data", status.get("outputDataUri")), ("Error", error_text(status.get("errorData")) or None),
     ]
+    return _fields(fields, status.get("conditions") or [])
+
+
+def _fields(fields: list[tuple[str, Any]], conditions: list[dict[str, Any]]) -> str:
+    """Label: value lines (empty values left out), then the conditions as a table."""
     shown = [(label, value) for label, value in fields if value not in (None, "")]
     width = max(len(label) for label, _ in shown) + 2
     lines = [f"{label + ':':<{width}}{value}" for label, value in shown]
-    conditions = status.get("conditions") or []
     if conditions:
         lines.append("Conditions:")
         rows = [(str(c.get("type", "")), str(c.get("status", "")), str(c.get("reason", "")),
@@ -88,3 +92,36 @@ def dump(obj: Any, fmt: str) -> str:
     if fmt == "yaml":
         return yaml.safe_dump(obj, sort_keys=False, default_flow_style=False).rstrip("\n")
     return json.dumps(obj, indent=2)
+
+
+SESSION_COLUMNS = ("NAME", "STATE", "TARGET", "POLICY", "JOBS", "CLOSED", "AGE")
+
+
+def session_row(session: dict[str, Any], now: datetime | None = None) -> tuple[str, ...]:
+    spec, status = session.get("spec") or {}, session.get("status") or {}
+    jobs = ", ".join(f"{n} {state}" for state, n in (status.get("jobCounts") or {}).items()) or "-"
+    return (session["metadata"]["name"], status.get("state") or "<pending>", str(spec.get("target", "")),
+            str(spec.get("jobFailurePolicy") or "Abort"), jobs, "yes" if spec.get("close") else "no",
+            age(session["metadata"].get("creationTimestamp"), now))
+
+
+def sessions_table(sessions: list[dict[str, Any]], now: datetime | None = None) -> str:
+    rows = [session_row(s, now) for s in sorted(sessions, key=lambda s: s["metadata"]["name"])]
+    return table(rows, SESSION_COLUMNS)
+
+
+def session_summary(session: dict[str, Any], jobs: list[dict[str, Any]]) -> str:
+    """A session's status and, below it, its jobs (the table `kuantum get` prints)."""
+    meta, spec, status = session["metadata"], session.get("spec") or {}, session.get("status") or {}
+    summary = _fields([
+        ("Name", meta["name"]), ("Namespace", meta.get("namespace")), ("Display name", spec.get("name")),
+        ("Workspace", spec.get("workspace")), ("Provider", spec.get("provider")), ("Target", spec.get("target")),
+        ("Failure policy", spec.get("jobFailurePolicy") or "Abort"), ("Priority", spec.get("priority")),
+        ("State", status.get("state") or "<pending: not yet seen by the operator>"), ("ID", status.get("id")),
+        ("Closed", "yes" if spec.get("close") else None), ("Idle timeout", spec.get("idleTimeoutSeconds")),
+        ("Created", status.get("creationTime") or meta.get("creationTimestamp")),
+        ("Began", status.get("beginExecutionTime")), ("Ended", status.get("endExecutionTime")),
+        ("Error", error_text(status.get("errorData")) or None),
+    ], status.get("conditions") or [])
+    return summary + "\nJobs:\n" + ("\n".join("  " + line for line in jobs_table(jobs).splitlines()) if jobs
+                                     else "  none")

@@ -1,4 +1,5 @@
-"""The `kuantum` command: submit QuantumJobs, list and inspect them, fetch their output, cancel them."""
+"""The `kuantum` command: submit QuantumJobs, list and inspect them, fetch their output, cancel them; list, show
+and close QuantumSessions."""
 
 from __future__ import annotations
 
@@ -18,9 +19,20 @@ from kubernetes.client.rest import ApiException
 
 from ..models.job import FINAL_STATES, JobState
 from ..storage.blobs import StorageError
-from .format import dump, error_text, job_summary, jobs_table
+from .format import dump, error_text, job_summary, jobs_table, session_summary, sessions_table
 from .input import CliError, inline_value, is_gzip, job_body, name_base, parse_params, prepare_program
-from .session import JOBS, SDK_ENDPOINT, WORKSPACES, Session, api_error, connect, connection_string, upload
+from .session import (
+    JOBS,
+    SDK_ENDPOINT,
+    SDK_V2_ENDPOINT,
+    SESSIONS,
+    WORKSPACES,
+    Session,
+    api_error,
+    connect,
+    connection_string,
+    upload,
+)
 
 PROG = "kuantum"
 POLL_SECONDS = 1.0
@@ -70,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--priority", choices=["Standard", "High"], help="queue priority")
     submit.add_argument("--timeout", type=_positive_int, metavar="SECONDS", help="execution time limit")
     submit.add_argument("--tag", action="append", dest="tags", metavar="TAG", help="a tag (repeatable)")
+    submit.add_argument("--session", metavar="SESSION", help="the QuantumSession the job joins (same target)")
     submit.add_argument("--wait", action="store_true", help="wait for a final state; exit 1 unless Succeeded")
     submit.add_argument("--wait-timeout", type=_positive_int, default=3600, metavar="SECONDS",
                         help="give up waiting after this long (default 3600)")
@@ -89,13 +102,27 @@ def build_parser() -> argparse.ArgumentParser:
                                  description="Set spec.cancel on a job.")
     cancel.add_argument("name", metavar="NAME")
 
+    sessions = commands.add_parser("session", parents=[common], help="list, show or close sessions",
+                                   description="QuantumSessions: jobs on one target under a failure policy.")
+    actions = sessions.add_subparsers(dest="session_command", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", parents=[common], help="a table of the namespace's sessions")
+    listing.add_argument("--workspace", "-w", help="only sessions of this workspace")
+    listing.add_argument("-o", "--output", choices=["json", "yaml"], help="print the raw objects")
+    show = actions.add_parser("show", parents=[common], help="one session's status and its jobs")
+    show.add_argument("name", metavar="NAME")
+    show.add_argument("-o", "--output", choices=["json", "yaml"], help="print the raw object")
+    closing = actions.add_parser("close", parents=[common],
+                                 help="close a session: no new jobs; it ends once its jobs are final")
+    closing.add_argument("name", metavar="NAME")
+
     conn = commands.add_parser("connection-string", parents=[common],
                                help="print the azure-quantum SDK's connection string for a workspace",
                                description="The connection string for kuantum-gateway at an https endpoint "
                                            "(its API key from spec.gateway.apiKeySecretRef).")
     conn.add_argument("workspace", metavar="WORKSPACE")
     conn.add_argument("--endpoint", required=True, metavar="URL",
-                      help="the gateway's https URL, e.g. https://eastus-quantum-azure-com/")
+                      help="the gateway's https URL, e.g. https://eastus-v2-quantum-azure-com/ (-v2 after the region: "
+                           "the SDK's get_targets() then lists every target)")
     return parser
 
 
@@ -138,6 +165,8 @@ def cmd_submit(args: argparse.Namespace, session: Session) -> int:
     body = job_body(name=args.name, base=name_base(args.file), workspace=args.workspace, provider=args.provider,
                     target=args.target, job_input=job_input, params=args.params, input_format=args.input_format,
                     priority=args.priority, timeout=args.timeout, tags=args.tags)
+    if args.session:
+        body["spec"]["session"] = args.session
     name = session.create_job(body)["metadata"]["name"]
     print(name, flush=True)
     if inline is not None and not session.exists(WORKSPACES, args.workspace):
@@ -232,6 +261,35 @@ def cmd_cancel(args: argparse.Namespace, session: Session) -> int:
     return 0
 
 
+def cmd_session(args: argparse.Namespace, session: Session) -> int:
+    if args.session_command == "list":
+        items = [s for s in session.list_sessions().get("items") or []
+                 if args.workspace is None or (s.get("spec") or {}).get("workspace") == args.workspace]
+        if args.output:
+            print(dump({"apiVersion": "v1", "kind": "List", "items": items}, args.output))
+        elif items:
+            print(sessions_table(items))
+        else:
+            where = f" of workspace {args.workspace!r}" if args.workspace else ""
+            print(f"No QuantumSessions{where} in namespace {session.namespace}.", file=sys.stderr)
+        return 0
+    found = session.get(SESSIONS, args.name)
+    if args.session_command == "show":
+        if args.output:
+            print(dump(found, args.output))
+            return 0
+        jobs = [j for j in session.list_jobs().get("items") or [] if (j.get("spec") or {}).get("session") == args.name]
+        print(session_summary(found, jobs))
+        return 0
+    state = (found.get("status") or {}).get("state")
+    if state in ("Succeeded", "Failed", "TimedOut"):
+        print(f"session {args.name} has already ended ({state})")
+        return 0
+    session.close_session(args.name)
+    print(f"session {args.name} closed: it accepts no new jobs and ends once its jobs are final")
+    return 0
+
+
 def cmd_connection_string(args: argparse.Namespace, session: Session) -> int:
     endpoint = args.endpoint if args.endpoint.endswith("/") else args.endpoint + "/"
     if not endpoint.startswith("https://"):
@@ -239,13 +297,17 @@ def cmd_connection_string(args: argparse.Namespace, session: Session) -> int:
                        "pass _quantum_endpoint to Workspace(...) (see the README)")
     if not SDK_ENDPOINT.match(endpoint):
         print(f"{PROG}: warning: the azure-quantum SDK accepts only endpoints like https://<region>.quantum.azure.com/ "
-              "(no port; one-label hosts such as https://eastus-quantum-azure-com/ also match)", file=sys.stderr)
+              "(no port; one-label hosts such as https://eastus-v2-quantum-azure-com/ also match)", file=sys.stderr)
+    elif not SDK_V2_ENDPOINT.match(endpoint):
+        print(f"{PROG}: warning: without -v2 after the region the SDK takes the workspace for a V1 one, whose "
+              "get_targets() lists only providers it has classes for (not kuantum, not microsoft-qio); name the "
+              "host like https://eastus-v2-quantum-azure-com/ to have every target listed", file=sys.stderr)
     print(connection_string(session.namespace, args.workspace, session.api_key(args.workspace), endpoint))
     return 0
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Session], int]] = {
-    "submit": cmd_submit, "get": cmd_get, "output": cmd_output, "cancel": cmd_cancel,
+    "submit": cmd_submit, "get": cmd_get, "output": cmd_output, "cancel": cmd_cancel, "session": cmd_session,
     "connection-string": cmd_connection_string}
 
 

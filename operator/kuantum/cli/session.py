@@ -21,11 +21,15 @@ from .input import UPLOAD_BLOB, UPLOAD_CONTAINER, CliError, is_gzip
 
 JOBS = "quantumjobs"
 WORKSPACES = "quantumworkspaces"
-_KINDS = {JOBS: "QuantumJob", WORKSPACES: "QuantumWorkspace"}
+SESSIONS = "quantumsessions"
+_KINDS = {JOBS: "QuantumJob", WORKSPACES: "QuantumWorkspace", SESSIONS: "QuantumSession"}
 # The gateway's URL space ignores the subscription; the SDK needs one that looks like a GUID.
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 # azure-quantum's own check of QuantumEndpoint (its dots are unescaped, so one-label hosts match too).
 SDK_ENDPOINT = re.compile(r"https://[a-zA-Z0-9]+(?:-v2)?.quantum(?:-test)?.azure.com/$")
+# A host with `-v2` after the region makes the SDK treat the workspace as a V2 one, whose get_targets() lists
+# every target; for a V1 workspace it lists only providers it has classes for (target/target_factory.py).
+SDK_V2_ENDPOINT = re.compile(r"https://[a-zA-Z0-9]+-v2.quantum(?:-test)?.azure.com/$")
 
 
 def connection_string(namespace: str, workspace: str, api_key: str, endpoint: str) -> str:
@@ -66,6 +70,15 @@ class Session:
 
     def list_jobs(self) -> dict[str, Any]:
         return run_sync(self.kube.list(JOBS, self.namespace))
+
+    def list_sessions(self) -> dict[str, Any]:
+        return run_sync(self.kube.list(SESSIONS, self.namespace))
+
+    def close_session(self, name: str) -> dict[str, Any]:
+        patched = run_sync(self.kube.merge_patch(SESSIONS, self.namespace, name, {"spec": {"close": True}}))
+        if patched is None:
+            raise CliError(f"QuantumSession {name!r} not found in namespace {self.namespace!r}")
+        return patched
 
     def create_job(self, body: dict[str, Any]) -> dict[str, Any]:
         return run_sync(self.kube.create(JOBS, self.namespace, body))

@@ -1,4 +1,5 @@
-"""The gateway's reads of QuantumJobs, Providers and QuantumWorkspaces: GETs never call the API server.
+"""The gateway's reads of QuantumJobs, QuantumSessions, Providers and QuantumWorkspaces: GETs never call the API
+server.
 
 The objects live in the typed store the operator uses too (runtime/store.py), kept current by the same
 informers (runtime/informer.py: list + watch, 410 Gone -> relist, bounded reconnects). Reads hand out the
@@ -16,12 +17,13 @@ from kubernetes import client
 
 from ..jobs.duplicates import holder_of
 from ..models.common import API_GROUP, API_VERSION
+from ..objects import SessionObject
 from ..runtime import namespaces as scope
 from ..runtime.informer import Handler, Informers, Resource
 from ..runtime.store import Store
 
-JOBS, PROVIDERS, WORKSPACES = "quantumjobs", "providers", "quantumworkspaces"
-KINDS = {JOBS: "QuantumJob", PROVIDERS: "Provider", WORKSPACES: "QuantumWorkspace"}
+JOBS, PROVIDERS, WORKSPACES, SESSIONS = "quantumjobs", "providers", "quantumworkspaces", "quantumsessions"
+KINDS = {JOBS: "QuantumJob", PROVIDERS: "Provider", WORKSPACES: "QuantumWorkspace", SESSIONS: "QuantumSession"}
 
 
 def job_id_of(job: dict[str, Any]) -> str | None:
@@ -75,6 +77,22 @@ class Cache:
     def jobs(self, namespace: str, workspace: str) -> list[dict[str, Any]]:
         return [j.body for j in self.store.jobs.values()
                 if j.meta.namespace == namespace and j.raw_spec.get("workspace") == workspace and job_id_of(j.body)]
+
+    def session(self, namespace: str, workspace: str, session_id: str) -> SessionObject | None:
+        """The workspace's session with this id (a gateway-made one is named by it; a kubectl-made one is not)."""
+        wanted = session_id.lower()  # a workspace holds few sessions: a scan, not an index to keep in step
+        return next((s for s in self.store.sessions.values() if s.meta.namespace == namespace
+                     and s.session_id == wanted and s.workspace == workspace and not s.meta.deleting), None)
+
+    def session_named(self, namespace: str, name: str) -> SessionObject | None:
+        return self.store.sessions.get(f"{namespace}/{name}")
+
+    def sessions(self, namespace: str, workspace: str) -> list[SessionObject]:
+        return [s for s in self.store.sessions.values()
+                if s.meta.namespace == namespace and s.workspace == workspace and not s.meta.deleting]
+
+    def session_jobs(self, namespace: str, name: str) -> list[dict[str, Any]]:
+        return [j.body for j in self.store.jobs_of_session(namespace, name) if job_id_of(j.body)]
 
     def providers(self, namespace: str, workspace: str) -> list[dict[str, Any]]:
         return sorted((p.body for p in self.store.providers.values()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 from aiohttp import web
+from kubernetes.client.rest import ApiException
 
 
 class ApiError(Exception):
@@ -23,3 +26,11 @@ def not_found(what: str) -> ApiError:
 
 def bad_request(message: str) -> ApiError:
     return ApiError(400, "BadRequest", message)
+
+
+def api_message(e: ApiException) -> str:
+    """The API server's own message (its Status body), else the HTTP reason."""
+    try:
+        return str(json.loads(e.body or "").get("message") or e.reason)
+    except (ValueError, AttributeError):
+        return str(e.reason)

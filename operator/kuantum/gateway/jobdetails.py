@@ -1,8 +1,9 @@
 """QuantumJob <-> Azure Quantum JobDetails.
 
-What JobDetails has and a QuantumJob spec has not (the free-text name, the provider id as the
-client spelled it, metadata, sessionId) is kept in annotations, so a job reads back exactly as it
-was submitted and kubectl-created jobs read naturally (their name is the object name).
+The name is spec.name (Azure's job update changes it), the session spec.session (the QuantumSession's name; the
+SDK's sessionId is that session's id). What JobDetails has and a QuantumJob spec has not (the provider id as the
+client spelled it, metadata) is kept in annotations, so a job reads back exactly as it was submitted and
+kubectl-created jobs read naturally (their name is the object name).
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from .. import catalog
 from ..models.common import ANNOTATION_CREATED_BY, API_GROUP, API_VERSION, GATEWAY
 from .errors import bad_request
 
-ANN_NAME = "kuantum.dev/name"
+ANN_NAME = "kuantum.dev/name"  # read only: jobs created before spec.name existed kept their name here
 ANN_PROVIDER_ID = "kuantum.dev/provider-id"
 ANN_METADATA = "kuantum.dev/metadata"
-ANN_SESSION = "kuantum.dev/session-id"
+ANN_SESSION = "kuantum.dev/session-id"  # read only: the session id of jobs created before spec.session existed
 ANN_CREATED_BY = ANNOTATION_CREATED_BY
 INPUT_BLOB = "inputData"
 UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -30,7 +31,7 @@ def plain(uri: str | None) -> str | None:
     return uri.split("?", 1)[0] if uri else uri
 
 
-def _optional_str(body: dict[str, Any], field: str) -> str | None:
+def optional_str(body: dict[str, Any], field: str) -> str | None:
     value = body.get(field)
     if value is not None and not isinstance(value, str):
         raise bad_request(f"{field} must be a string")
@@ -43,10 +44,10 @@ def requested(body: Any, job_id: str) -> dict[str, Any]:
         raise bad_request("the request body must be a JSON object (JobDetails)")
     if body.get("itemType") not in (None, "Job"):
         raise bad_request(f"itemType {body.get('itemType')!r} is not supported here (only Job)")
-    provider_id, target = _optional_str(body, "providerId"), _optional_str(body, "target")
+    provider_id, target = optional_str(body, "providerId"), optional_str(body, "target")
     if not provider_id or not target:
         raise bad_request("providerId and target are required")
-    container, input_uri = _optional_str(body, "containerUri"), _optional_str(body, "inputDataUri")
+    container, input_uri = optional_str(body, "containerUri"), optional_str(body, "inputDataUri")
     if not input_uri and not container:
         raise bad_request("containerUri or inputDataUri is required")
     params = body.get("inputParams")
@@ -58,22 +59,50 @@ def requested(body: Any, job_id: str) -> dict[str, Any]:
     metadata = body.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         raise bad_request("metadata must be a JSON object")
-    priority = _optional_str(body, "priority") or "Standard"
+    priority = optional_str(body, "priority") or "Standard"
     if priority.lower() not in PRIORITIES:
         raise bad_request(f"priority {priority!r} is not Standard or High")
     return {
-        "name": _optional_str(body, "name") or job_id,
+        "name": optional_str(body, "name") or job_id,
         "providerId": provider_id,
         "target": target,
         "inputDataUri": plain(input_uri) or f"{plain(container)}/{INPUT_BLOB}",
-        "inputDataFormat": _optional_str(body, "inputDataFormat"),
-        "outputDataFormat": _optional_str(body, "outputDataFormat"),
+        "inputDataFormat": optional_str(body, "inputDataFormat"),
+        "outputDataFormat": optional_str(body, "outputDataFormat"),
         "inputParams": params or {},
         "priority": PRIORITIES[priority.lower()],
         "tags": tags or [],
         "metadata": metadata or None,
-        "sessionId": _optional_str(body, "sessionId"),
+        "sessionId": (optional_str(body, "sessionId") or "").lower() or None,
     }
+
+
+UPDATABLE = ("name", "priority", "tags")
+
+
+def update_of(body: Any, job_id: str) -> dict[str, Any]:
+    """The spec merge patch for a job update (JobUpdateOptions: name, priority, tags; null removes a value)."""
+    if not isinstance(body, dict):
+        raise bad_request("the request body must be a JSON object (JobUpdateOptions)")
+    others = sorted(k for k in body if k not in UPDATABLE and not (k == "id" and str(body[k]).lower() == job_id))
+    if others:
+        raise bad_request(f"{', '.join(others)} cannot be updated; only name, priority and tags can")
+    changes: dict[str, Any] = {}
+    if "name" in body:
+        changes["name"] = optional_str(body, "name")
+    if "priority" in body:
+        priority = optional_str(body, "priority")
+        if priority is not None and priority.lower() not in PRIORITIES:
+            raise bad_request(f"priority {priority!r} is not Standard or High")
+        changes["priority"] = PRIORITIES[priority.lower()] if priority else None
+    if "tags" in body:
+        tags = body["tags"]
+        if tags is not None and (not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)):
+            raise bad_request("tags must be a list of strings")
+        changes["tags"] = tags
+    if not changes:
+        raise bad_request("nothing to update: give name, priority or tags")
+    return changes
 
 
 def provider_of(provider_id: str) -> str:
@@ -88,17 +117,19 @@ def same_request(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return norm(a) == norm(b)
 
 
-def quantum_job(namespace: str, workspace: str, job_id: str, req: dict[str, Any]) -> dict[str, Any]:
-    """The QuantumJob a PUT creates: named by its id, input read from the blob the client uploaded."""
-    annotations = {ANN_NAME: req["name"], ANN_PROVIDER_ID: req["providerId"], ANN_CREATED_BY: GATEWAY}
+def quantum_job(namespace: str, workspace: str, job_id: str, req: dict[str, Any], session: str | None = None
+                ) -> dict[str, Any]:
+    """The QuantumJob a PUT creates: named by its id, input read from the blob the client uploaded; `session` is
+    the name of the QuantumSession its sessionId names."""
+    annotations = {ANN_PROVIDER_ID: req["providerId"], ANN_CREATED_BY: GATEWAY}
     if req["metadata"] is not None:
         annotations[ANN_METADATA] = json.dumps(req["metadata"], sort_keys=True, separators=(",", ":"))
-    if req["sessionId"]:
-        annotations[ANN_SESSION] = req["sessionId"]
     spec: dict[str, Any] = {
         "id": job_id, "workspace": workspace, "provider": provider_of(req["providerId"]), "target": req["target"],
         "input": {"blobUri": req["inputDataUri"]}, "inputParams": req["inputParams"], "priority": req["priority"],
-        "tags": req["tags"]}
+        "tags": req["tags"], "name": req["name"]}
+    if session:
+        spec["session"] = session
     for field in ("inputDataFormat", "outputDataFormat"):
         if req[field]:
             spec[field] = req[field]
@@ -116,12 +147,17 @@ def _metadata(annotations: dict[str, str]) -> Any:
         return None
 
 
-def request_of(job: dict[str, Any]) -> dict[str, Any]:
+def name_of(job: dict[str, Any]) -> str | None:
+    meta, spec = job.get("metadata") or {}, job.get("spec") or {}
+    return spec.get("name") or (meta.get("annotations") or {}).get(ANN_NAME) or meta.get("name")
+
+
+def request_of(job: dict[str, Any], session_id: str | None = None) -> dict[str, Any]:
     """The request a job answers, in `requested`'s form (for the 409 check of a repeated PUT)."""
     meta, spec = job.get("metadata") or {}, job.get("spec") or {}
     ann = meta.get("annotations") or {}
     return {
-        "name": ann.get(ANN_NAME) or meta.get("name"),
+        "name": name_of(job),
         "providerId": ann.get(ANN_PROVIDER_ID) or spec.get("provider") or "",
         "target": spec.get("target"),
         "inputDataUri": plain((spec.get("input") or {}).get("blobUri")),
@@ -131,7 +167,7 @@ def request_of(job: dict[str, Any]) -> dict[str, Any]:
         "priority": spec.get("priority") or "Standard",
         "tags": spec.get("tags") or [],
         "metadata": _metadata(ann),
-        "sessionId": ann.get(ANN_SESSION),
+        "sessionId": session_id or ann.get(ANN_SESSION),
     }
 
 
@@ -147,8 +183,9 @@ def _container(uri: str | None) -> str | None:
     return uri.rsplit("/", 1)[0] if uri and "/" in uri else None
 
 
-def details(job: dict[str, Any], job_id: str) -> dict[str, Any]:
-    """JobDetails as the SDK reads it: always providerId and status (Azure's spelling), never a SAS token."""
+def details(job: dict[str, Any], job_id: str, session_id: str | None = None) -> dict[str, Any]:
+    """JobDetails as the SDK reads it: always providerId and status (Azure's spelling), never a SAS token.
+    `session_id`: the id of the job's session (spec.session names the object)."""
     meta, spec, status = job.get("metadata") or {}, job.get("spec") or {}, job.get("status") or {}
     ann = meta.get("annotations") or {}
     input_uri = plain(status.get("inputDataUri") or (spec.get("input") or {}).get("blobUri"))
@@ -157,7 +194,7 @@ def details(job: dict[str, Any], job_id: str) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": job_id,
         "itemType": "Job",
-        "name": ann.get(ANN_NAME) or meta.get("name"),
+        "name": name_of(job),
         "providerId": provider_id,
         "target": spec.get("target"),
         "jobType": job_type(provider_id, spec.get("target")),
@@ -175,7 +212,7 @@ def details(job: dict[str, Any], job_id: str) -> dict[str, Any]:
         "priority": spec.get("priority") or "Standard",
         "tags": spec.get("tags") or [],
         "metadata": _metadata(ann),
-        "sessionId": ann.get(ANN_SESSION),
+        "sessionId": session_id or ann.get(ANN_SESSION),
         "errorData": status.get("errorData"),
         "costEstimate": status.get("costEstimate"),
         "usage": status.get("usage"),

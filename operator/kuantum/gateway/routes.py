@@ -1,29 +1,29 @@
-"""The Azure Quantum data-plane handlers (jobs, storage/sasUri, providerStatus, quotas) over the cache."""
+"""The Azure Quantum data-plane handlers (jobs, storage/sasUri, providerStatus, quotas) over the cache; the
+sessions' and top-level items' handlers are in gateway/sessions.py."""
 
 from __future__ import annotations
 
 import json
 import logging
 from typing import Any, Protocol
-from urllib.parse import urlencode
 
 from aiohttp import web
 from kubernetes.client.rest import ApiException
 
 from ..models.job import FINAL_STATES
+from ..objects import SessionObject
 from . import jobdetails as jd
 from .auth import HEADER, Secrets, authorize
 from .cache import JOBS, Cache, job_id_of
-from .errors import ApiError, bad_request
-from .filters import parse_filter, sort_key
+from .errors import ApiError, api_message, bad_request
+from .listing import page
 from .providers import provider_status, quotas
 from .sas import StorageAccess
+from .sessions import SessionRoutes
 
 log = logging.getLogger("kuantum.gateway")
 WS = "/subscriptions/{sub}/resourceGroups/{ns}/providers/Microsoft.Quantum/workspaces/{ws}"
 JOB_ID = "{id:[^/:]+}"
-PAGE = 100
-MAX_PAGE = 1000
 SYNC_WAIT = 10.0  # seconds a request waits for the first list after a (re)start before answering 503
 LEGACY_CANCEL_BEFORE = "2023"  # api-versions before this one cancel on DELETE (SDK <= 0.30: 2022-09-12-preview)
 
@@ -38,13 +38,6 @@ class Writer(Protocol):
     async def delete(self, plural: str, namespace: str, name: str) -> bool: ...
 
 
-def _api_message(e: ApiException) -> str:
-    try:
-        return str(json.loads(e.body or "").get("message") or e.reason)
-    except (ValueError, AttributeError):
-        return str(e.reason)
-
-
 class Gateway:
     def __init__(self, cache: Cache, writer: Writer, secrets: Secrets, storage: StorageAccess) -> None:
         self.cache = cache
@@ -57,11 +50,12 @@ class Gateway:
             web.post(f"{WS}/storage/sasUri", self.sas_uri),
             web.put(f"{WS}/jobs/{JOB_ID}", self.put_job),
             web.get(f"{WS}/jobs/{JOB_ID}", self.get_job),
+            # Azure's job update (Workspace.update_job): a merge patch of name, priority and tags.
+            web.patch(f"{WS}/jobs/{JOB_ID}", self.update_job),
             web.delete(f"{WS}/jobs/{JOB_ID}", self.delete_job),
             web.post(f"{WS}/jobs/{JOB_ID}:cancel", self.cancel_job),
             web.get(f"{WS}/jobs", self.list_jobs),
-            # Jobs and sessions together; Kuantum has no sessions, so these are the jobs (ItemType Job).
-            web.get(f"{WS}/topLevelItems", self.list_jobs),
+            *SessionRoutes(self, WS).routes(),
             web.get(f"{WS}/providerStatus", self.provider_status),
             web.get(f"{WS}/quotas", self.quotas),
             web.get("/healthz", self.healthz),
@@ -92,6 +86,36 @@ class Gateway:
             raise ApiError(404, "JobNotFound", f"job {job_id} not found in workspace {workspace}")
         return job
 
+    def session_id(self, namespace: str, job: dict[str, Any]) -> str | None:
+        """The id of the job's session (spec.session names the object; a gateway-made one by its id)."""
+        name = (job.get("spec") or {}).get("session")
+        if not name:
+            return None
+        session = self.cache.session_named(namespace, name)
+        return session.session_id if session is not None else str(name)
+
+    def job_details(self, namespace: str, job: dict[str, Any], job_id: str | None = None) -> dict[str, Any]:
+        return jd.details(job, job_id or job_id_of(job) or "", self.session_id(namespace, job))
+
+    def joinable_session(self, namespace: str, workspace: str, req: dict[str, Any]) -> SessionObject | None:
+        """The open session a new job names (sessionId), or None for a standalone job; 4xx as Azure answers a job
+        for an unknown, ended or closed session, or one on another target."""
+        session_id = req["sessionId"]
+        if not session_id:
+            return None
+        session = self.cache.session(namespace, workspace, session_id)
+        if session is None:
+            raise ApiError(404, "SessionNotFound", f"session {session_id} not found in workspace {workspace}")
+        if not session.accepting:
+            ended = str(session.state) if session.final else "closed"
+            raise ApiError(409, "SessionClosed", f"session {session_id} is {ended}: it accepts no new jobs")
+        spec = session.spec
+        if spec is not None and (spec.target != req["target"]
+                                 or jd.provider_of(spec.provider) != jd.provider_of(req["providerId"])):
+            raise bad_request(f"session {session_id} is for {spec.provider}/{spec.target}, not "
+                              f"{req['providerId']}/{req['target']}")
+        return session
+
     # ----- jobs -----
     async def put_job(self, request: web.Request) -> web.Response:
         namespace, workspace, _ = await self.workspace(request)
@@ -101,11 +125,13 @@ class Gateway:
         req = jd.requested(await self.body(request), job_id)
         existing = self.cache.job(namespace, workspace, job_id)
         if existing is None:
+            session = self.joinable_session(namespace, workspace, req)
+            body = jd.quantum_job(namespace, workspace, job_id, req, session.meta.name if session else None)
             try:
-                created = await self.writer.create(JOBS, namespace, jd.quantum_job(namespace, workspace, job_id, req))
+                created = await self.writer.create(JOBS, namespace, body)
             except ApiException as e:
                 if e.status in (400, 422):
-                    raise bad_request(_api_message(e)) from None
+                    raise bad_request(api_message(e)) from None
                 if e.status != 409:
                     raise
                 existing = await self.writer.get(JOBS, namespace, job_id)
@@ -113,34 +139,39 @@ class Gateway:
                     raise ApiError(409, "Conflict", f"job id {job_id} is in use") from None
             else:
                 self.cache.put(JOBS, created)
-                log.info("job %s created in %s/%s (%s, %s)", job_id, namespace, workspace, req["providerId"],
-                         req["target"])
-                return web.json_response(jd.details(created, job_id), status=201)
-        if not jd.same_request(req, jd.request_of(existing)):
+                log.info("job %s created in %s/%s (%s, %s%s)", job_id, namespace, workspace, req["providerId"],
+                         req["target"], f", session {req['sessionId']}" if session else "")
+                return web.json_response(self.job_details(namespace, created, job_id), status=201)
+        if not jd.same_request(req, jd.request_of(existing, self.session_id(namespace, existing))):
             raise ApiError(409, "Conflict", f"job {job_id} already exists with other details")
-        return web.json_response(jd.details(existing, job_id_of(existing) or job_id), status=200)
+        return web.json_response(self.job_details(namespace, existing, job_id_of(existing) or job_id), status=200)
 
     async def get_job(self, request: web.Request) -> web.Response:
         namespace, workspace, _ = await self.workspace(request)
         job_id = request.match_info["id"].lower()
-        return web.json_response(jd.details(self.job(namespace, workspace, job_id), job_id))
+        return web.json_response(self.job_details(namespace, self.job(namespace, workspace, job_id), job_id))
+
+    async def update_job(self, request: web.Request) -> web.Response:
+        """A JSON merge patch of name, priority and tags (the SDK sends application/merge-patch+json); answers
+        JobUpdateResponse. A waiting job's new priority re-orders its queue."""
+        namespace, workspace, _ = await self.workspace(request)
+        job_id = request.match_info["id"].lower()
+        job = self.job(namespace, workspace, job_id)
+        changes = jd.update_of(await self.body(request), job_id)
+        patched = await self.writer.merge_patch(JOBS, namespace, job["metadata"]["name"], {"spec": changes})
+        if patched is None:
+            raise ApiError(404, "JobNotFound", f"job {job_id} not found in workspace {workspace}")
+        self.cache.put(JOBS, patched)
+        log.info("job %s in %s/%s updated (%s)", job_id, namespace, workspace, ", ".join(sorted(changes)))
+        spec = patched.get("spec") or {}
+        return web.json_response({"name": jd.name_of(patched), "priority": spec.get("priority") or "Standard",
+                                  "tags": spec.get("tags") or []})
 
     async def list_jobs(self, request: web.Request) -> web.Response:
         namespace, workspace, _ = await self.workspace(request)
-        q = request.query
-        predicate = parse_filter(q.get("filter", q.get("$filter")))
-        key, reverse = sort_key(q.get("orderby", q.get("$orderby")))
-        skip, top = _int(q.get("skip", q.get("$skip")), 0, "skip"), _int(q.get("top", q.get("$top")), PAGE, "top")
-        top = min(max(top, 1), MAX_PAGE)
-        found = [d for d in (jd.details(j, job_id_of(j) or "") for j in self.cache.jobs(namespace, workspace)
-                             if not (j.get("metadata") or {}).get("deletionTimestamp")) if predicate(d)]
-        found.sort(key=key, reverse=reverse)
-        page = found[skip:skip + top]
-        next_link = None
-        if skip + top < len(found):
-            params = {k: v for k, v in q.items() if k not in ("skip", "$skip")}
-            next_link = str(request.url.with_query(None)) + "?" + urlencode({**params, "skip": skip + top})
-        return web.json_response({"value": page, "nextLink": next_link})
+        jobs = [j for j in self.cache.jobs(namespace, workspace) if not (j.get("metadata") or {}).get(
+            "deletionTimestamp")]
+        return web.json_response(page(request, [self.job_details(namespace, j) for j in jobs]))
 
     async def cancel_job(self, request: web.Request) -> web.Response:
         namespace, workspace, _ = await self.workspace(request)
@@ -158,7 +189,7 @@ class Gateway:
             self.cache.put(JOBS, patched)
             job = patched
             log.info("job %s in %s/%s: cancellation requested", job_id, namespace, workspace)
-        return jd.details(job, job_id)
+        return self.job_details(namespace, job, job_id)
 
     async def delete_job(self, request: web.Request) -> web.Response:
         """Before api-version 2023 DELETE cancelled a job; since then it deletes it (its blobs stay)."""
@@ -213,15 +244,3 @@ class Gateway:
         if not await self.cache.wait_synced(0.01):
             raise ApiError(503, "ServiceUnavailable", "cache not filled yet")
         return web.json_response({"status": "ready"})
-
-
-def _int(text: str | None, default: int, name: str) -> int:
-    if text is None or text == "":
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise bad_request(f"{name} must be a whole number") from None
-    if value < 0:
-        raise bad_request(f"{name} must not be negative")
-    return value

@@ -43,5 +43,5 @@ def note_spec_changes(draft: Draft) -> None:
     if not changed:
         return
     message = (f"spec fields {', '.join(changed)} cannot change after creation; the job keeps running with "
-               "the spec it was created with (only cancel, ttlSecondsAfterFinished and tags may change)")
+               "the spec it was created with (only " + ", ".join(accepted_spec.CHANGEABLE_FIELDS) + " may change)")
     draft.note("SpecChangeIgnored", True, "ImmutableField", message, event=True, warning=True)

@@ -33,6 +33,7 @@ from ..runtime.result import Result, sooner
 from ..runtime.timeutil import month_of, now_iso, seconds_between
 from ..scheduling.queues import SHOWN_POSITIONS, shown_position
 from ..scheduling.usage import jobs_quota_exceeded, monthly_usage, plan_limits, seconds_quota_exceeded
+from ..sessions import membership
 from ..storage.blobs import WorkspaceStorage
 from .acceptance import ensure_metadata, note_spec_changes
 from .draft import Draft
@@ -94,6 +95,8 @@ class JobReconciler:
         if spec.cancel:
             draft.apply(Cancelled(now_iso()))
             return
+        if not self._in_its_session(draft, spec):
+            return
         try:
             provider, storage, resolved = await prerequisites(self.ctx.store, self.ctx.storages, job, spec)
             if draft.new.inputDataUri is None:
@@ -123,6 +126,27 @@ class JobReconciler:
             draft.notify("Queued", f"job {job_id} queued for {spec.target}")
         if job.key in self.ctx.dispatcher.admitted(job.group, joining=job):
             await self._start(draft, spec, resolved, storage, provider)
+
+    def _in_its_session(self, draft: Draft, spec: QuantumJobSpec) -> bool:
+        """Applies the session's verdict (sessions/membership.py); False when the job goes no further now."""
+        if not spec.session:
+            return True
+        namespace = draft.job.meta.namespace
+        session = self.ctx.store.sessions.get(f"{namespace}/{spec.session}")
+        failed = next((peer for peer in self.ctx.store.jobs_of_session(namespace, spec.session)
+                       if peer.state == JobState.FAILED and peer.key != draft.job.key), None)
+        verdict = membership.judge(draft.job, spec, session, failed)
+        if isinstance(verdict, membership.Wait):
+            self._pending(draft, Pending(verdict.reason, verdict.message))
+            return False
+        if isinstance(verdict, membership.Refuse):
+            draft.apply(Failed(verdict.code, verdict.message))
+            return False
+        if isinstance(verdict, membership.CancelWithSession):
+            draft.notify("SessionFailed", verdict.message, warning=True)
+            draft.apply(Cancelled(now_iso()))
+            return False
+        return True
 
     @staticmethod
     def _pending(draft: Draft, p: Pending) -> None:

@@ -3,10 +3,12 @@
 from .common import API_GROUP, API_VERSION, Condition, KeyRef
 from .job import ErrorData, JobInput, JobState, Priority, QuantumJobSpec, QuantumJobStatus
 from .provider import BillingPlan, PlanLimits, ProviderSpec, ProviderStatus, TargetOverride, TargetStatus
+from .session import JobFailurePolicy, QuantumSessionSpec, QuantumSessionStatus, SessionState
 from .workspace import QuantumWorkspaceSpec, QuantumWorkspaceStatus, StorageSpec
 
 __all__ = [
-    "API_GROUP", "API_VERSION", "BillingPlan", "Condition", "ErrorData", "JobInput", "JobState", "KeyRef",
-    "PlanLimits", "Priority", "ProviderSpec", "ProviderStatus", "QuantumJobSpec", "QuantumJobStatus",
-    "QuantumWorkspaceSpec", "QuantumWorkspaceStatus", "StorageSpec", "TargetOverride", "TargetStatus",
+    "API_GROUP", "API_VERSION", "BillingPlan", "Condition", "ErrorData", "JobFailurePolicy", "JobInput", "JobState",
+    "KeyRef", "PlanLimits", "Priority", "ProviderSpec", "ProviderStatus", "QuantumJobSpec", "QuantumJobStatus",
+    "QuantumSessionSpec", "QuantumSessionStatus", "QuantumWorkspaceSpec", "QuantumWorkspaceStatus", "SessionState",
+    "StorageSpec", "TargetOverride", "TargetStatus",
 ]

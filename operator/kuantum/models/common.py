@@ -1,4 +1,4 @@
-"""Pieces shared by the three kinds."""
+"""Pieces shared by the kinds."""
 
 from __future__ import annotations
 

@@ -59,12 +59,19 @@ class QuantumJobSpec(Model):
     inputParams: dict[str, Any] = Field(default_factory=dict, json_schema_extra=_ANY_JSON,
                                         description='Target parameters as Azure Quantum takes them, '
                                                     'e.g. {"params": {"sweeps": 100}} or {"shots": 100}.')
-    priority: Priority = Field(default=Priority.STANDARD, description="Standard or High (High runs first).")
+    priority: Priority = Field(default=Priority.STANDARD,
+                               description="Standard or High (High runs first); may change while the job waits.")
     cancel: bool = Field(default=False, description="Set true to cancel the job.")
     timeoutSeconds: int | None = Field(default=None, ge=1, description="Execution time limit.")
     ttlSecondsAfterFinished: int | None = Field(
         default=None, ge=0, description="Delete the QuantumJob this long after it finished.")
-    tags: list[str] = Field(default_factory=list, description="Free-form tags.")
+    tags: list[str] = Field(default_factory=list, description="Free-form tags (may change).")
+    name: str | None = Field(default=None, description="Display name, as Azure Quantum's job name (default: the "
+                                                       "object's name); may change.")
+    session: str | None = Field(default=None, min_length=1,
+                                description="The QuantumSession (its name, in this namespace) the job belongs to; "
+                                            "immutable. Its jobs run on the session's target, ahead of standalone "
+                                            "jobs of the same priority.")
     id: str | None = Field(
         default=None, pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
         description="The job's id (a UUID), chosen by the client as Azure Quantum clients do; immutable. "

@@ -39,3 +39,6 @@ class Settings:
     sas_default_seconds: int = _int("KUANTUM_SAS_DEFAULT_SECONDS", 24 * 3600)
     # A finished job's solver Job and pod are kept this long (for `kubectl logs`), then deleted.
     child_retention_seconds: int = _int("KUANTUM_CHILD_RETENTION_SECONDS", 60)
+    # A session without a spec.idleTimeoutSeconds ends TimedOut after this long without a job joining, running
+    # or ending (Azure Quantum's 10 minutes).
+    session_idle_timeout_seconds: int = _int("KUANTUM_SESSION_IDLE_TIMEOUT_SECONDS", 600)

@@ -12,7 +12,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..models.common import LABEL_JOB_ID
-from ..objects import PARSERS, Group, JobObject, Meta, ProviderObject, Watched, WorkspaceObject, parse_job
+from ..objects import (
+    PARSERS,
+    Group,
+    JobObject,
+    Meta,
+    ProviderObject,
+    SessionObject,
+    Watched,
+    WorkspaceObject,
+    parse_job,
+)
 from .plain import without_managed_fields
 
 __all__ = ["Group", "Store", "group_of", "key_of", "queue_signature"]
@@ -35,7 +45,7 @@ def queue_signature(job: JobObject) -> tuple[Any, ...]:
     cached queue (a new queuePosition or condition does not)."""
     status = job.status
     return (status.state, status.id, job.cancel, job.meta.deleting, job.priority, job.target, job.meta.created,
-            job.submitted_to_provider)
+            job.submitted_to_provider, job.session)
 
 
 @dataclass
@@ -43,6 +53,9 @@ class Store:
     jobs: dict[str, JobObject] = field(default_factory=dict)
     workspaces: dict[str, WorkspaceObject] = field(default_factory=dict)
     providers: dict[str, ProviderObject] = field(default_factory=dict)
+    sessions: dict[str, SessionObject] = field(default_factory=dict)
+    # Jobs by the session they name (namespace/session -> their keys): a session's reconcile reads its few jobs.
+    session_members: dict[str, set[str]] = field(default_factory=dict)
     batch_jobs: dict[str, dict[str, Any]] = field(default_factory=dict)  # by kuantum.dev/job-id
     pods: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: defaultdict(dict))  # job-id -> name
     deleted_pods: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # job-id -> pods seen deleted
@@ -62,7 +75,7 @@ class Store:
 
     def table(self, kind: str) -> dict[str, Any]:
         tables: dict[str, dict[str, Any]] = {"QuantumJob": self.jobs, "QuantumWorkspace": self.workspaces,
-                                             "Provider": self.providers}
+                                             "Provider": self.providers, "QuantumSession": self.sessions}
         return tables[kind]
 
     def put(self, kind: str, body: dict[str, Any]) -> Watched:
@@ -79,8 +92,31 @@ class Store:
             if obj.label_job_id:
                 self.job_keys[obj.label_job_id] = meta.key
             self._index(meta.key, obj)
+            self._index_session(current if isinstance(current, JobObject) else None, obj)
             self._index_id(meta.key, (meta.namespace, obj.workspace, obj.job_id))
         return obj
+
+    def put_session(self, body: dict[str, Any]) -> SessionObject:
+        session = self.put("QuantumSession", body)
+        assert isinstance(session, SessionObject)
+        return session
+
+    def _index_session(self, before: JobObject | None, after: JobObject | None) -> None:
+        for job, add in ((before, False), (after, True)):
+            if job is None or not job.session:
+                continue
+            session_key = f"{job.meta.namespace}/{job.session}"
+            members = self.session_members.setdefault(session_key, set())
+            if add:
+                members.add(job.key)
+            else:
+                members.discard(job.key)
+                if not members:
+                    del self.session_members[session_key]
+
+    def jobs_of_session(self, namespace: str, session: str) -> list[JobObject]:
+        keys = self.session_members.get(f"{namespace}/{session}", ())
+        return [job for key in keys if (job := self.jobs.get(key)) is not None and job.session == session]
 
     def put_job(self, body: dict[str, Any]) -> JobObject:
         job = self.put("QuantumJob", body)
@@ -107,6 +143,7 @@ class Store:
                 if self.job_keys.get(current.label_job_id or "") == meta.key:
                     del self.job_keys[current.label_job_id or ""]
                 self._index(meta.key, None)
+                self._index_session(current, None)
                 self._index_id(meta.key, None)
 
     def jobs_with_id(self, namespace: str, workspace: str, job_id: str) -> list[JobObject]:

@@ -20,7 +20,8 @@ from .metrics import API_WRITES
 from .plain import to_plain
 from .timeutil import now_iso
 
-PLURALS = {"QuantumJob": "quantumjobs", "Provider": "providers", "QuantumWorkspace": "quantumworkspaces"}
+PLURALS = {"QuantumJob": "quantumjobs", "Provider": "providers", "QuantumWorkspace": "quantumworkspaces",
+           "QuantumSession": "quantumsessions"}
 
 
 class ObjectGone(Exception):

@@ -18,7 +18,7 @@ from . import queues as queueing
 
 def entry_of(job: JobObject) -> queueing.QueueEntry:
     return queueing.QueueEntry(key=job.key, target=job.target, priority=job.priority, created=job.meta.created,
-                               name=job.meta.name)
+                               name=job.meta.name, in_session=job.session is not None)
 
 
 class _Claims(set[str]):
@@ -49,7 +49,7 @@ class _Queue:
     running: Counter[str] = field(default_factory=Counter)  # launched, not final, per target
     waiting_entries: dict[str, queueing.QueueEntry] = field(default_factory=dict)  # by key
     running_targets: dict[str, str] = field(default_factory=dict)  # a running job's key -> its target
-    orders: dict[str, list[tuple[int, str, str]]] = field(default_factory=dict)  # per target, sorted
+    orders: dict[str, list[tuple[int, int, str, str]]] = field(default_factory=dict)  # per target, sorted
     admitted: tuple[int | None, list[str]] | None = None  # (the plan's capacity it was computed for, keys)
 
     def drop(self, key: str) -> None:
@@ -75,7 +75,7 @@ class _Queue:
         self.running[target] += 1
 
 
-def _order(entry: queueing.QueueEntry) -> tuple[int, str, str]:
+def _order(entry: queueing.QueueEntry) -> tuple[int, int, str, str]:
     return entry.order
 
 

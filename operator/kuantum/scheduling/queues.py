@@ -1,4 +1,5 @@
-"""Job queues: per workspace, provider and target, ordered by priority then creation time. Pure."""
+"""Job queues: per workspace, provider and target, ordered by priority, then a session's jobs before standalone
+ones, then creation time. Pure."""
 
 from __future__ import annotations
 
@@ -14,12 +15,16 @@ class QueueEntry:
     priority: str  # High | Standard
     created: str  # RFC 3339 creation timestamp
     name: str
-    # The queue's rule: High first, then oldest, then by name. Computed once (sorting thousands of entries
-    # compares it many times).
-    order: tuple[int, str, str] = field(init=False, compare=False, repr=False)
+    # In a session: Azure runs a session's jobs ahead of standalone jobs of the same target and priority (an
+    # interactive loop's next job must not wait behind a batch).
+    in_session: bool = False
+    # The queue's rule: High first, then a session's jobs, then oldest, then by name. Computed once (sorting
+    # thousands of entries compares it many times).
+    order: tuple[int, int, str, str] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "order", (0 if self.priority == "High" else 1, self.created, self.name))
+        object.__setattr__(self, "order", (0 if self.priority == "High" else 1, 0 if self.in_session else 1,
+                                           self.created, self.name))
 
 
 def ordered(waiting: Iterable[QueueEntry]) -> list[QueueEntry]:

@@ -62,6 +62,31 @@ def gate_of(op: GateOp, angles: tuple[float, ...] | None = None) -> Gate:
 
 def run_qir(data: bytes, params: dict[str, Any], output_format: str | None = None,
             progress: Progress | None = None) -> dict[str, Any]:
+    """The program's results; a batch (`items`, one entry point per circuit, as azure-quantum's qiskit backends
+    submit every QIR job) runs every item with the job's shots and reports one result entry per item, in order."""
+    items = params.get("items")
+    if not items:
+        return _run_entry(data, params, output_format, progress)
+    fmt = output_format or V2
+    if fmt != V2 and len(items) > 1:
+        raise invalid_params(f"a batch of {len(items)} items reports its results in {V2!r}, not {fmt!r}")
+    seed = params.get("seed")
+    results = []
+    for k, item in enumerate(items):
+        one = {**params, "items": None, "entryPoint": item.get("entryPoint") or params.get("entryPoint"),
+               "arguments": item.get("arguments") or []}
+        if seed is not None:  # items of one seeded job differ from each other, and each is reproducible
+            one["seed"] = (int(seed) + k) % 2**32
+        if progress is not None and len(items) > 1:
+            progress(f"QIR batch: item {k + 1} of {len(items)} ({one['entryPoint'] or 'the only entry point'})")
+        results.append(_run_entry(data, one, fmt, progress))
+    if fmt != V2:
+        return results[0]
+    return {"DataFormat": V2, "Results": [entry for r in results for entry in r["Results"]]}
+
+
+def _run_entry(data: bytes, params: dict[str, Any], output_format: str | None,
+               progress: Progress | None) -> dict[str, Any]:
     arguments = params.get("arguments")
     if arguments:
         raise invalid_params("inputParams.arguments must be empty: QIR entry points take no arguments "

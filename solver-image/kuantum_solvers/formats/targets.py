@@ -12,7 +12,7 @@ from typing import Any
 
 from kuantum_solvers.formats.errors import UNKNOWN_TARGET, SolverError, invalid_params
 from kuantum_solvers.formats.numbers import is_number, show
-from kuantum_solvers.formats.params import estimator, rigetti
+from kuantum_solvers.formats.params import circuit, estimator, rigetti
 
 QIO_INPUT = "microsoft.qio.v2"
 QIO_OUTPUT = "microsoft.qio-results.v2"
@@ -133,6 +133,10 @@ _CIRCUIT = {
     "target_profile": {"type": "string", "default": None,
                        "description": "QIR profile: Base refuses programs that branch on measurements; "
                                       "Adaptive_RI/Adaptive_RIF/Unrestricted run them"},
+    # QIR batches, as azure-quantum's qiskit backends send every QIR job (formats/params/circuit.py)
+    "items": {"type": "json", "default": None,
+              "description": "QIR batch: [{\"entryPoint\", \"arguments\"}] per circuit, each run with the job's "
+                             "shots; the results hold one entry per item"},
 }
 
 
@@ -309,7 +313,7 @@ _ALIASES: dict[str, dict[str, str]] = {
 
 # Deep checks of a provider's parameters, beyond their types.
 _DEEP_CHECKS: dict[str, Callable[[str, dict[str, Any]], None]] = {
-    "rigetti": rigetti.check_params, "microsoft-qc": estimator.check_params}
+    "rigetti": rigetti.check_params, "microsoft-qc": estimator.check_params, "kuantum": circuit.check_params}
 
 
 def get_target(target: str) -> dict[str, Any]:

@@ -34,12 +34,23 @@ def session(gateway: bool = True, secret: dict[str, str] | None = None) -> cli_k
 def test_connection_string_is_what_the_sdk_reads(monkeypatch: pytest.MonkeyPatch,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr(cli, "connect", lambda *_: session(secret={"key": "k-123\n"}))
-    assert cli.main(["connection-string", "demo", "--endpoint", "https://eastus-quantum-azure-com"]) == 0
+    assert cli.main(["connection-string", "demo", "--endpoint", "https://eastus-v2-quantum-azure-com"]) == 0
     out, err = capsys.readouterr()
     assert err == ""
     ws = Workspace.from_connection_string(out.strip())
     assert (ws.resource_group, ws.name, ws.location) == ("team-a", "demo", "eastus")
     assert "ApiKey=k-123;" in out
+    # A V2 workspace to the SDK: get_targets() lists every target, not only the providers it has classes for.
+    assert ws._connection_params.workspace_kind.value == "V2"
+
+
+def test_an_endpoint_without_v2_lists_fewer_targets_and_says_so(monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(cli, "connect", lambda *_: session(secret={"key": "k"}))
+    assert cli.main(["connection-string", "demo", "--endpoint", "https://eastus-quantum-azure-com"]) == 0
+    out, err = capsys.readouterr()
+    assert Workspace.from_connection_string(out.strip())._connection_params.workspace_kind.value == "V1"
+    assert "warning" in err and "-v2" in err
 
 
 @pytest.mark.parametrize(("args", "sess", "message"), [

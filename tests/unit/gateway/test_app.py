@@ -138,8 +138,8 @@ async def test_put_creates_the_job_named_by_its_id(env: Env) -> None:
     assert created["spec"] == {
         "id": job_id, "workspace": WS, "provider": "kuantum", "target": "kuantum.simulator",
         "input": {"blobUri": BODY["inputDataUri"]}, "inputParams": {"shots": 100}, "priority": "Standard",
-        "tags": ["t"], "inputDataFormat": "ionq.circuit.v1", "outputDataFormat": "ionq.quantum-results.v1"}
-    assert created["metadata"]["annotations"]["kuantum.dev/name"] == "bell"
+        "tags": ["t"], "name": "bell", "inputDataFormat": "ionq.circuit.v1",
+        "outputDataFormat": "ionq.quantum-results.v1"}
     assert details["id"] == job_id and details["providerId"] == "Kuantum" and details["status"] == "Waiting"
     assert details["itemType"] == "Job" and details["jobType"] == "QuantumComputing"
     assert details["metadata"] == {"num_qubits": "2"} and details["name"] == "bell"
@@ -229,9 +229,13 @@ async def test_get_and_list_from_the_cache(env: Env) -> None:
 async def test_unknown_jobs_and_paths_are_404_with_azure_bodies(env: Env) -> None:
     status, err = await env.call("GET", f"/jobs/{uuid.uuid4()}")
     assert status == 404 and err["error"]["code"] == "JobNotFound"
-    for method, path in (("GET", "/sessions"), ("PATCH", f"/jobs/{uuid.uuid4()}"), ("GET", "/nothing/here")):
+    for method, path in (("GET", "/nothing/here"), ("POST", "/sessions"), ("GET", f"/jobs/{uuid.uuid4()}/x")):
         status, err = await env.call(method, path)
         assert status == 404 and err["error"]["code"] == "NotFound", (method, path)
+    status, err = await env.call("PATCH", f"/jobs/{uuid.uuid4()}", {"name": "x"})
+    assert status == 404 and err["error"]["code"] == "JobNotFound"
+    status, err = await env.call("GET", f"/sessions/{uuid.uuid4()}")
+    assert status == 404 and err["error"]["code"] == "SessionNotFound"
     resp = await env.client.get("/subscriptions/x")
     assert resp.status == 404 and (await resp.json())["error"]["code"] == "NotFound"
 

@@ -22,14 +22,16 @@ BODY = {"name": "qio", "containerUri": "http://h/acct/job-1?sig=x", "providerId"
 
 def test_round_trip_keeps_what_the_client_sent() -> None:
     req = jd.requested(BODY, JOB_ID)
-    job = jd.quantum_job("ns", "ws", JOB_ID, req)
+    job = jd.quantum_job("ns", "ws", JOB_ID, req, session="s1")
     assert job["metadata"]["name"] == JOB_ID and job["spec"]["provider"] == "microsoft-qio"
     assert job["spec"]["priority"] == "High" and job["spec"]["input"] == {"blobUri": "http://h/acct/job-1/inputData"}
-    assert jd.same_request(req, jd.request_of(job))
-    assert not jd.same_request({**req, "tags": ["x"]}, jd.request_of(job))
+    assert job["spec"]["name"] == "qio" and job["spec"]["session"] == "s1"
+    assert jd.same_request(req, jd.request_of(job, "s1"))
+    assert not jd.same_request(req, jd.request_of(job, "s2"))
+    assert not jd.same_request({**req, "tags": ["x"]}, jd.request_of(job, "s1"))
     # The provider id may be spelled another way (an alias, another case) and still be the same job.
-    assert jd.same_request({**req, "providerId": "microsoft-qio"}, jd.request_of(job))
-    details = jd.details(job, JOB_ID)
+    assert jd.same_request({**req, "providerId": "microsoft-qio"}, jd.request_of(job, "s1"))
+    details = jd.details(job, JOB_ID, "s1")
     assert details["providerId"] == "Microsoft" and details["sessionId"] == "s1" and details["status"] == "Waiting"
     assert details["jobType"] == "Optimization" and details["priority"] == "High" and "errorData" not in details
 

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 import yaml
-from kuantum.models import QuantumJobStatus
+from kuantum.models import QuantumJobStatus, QuantumSessionStatus
 
 from tests.support import argocd_lua
 
 ROOT = argocd_lua.CUSTOMIZATIONS / "kuantum.dev"
-KINDS = ["QuantumJob", "Provider", "QuantumWorkspace"]
+KINDS = ["QuantumJob", "Provider", "QuantumWorkspace", "QuantumSession"]
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -60,6 +60,22 @@ def test_job_testdata_is_a_valid_status() -> None:
             status = _load(path).get("status")
             if status is not None:
                 QuantumJobStatus.model_validate(status)
+
+
+def test_every_session_state_is_covered_and_the_verdicts_match_kstatus() -> None:
+    """Open sessions (Waiting, Executing, Failure(s)) are InProgress in kstatus and Progressing here; Succeeded is
+    Current and Healthy; Failed is Failed (Stalled) and Degraded; TimedOut, Current like a cancelled job, is
+    Suspended like one."""
+    verdicts: dict[str | None, set[str]] = {}
+    for test in _load(ROOT / "QuantumSession" / "health_test.yaml")["tests"]:
+        obj = _load(ROOT / "QuantumSession" / test["inputPath"])
+        status = obj.get("status") or {}
+        if status:
+            QuantumSessionStatus.model_validate(status)  # the samples stay what the operator writes
+        verdicts.setdefault(status.get("state"), set()).add(test["healthStatus"]["status"])
+    assert verdicts == {None: {"Progressing", "Degraded"}, "Waiting": {"Progressing"}, "Executing": {"Progressing"},
+                        "Failure(s)": {"Progressing"}, "Succeeded": {"Healthy"}, "Failed": {"Degraded"},
+                        "TimedOut": {"Suspended"}}
 
 
 @pytest.mark.parametrize("kind", ["Provider", "QuantumWorkspace"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from itertools import product
 from typing import Any
 
@@ -293,3 +294,46 @@ def test_small_state_gates_match_the_kernels(seed: int) -> None:
         apply_small(psi, gate)
         apply_gate(ref, gate)
     np.testing.assert_allclose(psi, ref, atol=1e-12)
+
+
+# ------------------------------------------------------------------------------ QIR batches (inputParams.items)
+def qiskit_qir(circuit: Any) -> bytes:
+    """A circuit compiled to QIR as azure-quantum's qiskit backends compile it (AzureQirBackend._get_qir_str)."""
+    from qsharp import TargetProfile
+    from qsharp.interop.qiskit import QSharpBackend
+
+    backend = QSharpBackend(qiskit_pass_options={"supports_barrier": False}, target_profile=TargetProfile.Base,
+                            skip_transpilation=True)
+    return str(backend.qir(circuit)).encode()
+
+
+def test_a_qiskit_batch_runs_every_item_and_reports_one_result_each() -> None:
+    """The qiskit backend's job: `{"shots": N, "items": [{"entryPoint": "ENTRYPOINT__main", "arguments": []}]}`."""
+    from kuantum_solvers.formats.targets import validate_params
+    from qiskit import QuantumCircuit
+
+    bell = QuantumCircuit(2, 2, name="bell")
+    bell.h(0)
+    bell.cx(0, 1)
+    bell.measure([0, 1], [0, 1])
+    data = qiskit_qir(bell)
+    item = {"entryPoint": "ENTRYPOINT__main", "arguments": []}
+    params = validate_params("kuantum.simulator", {"shots": 300, "seed": 3, "items": [item]})
+    out = run_qir(data, params)
+    assert out["DataFormat"] == V2 and len(out["Results"]) == 1 and len(out["Results"][0]["Shots"]) == 300
+    assert {h["Display"] for h in out["Results"][0]["Histogram"]} == {"[0, 0]", "[1, 1]"}
+    two = run_qir(data, validate_params("kuantum.simulator", {"shots": 50, "seed": 3, "items": [item, item]}))
+    assert len(two["Results"]) == 2 and all(len(r["Shots"]) == 50 for r in two["Results"])
+    assert two["Results"][0]["Shots"] != two["Results"][1]["Shots"]  # each item samples on its own
+
+
+@pytest.mark.parametrize(("items", "needle"), [
+    ([], "non-empty list"), ("x", "non-empty list"), ([{"entryPoint": 3}], "items[0].entryPoint"),
+    ([{"entryPoint": "m", "shots": 5}], "unknown field"), ([{"arguments": "x"}], "items[0].arguments"),
+])
+def test_malformed_batches_are_invalid_parameters(items: Any, needle: str) -> None:
+    from kuantum_solvers.formats.targets import validate_params
+
+    with pytest.raises(SolverError, match=re.escape(needle)) as caught:
+        validate_params("kuantum.simulator", {"shots": 5, "items": items})
+    assert caught.value.code == INVALID_PARAMETERS

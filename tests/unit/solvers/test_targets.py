@@ -15,7 +15,7 @@ def test_catalog_is_plain_data() -> None:
         assert spec["kind"] in ("solver", "simulator")
         assert spec["input_formats"] and spec["output_format"]
         for name, p in spec["params"].items():
-            assert p["type"] in ("int", "float", "schedule", "float_list", "string", "list"), (target_id, name)
+            assert p["type"] in ("int", "float", "schedule", "float_list", "string", "list", "json"), (target_id, name)
 
 
 def test_nested_params_and_defaults() -> None:
