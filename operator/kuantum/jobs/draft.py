@@ -22,7 +22,7 @@ class Draft:
         self.new = status
         self.notices: list[tuple[str, str, bool]] = []
         self.recheck: float | None = None
-        self.wake: list[str] = []  # other jobs (namespace/name) this pass's change concerns: reconciled next
+        self.wake: list[tuple[str, str]] = []  # other objects (kind, namespace/name) it concerns: reconciled next
         self._generation = job.meta.generation
 
     def apply(self, *events: Event) -> None:
@@ -43,6 +43,7 @@ class Draft:
 
     def observe(self, seen: Observation) -> None:
         self.apply(*seen.events)
+        self.wake.extend(seen.wake)
         if seen.recheck_after is not None:
             self.recheck_after(seen.recheck_after)
 

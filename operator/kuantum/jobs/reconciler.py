@@ -154,7 +154,7 @@ class JobReconciler:
         for place, key in enumerate(front, start=1):
             other = self.ctx.store.jobs.get(key)
             if key != job.key and other is not None and other.status.queuePosition != shown_position(place):
-                draft.wake.append(key)
+                draft.wake.append(("QuantumJob", key))
 
     # ------------------------------------------------------------------ start
     async def _start(self, draft: Draft, spec: QuantumJobSpec, resolved: Resolved, storage: WorkspaceStorage,
@@ -206,7 +206,7 @@ class JobReconciler:
                     draft.apply(*started, Cancelled(now_iso(), usage_between(begin, now_iso()) if begin else None))
                 return
             _cancel_refused(draft, spec)
-        draft.observe(Observation(tuple(events), seen.recheck_after))
+        draft.observe(Observation(tuple(events), seen.recheck_after, seen.wake))
 
     async def _stop(self, job: JobObject, status: QuantumJobStatus, spec: QuantumJobSpec | None) -> Cancellation:
         """Stops whatever runs the job: through its backend, or, where what a Run needs is gone, on every

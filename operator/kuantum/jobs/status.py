@@ -46,7 +46,7 @@ class StatusWriter:
             await self._record_transition(job, draft.old, new)
         for reason, message, warning in draft.notices:
             await self.kube.event(job, reason, message, warning=warning)
-        wake = tuple(("QuantumJob", key) for key in draft.wake)
+        wake = tuple(draft.wake)
         if is_final(new.state):
             return job, Result(0.0 if new.state != draft.old.state else None, wake)
         return job, Result(draft.recheck, wake)
