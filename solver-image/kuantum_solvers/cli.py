@@ -47,7 +47,7 @@ def _load_params(text: str | None) -> Any:
         text = os.environ.get(contract.PARAMS_ENV)
     if text is None or not text.strip():
         return {}
-    from kuantum_solvers.io import load_json
+    from kuantum_solvers.formats.jsonio import load_json
 
     return load_json(text, "params", errors.invalid_params)
 

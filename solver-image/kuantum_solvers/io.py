@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import codecs
 import gzip
-import json
 import os
 import tempfile
 import zlib
-from collections.abc import Callable
-from typing import Any
 
 from kuantum_solvers.formats.errors import INPUT_NOT_FOUND, STORAGE_ERROR, SolverError, invalid_input
 
@@ -33,23 +30,6 @@ def maybe_gunzip(data: bytes) -> bytes:
         return gzip.decompress(data)
     except (OSError, EOFError, zlib.error) as exc:
         raise invalid_input(f"input looks gzip-compressed but cannot be decompressed: {exc}") from exc
-
-
-def load_json(data: bytes | str, what: str = "input",
-              error: Callable[[str], SolverError] = invalid_input) -> Any:
-    """Decode JSON from users: every way it can be wrong is an `error(message)`, never a crash."""
-    be = "are" if what.endswith("s") else "is"  # "params are", "input is"
-    try:
-        text = data.decode("utf-8") if isinstance(data, bytes) else data
-        return json.loads(text)
-    except UnicodeDecodeError as exc:
-        raise error(f"{what} {be} not UTF-8 text: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise error(f"{what} {be} not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    except ValueError as exc:  # an integer of more than 4300 digits (Python's conversion limit)
-        raise error(f"{what} is not usable JSON: {exc}") from None
-    except RecursionError:  # the C decoder's own limit on nesting
-        raise error(f"{what} nests too deeply") from None
 
 
 def read_input(location: str) -> bytes:

@@ -55,6 +55,9 @@ def test_storage_names() -> None:
     ("honeywell.openqasm.v1", "application/qasm", False),
     ("quantinuum.openqasm.v1", "application/qasm", False),
     ("qir.v1", "qir.v1", False),
+    ("rigetti.quil.v1", "text/plain", False),
+    ("rigetti.qir.v1", "qir.v1", False),
+    ("pasqal.pulser.v1", "application/json", False),
 ])
 def test_input_blob_encodings(fmt: str, content_type: str, gzipped: bool) -> None:
     # The solver image of the previous release reads blobs written by this operator and vice versa.

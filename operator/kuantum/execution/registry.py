@@ -1,9 +1,15 @@
-"""Which backend runs a job: the catalog names each target's backend; a Provider may emulate a remote
-target locally (`spec.targets[].backend: local`). Adding a provider is a folder and a line here."""
+"""Which backend runs a job: the catalog names each target's backend; a Provider may emulate a hardware
+target locally (`spec.targets[].backend: local`). Adding a provider is a folder and a line here.
+
+What runs where: solver and simulator targets and the resource estimator in solver pods (pod/); IonQ's and
+Quantinuum's targets through their APIs (providers/), or in pods where a Provider emulates them; Rigetti's and
+Pasqal's QPU targets only in pods, emulated: Kuantum has no adapter for their hardware, so without
+`backend: local` such a target is unavailable (`unavailable_reason`) and its jobs fail saying so."""
 
 from __future__ import annotations
 
 from ..catalog import Target
+from ..jobs.validation import JobInvalid
 from ..objects import ProviderObject
 from ..runtime.settings import Settings
 from ..runtime.writer import Kube
@@ -13,6 +19,22 @@ from .providers.ionq import backend as ionq
 from .providers.quantinuum import backend as quantinuum
 
 LOCAL = "local"
+TARGET_UNAVAILABLE = "TargetUnavailable"
+
+
+def emulated(target: Target, provider: ProviderObject | None) -> bool:
+    """Whether the Provider runs this hardware target's jobs on a local simulator."""
+    return provider is not None and target_override(provider, target.id).backend == LOCAL
+
+
+def unavailable_reason(target: Target, provider_name: str, emulate: bool) -> str | None:
+    """Why nothing runs the target's jobs (None: something does): a QPU that Kuantum reaches no API of, which the
+    Provider does not emulate."""
+    if target.backend is not None or emulate:
+        return None
+    return (f"target {target.id} is {target.provider}'s hardware, which Kuantum does not reach (it has no adapter "
+            f"for {target.provider}'s API): it runs only emulated, on a local simulator (ideal, no noise). Set "
+            f"backend: local for {target.id} in Provider {provider_name}'s spec.targets to run its jobs that way")
 
 
 class Backends:
@@ -22,8 +44,12 @@ class Backends:
                                              "quantinuum": quantinuum.backend(kube)}
 
     def for_target(self, target: Target, provider: ProviderObject | None) -> Backend:
-        if provider is not None and target_override(provider, target.id).backend == LOCAL:
+        """The backend that runs the target's jobs; JobInvalid(TargetUnavailable) where none does."""
+        if emulated(target, provider):
             return self.pod
+        if target.backend is None:
+            name = provider.meta.name if provider is not None else target.provider
+            raise JobInvalid(TARGET_UNAVAILABLE, str(unavailable_reason(target, name, False)))
         return self._by_name[target.backend]
 
     def prober(self, provider_id: str) -> ProbesAvailability | None:

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from ..catalog import canonical_provider_id
 from ..conditions import get_condition
 from ..execution.base import Pending
+from ..execution.registry import TARGET_UNAVAILABLE, emulated, unavailable_reason
 from ..models import QuantumJobSpec
 from ..models.common import ANNOTATION_CREATED_BY, GATEWAY
 from ..objects import JobObject, ProviderObject
@@ -45,6 +46,11 @@ async def prerequisites(store: Store, storages: StorageRegistry, job: JobObject,
         raise missing
     provider, canonical = found
     resolved = resolve(spec, canonical)
+    why = unavailable_reason(resolved.target, provider.meta.name, emulated(resolved.target, provider))
+    if why is not None:
+        # No backend runs it (a QPU Kuantum only emulates, not emulated by this Provider): fails before its input
+        # is uploaded, saying what to change.
+        raise JobInvalid(TARGET_UNAVAILABLE, why)
     storage_ready = get_condition(workspace.status.conditions, "StorageReady")
     if storage_ready is not None and storage_ready.status == "False":
         # The workspace already found its storage unreachable: wait at once, with its words, rather than

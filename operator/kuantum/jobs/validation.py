@@ -44,7 +44,7 @@ def resolve(spec: QuantumJobSpec, provider_id: str) -> Resolved:
         raise JobInvalid("InvalidOutputFormat", f"target {target.id} writes {' or '.join(map(repr, accepted))} for "
                                                 f"{input_format!r} input, not {spec.outputDataFormat!r}")
     params: dict[str, Any] = dict(spec.inputParams)
-    if target.local:
+    if target.in_solver_catalog:
         try:
             validate_params(target.id, spec.inputParams)
         except SolverError as e:

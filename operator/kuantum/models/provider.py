@@ -28,8 +28,9 @@ class TargetOverride(Model):
     memory: str | None = Field(default=None, description="Memory request and limit of the target's pods, e.g. 1Gi.")
     image: str | None = Field(default=None, description="Solver image for this target.")
     backend: Literal["remote", "local"] | None = Field(
-        default=None, description="local: run a remote target's jobs on the local simulator pod (emulation, "
-                                  "same formats); remote (default for hardware targets): the provider's API.")
+        default=None, description="local: run a hardware target's jobs on a local simulator pod (emulation, "
+                                  "same formats); remote (default for hardware targets): the provider's API. "
+                                  "Rigetti's and Pasqal's QPU targets run only with local.")
     gpus: int | None = Field(
         default=None, ge=1,
         description="NVIDIA GPUs (nvidia.com/gpu) per pod of the target. The solver image (built with its gpu "
@@ -47,12 +48,19 @@ class ProviderSpec(Model):
 
 class TargetStatus(Model):
     id: str
-    kind: Literal["solver", "simulator", "qpu"]
+    kind: Literal["solver", "simulator", "qpu", "estimator"]
     inputFormats: list[str] = Field(default_factory=list)
     outputFormat: str
     hardware: Literal["CPU", "GPU", "FPGA", "QPU"]
     cancelWhileExecuting: bool
     availability: Literal["Available", "Degraded", "Unavailable"]
+    backend: str | None = Field(default=None, description="What runs its jobs: pod (a solver pod in the job's "
+                                                          "namespace) or the provider's API (ionq, quantinuum); "
+                                                          "unset where nothing does.")
+    emulated: bool | None = Field(default=None, description="True where a hardware target's jobs run on a local "
+                                                            "simulator (backend: local).")
+    qubits: int | None = Field(default=None, description="The most qubits (atoms) a job may use.")
+    message: str | None = Field(default=None, description="Why the target is unavailable, where Kuantum knows.")
     queueDepth: int = 0
     running: int = 0
     queue: list[str] = Field(default_factory=list, description="The first waiting jobs, in the order they run "

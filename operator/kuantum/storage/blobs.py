@@ -21,6 +21,7 @@ from azure.storage.blob import (
     ContentSettings,
     generate_blob_sas,
 )
+from kuantum_solvers.formats.targets import CONTENT_TYPES, QIO_INPUT
 
 from ..runtime import metrics
 
@@ -74,14 +75,9 @@ class BlobFormat:
     gzip: bool
 
 
-# How Azure Quantum's SDK uploads each input format.
-_FORMATS = {
-    "microsoft.qio.v2": BlobFormat("application/json", gzip=True),
-    "ionq.circuit.v1": BlobFormat("application/json", gzip=False),
-    "honeywell.openqasm.v1": BlobFormat("application/qasm", gzip=False),
-    "quantinuum.openqasm.v1": BlobFormat("application/qasm", gzip=False),
-    "qir.v1": BlobFormat("qir.v1", gzip=False),  # QIR bitcode; azure-quantum's content type is the format name
-}
+# How Azure Quantum's SDK uploads each input format: the formats' content types (the SDK's target classes'),
+# QIO's problems gzip-compressed.
+_FORMATS = {fmt: BlobFormat(content_type, gzip=fmt == QIO_INPUT) for fmt, content_type in CONTENT_TYPES.items()}
 
 
 def blob_format(input_format: str) -> BlobFormat:

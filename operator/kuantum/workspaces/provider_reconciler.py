@@ -8,7 +8,7 @@ from ..catalog import ALIASES, canonical_provider_id, targets_of
 from ..conditions import get_condition, remove_condition, set_condition
 from ..context import Context
 from ..execution.base import Probe
-from ..execution.registry import LOCAL, Backends
+from ..execution.registry import LOCAL, Backends, unavailable_reason
 from ..models import JobState, ProviderSpec, ProviderStatus, TargetStatus
 from ..models.provider import ProviderUsage
 from ..objects import ProviderObject
@@ -84,7 +84,7 @@ class ProviderReconciler:
                     f"{primary.meta.name}; a workspace has one billing plan per provider, so this "
                     "Provider runs no jobs", True), None
         probe, recheck = await self._probe(provider, spec, canonical, new)
-        new.targets = self._targets(meta.namespace, spec, canonical, probe)
+        new.targets = self._targets(meta.namespace, meta.name, spec, canonical, probe)
         new.usage = self._usage(meta.namespace, spec, canonical)
         if probe is not None and probe.credentials_reason is not None and not _emulates_any(spec, canonical):
             # Nothing it lists can run: not Ready. Where it emulates targets, those run: Ready, and its
@@ -111,7 +111,7 @@ class ProviderReconciler:
                                            f"{canonical} accepted the credentials", now, generation)
         return probe, prober.probe_seconds
 
-    def _targets(self, namespace: str, spec: ProviderSpec, canonical: str, probe: Probe | None
+    def _targets(self, namespace: str, name: str, spec: ProviderSpec, canonical: str, probe: Probe | None
                  ) -> list[TargetStatus]:
         group = (namespace, spec.workspace, canonical)
         entries = self.ctx.dispatcher.waiting(group)  # in queue order
@@ -121,10 +121,14 @@ class ProviderReconciler:
         result = []
         for target in targets_of(canonical).values():
             override = overrides.get(target.id)
-            availability = "Available"
+            local = override is not None and override.backend == LOCAL
+            availability, message = "Available", unavailable_reason(target, name, local)
             if override is not None and override.available is False:
+                availability, message = "Unavailable", f"Provider {name} takes {target.id} out of service " \
+                                                       "(spec.targets[].available: false)"
+            elif message is not None:
                 availability = "Unavailable"
-            elif not target.local and (override is None or override.backend != LOCAL) and probe is not None:
+            elif not target.local and not local and probe is not None:
                 # The provider's own word; unknown (no answer yet, credentials refused) reads Degraded.
                 known = probe.availability
                 availability = known.get(target.id, "Unavailable") if known is not None else \
@@ -133,7 +137,8 @@ class ProviderReconciler:
                 id=target.id, kind=target.kind, inputFormats=list(target.input_formats),
                 outputFormat=target.output_format_for(target.default_input_format),
                 hardware=target.hardware, cancelWhileExecuting=target.cancel_while_executing,
-                availability=availability,
+                availability=availability, backend="pod" if local else target.backend,
+                emulated=local and not target.local, qubits=target.qubits, message=message,
                 queueDepth=waiting.get(target.id, 0), running=running.get(target.id, 0),
                 queue=[e.name for e in entries if e.target == target.id][:QUEUE_LISTED]))
         return result

@@ -1,4 +1,5 @@
-"""QuantumWorkspace reconciler: storage reachable, Microsoft QIO provider added, providers and job counts."""
+"""QuantumWorkspace reconciler: storage reachable, the default providers added (Microsoft QIO and Microsoft Quantum
+Computing), providers and job counts."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import logging
 from collections import Counter
 from typing import Any
 
-from ..catalog import QIO, canonical_provider_id
+from ..catalog import MICROSOFT_QC, QIO, canonical_provider_id
 from ..conditions import remove_condition, set_condition
 from ..context import Context
 from ..jobs.statemachine import is_final
@@ -31,18 +32,27 @@ SECRET_RETRY_SECONDS = 10.0
 SECRET_REASONS = frozenset({"SecretNotFound", "SecretKeyNotFound"})
 
 
-def qio_provider_manifest(workspace: WorkspaceObject) -> dict[str, Any]:
+# What Azure Quantum adds to every workspace: Microsoft QIO and Microsoft Quantum Computing (the resource
+# estimator), in this order.
+DEFAULT_PROVIDERS = (QIO, MICROSOFT_QC)
+
+
+def default_provider_name(workspace: str, provider_id: str) -> str:
+    return f"{workspace}-{provider_id}"
+
+
+def default_provider_manifest(workspace: WorkspaceObject, provider_id: str) -> dict[str, Any]:
     meta = workspace.meta
     return {
         "apiVersion": f"{API_GROUP}/{API_VERSION}", "kind": "Provider",
         "metadata": {
-            "name": f"{meta.name}-microsoft-qio", "namespace": meta.namespace,
+            "name": default_provider_name(meta.name, provider_id), "namespace": meta.namespace,
             "labels": {"kuantum.dev/workspace": meta.name, "app.kubernetes.io/managed-by": "kuantum"},
             "ownerReferences": [{"apiVersion": f"{API_GROUP}/{API_VERSION}", "kind": "QuantumWorkspace",
                                  "name": meta.name, "uid": meta.uid, "controller": True,
                                  "blockOwnerDeletion": True}],
         },
-        "spec": {"workspace": meta.name, "providerId": QIO, "billingPlan": {"name": "default"}},
+        "spec": {"workspace": meta.name, "providerId": provider_id, "billingPlan": {"name": "default"}},
     }
 
 
@@ -80,7 +90,7 @@ class WorkspaceReconciler:
             retry = (f"looking for the Secret again within {SECRET_RETRY_SECONDS:.0f} s" if reason in SECRET_REASONS
                      else "retrying with backoff")
             new.conditions = set_condition(new.conditions, "Reconciling", True, reason, retry, now, generation)
-        await self._ensure_qio_provider(ws)
+        await self._ensure_default_providers(ws)
         new.providers = self._providers(ws)
         new.jobCounts = self._job_counts(ws)
         new.observedGeneration = generation
@@ -130,13 +140,18 @@ class WorkspaceReconciler:
                                        {"metadata": {"finalizers": remaining}})
         return Result()
 
-    async def _ensure_qio_provider(self, ws: WorkspaceObject) -> None:
-        """Microsoft QIO is added to every workspace, as in Azure Quantum."""
+    async def _ensure_default_providers(self, ws: WorkspaceObject) -> None:
+        """Microsoft QIO and Microsoft Quantum Computing (the resource estimator) are added to every workspace,
+        as in Azure Quantum; a workspace that has a Provider for either id (the user's, say with a billing plan)
+        keeps it and gets no second one."""
         meta = ws.meta
-        if providers_with_id(self.ctx.store, meta.namespace, meta.name, QIO):
-            return
-        if await self.ctx.kube.create_custom("Provider", meta.namespace, qio_provider_manifest(ws)):
-            await self.ctx.kube.event(ws, "ProviderAdded", f"added provider {QIO} ({meta.name}-microsoft-qio)")
+        for provider_id in DEFAULT_PROVIDERS:
+            if providers_with_id(self.ctx.store, meta.namespace, meta.name, provider_id):
+                continue
+            name = default_provider_name(meta.name, provider_id)
+            manifest = default_provider_manifest(ws, provider_id)
+            if await self.ctx.kube.create_custom("Provider", meta.namespace, manifest):
+                await self.ctx.kube.event(ws, "ProviderAdded", f"added provider {provider_id} ({name})")
 
     def _providers(self, ws: WorkspaceObject) -> list[WorkspaceProvider]:
         result = []

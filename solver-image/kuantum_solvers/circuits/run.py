@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from kuantum_solvers.formats.errors import INVALID_INPUT_FORMAT, SolverError, invalid_input
+from kuantum_solvers.formats.jsonio import load_json
 from kuantum_solvers.formats.targets import HONEYWELL_QASM, IONQ_INPUT, QIR_INPUT, QUANTINUUM_QASM
-from kuantum_solvers.io import load_json
 from kuantum_solvers.resources import available_cores
 
 

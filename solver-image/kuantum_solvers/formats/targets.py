@@ -42,6 +42,19 @@ PASQAL_EMU_SV = "pasqal.sim.emu-sv"
 PASQAL_FRESNEL = "pasqal.qpu.fresnel"
 ESTIMATOR = "microsoft.estimator"
 
+# The blob content type azure-quantum 3.13 uploads each input format with (its target classes' content_type;
+# a QIR program's is the format's name). Kuantum uploads inline inputs the same way.
+CONTENT_TYPES: dict[str, str] = {
+    QIO_INPUT: "application/json",  # gzip-compressed (Content-Encoding: gzip)
+    IONQ_INPUT: "application/json",
+    HONEYWELL_QASM: "application/qasm",
+    QUANTINUUM_QASM: "application/qasm",
+    QIR_INPUT: "qir.v1",
+    RIGETTI_QUIL: "text/plain",
+    RIGETTI_QIR: "qir.v1",
+    PASQAL_INPUT: "application/json",
+}
+
 # Parameter spec: {"type": int|float|schedule|float_list, "default": value or None (= chosen
 # automatically from the problem), "min"/"max" (inclusive unless "min_exclusive"), "description"}.
 ParamSpec = dict[str, Any]
@@ -154,42 +167,6 @@ def _qio(algorithm: str, params: dict[str, ParamSpec], description: str) -> dict
     }
 
 
-TARGETS: dict[str, dict[str, Any]] = {
-    "microsoft.simulatedannealing.cpu": _qio("sa", _SA, "simulated annealing"),
-    "microsoft.simulatedannealing-parameterfree.cpu": _qio("sa", _PARAMFREE, "simulated annealing, parameter-free"),
-    "microsoft.paralleltempering.cpu": _qio("pt", _PT, "parallel tempering"),
-    "microsoft.paralleltempering-parameterfree.cpu": _qio("pt", _PARAMFREE, "parallel tempering, parameter-free"),
-    "microsoft.tabu.cpu": _qio("tabu", _TABU, "tabu search"),
-    "microsoft.tabu-parameterfree.cpu": _qio("tabu", _PARAMFREE, "tabu search, parameter-free"),
-    "microsoft.populationannealing.cpu": _qio("pa", _PA, "population annealing"),
-    "microsoft.populationannealing-parameterfree.cpu": _qio("pa", _PARAMFREE, "population annealing, parameter-free"),
-    "microsoft.qmc.cpu": _qio("qmc", _QMC, "path-integral quantum Monte Carlo"),
-    "microsoft.substochasticmontecarlo.cpu": _qio("ssmc", _SSMC, "substochastic Monte Carlo"),
-    "microsoft.substochasticmontecarlo-parameterfree.cpu": _qio("ssmc", _PARAMFREE,
-                                                               "substochastic Monte Carlo, parameter-free"),
-    SIMULATOR: {
-        "kind": "simulator",
-        "provider": "kuantum",
-        "algorithm": "statevector",
-        "input_formats": [IONQ_INPUT, HONEYWELL_QASM, QUANTINUUM_QASM, QIR_INPUT],
-        "output_format": IONQ_OUTPUT,
-        # Output format depends on the input format (IonQ histogram vs Quantinuum shots).
-        "output_formats": {
-            IONQ_INPUT: IONQ_OUTPUT,
-            HONEYWELL_QASM: HONEYWELL_OUTPUT,
-            QUANTINUUM_QASM: HONEYWELL_OUTPUT,
-            QIR_INPUT: QIR_OUTPUT,
-        },
-        # Output formats a job may ask for instead of the default one.
-        "alternative_output_formats": {QIR_INPUT: [QIR_OUTPUT_V1]},
-        "hardware": "cpu",
-        "cancellable_while_executing": True,
-        "description": "exact statevector simulator",
-        "params": _CIRCUIT,
-    },
-}
-
-
 _QIR_PARAMS = {k: _CIRCUIT[k] for k in ("entryPoint", "arguments", "targetCapability", "target_profile")}
 _RIGETTI = {
     "shots": _int(1, 1, 10_000_000, "shots per run (per substitution row); the SDK's InputParams.count"),
@@ -241,7 +218,6 @@ def _rigetti(kind: str, qubits: int, description: str) -> dict[str, Any]:
         # Azure returns Q# (QIR) programs' results in its QIR result format, whatever the provider.
         "output_formats": {RIGETTI_QUIL: RIGETTI_OUTPUT, RIGETTI_QIR: QIR_OUTPUT, QIR_INPUT: QIR_OUTPUT},
         "alternative_output_formats": {RIGETTI_QIR: [QIR_OUTPUT_V1], QIR_INPUT: [QIR_OUTPUT_V1]},
-        "content_type": "text/plain",
         "hardware": "cpu",
         "qubits": qubits,
         "emulated": kind == "qpu",  # a QPU id run on the local simulator (Provider backend: local)
@@ -259,7 +235,6 @@ def _pasqal(kind: str, device: str, max_atoms: int, description: str) -> dict[st
         "algorithm": "pulser-simulation (QutipEmulator)",
         "input_formats": [PASQAL_INPUT],
         "output_format": PASQAL_OUTPUT,
-        "content_type": "application/json",
         "hardware": "cpu",
         "device": device,  # "" = the sequence's own device; else pulser.devices.<name> limits apply too
         "qubits": max_atoms,
@@ -270,9 +245,43 @@ def _pasqal(kind: str, device: str, max_atoms: int, description: str) -> dict[st
     }
 
 
-# Providers other than Kuantum's own, run in the same solver pods. Kept out of TARGETS, whose readers
-# (the operator's catalog, warmup) know only the providers microsoft-qio and kuantum.
-PROVIDER_TARGETS: dict[str, dict[str, Any]] = {
+# Every target, by id: Microsoft's QIO solvers, Kuantum's simulator, and Azure's Rigetti, Pasqal and Microsoft
+# Quantum Computing targets. QPU ids are emulated (`emulated: true`): the operator runs them only where a
+# Provider asks for it (`backend: local`).
+TARGETS: dict[str, dict[str, Any]] = {
+    "microsoft.simulatedannealing.cpu": _qio("sa", _SA, "simulated annealing"),
+    "microsoft.simulatedannealing-parameterfree.cpu": _qio("sa", _PARAMFREE, "simulated annealing, parameter-free"),
+    "microsoft.paralleltempering.cpu": _qio("pt", _PT, "parallel tempering"),
+    "microsoft.paralleltempering-parameterfree.cpu": _qio("pt", _PARAMFREE, "parallel tempering, parameter-free"),
+    "microsoft.tabu.cpu": _qio("tabu", _TABU, "tabu search"),
+    "microsoft.tabu-parameterfree.cpu": _qio("tabu", _PARAMFREE, "tabu search, parameter-free"),
+    "microsoft.populationannealing.cpu": _qio("pa", _PA, "population annealing"),
+    "microsoft.populationannealing-parameterfree.cpu": _qio("pa", _PARAMFREE, "population annealing, parameter-free"),
+    "microsoft.qmc.cpu": _qio("qmc", _QMC, "path-integral quantum Monte Carlo"),
+    "microsoft.substochasticmontecarlo.cpu": _qio("ssmc", _SSMC, "substochastic Monte Carlo"),
+    "microsoft.substochasticmontecarlo-parameterfree.cpu": _qio("ssmc", _PARAMFREE,
+                                                               "substochastic Monte Carlo, parameter-free"),
+    SIMULATOR: {
+        "kind": "simulator",
+        "provider": "kuantum",
+        "algorithm": "statevector",
+        "input_formats": [IONQ_INPUT, HONEYWELL_QASM, QUANTINUUM_QASM, QIR_INPUT],
+        "output_format": IONQ_OUTPUT,
+        # Output format depends on the input format (IonQ histogram vs Quantinuum shots).
+        "output_formats": {
+            IONQ_INPUT: IONQ_OUTPUT,
+            HONEYWELL_QASM: HONEYWELL_OUTPUT,
+            QUANTINUUM_QASM: HONEYWELL_OUTPUT,
+            QIR_INPUT: QIR_OUTPUT,
+        },
+        # Output formats a job may ask for instead of the default one.
+        "alternative_output_formats": {QIR_INPUT: [QIR_OUTPUT_V1]},
+        "hardware": "cpu",
+        "cancellable_while_executing": True,
+        "description": "exact statevector simulator",
+        "params": _CIRCUIT,
+    },
+    # Rigetti, Pasqal and the resource estimator
     RIGETTI_QVM: _rigetti("simulator", 20, "Rigetti QVM: Quil on the statevector simulator"),
     RIGETTI_CEPHEUS: _rigetti("qpu", 108, "Rigetti Cepheus-1 108q, emulated: ideal statevector simulation "
                                           "(no noise, no topology), qubit indices 0-107"),
@@ -287,7 +296,6 @@ PROVIDER_TARGETS: dict[str, dict[str, Any]] = {
         "algorithm": "resource estimation (QDK estimator, PSSPC layout)",
         "input_formats": [QIR_INPUT],
         "output_format": ESTIMATOR_OUTPUT,
-        "content_type": "qir.v1",
         "hardware": "cpu",
         "emulated": False,
         "cancellable_while_executing": True,
@@ -295,12 +303,6 @@ PROVIDER_TARGETS: dict[str, dict[str, Any]] = {
         "params": _ESTIMATOR,
     },
 }
-
-ALL_TARGETS: dict[str, dict[str, Any]] = {**TARGETS, **PROVIDER_TARGETS}
-
-# Provider ids and the spellings azure-quantum sends (matched case-insensitively).
-PROVIDER_ALIASES: dict[str, str] = {"rigetti": "rigetti", "pasqal": "pasqal", "microsoft-qc": "microsoft-qc",
-                                    "microsoft.qc": "microsoft-qc"}
 
 # Legacy parameter spellings accepted on input and renamed.
 _ALIASES: dict[str, dict[str, str]] = {
@@ -318,9 +320,9 @@ _DEEP_CHECKS: dict[str, Callable[[str, dict[str, Any]], None]] = {
 
 def get_target(target: str) -> dict[str, Any]:
     try:
-        return ALL_TARGETS[target]
+        return TARGETS[target]
     except KeyError:
-        known = ", ".join(sorted(ALL_TARGETS))
+        known = ", ".join(sorted(TARGETS))
         raise SolverError(UNKNOWN_TARGET, f"unknown target {target!r}; known targets: {known}") from None
 
 

@@ -16,12 +16,11 @@ Light: pulser-core only, no emulator.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from kuantum_solvers.formats.errors import invalid_input
+from kuantum_solvers.formats.pasqal import sequence_json
 from kuantum_solvers.formats.targets import get_target
-from kuantum_solvers.io import load_json
 
 MAX_INPUT_CHARS = 50_000_000
 
@@ -29,21 +28,6 @@ MAX_INPUT_CHARS = 50_000_000
 def _message(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text[:800] if text else type(exc).__name__
-
-
-def sequence_json(data: bytes) -> str:
-    """The abstract representation (a JSON string) inside a `pasqal.pulser.v1` document."""
-    doc = load_json(data)
-    if not isinstance(doc, dict) or "sequence_builder" not in doc:
-        raise invalid_input("pasqal.pulser.v1 input must be a JSON object {\"sequence_builder\": <pulser abstract "
-                            "representation of the sequence>}")
-    builder = doc["sequence_builder"]
-    if isinstance(builder, str):
-        return builder
-    if isinstance(builder, dict):
-        return json.dumps(builder)
-    raise invalid_input(f"\"sequence_builder\" must be the sequence's abstract representation (an object or its "
-                        f"JSON string), got {type(builder).__name__}")
 
 
 def load_sequence(target: str, data: bytes) -> Any:

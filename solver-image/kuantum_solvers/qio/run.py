@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from kuantum_solvers.formats.jsonio import load_json
 from kuantum_solvers.formats.targets import get_target, is_parameter_free
-from kuantum_solvers.io import load_json
 from kuantum_solvers.qio.problem import parse_problem
 from kuantum_solvers.qio.solvers.common import Context, SolveResult, build_output
 from kuantum_solvers.resources import fmt_bytes, require_memory

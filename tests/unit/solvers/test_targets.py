@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 from kuantum_solvers.formats.errors import INVALID_PARAMETERS, UNKNOWN_TARGET, SolverError
-from kuantum_solvers.formats.targets import TARGETS, default_output_format, validate_params
+from kuantum_solvers.formats.targets import CONTENT_TYPES, TARGETS, default_output_format, validate_params
 
 SA = "microsoft.simulatedannealing.cpu"
 
@@ -12,10 +12,28 @@ def test_catalog_is_plain_data() -> None:
 
     json.dumps(TARGETS)  # serialisable, no objects
     for target_id, spec in TARGETS.items():
-        assert spec["kind"] in ("solver", "simulator")
+        assert spec["kind"] in ("solver", "simulator", "qpu", "estimator")
         assert spec["input_formats"] and spec["output_format"]
+        assert spec["provider"] in ("microsoft-qio", "kuantum", "rigetti", "pasqal", "microsoft-qc")
+        # A QPU id is an emulation of the hardware on a local simulator, and says so.
+        assert spec.get("emulated", False) is (spec["kind"] == "qpu")
+        for fmt in spec["input_formats"]:
+            assert fmt in CONTENT_TYPES, (target_id, fmt)
         for name, p in spec["params"].items():
-            assert p["type"] in ("int", "float", "schedule", "float_list", "string", "list", "json"), (target_id, name)
+            assert p["type"] in ("int", "float", "schedule", "float_list", "string", "list", "bool", "json",
+                                 "substitutions"), (target_id, name)
+
+
+def test_one_catalog_for_every_provider() -> None:
+    providers = {spec["provider"] for spec in TARGETS.values()}
+    assert providers == {"microsoft-qio", "kuantum", "rigetti", "pasqal", "microsoft-qc"}
+    assert TARGETS["microsoft.estimator"]["kind"] == "estimator"
+    assert {t for t, spec in TARGETS.items() if spec["kind"] == "qpu"} == {
+        "rigetti.qpu.cepheus-1-108q", "pasqal.qpu.fresnel"}
+    # as azure-quantum 3.13's target classes upload them
+    assert CONTENT_TYPES["rigetti.quil.v1"] == "text/plain"
+    assert CONTENT_TYPES["pasqal.pulser.v1"] == "application/json"
+    assert CONTENT_TYPES["qir.v1"] == "qir.v1"
 
 
 def test_nested_params_and_defaults() -> None:

@@ -49,3 +49,33 @@ async def test_an_unreachable_storage_backs_off_exponentially_to_the_cap() -> No
     status = w.kube.get("QuantumWorkspace", NS, WS)["status"]
     assert _condition(status, "Ready")["reason"] == "StorageUnreachable"
     assert _condition(status, "Reconciling")["message"] == "retrying with backoff"
+
+
+async def test_every_workspace_gets_microsoft_qio_and_microsoft_qc_once() -> None:
+    """As in Azure Quantum: Microsoft QIO and Microsoft Quantum Computing (the resource estimator) come with every
+    workspace; one the user added already (here QIO, `microsoft-qio` in World) is kept, never doubled."""
+    w = World()
+    reconciler = WorkspaceReconciler(w.ctx)
+    await w.run(reconciler, KEY)
+    made = [c.args["body"] for c in w.kube.of("create_custom") if c.args["kind"] == "Provider"]
+    made = [b for b in made if b["metadata"]["name"] != "microsoft-qio"]
+    assert [(b["metadata"]["name"], b["spec"]["providerId"]) for b in made] == [(f"{WS}-microsoft-qc", "microsoft-qc")]
+    owner = made[0]["metadata"]["ownerReferences"][0]
+    assert (owner["kind"], owner["name"], owner["controller"]) == ("QuantumWorkspace", WS, True)
+    w.store.put("Provider", w.kube.get("Provider", NS, f"{WS}-microsoft-qc"))
+    await w.run(reconciler, KEY)
+    assert len(w.kube.of("create_custom")) == 1, "nothing is created twice"
+    status = w.kube.get("QuantumWorkspace", NS, WS)["status"]
+    assert sorted(p["providerId"] for p in status["providers"]) == ["microsoft-qc", "microsoft-qio"]
+
+
+async def test_a_new_workspace_gets_both_default_providers() -> None:
+    w = World()
+    del w.kube.objects[("Provider", NS, "microsoft-qio")]
+    w.store.providers.pop(f"{NS}/microsoft-qio")
+    await w.run(WorkspaceReconciler(w.ctx), KEY)
+    made = {c.args["body"]["metadata"]["name"]: c.args["body"]["spec"]["providerId"]
+            for c in w.kube.of("create_custom")}
+    assert made == {f"{WS}-microsoft-qio": "microsoft-qio", f"{WS}-microsoft-qc": "microsoft-qc"}
+    added = [c.args for c in w.kube.of("event") if c.args.get("reason") == "ProviderAdded"]
+    assert len(added) == 2, added

@@ -1,8 +1,9 @@
 """The pod backend: a batch Job running the solver image, given its SAS URLs through a per-job Secret.
 
-Runs every local target (QIO solvers, the statevector simulator) and remote targets in emulation
-(`Provider.spec.targets[].backend: local`). Progress comes from the watched pods: the node's view of
-the container (started, exited with a code and a termination message) becomes lifecycle events.
+Runs every local target (QIO solvers, the statevector simulator, Rigetti's and Pasqal's simulators, the resource
+estimator) and hardware targets in emulation (`Provider.spec.targets[].backend: local`). Progress comes from the
+watched pods: the node's view of the container (started, exited with a code and a termination message) becomes
+lifecycle events.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, Protocol
 
 from kuantum_solvers.formats.contract import parse_termination_message
 
-from kuantum.catalog import KUANTUM, Target, targets_of
+from kuantum.catalog import KUANTUM, Target, target_by_id, targets_of
 from kuantum.jobs.statemachine import Completed, Event, Failed, Started
 from kuantum.models import JobState, QuantumJobStatus
 from kuantum.models.provider import TargetOverride
@@ -96,8 +97,11 @@ class PodBackend:
 
     @staticmethod
     def _runnable_target(target: Target) -> Target:
-        """A remote target in emulation runs on the local statevector simulator (same formats)."""
-        return target if target.local else targets_of(KUANTUM)[EMULATOR_TARGET]
+        """The solver target the pod runs: the target itself where the solver knows it (Rigetti's and Pasqal's QPU
+        ids are emulated by the solver under their own ids), else the local statevector simulator (IonQ's and
+        Quantinuum's targets in emulation: same formats)."""
+        return target if target.in_solver_catalog else target_by_id(target.emulator) or targets_of(KUANTUM)[
+            EMULATOR_TARGET]
 
     @staticmethod
     def _input_sas(run: Run, valid: Any) -> str:
