@@ -120,6 +120,21 @@ build_image() { # name context dockerfile base [build-arg ...]
   printf '%s\n' "$ref"
 }
 
+# Every change to a context makes a new image (the operator's about 0.5 GB, the solver's 1.7 GB) and a builder stage
+# beside it: on a disk the node shares, that fills it until the kubelet refuses pods (DiskPressure). Kept: the
+# images build/images.env names, the newest KUANTUM_KEEP_BUILDS (3) of each image, and as many builder stages
+# times two (the layer cache that makes the next build of a small change fast).
+prune_builds() {
+  local keep=${KUANTUM_KEEP_BUILDS:-3} name
+  for name in kuantum-operator kuantum-solver kuantum-solver-gpu; do
+    buildah images --noheading --filter "reference=localhost/$name" --format '{{.Name}}:{{.Tag}}' 2>/dev/null \
+      | tail -n +$((keep + 1)) | grep -vxF -f <(sed -n 's/^[A-Z_]*=//p' "$ENV_FILE") \
+      | xargs -r buildah rmi -f >/dev/null 2>&1 || true
+  done
+  buildah images --noheading --filter dangling=true -q 2>/dev/null | tail -n +$((2 * keep + 1)) \
+    | xargs -r buildah rmi -f >/dev/null 2>&1 || true
+}
+
 # Imports archives into one node's containerd, skipping images it already has.
 import_into() { # containerd-socket ref...
   local sock=$1 ref have; shift
@@ -181,5 +196,6 @@ KUANTUM_SOLVER_IMAGE=$solver
 ENV
 [ -z "$gpu" ] || echo "KUANTUM_SOLVER_GPU_IMAGE=$gpu" >> "$ENV_FILE.tmp"
 mv "$ENV_FILE.tmp" "$ENV_FILE"
+prune_builds
 import_running
 info "images ready in $((SECONDS - started)) s: $operator $solver${gpu:+ $gpu} (build/images.env)"
