@@ -39,3 +39,5 @@ class Settings:
     sas_default_seconds: int = _int("KUANTUM_SAS_DEFAULT_SECONDS", 24 * 3600)
     # A finished job's solver Job and pod are kept this long (for `kubectl logs`), then deleted.
     child_retention_seconds: int = _int("KUANTUM_CHILD_RETENTION_SECONDS", 60)
+    # Where solver pods send their spans (OTLP/HTTP) when tracing is on; empty: the operator's own endpoint.
+    solver_otlp_endpoint: str = _str("KUANTUM_SOLVER_OTLP_ENDPOINT", "")
