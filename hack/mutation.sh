@@ -85,7 +85,7 @@ tests_for() {
 }
 
 [ -x "$PY" ] || { echo "mutation: $PY is missing; run make venv" >&2; exit 1; }
-if ! "$VENV/bin/cosmic-ray" --version 2>/dev/null | grep -q "$COSMIC_RAY_VERSION"; then
+if [[ "$("$VENV/bin/cosmic-ray" --version 2>/dev/null)" != *"$COSMIC_RAY_VERSION"* ]]; then
   echo "==> installing cosmic-ray $COSMIC_RAY_VERSION into $VENV"
   rm -rf "$VENV"
   "${PYTHON:-python3}" -m venv "$VENV"

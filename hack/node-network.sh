@@ -21,7 +21,9 @@ command -v ip >/dev/null 2>&1 || die "'ip' is missing (apt-get install iproute2)
 if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
   ip link add "$BRIDGE" type bridge || die "cannot create bridge $BRIDGE (needs root and the bridge module)"
 fi
-ip addr show dev "$BRIDGE" | grep -qw "inet $NODE_IP/$prefix" || ip addr add "$NODE_IP/$prefix" dev "$BRIDGE"
+# Read first, then match: `ip ... | grep -q` under pipefail fails at random (grep exits early, ip gets SIGPIPE).
+addresses="$(ip -4 addr show dev "$BRIDGE")"
+[[ "$addresses" == *"inet $NODE_IP/$prefix "* ]] || ip addr add "$NODE_IP/$prefix" dev "$BRIDGE"
 ip link set "$BRIDGE" up
 # Best effort: a container without these sysctls writable may already have them set (checked below).
 sysctl -qw net.ipv4.ip_forward=1 2>/dev/null || true

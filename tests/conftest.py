@@ -31,9 +31,17 @@ def cluster() -> Iterator[devcluster.Cluster]:
     finally:
         try:
             if storage:  # what the session's jobs left in Azurite would slow every later run down
-                blobs.remove_job_containers(storage, containers, seconds=180)
+                live = _live_namespaces(started.kubeconfig)
+                blobs.remove_job_containers(storage, containers, seconds=180, still_used=live.__contains__)
         finally:
             devcluster.stop(started)
+
+
+def _live_namespaces(kubeconfig: str) -> set[str]:
+    """Namespaces that exist and are not being deleted: another session's, whose jobs' data must stay (this
+    session's own are being deleted by now)."""
+    core = client.CoreV1Api(config.new_client_from_config(config_file=kubeconfig))
+    return {ns.metadata.name for ns in core.list_namespace().items if not ns.metadata.deletion_timestamp}
 
 
 @pytest.fixture(scope="session")

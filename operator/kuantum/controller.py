@@ -19,7 +19,7 @@ from kubernetes.client.rest import ApiException
 from .conditions import get_condition
 from .context import Context
 from .execution.registry import Backends
-from .jobs.reconciler import FRONT_OF_QUEUE, JobReconciler
+from .jobs.reconciler import JobReconciler
 from .jobs.statemachine import is_final
 from .models import JobState
 from .models.common import API_GROUP, API_VERSION, LABEL_JOB_ID
@@ -35,7 +35,7 @@ from .runtime.timeutil import now_iso, seconds_between
 from .runtime.workqueue import HandlerError, Requeue, WorkQueue
 from .runtime.writer import Conflict, Kube, ObjectGone
 from .scheduling.admission import Dispatcher
-from .scheduling.queues import positions
+from .scheduling.queues import positions, shown_position
 from .storage.blobs import StorageError
 from .storage.registry import StorageRegistry
 from .workspaces.provider_reconciler import ProviderReconciler
@@ -243,8 +243,7 @@ class Controller:
             entries = self.dispatcher.waiting(group)
             for key, position in sorted(positions(entries).items(), key=lambda kv: kv[1]):
                 job = self.store.jobs.get(key)
-                written = job.status.queuePosition if job else None
-                if job is None or written == position or (written is not None and position > FRONT_OF_QUEUE):
+                if job is None or job.status.queuePosition == shown_position(position):
                     continue
                 if budget <= 0:
                     break

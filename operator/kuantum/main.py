@@ -28,6 +28,7 @@ from .runtime import logconfig, metrics, tracing
 from .runtime.client import load_api_client
 from .runtime.leader import LeaderElection
 from .runtime.settings import Settings
+from .runtime.store import Store
 
 log = logging.getLogger("kuantum")
 _state: dict[str, Any] = {}
@@ -107,6 +108,12 @@ def watches(**_: Any) -> dict[str, Any]:
     return controller.informers.state() if controller is not None else {}
 
 
+def _store() -> Store | None:
+    """The running controller's cache (the webhook looks a new job's id up there)."""
+    controller: Controller | None = _state.get("controller")
+    return controller.store if controller is not None else None
+
+
 def webhook_config_name(namespaces: list[str]) -> str:
     """kuantum-<scope>.kuantum.dev: `cluster`, the watched namespaces joined by '-', or for patterns a stable name
     of their own (what the chart names when it passes no --webhook-config-name)."""
@@ -177,7 +184,7 @@ def run(argv: list[str] | None = None) -> None:
         kopf.on.validate(API_GROUP, API_VERSION, "quantumjobs", id="validate-quantumjob",
                          operations=["CREATE", "UPDATE"],
                          ignore_failures=args.webhook_failure_policy == "Ignore")(
-            webhooks.quantumjob_validator(args.namespace))
+            webhooks.quantumjob_validator(args.namespace, store=_store))
     if args.leader_elect:
         lease_namespace = args.leader_elect_namespace or (args.namespace[0] if args.namespace else "default")
         _state["leader_elect"] = (lease_namespace, args.leader_elect_name)

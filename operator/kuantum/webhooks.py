@@ -21,9 +21,11 @@ from cryptography.x509.oid import NameOID
 from pydantic import ValidationError
 
 from .accepted_spec import MUTABLE_FIELDS, changed_fields
+from .jobs.duplicates import holder_of
 from .models import QuantumJobSpec
 from .objects import first_error
 from .runtime.namespaces import serves
+from .runtime.store import Store
 
 
 def check_job(operation: str, spec: dict[str, Any], old_spec: dict[str, Any] | None) -> None:
@@ -60,8 +62,24 @@ def spec_error(spec: dict[str, Any]) -> str | None:
     return None
 
 
-def quantumjob_validator(namespaces: Collection[str]) -> Callable[..., None]:
-    """The validate handler for an operator watching namespaces (all when empty; Kopf's patterns too).
+def id_in_use(store: Store | None, namespace: str, spec: dict[str, Any], uid: str | None) -> str | None:
+    """Why a new job's spec.id cannot be had: another job of the workspace holds it (case-insensitive). None when
+    the store (the operator's cache) is not there yet: the operator still fails the job (DuplicateJobId)."""
+    chosen, workspace = spec.get("id"), spec.get("workspace")
+    if store is None or not isinstance(chosen, str) or not chosen or not isinstance(workspace, str):
+        return None
+    holder = holder_of(job for job in store.jobs_with_id(namespace, workspace, chosen.lower())
+                       if job.meta.uid != uid)
+    if holder is None:
+        return None
+    return (f"spec.id {chosen} is already used by QuantumJob {holder.meta.name} in workspace {workspace}; job ids "
+            "are unique per workspace (case-insensitive)")
+
+
+def quantumjob_validator(namespaces: Collection[str],
+                         store: Callable[[], Store | None] = lambda: None) -> Callable[..., None]:
+    """The validate handler for an operator watching namespaces (all when empty; Kopf's patterns too); `store`
+    gives the operator's cache, where a new job's id is looked up.
 
     Kopf's webhook configuration has no namespaceSelector, so the API server asks every Kuantum webhook
     about every QuantumJob; an operator answers only for the namespaces it serves and lets the rest
@@ -74,7 +92,11 @@ def quantumjob_validator(namespaces: Collection[str]) -> Callable[..., None]:
             return  # (an object without its namespace filled in is judged: refusing is the safer error)
         old = kwargs.get("old")
         old_spec = dict(old.get("spec") or {}) if old else None
-        check_job(str(kwargs.get("operation")), dict(spec or {}), old_spec)
+        operation = str(kwargs.get("operation"))
+        check_job(operation, dict(spec or {}), old_spec)
+        if operation == "CREATE" and namespace and (taken := id_in_use(store(), namespace, dict(spec or {}),
+                                                                        (kwargs.get("uid")))):
+            raise kopf.AdmissionError(taken, code=409)
 
     return validate_quantumjob
 

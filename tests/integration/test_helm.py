@@ -318,7 +318,7 @@ def test_webhook_render_single_replica_lets_the_operator_make_its_certificate() 
     assert args[args.index("--webhook-service") + 1] == "kuantum-system/kuantum-webhook"
     assert args[args.index("--webhook-failure-policy") + 1] == "Fail"
     # The operator manages the configurations the chart made (and may patch), whatever its -n patterns are.
-    assert args[args.index("--webhook-config-name") + 1] == "kuantum-cluster.kuantum.dev"
+    assert args[args.index("--webhook-config-name") + 1] == "kuantum.kuantum-system.kuantum.dev"
     assert "--webhook-cert" not in args and not by_kind(docs, "Secret")
     assert service["spec"]["ports"] == [{"name": "webhook", "port": 9443, "targetPort": "webhook", "protocol": "TCP"}]
     assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
@@ -326,18 +326,20 @@ def test_webhook_render_single_replica_lets_the_operator_make_its_certificate() 
     # validating one, and stops when it may not create it); left empty for the operator to fill.
     for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
         [config] = by_kind(docs, kind)
-        assert config["metadata"]["name"] == "kuantum-cluster.kuantum.dev" and "webhooks" not in config
+        assert config["metadata"]["name"] == "kuantum.kuantum-system.kuantum.dev" and "webhooks" not in config
     [role] = [r for r in by_kind(docs, "ClusterRole") if r["metadata"]["name"].endswith("-webhook")]
     kinds = ["validatingwebhookconfigurations", "mutatingwebhookconfigurations"]
     assert role["rules"] == [
         {"apiGroups": ["admissionregistration.k8s.io"], "resources": kinds, "verbs": ["create"]},
         {"apiGroups": ["admissionregistration.k8s.io"], "resources": kinds,
-         "resourceNames": ["kuantum-cluster.kuantum.dev"], "verbs": ["patch"]}]
+         "resourceNames": ["kuantum.kuantum-system.kuantum.dev"], "verbs": ["patch"]}]
     [binding] = [b for b in by_kind(docs, "ClusterRoleBinding") if b["metadata"]["name"].endswith("-webhook")]
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
-    namespaced = render("--set", "webhook.enabled=true", "--set", "watchNamespaces={team-a,team-b}")
-    [config] = by_kind(namespaced, "ValidatingWebhookConfiguration")
-    assert config["metadata"]["name"] == "kuantum-team-a-team-b.kuantum.dev"
+    # Cluster-scoped, so named by the release: a second release (another namespace) never touches this one's.
+    other = render("--set", "webhook.enabled=true", "--set", "watchNamespaces={team-a,team-b}",
+                   release="kuantum", namespace="team-ops")
+    [config] = by_kind(other, "ValidatingWebhookConfiguration")
+    assert config["metadata"]["name"] == "kuantum.team-ops.kuantum.dev"
 
 
 def test_webhook_render_several_replicas_share_one_certificate() -> None:

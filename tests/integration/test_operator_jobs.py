@@ -255,6 +255,44 @@ def test_queue_respects_plan_concurrency_priority_and_positions(
     assert [p["metadata"]["name"] for p in providers] == ["qio"]
 
 
+def test_no_two_jobs_ever_show_one_queue_position(
+    api_client: client.ApiClient, core: client.CoreV1Api, namespace: str, azurite_connection_string: str,
+    operator: OperatorProcess,
+) -> None:
+    """Six Standard jobs, then two High ones, behind one executing job (positions once read High 1, 2, Standard 3, 4,
+    5, 5, 5, 6 for good): once the queue settles the front shows exact places, deeper jobs none, and the Provider's
+    status lists the whole order; `kubectl get qjob -o wide` shows no place twice."""
+    ns = namespace
+    q.storage_secret(core, ns, azurite_connection_string)
+    q.provider(api_client, ns, "qio", "Microsoft", limits={"maxConcurrentJobs": 1})
+    q.workspace(api_client, ns)
+    q.long_job(api_client, ns, "first")
+    q.wait_state(api_client, ns, "first", "Executing")
+    standard = [f"standard-{i}" for i in range(6)]
+    for name in standard:
+        q.sa_job(api_client, ns, name)
+        time.sleep(1.1)  # creation timestamps have one-second resolution: a strict order
+    q.sa_job(api_client, ns, "high-0", priority="High")
+    time.sleep(1.1)
+    q.sa_job(api_client, ns, "high-1", priority="High")
+    names = ["high-0", "high-1", *standard]
+    expected = dict(zip(names, [1, 2, 3, 4, 5, None, None, None], strict=True))
+
+    def shown() -> dict[str, int | None]:
+        return {n: q.job_status(api_client, ns, n).get("queuePosition") for n in names}
+    wait_for(lambda: shown() == expected, timeout=30, what=f"queue positions {expected}")
+    time.sleep(3)  # several refresh rounds later (1 s each here): still true
+    assert shown() == expected
+    # The wide output's Queue column (.status.queuePosition), as kubectl prints it.
+    column = kubectl(operator.kubeconfig, "-n", ns, "get", "qjob", "--no-headers",
+                     "-o", "custom-columns=QUEUE:.status.queuePosition").stdout.split()
+    assert sorted(place for place in column if place != "<none>") == ["1", "2", "3", "4", "5"], column
+    provider = q.get(api_client, ns, "providers", "qio")
+    sa = next(t for t in provider["status"]["targets"] if t["id"] == "microsoft.simulatedannealing.cpu")  # type: ignore[index]
+    assert sa["queue"][:8] == names
+    q.patch(api_client, ns, "quantumjobs", "first", {"spec": {"cancel": True}})
+
+
 def test_duplicate_provider_and_monthly_quota(
     api_client: client.ApiClient, core: client.CoreV1Api, namespace: str, azurite_connection_string: str,
     operator: OperatorProcess,

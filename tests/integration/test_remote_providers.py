@@ -219,6 +219,41 @@ def test_provider_reports_credentials_and_availability_and_jobs_wait_for_an_offl
     assert ionq.control("GET", "counts")["jobs"] == 0
 
 
+def _status_endpoint_calls(ionq: FakeServer) -> int:
+    counts = ionq.control("GET", "counts")["counts"]
+    return sum(n for call, n in counts.items() if call.startswith("GET ") and "/backends" in call)
+
+
+def _credentials_valid(api_client: client.ApiClient, ws: str) -> str | None:
+    return (q.condition(_provider_status(api_client, ws, "ionq"), "CredentialsValid") or {}).get("status")
+
+
+def test_a_key_refused_on_a_jobs_call_turns_credentials_invalid_before_the_next_probe_and_an_accepted_call_back(
+        api_client: client.ApiClient, core: client.CoreV1Api, ws: str, ionq: FakeServer) -> None:
+    """IonQ rotates the key (the Secret's is now wrong): the next job's submit is refused, and the Provider says
+    so from that answer, not a minute later at its next status-endpoint probe; a job accepted again turns it back."""
+    _secret(core, ws, "ionq-creds", {"apiKey": IONQ_KEY})
+    _provider(api_client, ws, "ionq", f"{ionq.base}/v0.4", "ionq-creds")
+    wait_for(lambda: _credentials_valid(api_client, ws) == "True" or None, timeout=60, what="credentials accepted")
+    probes = _status_endpoint_calls(ionq)
+    ionq.control("POST", "key", {"key": "rotated-at-ionq"})
+    _job(api_client, ws, "refused", "ionq", "ionq.simulator", BELL)
+    failed = q.wait_state(api_client, ws, "refused", q.FINAL, timeout=60)
+    assert failed["errorData"]["code"] == "CredentialsRejected", failed
+    wait_for(lambda: _credentials_valid(api_client, ws) == "False" or None, timeout=50,
+             what="CredentialsValid False after the refused call")
+    refused = q.condition(_provider_status(api_client, ws, "ionq"), "CredentialsValid") or {}
+    assert refused["reason"] == "CredentialsRejected" and "Invalid key provided" in refused["message"], refused
+    assert IONQ_KEY not in json.dumps(_provider_status(api_client, ws, "ionq"))
+    assert _status_endpoint_calls(ionq) == probes, "the job's own call said so, not a new probe"
+
+    ionq.control("POST", "key", {"key": IONQ_KEY})
+    _job(api_client, ws, "accepted", "ionq", "ionq.simulator", BELL)
+    assert q.wait_state(api_client, ws, "accepted", q.FINAL, timeout=90)["state"] == "Succeeded"
+    wait_for(lambda: _credentials_valid(api_client, ws) == "True" or None, timeout=50,
+             what="CredentialsValid True after an accepted call")
+
+
 @pytest.mark.parametrize(("provider", "target"), [("ionq", "ionq.simulator"), ("quantinuum", "quantinuum.sim.h2-1sc")])
 def test_a_qsharp_program_runs_on_hardware_targets_with_azures_qir_results(
         api_client: client.ApiClient, core: client.CoreV1Api, ws: str, ionq: FakeServer, quantinuum: FakeServer,

@@ -20,6 +20,7 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
@@ -367,15 +368,32 @@ class _BlobClient:
         return _Download(found.data)
 
 
+class _Lease:
+    def release(self) -> None:
+        pass
+
+
 class _ContainerClient:
     def __init__(self, service: _BlobService, name: str) -> None:
         self.service, self.name = service, name
+        self.container_name = name
 
-    def create_container(self) -> None:
+    def create_container(self, metadata: dict[str, str] | None = None) -> None:
         self.service.record("create_container", container=self.name)
         if self.name in self.service.containers:
             raise ResourceExistsError(f"container {self.name} exists")
         self.service.containers.add(self.name)
+        self.service.metadata[self.name] = dict(metadata or {})
+
+    def get_container_properties(self) -> Any:
+        return SimpleNamespace(metadata=dict(self.service.metadata.get(self.name, {})))
+
+    def acquire_lease(self, lease_duration: int = -1) -> _Lease:
+        return _Lease()
+
+    def set_container_metadata(self, metadata: dict[str, str], lease: Any = None) -> None:
+        self.service.record("set_container_metadata", container=self.name, metadata=metadata)
+        self.service.metadata[self.name] = dict(metadata)
 
     def upload_blob(self, name: str, data: bytes, overwrite: bool = False,
                     content_settings: ContentSettings | None = None) -> None:
@@ -388,6 +406,7 @@ class _BlobService:
     def __init__(self, url: str, journal: Journal, calls: list[Call]) -> None:
         self.url = url
         self.containers: set[str] = set()
+        self.metadata: dict[str, dict[str, str]] = {}  # container -> its metadata
         self.blobs: dict[tuple[str, str], StoredBlob] = {}
         self._journal = journal
         self._calls = calls

@@ -129,3 +129,21 @@ async def test_running_server_yields_the_service_reference_with_its_certificate(
             pass  # Kopf's server listens as before
     finally:
         await stream.aclose()
+
+
+def test_a_new_job_with_an_id_in_use_in_its_workspace_is_refused_naming_the_job_that_holds_it() -> None:
+    from kuantum.runtime.store import Store
+
+    store = Store()
+    held = "6f0d1d0e-3a43-4f4e-b0f5-1c9c1f6f1a2b"
+    store.put_job({"metadata": {"name": "first", "namespace": "ns", "uid": "u1", "creationTimestamp": "2024-01-01"},
+                   "spec": {**VALID, "id": held}, "status": {"id": held, "state": "Waiting"}})
+    validate = quantumjob_validator([], store=lambda: store)
+    with pytest.raises(kopf.AdmissionError) as refused:
+        validate(spec={**VALID, "id": held.upper()}, namespace="ns", operation="CREATE", uid="u2")
+    assert refused.value.code == 409
+    assert "already used by QuantumJob first in workspace ws" in str(refused.value)
+    validate(spec={**VALID, "id": held, "workspace": "other"}, namespace="ns", operation="CREATE", uid="u3")
+    validate(spec={**VALID, "id": held}, namespace="elsewhere", operation="CREATE", uid="u4")
+    validate(spec={**VALID, "id": held}, namespace="ns", operation="CREATE", uid="u1")  # itself (a retried create)
+    quantumjob_validator([])(spec={**VALID, "id": held}, namespace="ns", operation="CREATE")  # no store yet

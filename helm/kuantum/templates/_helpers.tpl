@@ -145,15 +145,13 @@ replica reconciles, the others keep their caches warm and take over when its Lea
 {{- end }}
 
 {{/*
-The ValidatingWebhookConfiguration Kopf manages (settings.admission.managed): the same name as
-operator/kuantum/main.py gives it, "kuantum-<watched namespaces joined by ->.kuantum.dev" or
-"kuantum-cluster.kuantum.dev". The chart creates it empty (so helm uninstall deletes it) and lets the
-operator patch only this one.
+The webhook configurations Kopf manages (settings.admission.managed), passed to the operator as
+--webhook-config-name: "<fullname>.<release namespace>.kuantum.dev". They are cluster-scoped, so the
+name is the release's own: two releases never patch (or dry-run over) each other's. The chart creates
+them empty (so helm uninstall deletes them) and lets the operator patch only these.
 */}}
 {{- define "kuantum.webhookConfigName" -}}
-{{- $scope := "cluster" }}
-{{- if .Values.watchNamespaces }}{{ $scope = join "-" .Values.watchNamespaces }}{{ end }}
-{{- printf "kuantum-%s.kuantum.dev" $scope | trunc 253 }}
+{{- printf "%s.%s.kuantum.dev" (include "kuantum.fullname" .) .Release.Namespace | trunc 253 }}
 {{- end }}
 
 {{/*

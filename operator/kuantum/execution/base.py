@@ -55,6 +55,9 @@ class Observation:
 
     events: tuple[Event, ...] = ()
     recheck_after: float | None = None
+    # Other objects (kind, namespace/name) what it saw concerns, to reconcile now: e.g. the Provider whose
+    # credentials the provider just refused on a job's call.
+    wake: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from typing import Any
 
 from kubernetes import client
 
+from ..jobs.duplicates import holder_of
 from ..models.common import API_GROUP, API_VERSION
-from ..objects import Watched
 from ..runtime import namespaces as scope
 from ..runtime.informer import Handler, Informers, Resource
 from ..runtime.store import Store
@@ -30,15 +30,10 @@ def job_id_of(job: dict[str, Any]) -> str | None:
     return str(found).lower() if found else None
 
 
-def _key(obj: dict[str, Any]) -> str:
-    return f"{obj['metadata'].get('namespace') or ''}/{obj['metadata']['name']}"
-
-
 class Cache:
     def __init__(self, namespaces: Iterable[str] | None = None) -> None:
         self.namespaces = tuple(namespaces or ())  # empty: all namespaces
         self.store = Store()
-        self._ids: dict[tuple[str, str], str] = {}  # (namespace, job id) -> namespace/name
         self._informers: Informers | None = None
         self._filled_by_hand = False
 
@@ -65,18 +60,16 @@ class Cache:
         return found.body if found is not None else None
 
     def job(self, namespace: str, workspace: str, job_id: str) -> dict[str, Any] | None:
-        key = self._ids.get((namespace, job_id.lower()))
-        found = self.store.jobs.get(key) if key else None
-        if found is None or found.raw_spec.get("workspace") != workspace:
-            return None
-        return found.body
+        """The job that holds this id in the workspace (of several asking for it, the one the operator runs)."""
+        found = holder_of(self.store.jobs_with_id(namespace, workspace, job_id.lower()))
+        return found.body if found is not None else None
 
     def owner_of(self, job_id: str) -> tuple[str, str] | None:
         """(namespace, workspace) of the job with this id, in any namespace served (rare: a scan)."""
         job_id = job_id.lower()
-        for (namespace, found), key in self._ids.items():
+        for namespace, workspace, found in self.store.ids:
             if found == job_id:
-                return namespace, str(self.store.jobs[key].raw_spec.get("workspace"))
+                return namespace, workspace
         return None
 
     def jobs(self, namespace: str, workspace: str) -> list[dict[str, Any]]:
@@ -94,25 +87,10 @@ class Cache:
     # ----- writes -----
     def put(self, plural: str, obj: dict[str, Any]) -> None:
         """Adds or replaces obj, unless the copy held is newer (a write's answer can race its watch event)."""
-        table = self.store.table(KINDS[plural])
-        before = table.get(_key(obj))
-        held = self.store.put(KINDS[plural], obj)
-        if plural == JOBS:
-            self._index(before, held)
+        self.store.put(KINDS[plural], obj)
 
     def remove(self, plural: str, obj: dict[str, Any]) -> None:
-        table = self.store.table(KINDS[plural])
-        before = table.get(_key(obj))
         self.store.remove(KINDS[plural], obj)
-        if plural == JOBS:
-            self._index(before, table.get(_key(obj)))
-
-    def _index(self, before: Watched | None, after: Watched | None) -> None:
-        if before is not None and (old := job_id_of(before.body)) \
-                and self._ids.get((before.meta.namespace, old)) == before.meta.key:
-            del self._ids[(before.meta.namespace, old)]
-        if after is not None and (new := job_id_of(after.body)):
-            self._ids[(after.meta.namespace, new)] = after.meta.key
 
     # ----- sync state -----
     def mark_all_synced(self, synced: bool = True) -> None:

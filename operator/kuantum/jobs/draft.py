@@ -14,12 +14,15 @@ class Draft:
     """One reconcile's changes to a job's status: lifecycle events applied by the state machine in order,
     Kubernetes Events to record, and when to look again. Written once, at the end (JobReconciler._flush)."""
 
-    def __init__(self, job: JobObject, status: QuantumJobStatus) -> None:
+    def __init__(self, job: JobObject, status: QuantumJobStatus, job_id: str | None = None) -> None:
         self.job = job
+        # The id the job gets when it first has a state: its own (the client's spec.id, else from its uid).
+        self.job_id = job_id or job.job_id
         self.old = status
         self.new = status
         self.notices: list[tuple[str, str, bool]] = []
         self.recheck: float | None = None
+        self.wake: list[tuple[str, str]] = []  # other objects (kind, namespace/name) it concerns: reconciled next
         self._generation = job.meta.generation
 
     def apply(self, *events: Event) -> None:
@@ -40,6 +43,7 @@ class Draft:
 
     def observe(self, seen: Observation) -> None:
         self.apply(*seen.events)
+        self.wake.extend(seen.wake)
         if seen.recheck_after is not None:
             self.recheck_after(seen.recheck_after)
 

@@ -3,7 +3,9 @@ workspace's storage and its target; and its input, uploaded to the job's contain
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from ..catalog import canonical_provider_id
 from ..conditions import get_condition
@@ -14,10 +16,12 @@ from ..objects import JobObject, ProviderObject
 from ..runtime.lookup import provider_for_job, workspace_of
 from ..runtime.store import Store
 from ..runtime.writer import Kube
-from ..storage.blobs import StorageError, WorkspaceStorage, in_thread
+from ..storage.blobs import ContainerTaken, StorageError, WorkspaceStorage, in_thread
 from ..storage.registry import StorageNotConfigured, StorageRegistry
 from .inputs import InputPending, InvalidInput, check_json, read_input
 from .validation import JobInvalid, Resolved, resolve
+
+_T = TypeVar("_T")
 
 
 async def prerequisites(store: Store, storages: StorageRegistry, job: JobObject, spec: QuantumJobSpec
@@ -63,7 +67,7 @@ async def upload_input(kube: Kube, job: JobObject, job_id: str, spec: QuantumJob
         if storage.locate(spec.input.blobUri) is None and "?" not in spec.input.blobUri:
             raise InvalidInput(f"spec.input.blobUri {spec.input.blobUri} is not in the workspace's storage "
                                f"account {storage.account_name} and carries no SAS token to read it with")
-        await in_thread(storage.ensure_container, job_id)
+        await _claim(storage.claim_container, job, job_id)
         return spec.input.blobUri
     namespace = job.meta.namespace
     objects: dict[tuple[str, str], dict[str, Any] | None] = {}
@@ -75,8 +79,19 @@ async def upload_input(kube: Kube, job: JobObject, job_id: str, spec: QuantumJob
     except InputPending as e:
         raise Pending("InputNotFound", str(e)) from e
     check_json(data, resolved.input_format)
+    return await _claim(functools.partial(storage.upload_input, data=data, input_format=resolved.input_format),
+                        job, job_id)
+
+
+async def _claim(write: Callable[..., _T], job: JobObject, job_id: str) -> _T:
+    """A write into the job's own container (made for it, or adopted while it names no job): DuplicateJobId when
+    another job's container has this id (another namespace's workspace on the same storage account, a job of
+    that id that is gone)."""
     try:
-        return await in_thread(storage.upload_input, job_id, data, resolved.input_format)
+        return await in_thread(write, job_id, uid=job.meta.uid, owner=job.meta.key)
+    except ContainerTaken as e:
+        raise JobInvalid("DuplicateJobId", f"job id {job_id} is taken: {e}; job ids are unique per workspace "
+                                           "storage, choose another spec.id") from e
     except StorageError as e:
         raise Pending("StorageUnavailable", str(e)) from e
 

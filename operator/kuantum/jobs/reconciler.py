@@ -27,15 +27,17 @@ from ..execution.base import (
 from ..execution.registry import Backends
 from ..models import JobState, QuantumJobSpec, QuantumJobStatus
 from ..models.common import FINALIZER
-from ..objects import JobObject, ProviderObject
+from ..objects import JobObject, ProviderObject, job_id_for
 from ..runtime import tracing
 from ..runtime.lookup import workspace_deleting
 from ..runtime.result import Result, sooner
 from ..runtime.timeutil import month_of, now_iso, seconds_between
+from ..scheduling.queues import SHOWN_POSITIONS, shown_position
 from ..scheduling.usage import jobs_quota_exceeded, monthly_usage, plan_limits, seconds_quota_exceeded
 from ..storage.blobs import WorkspaceStorage
 from .acceptance import ensure_metadata, note_spec_changes
 from .draft import Draft
+from .duplicates import DUPLICATE_JOB_ID, duplicate_message, id_holder
 from .inputs import InvalidInput
 from .prerequisites import prerequisites, unavailable, upload_input
 from .statemachine import Cancelled, Completed, Enqueued, Event, Failed, InputUploaded, QueueMoved, Started, is_final
@@ -44,7 +46,6 @@ from .validation import JobInvalid, Resolved
 
 log = logging.getLogger("kuantum.job")
 PENDING_RETRY_SECONDS = 10.0
-FRONT_OF_QUEUE = 5  # queue positions up to this are kept exact in the job's status
 MISSED_EVENT_RETRY_SECONDS = 5.0
 
 
@@ -80,6 +81,12 @@ class JobReconciler:
             return await self._on_deletion(job, status)
         if is_final(status.state):
             return await self._after_final(job, status)
+        if status.state is None and (holder := id_holder(job, self.ctx.store.same_id(job))) is not None:
+            # Before anything is written for it (no finalizer, job-id label or container), and with an id of its own
+            # (from its uid), never the one it asked for: nothing of the other job is ever looked up by it.
+            draft = Draft(job, status, job_id=job_id_for(job.meta.uid))
+            draft.apply(Failed(DUPLICATE_JOB_ID, duplicate_message(job, holder)))
+            return (await self.writer.flush(draft))[1]
         job = await ensure_metadata(self.ctx.kube, self.ctx.store, job)
         draft = Draft(job, status)
         spec = job.spec
@@ -123,14 +130,12 @@ class JobReconciler:
             return
         if (why := unavailable(provider, spec.target)) is not None:
             self._pending(draft, Pending("TargetUnavailable", why))
-            draft.apply(QueueMoved(self._queue_position(job)))
+            draft.apply(QueueMoved(shown_position(self._queue_position(job))))
             return
         draft.note("Queued", True, "Queued", f"queued for {spec.target} in workspace {spec.workspace}")
-        position = self._queue_position(job)
-        if draft.new.queuePosition is None or (position is not None and position <= FRONT_OF_QUEUE):
-            # Exact at the front, where it moves a job closer to running; deeper in a long queue a refresh on
-            # every start would cost a write per waiting job per start (the Provider's status lists the queue).
-            draft.apply(QueueMoved(position))
+        draft.apply(QueueMoved(shown_position(self._queue_position(job))))
+        if draft.new.queuePosition is not None and draft.new.queuePosition != draft.old.queuePosition:
+            self._wake_shifted(draft, job)
         if first_time:
             draft.notify("Queued", f"job {job_id} queued for {spec.target}")
         if job.key in self.ctx.dispatcher.admitted(job.group, joining=job):
@@ -157,6 +162,16 @@ class JobReconciler:
 
     def _queue_position(self, job: JobObject) -> int | None:
         return self.ctx.dispatcher.position(job.group, job)
+
+    def _wake_shifted(self, draft: Draft, job: JobObject) -> None:
+        """A job that took a place at the front of its queue moves the jobs behind it (one of them out of the
+        front): those whose shown position is now stale are reconciled next, so that no two jobs show one place for
+        longer than that takes."""
+        front = self.ctx.dispatcher.front(job.group, job.target, SHOWN_POSITIONS + 1, joining=job)
+        for place, key in enumerate(front, start=1):
+            other = self.ctx.store.jobs.get(key)
+            if key != job.key and other is not None and other.status.queuePosition != shown_position(place):
+                draft.wake.append(("QuantumJob", key))
 
     # ------------------------------------------------------------------ start
     async def _start(self, draft: Draft, spec: QuantumJobSpec, resolved: Resolved, storage: WorkspaceStorage,
@@ -208,7 +223,7 @@ class JobReconciler:
                     draft.apply(*started, Cancelled(now_iso(), usage_between(begin, now_iso()) if begin else None))
                 return
             _cancel_refused(draft, spec)
-        draft.observe(Observation(tuple(events), seen.recheck_after))
+        draft.observe(Observation(tuple(events), seen.recheck_after, seen.wake))
 
     async def _stop(self, job: JobObject, status: QuantumJobStatus, spec: QuantumJobSpec | None) -> Cancellation:
         """Stops whatever runs the job: through its backend, or, where what a Run needs is gone, on every

@@ -40,15 +40,16 @@ class StatusWriter:
         at once for a job that just ended (its clean-up and TTL), else when the pass asked to."""
         new = draft.new
         if new.id is None and new.state is not None:
-            new = new.model_copy(update={"id": draft.job.job_id})
+            new = new.model_copy(update={"id": draft.job_id})
         job = await self._write_status(draft.job, draft.old, new)
         if new.state != draft.old.state:
             await self._record_transition(job, draft.old, new)
         for reason, message, warning in draft.notices:
             await self.kube.event(job, reason, message, warning=warning)
+        wake = tuple(draft.wake)
         if is_final(new.state):
-            return job, Result(0.0 if new.state != draft.old.state else None)
-        return job, Result(draft.recheck)
+            return job, Result(0.0 if new.state != draft.old.state else None, wake)
+        return job, Result(draft.recheck, wake)
 
     async def _write_status(self, job: JobObject, old: QuantumJobStatus, new: QuantumJobStatus) -> JobObject:
         new = new.model_copy(update={"observedGeneration": job.meta.generation})

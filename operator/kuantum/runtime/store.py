@@ -47,6 +47,10 @@ class Store:
     pods: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: defaultdict(dict))  # job-id -> name
     deleted_pods: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # job-id -> pods seen deleted
     job_keys: dict[str, str] = field(default_factory=dict)  # job-id -> namespace/name
+    # Jobs by (namespace, workspace, job id): a job id is unique per workspace, and more than one job asking for it
+    # is found here without a scan (jobs/duplicates.py decides which of them holds it).
+    ids: dict[tuple[str, str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
+    _id_of: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     # Jobs by queue group, and a version per group bumped whenever its queue may have changed (the
     # dispatcher caches each group's queue by it: no scan of every job per reconcile).
     groups: dict[Group, dict[str, JobObject]] = field(default_factory=dict)
@@ -75,6 +79,7 @@ class Store:
             if obj.label_job_id:
                 self.job_keys[obj.label_job_id] = meta.key
             self._index(meta.key, obj)
+            self._index_id(meta.key, (meta.namespace, obj.workspace, obj.job_id))
         return obj
 
     def put_job(self, body: dict[str, Any]) -> JobObject:
@@ -99,8 +104,28 @@ class Store:
         if current is not None and current.meta.uid == meta.uid:
             del table[meta.key]
             if isinstance(current, JobObject):
-                self.job_keys.pop(current.label_job_id or "", None)
+                if self.job_keys.get(current.label_job_id or "") == meta.key:
+                    del self.job_keys[current.label_job_id or ""]
                 self._index(meta.key, None)
+                self._index_id(meta.key, None)
+
+    def jobs_with_id(self, namespace: str, workspace: str, job_id: str) -> list[JobObject]:
+        """Every job of a workspace with this (lower-case) id."""
+        return [self.jobs[key] for key in self.ids.get((namespace, workspace, job_id), ()) if key in self.jobs]
+
+    def same_id(self, job: JobObject) -> list[JobObject]:
+        """Every job of the job's workspace with its id (itself included)."""
+        return self.jobs_with_id(job.meta.namespace, job.workspace, job.job_id)
+
+    def _index_id(self, key: str, where: tuple[str, str, str] | None) -> None:
+        before = self._id_of.pop(key, None)
+        if before is not None and before != where:
+            self.ids[before].discard(key)
+            if not self.ids[before]:
+                del self.ids[before]
+        if where is not None:
+            self._id_of[key] = where
+            self.ids[where].add(key)
 
     def _index(self, key: str, job: JobObject | None) -> None:
         before = self._signatures.pop(key, None)

@@ -193,6 +193,20 @@ class Dispatcher:
             entry = entry_of(job)
         return bisect.bisect_left(queue.orders.get(entry.target, []), entry.order) + 1
 
+    def front(self, group: Group, target: str, count: int, joining: JobObject | None = None) -> list[str]:
+        """Keys of the first `count` waiting jobs of a target's queue, in order; `joining` (a job being queued in
+        this reconcile) placed where it will stand, as `position` places it."""
+        queue = self._queue(group)
+        found: list[queueing.QueueEntry] = []
+        for entry in queue.entries:
+            if entry.target == target:
+                found.append(entry)
+                if len(found) == count:
+                    break
+        if joining is not None and joining.key not in queue.waiting_entries and self._joins(queue, joining):
+            bisect.insort(found, entry_of(joining), key=_order)
+        return [entry.key for entry in found[:count]]
+
     def running(self, group: Group) -> Counter[str]:
         return Counter(self._queue(group).running)
 

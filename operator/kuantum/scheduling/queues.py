@@ -26,6 +26,17 @@ def ordered(waiting: Iterable[QueueEntry]) -> list[QueueEntry]:
     return sorted(waiting, key=lambda e: e.order)
 
 
+# A job's status shows its queue position while it is among this many of its target's queue, exactly, refreshed as
+# the queue moves; deeper in the queue it shows none (a number there would go stale with every start ahead of it,
+# or cost a status write per waiting job per start). Provider.status.targets[].queue lists the whole order.
+SHOWN_POSITIONS = 5
+
+
+def shown_position(position: int | None) -> int | None:
+    """What a waiting job's status.queuePosition says: its exact place at the front of its queue, else nothing."""
+    return position if position is not None and position <= SHOWN_POSITIONS else None
+
+
 def positions(waiting: Iterable[QueueEntry]) -> dict[str, int]:
     """1-based queue position of every waiting job within its target's queue."""
     seen: Counter[str] = Counter()

@@ -35,14 +35,33 @@ _TIMEOUT = 15  # seconds per storage call: a dead endpoint must not hang a recon
 _POOL = ThreadPoolExecutor(16, thread_name_prefix="kuantum-storage")
 
 
-async def in_thread(call: Callable[..., _T], *args: Any) -> _T:
-    """A blocking storage call off the event loop, timed (kuantum_storage_request_duration_seconds)."""
-    with metrics.STORAGE_REQUEST_SECONDS.labels(call=call.__name__).time():
-        return await asyncio.get_running_loop().run_in_executor(_POOL, functools.partial(call, *args))
+async def in_thread(call: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+    """A blocking storage call off the event loop, timed (kuantum_storage_request_seconds)."""
+    name = getattr(call, "__name__", None) or getattr(getattr(call, "func", None), "__name__", "call")
+    with metrics.STORAGE_REQUEST_SECONDS.labels(call=name).time():
+        return await asyncio.get_running_loop().run_in_executor(_POOL, functools.partial(call, *args, **kwargs))
 
 
 class StorageError(Exception):
     """The storage is unreachable or refused our credentials."""
+
+
+class ContainerTaken(Exception):
+    """The job's container was created for another job (the same id, in another namespace or an earlier job):
+    a job never writes into a container another job created."""
+
+    def __init__(self, container: str, owner: str) -> None:
+        super().__init__(f"container {container} belongs to QuantumJob {owner}")
+        self.container = container
+        self.owner = owner
+
+
+# The container's metadata names the job it was created for (Azure metadata names are C# identifiers).
+OWNER_UID = "kuantumjobuid"
+OWNER_NAME = "kuantumjob"
+# Claiming an existing container that names no job (the SDK uploads the input before it creates the job) sets its
+# metadata under a short lease, so two jobs that claim it at once cannot both win.
+CLAIM_LEASE_SECONDS = 15
 
 
 def brief(error: Exception, limit: int = 300) -> str:
@@ -110,14 +129,41 @@ class WorkspaceStorage:
     def blob_url(self, job_id: str, blob: str) -> str:
         return f"{self.service.url.rstrip('/')}/{container_name(job_id)}/{quote(blob)}"
 
-    def upload_input(self, job_id: str, data: bytes, input_format: str) -> str:
-        """Uploads the input (idempotent: the same bytes overwrite the same blob) and returns its URI."""
-        fmt = blob_format(input_format)
-        body = gzip.compress(data, mtime=0) if fmt.gzip else data
+    def claim_container(self, job_id: str, uid: str, owner: str) -> None:
+        """Makes the job's container, recording the job (uid, namespace/name) in its metadata, or adopts one that
+        names no job; ContainerTaken when another job's uid is recorded there."""
         container = self.service.get_container_client(container_name(job_id))
         try:
-            with contextlib.suppress(ResourceExistsError):
-                container.create_container()
+            try:
+                container.create_container(metadata={OWNER_UID: uid, OWNER_NAME: owner})
+                return
+            except ResourceExistsError:
+                pass
+            recorded = container.get_container_properties().metadata or {}
+            if recorded.get(OWNER_UID) == uid:
+                return
+            if recorded.get(OWNER_UID):
+                raise ContainerTaken(container.container_name, recorded.get(OWNER_NAME) or recorded[OWNER_UID])
+            lease = container.acquire_lease(lease_duration=CLAIM_LEASE_SECONDS)
+            try:
+                recorded = container.get_container_properties().metadata or {}
+                if recorded.get(OWNER_UID) not in (None, "", uid):
+                    raise ContainerTaken(container.container_name, recorded.get(OWNER_NAME) or recorded[OWNER_UID])
+                container.set_container_metadata({**recorded, OWNER_UID: uid, OWNER_NAME: owner}, lease=lease)
+            finally:
+                with contextlib.suppress(AzureError):
+                    lease.release()
+        except AzureError as e:
+            raise StorageError(f"creating the job's container failed: {brief(e)}") from e
+
+    def upload_input(self, job_id: str, data: bytes, input_format: str, uid: str, owner: str) -> str:
+        """Uploads the input into the job's own container (idempotent: the same bytes overwrite the same blob)
+        and returns its URI."""
+        fmt = blob_format(input_format)
+        body = gzip.compress(data, mtime=0) if fmt.gzip else data
+        self.claim_container(job_id, uid, owner)
+        container = self.service.get_container_client(container_name(job_id))
+        try:
             container.upload_blob(
                 INPUT_BLOB, body, overwrite=True,
                 content_settings=ContentSettings(content_type=fmt.content_type,
@@ -145,14 +191,6 @@ class WorkspaceStorage:
         except AzureError as e:
             raise StorageError(f"writing the log failed: {brief(e)}") from e
         return self.blob_url(job_id, LOGS_BLOB)
-
-    def ensure_container(self, job_id: str) -> None:
-        try:
-            self.service.get_container_client(container_name(job_id)).create_container()
-        except ResourceExistsError:
-            pass
-        except AzureError as e:
-            raise StorageError(f"creating the job's container failed: {brief(e)}") from e
 
     def sas_url(self, container: str, blob: str, *, write: bool, valid_for: timedelta) -> str:
         """A short-lived URL for one blob: read-only, or create/write-only (never both, never list)."""

@@ -86,7 +86,9 @@ class ProviderReconciler:
         probe, recheck = await self._probe(provider, spec, canonical, new)
         new.targets = self._targets(meta.namespace, spec, canonical, probe)
         new.usage = self._usage(meta.namespace, spec, canonical)
-        if probe is not None and probe.credentials_reason is not None:
+        if probe is not None and probe.credentials_reason is not None and not _emulates_any(spec, canonical):
+            # Nothing it lists can run: not Ready. Where it emulates targets, those run: Ready, and its
+            # CredentialsValid condition and the other targets' availability tell the rest.
             return (probe.credentials_reason, str(probe.message), False), recheck
         return None, recheck
 
@@ -125,7 +127,8 @@ class ProviderReconciler:
             elif not target.local and (override is None or override.backend != LOCAL) and probe is not None:
                 # The provider's own word; unknown (no answer yet, credentials refused) reads Degraded.
                 known = probe.availability
-                availability = known.get(target.id, "Unavailable") if known is not None else "Degraded"
+                availability = known.get(target.id, "Unavailable") if known is not None else \
+                    "Unavailable" if probe.credentials_reason == "NoCredentials" else "Degraded"
             result.append(TargetStatus(
                 id=target.id, kind=target.kind, inputFormats=list(target.input_formats),
                 outputFormat=target.output_format_for(target.default_input_format),
@@ -153,3 +156,8 @@ class ProviderReconciler:
 
 def _availability(status: ProviderStatus) -> dict[str, str | None]:
     return {t.id: t.availability for t in status.targets}
+
+
+def _emulates_any(spec: ProviderSpec, canonical: str) -> bool:
+    """Whether the Provider runs any of its provider's targets on a local simulator (backend: local)."""
+    return any(o.backend == LOCAL and o.id in targets_of(canonical) for o in spec.targets)

@@ -197,7 +197,9 @@ async def test_the_waiting_job_starts_once_the_running_one_is_final() -> None:
         builders.child_name(w.job_id("second"))]
 
 
-async def test_queue_positions_are_rewritten_at_the_front_of_a_queue_not_deep_in_it() -> None:
+async def test_a_queue_position_is_exact_at_the_front_and_absent_deeper_never_stale() -> None:
+    """A status field is true or absent: the front of a queue shows exact places; deeper a number would go stale
+    with every start ahead (it read 5, 5, 5 once), so a stale one there is removed, once."""
     w = World(qio_limits={"maxConcurrentJobs": 1})
     w.qio_job("running", status={"id": "id-running", "state": "Executing", "creationTime": now_iso(),
                                  "inputDataUri": f"{BLOB_BASE}/job-id-running/inputData"})
@@ -212,7 +214,32 @@ async def test_queue_positions_are_rewritten_at_the_front_of_a_queue_not_deep_in
                                           "message": f"queued for {SA} in workspace {WS}"}]})
     front, deep = await w.reconcile("q1"), await w.reconcile("q8")
     assert w.status("q1")["queuePosition"] == 2 and front.status_writes == 1, "exact at the front"
-    assert w.status("q8")["queuePosition"] == 10 and deep.status_writes == 0, "no write per start deep in a queue"
+    assert "queuePosition" not in w.status("q8") and deep.status_writes == 1, "the stale number removed"
+    again = await w.reconcile("q8")
+    assert again.status_writes == 0, "deep in a queue no write per start"
+
+
+async def test_jobs_that_jump_the_queue_leave_every_shown_place_to_one_job() -> None:
+    """Six Standard jobs, then two High ones, behind one executing job: High 1, 2, Standard 3, 4, 5, the rest none,
+    once the jobs the High ones moved are reconciled (their reconciles are asked for at once)."""
+    w = World(qio_limits={"maxConcurrentJobs": 1})
+    w.qio_job("running", status={"id": "id-running", "state": "Executing", "creationTime": now_iso(),
+                                 "inputDataUri": f"{BLOB_BASE}/job-id-running/inputData"})
+    w.dispatcher.claim(w.store.jobs[f"{NS}/running"])
+    names = [f"std-{i}" for i in range(6)] + ["high-0", "high-1"]
+    woken: list[str] = []
+    for i, name in enumerate(names):
+        priority = "High" if name.startswith("high") else "Standard"
+        w.qio_job(name, created=f"2024-01-01T00:01:{10 + i}Z", priority=priority)
+        woken += [key.split("/")[1] for _kind, key in (await w.reconcile(name)).result.wake]
+    for _ in range(3 * len(names)):  # what the work queue does with the wakes (bounded)
+        if not woken:
+            break
+        woken += [key.split("/")[1] for _kind, key in (await w.reconcile(woken.pop(0))).result.wake]
+    assert not woken
+    shown = {n: w.status(n).get("queuePosition") for n in names}
+    assert shown == {"high-0": 1, "high-1": 2, "std-0": 3, "std-1": 4, "std-2": 5, "std-3": None, "std-4": None,
+                     "std-5": None}
 
 
 # ----------------------------------------------------------------------------------------------------- quotas

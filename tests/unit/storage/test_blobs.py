@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -13,6 +14,7 @@ from kuantum.storage.blobs import (
     INPUT_BLOB,
     OUTPUT_BLOB,
     BlobFormat,
+    ContainerTaken,
     StorageError,
     WorkspaceStorage,
     blob_format,
@@ -149,10 +151,25 @@ class _FakeContainer:
         self.service = service
         self.name = name
 
-    def create_container(self) -> None:
+    @property
+    def container_name(self) -> str:
+        return self.name
+
+    def create_container(self, metadata: dict[str, str] | None = None) -> None:
         if self.name in self.service.containers:
             raise ResourceExistsError("exists")
         self.service.containers[self.name] = {}
+        self.service.metadata[self.name] = dict(metadata or {})
+
+    def get_container_properties(self) -> SimpleNamespace:
+        return SimpleNamespace(metadata=dict(self.service.metadata[self.name]))
+
+    def acquire_lease(self, lease_duration: int) -> SimpleNamespace:
+        return SimpleNamespace(release=lambda: None)
+
+    def set_container_metadata(self, metadata: dict[str, str], lease: object = None) -> None:
+        assert lease is not None, "a claim sets the metadata under a lease"
+        self.service.metadata[self.name] = dict(metadata)
 
     def upload_blob(self, name: str, data: bytes, overwrite: bool = False,
                     content_settings: ContentSettings | None = None) -> None:
@@ -168,6 +185,7 @@ class _FakeService:
 
     def __init__(self) -> None:
         self.containers: dict[str, dict[str, tuple[bytes, ContentSettings]]] = {}
+        self.metadata: dict[str, dict[str, str]] = {}
 
     def get_container_client(self, name: str) -> _FakeContainer:
         return _FakeContainer(self, name)
@@ -180,11 +198,12 @@ def fake(storage: WorkspaceStorage) -> _FakeService:
     return service
 
 
+UID, OWNER = "uid-1", "ns/first"
 QIO_DOC = b'{"cost_function": {"version": "1.0", "type": "ising", "terms": [{"c": 1, "ids": [0, 1]}]}}'
 
 
 def test_qio_input_is_uploaded_gzipped_and_labelled_gzip(storage: WorkspaceStorage, fake: _FakeService) -> None:
-    uri = storage.upload_input(JOB_ID, QIO_DOC, "microsoft.qio.v2")
+    uri = storage.upload_input(JOB_ID, QIO_DOC, "microsoft.qio.v2", UID, OWNER)
     assert uri == f"{BASE}/job-{JOB_ID}/inputData"
     body, settings = fake.containers[f"job-{JOB_ID}"]["inputData"]
     assert body[:2] == b"\x1f\x8b", "labelled gzip, so the bytes must be gzip"
@@ -197,7 +216,7 @@ def test_qio_input_is_uploaded_gzipped_and_labelled_gzip(storage: WorkspaceStora
                                                    ("honeywell.openqasm.v1", "application/qasm")])
 def test_other_inputs_are_uploaded_as_they_are(storage: WorkspaceStorage, fake: _FakeService, fmt: str,
                                                content_type: str) -> None:
-    storage.upload_input(JOB_ID, b"payload", fmt)
+    storage.upload_input(JOB_ID, b"payload", fmt, UID, OWNER)
     body, settings = fake.containers[f"job-{JOB_ID}"]["inputData"]
     assert body == b"payload"
     assert settings.content_encoding is None
@@ -205,10 +224,35 @@ def test_other_inputs_are_uploaded_as_they_are(storage: WorkspaceStorage, fake: 
 
 
 def test_upload_is_idempotent_and_byte_identical(storage: WorkspaceStorage, fake: _FakeService) -> None:
-    storage.upload_input(JOB_ID, QIO_DOC, "microsoft.qio.v2")
+    storage.upload_input(JOB_ID, QIO_DOC, "microsoft.qio.v2", UID, OWNER)
     first = fake.containers[f"job-{JOB_ID}"]["inputData"][0]
-    storage.upload_input(JOB_ID, QIO_DOC, "microsoft.qio.v2")  # the container exists now: no error
+    storage.upload_input(JOB_ID, QIO_DOC, "microsoft.qio.v2", UID, OWNER)  # the container exists now: no error
     assert fake.containers[f"job-{JOB_ID}"]["inputData"][0] == first  # gzip mtime fixed: same bytes
+
+
+def test_the_container_records_the_job_it_was_made_for(storage: WorkspaceStorage, fake: _FakeService) -> None:
+    storage.upload_input(JOB_ID, QIO_DOC, "microsoft.qio.v2", UID, OWNER)
+    assert fake.metadata[f"job-{JOB_ID}"] == {"kuantumjobuid": UID, "kuantumjob": OWNER}
+
+
+def test_a_job_never_writes_into_another_jobs_container(storage: WorkspaceStorage, fake: _FakeService) -> None:
+    storage.upload_input(JOB_ID, QIO_DOC, "microsoft.qio.v2", UID, OWNER)
+    first = fake.containers[f"job-{JOB_ID}"]["inputData"]
+    with pytest.raises(ContainerTaken) as taken:
+        storage.upload_input(JOB_ID, b"other data", "microsoft.qio.v2", "uid-2", "other-ns/second")
+    assert taken.value.owner == OWNER
+    assert fake.containers[f"job-{JOB_ID}"]["inputData"] == first, "the first job's input is untouched"
+
+
+def test_a_container_that_names_no_job_is_adopted(storage: WorkspaceStorage, fake: _FakeService) -> None:
+    """The SDK creates the container and uploads the input before it creates the job (its blobUri)."""
+    fake.containers[f"job-{JOB_ID}"] = {}
+    fake.metadata[f"job-{JOB_ID}"] = {}
+    storage.claim_container(JOB_ID, UID, OWNER)
+    assert fake.metadata[f"job-{JOB_ID}"] == {"kuantumjobuid": UID, "kuantumjob": OWNER}
+    storage.claim_container(JOB_ID, UID, OWNER)  # its own: again, nothing changes
+    with pytest.raises(ContainerTaken):
+        storage.claim_container(JOB_ID, "uid-2", "ns/second")
 
 
 @pytest.mark.parametrize("minutes", [5, 90])

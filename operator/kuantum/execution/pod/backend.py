@@ -33,6 +33,9 @@ STOP_POLL_SECONDS = 2.0
 # A job that ended this lately, and this soon after this process started, may have left its SAS Secret to a
 # process that died.
 RECENTLY_ENDED_SECONDS = 300.0
+# How long past timeoutSeconds the operator leaves it to the Job controller's activeDeadlineSeconds before it
+# stops the solver itself (a busy or restarted controller-manager enforces the deadline late, or not at all).
+TIMEOUT_GRACE_SECONDS = 10.0
 
 
 def target_override(provider: ProviderObject, target: str) -> TargetOverride:
@@ -139,6 +142,13 @@ class PodBackend:
                                  logs_uri=await self._keep_log(run, pod)))
         elif await self._execution_lost(run.namespace, job_id, pod):
             events.append(Failed("ExecutionLost", "the solver Job disappeared while the job was executing"))
+        elif (left := self._until_overdue(run, begin)) is not None:
+            if left > 0:
+                return Observation(tuple(events), recheck_after=left)
+            await self.stop(run.job, job_id)
+            events.append(Failed("Timeout", f"the job ran longer than timeoutSeconds={run.spec.timeoutSeconds} "
+                                            "(stopped by the operator: the Job's activeDeadlineSeconds did not)",
+                                 usage=usage_between(begin, now_iso())))
         return Observation(tuple(events))
 
     async def _keep_log(self, run: Run, pod: dict[str, Any] | None) -> str | None:
@@ -194,11 +204,23 @@ class PodBackend:
         timeout = run.spec.timeoutSeconds
         if not timeout:
             return False
+        start = self._started(run, begin)
+        return bool(start and seconds_between(start, now_iso()) >= timeout)
+
+    def _started(self, run: Run, begin: str | None) -> str | None:
+        """When the solver Job started: the earliest of the times known for it."""
         batch = self.children.batch_jobs.get(run.job_id) or {}
         starts = [begin, run.status.beginExecutionTime, (batch.get("status") or {}).get("startTime"),
                   (batch.get("metadata") or {}).get("creationTimestamp")]
-        start = min((s for s in starts if s), key=lambda s: parse(s), default=None)
-        return bool(start and seconds_between(start, now_iso()) >= timeout)
+        return min((s for s in starts if s), key=lambda s: parse(s), default=None)
+
+    def _until_overdue(self, run: Run, begin: str | None) -> float | None:
+        """Seconds until a running job with timeoutSeconds is overdue (past it by the grace); None without one."""
+        timeout = run.spec.timeoutSeconds
+        start = self._started(run, begin)
+        if not timeout or start is None:
+            return None
+        return timeout + TIMEOUT_GRACE_SECONDS - seconds_between(start, now_iso())
 
     def _pod_deleted(self, job_id: str, pod: dict[str, Any] | None) -> bool:
         """The job's pod is being deleted, or was and none runs in its place. A deletion beside a live pod is

@@ -13,6 +13,7 @@ import gzip
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -39,7 +40,7 @@ from .poller import Poller
 log = logging.getLogger("kuantum.backends.remote")
 DEFAULT_SHOTS = 100
 CLOCK_SKEW = timedelta(minutes=2)
-PROBE_SECONDS = 60.0  # the provider's clock may run behind ours when searching from the attempt time
+PROBE_SECONDS = 60.0  # how long a status-endpoint answer stands for a Provider (a job's call may overrule it)
 MakeApi = Callable[[str | None, dict[str, str]], ProviderApi]
 Translate = Callable[[bytes, str, dict[str, Any], str, str], Program]  # data, format, params, target, marker
 # The provider's results (in the target's own format) -> the output blob in the job's output format.
@@ -116,20 +117,24 @@ class RemoteBackend:
 
     # ------------------------------------------------------------------ observe
     async def observe(self, run: Run) -> Observation:
+        version: str | None = None
         try:
-            api = await self._api(run)
+            api, version = await self._client(run.provider, run.namespace)
             if run.status.providerJobId is None:
-                return await self._send(run, api)
-            if self._poller.waiting(run.job.key):
+                seen = await self._send(run, api)
+            elif self._poller.waiting(run.job.key):
                 # Reconciled before its poll is due (its own status write, a resync): the schedule decides.
                 return Observation((), recheck_after=self._poller.due_in(run.job.key))
-            self._poller.forget(run.job.key)  # this reconcile is the poll
-            remote = await api.get(run.status.providerJobId)
-            return await self._follow(run, api, remote)
+            else:
+                self._poller.forget(run.job.key)  # this reconcile is the poll
+                seen = await self._follow(run, api, await api.get(run.status.providerJobId))
+            return replace(seen, wake=self._credentials_heard(run, version, Probe(None, None, None)))
         except InvalidProgram as e:
             return Observation((Failed("InvalidInputData", str(e)),))
         except CredentialsRejected as e:
-            return Observation((Failed("CredentialsRejected", f"{self.name} refused the credentials: {e.message}"),))
+            message = f"{self.name} refused the credentials: {e.message}"
+            return Observation((Failed("CredentialsRejected", message),),
+                               wake=self._credentials_heard(run, version, Probe(None, "CredentialsRejected", message)))
         except RequestRejected as e:
             return Observation((Failed(e.code, f"{self.name} refused the job: {e.message}"),))
         except ProviderUnavailable as e:
@@ -193,6 +198,26 @@ class RemoteBackend:
         self._programs.pop(job_id, None)
         self._unsent.discard(job_id)
 
+    def _credentials_heard(self, run: Run, version: str | None, heard: Probe) -> tuple[tuple[str, str], ...]:
+        """A job's call told whether the provider takes the Provider's credentials (heard.credentials_reason None:
+        it did). Kept as the Provider's last probe, so its CredentialsValid condition says so within seconds: the
+        Provider is woken where what it shows changes. An acceptance after a refusal drops the refusal, and the
+        Provider asks the status endpoint again (for the targets' availability too)."""
+        if version is None:
+            return ()  # refused before any call (no Secret): the Provider's own probe says so
+        uid = run.provider.meta.uid
+        cached = self._probes.get(uid)
+        before = cached[2].credentials_reason if cached is not None and cached[1] == version else None
+        if heard.credentials_reason is None:
+            if before is None:
+                return ()
+            del self._probes[uid]
+        elif before == heard.credentials_reason:
+            return ()
+        else:
+            self._probes[uid] = (time.monotonic(), version, heard)
+        return (("Provider", f"{run.namespace}/{run.provider.meta.name}"),)
+
     # ------------------------------------------------------------------ helpers
     async def _program(self, run: Run) -> Program:
         program = self._programs.get(run.job_id)
@@ -237,6 +262,10 @@ class RemoteBackend:
         """The provider's target availability and whether it accepts the credentials, asked at most once a
         PROBE_SECONDS per Provider (and again as soon as its Secret changes)."""
         namespace, uid = provider.meta.namespace, provider.meta.uid
+        ref = provider.spec.credentialsSecretRef if provider.spec is not None else None
+        if ref is None or not ref.name:
+            return Probe(None, "NoCredentials", f"Provider {provider.meta.name} has no credentialsSecretRef: its "
+                                                f"targets at {self.name} are unavailable (those it emulates run)")
         try:
             api, version = await self._client(provider, namespace)
         except Pending as p:

@@ -183,6 +183,29 @@ async def test_the_solvers_log_is_kept_next_to_the_output_and_the_error_points_t
     assert w2.status("j")["state"] == "Succeeded" and "logsUri" not in w2.status("j")
 
 
+async def test_a_running_job_with_a_timeout_is_looked_at_again_when_it_becomes_overdue() -> None:
+    w = World()
+    await _started_pod_job(w, timeoutSeconds=3600)  # its pod started 6 minutes ago
+    w.enqueued_after.clear()
+    await w.reconcile("j")
+    assert w.status("j")["state"] == "Executing"
+    [(_, after)] = w.enqueued_after
+    assert 3600 - 360 < after <= 3600 - 360 + pod.TIMEOUT_GRACE_SECONDS + 1
+
+
+async def test_a_job_running_past_its_timeout_the_deadline_did_not_stop_is_stopped_and_fails() -> None:
+    """A busy (or restarted) controller-manager enforces activeDeadlineSeconds late: the operator does, once the
+    job is overdue by the grace, instead of letting it run to a success it was not allowed."""
+    w = World()
+    job_id = await _launched(w, timeoutSeconds=60)
+    w.pod("j", "Running", started=_hours_ago(0.1))  # 6 minutes ago, and it still runs
+    p = await w.reconcile("j")
+    status = w.status("j")
+    assert status["state"] == "Failed" and status["errorData"]["code"] == "Timeout", status
+    assert "timeoutSeconds=60" in status["errorData"]["message"]
+    assert ("delete_job", builders.child_name(job_id)) in [(c.method, c.args.get("name")) for c in p.calls]
+
+
 async def test_a_finished_jobs_solver_job_is_looked_at_again_when_its_retention_ends(
         monkeypatch: pytest.MonkeyPatch) -> None:
     w = World()
