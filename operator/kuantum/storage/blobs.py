@@ -36,7 +36,7 @@ _POOL = ThreadPoolExecutor(16, thread_name_prefix="kuantum-storage")
 
 
 async def in_thread(call: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
-    """A blocking storage call off the event loop, timed (kuantum_storage_request_seconds)."""
+    """A blocking storage call off the event loop, timed (kuantum_storage_request_duration_seconds)."""
     name = getattr(call, "__name__", None) or getattr(getattr(call, "func", None), "__name__", "call")
     with metrics.STORAGE_REQUEST_SECONDS.labels(call=name).time():
         return await asyncio.get_running_loop().run_in_executor(_POOL, functools.partial(call, *args, **kwargs))
