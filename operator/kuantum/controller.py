@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import signal
+import socket
 from collections import Counter
 from typing import Any
 
@@ -30,6 +31,7 @@ from .runtime.lookup import jobs_of_workspace, providers_of_workspace
 from .runtime.result import Reconciler
 from .runtime.settings import Settings
 from .runtime.store import Store, key_of
+from .runtime.timeutil import now_iso, seconds_between
 from .runtime.workqueue import HandlerError, Requeue, WorkQueue
 from .runtime.writer import Conflict, Kube, ObjectGone
 from .scheduling.admission import Dispatcher
@@ -45,6 +47,7 @@ log = logging.getLogger("kuantum.controller")
 KINDS = {"quantumjobs": "QuantumJob", "quantumworkspaces": "QuantumWorkspace", "providers": "Provider",
          "quantumsessions": "QuantumSession"}
 # The solver Jobs and pods of jobs, by the label every one of them carries.
+PAST_TIMEOUT_GRACE_SECONDS = 60.0
 CHILDREN = (Resource("Job", "batch", "v1", "jobs", LABEL_JOB_ID), Resource("Pod", "", "v1", "pods", LABEL_JOB_ID))
 
 
@@ -74,6 +77,22 @@ def _pending(job: JobObject) -> bool:
     return queued is None or queued.status != "True"
 
 
+def _past_timeout(job: JobObject, now: str) -> bool:
+    """An Executing job a minute past its timeoutSeconds (its pod's deadline or the provider should have ended it)."""
+    timeout = job.spec.timeoutSeconds if job.spec is not None else None
+    begin = job.status.beginExecutionTime
+    return bool(timeout and begin and seconds_between(begin, now) > timeout + PAST_TIMEOUT_GRACE_SECONDS)
+
+
+def _replace(gauge: Any, values: dict[Any, float]) -> None:
+    """Sets a labelled gauge to exactly these series: the others go (a queue emptied, a job deleted)."""
+    current = {tuple(s.labels[n] for n in gauge._labelnames) for m in gauge.collect() for s in m.samples}
+    for gone in current - set(values):
+        gauge.remove(*gone)
+    for key, value in values.items():
+        gauge.labels(*key).set(value)
+
+
 class Controller:
     def __init__(self, api_client: client.ApiClient, settings: Settings, namespaces: list[str] | None = None) -> None:
         self.api_client = api_client
@@ -94,6 +113,7 @@ class Controller:
         self._tasks: list[asyncio.Task[None]] = []
         self._campaign: asyncio.Task[None] | None = None
         self._resync_rounds = 0
+        self.identity = ""
         self.election: LeaderElection | None = None
         watched = [(Resource(kind, API_GROUP, API_VERSION, plural), functools.partial(self.on_resource_event, kind))
                    for plural, kind in KINDS.items()]
@@ -151,12 +171,16 @@ class Controller:
         self.informers.start()
         await self.informers.wait_synced()
         self.election = election
+        self.identity = election.identity if election is not None else \
+            (os.environ.get("POD_NAME") or socket.gethostname())
+        metrics.LEADER.labels(self.identity).set(0)
         if election is None:
             await self._lead()
         else:
             self._campaign = asyncio.create_task(election.run(self._lead, self._lost))
 
     async def _lead(self) -> None:
+        metrics.LEADER.labels(self.identity).set(1)
         self.queue.start()
         for kind, table in (("QuantumWorkspace", self.store.workspaces), ("Provider", self.store.providers),
                             ("QuantumSession", self.store.sessions), ("QuantumJob", self.store.jobs)):
@@ -171,6 +195,8 @@ class Controller:
         os.kill(os.getpid(), signal.SIGTERM)
 
     async def _stop_reconciling(self) -> None:
+        if self.identity:
+            metrics.LEADER.labels(self.identity).set(0)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -220,12 +246,8 @@ class Controller:
         reconciled (the job reconciler writes positions, like every status field), a bounded number per round,
         front first."""
         budget = self.settings.queue_position_budget
-        counts: Counter[str] = Counter()
-        metrics.QUEUE_DEPTH.clear()
         for group in self.dispatcher.groups():
             entries = self.dispatcher.waiting(group)
-            for target, depth in Counter(e.target for e in entries).items():
-                metrics.QUEUE_DEPTH.labels(namespace=group[0], workspace=group[1], target=target).set(depth)
             for key, position in sorted(positions(entries).items(), key=lambda kv: kv[1]):
                 job = self.store.jobs.get(key)
                 if job is None or job.status.queuePosition == shown_position(position):
@@ -234,11 +256,63 @@ class Controller:
                     break
                 budget -= 1
                 self.enqueue("QuantumJob", key)
+        self._refresh_metrics()
+
+    def _refresh_metrics(self) -> None:
+        """The gauges read from the store (jobs by state, queues, providers), replaced whole each round."""
+        workspaces = self.store.workspaces
+
+        def exists(namespace: str, name: str) -> bool:
+            return f"{namespace}/{name}" in workspaces
+
+        labels_of: dict[tuple[str, str, str, str], metrics.JobLabels] = {}
+
+        def labels(namespace: str, workspace: str, provider: str, target: str) -> metrics.JobLabels:
+            raw = (namespace, workspace, provider, target)
+            if raw not in labels_of:
+                labels_of[raw] = metrics.job_labels(namespace, workspace, provider, target, exists)
+            return labels_of[raw]
+
+        jobs: Counter[tuple[metrics.JobLabels, str]] = Counter()
+        late: Counter[metrics.JobLabels] = Counter()
+        depth: Counter[tuple[metrics.JobLabels, str]] = Counter()
+        seen: dict[metrics.JobLabels, str] = {}
+        now = now_iso()
         for job in self.store.jobs.values():
-            counts[job.status.state or "Pending"] += 1
-        metrics.JOBS_BY_STATE.clear()
-        for state, count in counts.items():
-            metrics.JOBS_BY_STATE.labels(state=state).set(count)
+            job_labels = labels(job.meta.namespace, job.workspace, job.provider, job.target)
+            jobs[(job_labels, job.status.state or "Pending")] += 1
+            seen.setdefault(job_labels, job.priority)
+            late[job_labels] += 0  # a series (at zero) for every label set that has jobs, not gaps
+            depth[(job_labels, job.priority)] += 0
+            if job.state == JobState.EXECUTING and _past_timeout(job, now):
+                late[job_labels] += 1
+        admissible: dict[tuple[str, ...], float] = {}
+        for group in self.dispatcher.groups():
+            for entry in self.dispatcher.waiting(group):
+                depth[(labels(group[0], group[1], group[2], entry.target), entry.priority)] += 1
+            plan = labels(*group, "")[:3]
+            admissible[plan] = admissible.get(plan, 0) + len(self.dispatcher.admitted(group))
+        available: dict[metrics.JobLabels, float] = {}
+        credentials: dict[tuple[str, ...], float] = {}
+        for provider in self.store.providers.values():
+            status = provider.status
+            if not status.providerId or provider.meta.deleting:
+                continue
+            for target in status.targets:
+                key = labels(provider.meta.namespace, provider.workspace, status.providerId, target.id)
+                available[key] = 1.0 if target.availability == "Available" else 0.0
+            valid = get_condition(status.conditions, "CredentialsValid")
+            if valid is not None:
+                plan = labels(provider.meta.namespace, provider.workspace, status.providerId, "")[:3]
+                credentials[plan] = 1.0 if valid.status == "True" else 0.0
+        for job_labels, priority in seen.items():
+            metrics.job_seen(job_labels, priority)  # jobs accepted before this process started count from zero
+        _replace(metrics.JOBS, {(*k, state): v for (k, state), v in jobs.items()})
+        _replace(metrics.EXECUTING_PAST_TIMEOUT, dict(late))
+        _replace(metrics.QUEUE_DEPTH, {(*k, priority): v for (k, priority), v in depth.items()})
+        _replace(metrics.QUEUE_ADMISSIBLE, admissible)
+        _replace(metrics.PROVIDER_TARGET_AVAILABLE, available)
+        _replace(metrics.PROVIDER_CREDENTIALS_VALID, credentials)
 
     def _queued_for_its_turn(self, job: JobObject) -> bool:
         return job.state == JobState.WAITING and not _pending(job) and not job.meta.deleting \

@@ -21,10 +21,10 @@ import kopf
 from kubernetes import client
 from prometheus_client import start_http_server
 
-from . import webhooks
+from . import __version__, webhooks
 from .controller import Controller
 from .models.common import API_GROUP, API_VERSION
-from .runtime import logconfig
+from .runtime import logconfig, metrics, tracing
 from .runtime.client import load_api_client
 from .runtime.leader import LeaderElection
 from .runtime.settings import Settings
@@ -70,6 +70,7 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
             settings.admission.server = kopf.WebhookServer(addr="0.0.0.0", port=port, host=host,
                                                            certfile=certfile, pkeyfile=keyfile)
         settings.admission.managed = _state["webhook_name"]
+    tracing.configure("kuantum-operator")
     api_client = _api_client()
     controller = Controller(api_client, Settings(), _namespaces())
     election = None
@@ -80,6 +81,7 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     _state["controller"] = controller
     port = _state.get("metrics_port")
     if port:
+        metrics.init(__version__)
         start_http_server(int(port), addr=_state.get("metrics_addr", "0.0.0.0"))
 
 
@@ -88,6 +90,7 @@ async def cleanup(**_: Any) -> None:
     controller: Controller | None = _state.pop("controller", None)
     if controller is not None:
         await controller.stop()
+    tracing.shutdown()
 
 
 def _namespaces() -> list[str]:

@@ -13,6 +13,7 @@ import sys
 import time
 from typing import Any, NoReturn
 
+from kuantum_solvers import tracing
 from kuantum_solvers.formats import contract, errors
 from kuantum_solvers.formats.errors import SolverError
 
@@ -102,7 +103,8 @@ def run(args: argparse.Namespace) -> bytes:
             f"target {args.target!r} does not accept input format {args.input_format!r}; "
             f"accepted: {spec['input_formats']}",
         )
-    data = io.read_input(_location(args, "input"))
+    with tracing.span("download"):
+        data = io.read_input(_location(args, "input"))
     input_format = args.input_format or _sniff_format(spec, data)
     expected_output = targets.output_formats(args.target, input_format)
     if args.output_format is not None and args.output_format not in expected_output:
@@ -112,6 +114,13 @@ def run(args: argparse.Namespace) -> bytes:
             f"{input_format!r}, not {args.output_format!r}",
         )
     started = time.monotonic()
+    with tracing.span("solve", **{"kuantum.target": args.target, "kuantum.input_format": input_format}):
+        result = _solve(args, spec, input_format, data, params)
+    _progress(f"{args.target}: done in {time.monotonic() - started:.2f}s")
+    return json.dumps(result, separators=(",", ":"), allow_nan=False).encode("utf-8")
+
+
+def _solve(args: argparse.Namespace, spec: dict[str, Any], input_format: str, data: bytes, params: Any) -> Any:
     engine = spec.get("engine")
     result: Any
     if engine == "rigetti":
@@ -136,8 +145,7 @@ def run(args: argparse.Namespace) -> bytes:
         from kuantum_solvers.circuits.run import run_circuit
 
         result = run_circuit(input_format, data, params, progress=_progress, output_format=args.output_format)
-    _progress(f"{args.target}: done in {time.monotonic() - started:.2f}s")
-    return json.dumps(result, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    return result
 
 
 def _termination_log(payload: str) -> None:
@@ -163,13 +171,23 @@ def report_error(err: SolverError) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     _ensure_numba_cache_dir()
+    tracing.start()
     try:
-        args = _parser().parse_args(argv)
-        destination = _location(args, "output")  # before solving: a missing one must not waste the run
-        output = run(args)
-        from kuantum_solvers import io
+        return _main(argv)
+    finally:
+        tracing.shutdown()
 
-        io.write_output(destination, output)
+
+def _main(argv: list[str] | None) -> int:
+    try:
+        with tracing.span("kuantum-solve"):
+            args = _parser().parse_args(argv)
+            destination = _location(args, "output")  # before solving: a missing one must not waste the run
+            output = run(args)
+            from kuantum_solvers import io
+
+            with tracing.span("upload", **{"kuantum.output_bytes": len(output)}):
+                io.write_output(destination, output)
     except SolverError as err:
         return report_error(err)
     except RecursionError:  # only input nesting drives recursion this deep (JSON, QASM expressions)

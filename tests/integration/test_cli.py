@@ -173,6 +173,37 @@ def test_failed_job_exits_1_with_its_error(kuantum: Any, workspace: str, tmp_pat
     assert output.stderr.startswith("kuantum: error: job bad Failed: ") and output.stderr.count("\n") == 1
 
 
+def test_logs_follow_a_running_job_and_outlive_its_pod(kuantum: Any, workspace: str, tmp_path: Path,
+                                                        custom: client.CustomObjectsApi, core: client.CoreV1Api,
+                                                        namespace: str) -> None:
+    """`kuantum logs` follows the solver while the job runs; once final, the log kept in the job's container
+    (status.logsUri) is shown, after the pod is gone too; a failed solver's error points to it."""
+    problem = _write(tmp_path / "ising.json", ISING)
+    submitted = kuantum("submit", str(problem), "--workspace", workspace, "--provider", "microsoft-qio",
+                        "--target", SA_TARGET, "--params", PARAMS, "--name", "logged")
+    assert submitted.returncode == 0, submitted.stderr
+    followed = kuantum("logs", "logged", "--wait-timeout", "150")  # waits for the pod, follows it to its end
+    assert followed.returncode == 0 and f"{SA_TARGET}: done in" in followed.stdout, followed.stderr
+    wait_for(lambda: _state(custom, namespace, "logged") == "Succeeded", timeout=120, what="logged Succeeded")
+    status = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "quantumjobs", "logged")["status"]
+    assert status["logsUri"].endswith(f"/job-{status['id']}/logs")
+    client.BatchV1Api(core.api_client).delete_namespaced_job(f"kuantum-{status['id']}", namespace,
+                                                            propagation_policy="Foreground")
+    wait_for(lambda: not core.list_namespaced_pod(namespace, label_selector=f"kuantum.dev/job-id={status['id']}")
+             .items, timeout=120, what="the solver pod gone")
+    kept = kuantum("logs", "logged")
+    assert kept.returncode == 0 and f"{SA_TARGET}: done in" in kept.stdout, kept.stderr
+
+    empty = _write(tmp_path / "empty.json", {"cost_function": {"version": "1.0", "type": "ising", "terms": []}})
+    failed = kuantum("submit", str(empty), "--workspace", workspace, "--provider", "microsoft-qio",
+                     "--target", SA_TARGET, "--params", PARAMS, "--name", "no-terms", "--wait", "--wait-timeout", "120")
+    assert failed.stdout.split() == ["no-terms", "Failed"], failed.stderr
+    status = custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "quantumjobs", "no-terms")["status"]
+    assert status["logsUri"] in status["errorData"]["message"], status["errorData"]
+    shown = kuantum("logs", "no-terms", "--no-follow")
+    assert shown.returncode == 0 and f'"code": "{status["errorData"]["code"]}"' in shown.stdout, shown
+
+
 def test_cancel_a_waiting_job(kuantum: Any, cli_operator: subprocess.Popen[bytes], custom: client.CustomObjectsApi,
                               namespace: str, tmp_path: Path) -> None:
     problem = _write(tmp_path / "waits.json", ISING)

@@ -58,6 +58,7 @@ NAMESPACED_RULES = {
     ("kuantum.dev", "quantumworkspaces/finalizers"): {"update"},
     ("batch", "jobs"): {"get", "list", "watch", "create", "delete"},
     ("", "pods"): {"list", "watch", "delete"},
+    ("", "pods/log"): {"get"},
     ("", "secrets"): {"get", "create", "delete"},
     ("", "configmaps"): {"get"},
     ("", "events"): {"create", "list"},

@@ -352,8 +352,14 @@ def test_metrics_endpoint(api_client: client.ApiClient, ready_workspace: str, op
     q.sa_job(api_client, ready_workspace, "counted")
     q.wait_state(api_client, ready_workspace, "counted", "Succeeded")
     text = operator.metrics()
-    assert 'kuantum_job_transitions_total{state="Succeeded"}' in text
-    assert "kuantum_api_writes_total" in text and "kuantum_job_queue_seconds_bucket" in text
+    from prometheus_client.parser import text_string_to_metric_families
+
+    succeeded = [s for family in text_string_to_metric_families(text) for s in family.samples
+                 if s.name == "kuantum_job_transitions_total" and s.labels["state"] == "Succeeded"]
+    assert [(s.labels["namespace"], s.labels["workspace"], s.labels["provider"], s.value) for s in succeeded] == \
+        [(ready_workspace, "ws", "microsoft-qio", 1.0)]
+    assert "kuantum_api_writes_total" in text and "kuantum_job_queue_wait_seconds_bucket" in text
+    assert "process_cpu_seconds_total" in text and 'kuantum_leader{identity=' in text
 
 
 def test_examples_apply_and_run(api_client: client.ApiClient, core: client.CoreV1Api, namespace: str,

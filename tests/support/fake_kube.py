@@ -163,6 +163,7 @@ class FakeKube(Kube):
         self.batch_jobs: dict[tuple[str, str], dict[str, Any]] = {}
         self.events: list[dict[str, Any]] = []
         self.refuse_events = False  # the API server refuses Event creation (e.g. while it starts)
+        self.pod_logs: dict[tuple[str, str], bytes] = {}  # (namespace, pod) -> its container's log
         self.fail_next: dict[str, list[Exception]] = {}
         self._rv = itertools.count(1000)
 
@@ -296,6 +297,12 @@ class FakeKube(Kube):
 
     async def delete_pod(self, namespace: str, name: str) -> None:
         self._record("delete_pod", namespace=namespace, name=name)
+
+    async def read_pod_log(self, namespace: str, name: str, container: str, limit: int,
+                           seconds: float = 20.0) -> bytes | None:
+        """A read, not journalled: None (no log) unless a test put one in pod_logs."""
+        found = self.pod_logs.get((namespace, name))
+        return None if found is None else found[-limit:]
 
     # ----- events -----
     async def event_reasons(self, obj: Any) -> set[str] | None:

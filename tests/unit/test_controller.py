@@ -250,3 +250,67 @@ def test_an_edited_provider_revisits_its_workspaces_queued_jobs_but_its_status_w
         assert f"QuantumJob|{NS}/queued" in _served(controller, 50)
     finally:
         controller.api_client.close()
+
+
+def _gauge(name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    from prometheus_client import REGISTRY
+
+    return {tuple(sorted(s.labels.items())): s.value for m in REGISTRY.collect() for s in m.samples
+            if s.name == name and s.labels.get("namespace") == "metrics-ns"}
+
+
+def test_the_gauges_are_bounded_by_label_and_replaced_each_round() -> None:
+    """kuantum_jobs, kuantum_queue_depth, kuantum_queue_admissible_jobs, kuantum_jobs_executing_past_timeout and the
+    Providers' gauges, read from the store: a target the catalog does not know, and a workspace that does not exist,
+    are `other` (never free text); a job id is never a label; series of what is gone go."""
+    ns = "metrics-ns"
+    controller = Controller(client.ApiClient(), Settings(), [ns])
+    try:
+        controller.store.put("QuantumWorkspace", {"metadata": {"name": "ws", "namespace": ns, "uid": "w"}})
+        provider = _provider(1, 4)
+        provider["metadata"]["namespace"] = ns
+        listed = {"kind": "solver", "outputFormat": "microsoft.qio-results.v2", "hardware": "CPU",
+                  "cancelWhileExecuting": True}
+        provider["status"] = {"providerId": "microsoft-qio", "targets": [
+            {"id": "microsoft.simulatedannealing.cpu", "availability": "Available", **listed},
+            {"id": "microsoft.tabu.cpu", "availability": "Unavailable", **listed}]}
+        controller.on_resource_event("Provider", "ADDED", provider)
+        bodies = []
+        for name, target, state, workspace in (("a", "microsoft.simulatedannealing.cpu", "Waiting", "ws"),
+                                               ("b", "no.such.target-1234", "Failed", "ws"),
+                                               ("c", "microsoft.simulatedannealing.cpu", "Executing", "nope"),
+                                               ("d", "microsoft.simulatedannealing.cpu", "Executing", "ws")):
+            body = _queued(name) if state == "Waiting" else _job(name)
+            body["metadata"]["namespace"] = ns
+            body["spec"].update(target=target, workspace=workspace, timeoutSeconds=5)
+            if state != "Waiting":
+                body["status"] = {"id": job_id_for(f"uid-{name}"), "state": state,
+                                  "beginExecutionTime": "2024-01-01T00:00:00Z"}
+            bodies.append(body)
+            controller.on_resource_event("QuantumJob", "ADDED", body)
+        controller._refresh_metrics()
+        sa = "microsoft.simulatedannealing.cpu"
+
+        def key(**labels: str) -> tuple[tuple[str, str], ...]:
+            return tuple(sorted({"namespace": ns, "provider": "microsoft-qio", **labels}.items()))
+
+        assert _gauge("kuantum_jobs") == {
+            key(workspace="ws", target=sa, state="Waiting"): 1, key(workspace="ws", target="other", state="Failed"): 1,
+            key(workspace="other", target=sa, state="Executing"): 1,
+            key(workspace="ws", target=sa, state="Executing"): 1}
+        assert _gauge("kuantum_jobs_executing_past_timeout") == {
+            key(workspace="ws", target=sa): 1, key(workspace="ws", target="other"): 0,
+            key(workspace="other", target=sa): 1}
+        assert _gauge("kuantum_queue_depth") == {
+            key(workspace="ws", target=sa, priority="Standard"): 1, key(workspace="ws", target="other",
+                                                                        priority="Standard"): 0,
+            key(workspace="other", target=sa, priority="Standard"): 0}
+        assert _gauge("kuantum_provider_target_available") == {
+            key(workspace="ws", target=sa): 1, key(workspace="ws", target="microsoft.tabu.cpu"): 0}
+        assert set(_gauge("kuantum_queue_admissible_jobs")) == {key(workspace="ws"), key(workspace="other")}
+        for body in bodies:
+            controller.on_resource_event("QuantumJob", "DELETED", body)
+        controller._refresh_metrics()
+        assert _gauge("kuantum_jobs") == {} and _gauge("kuantum_queue_depth") == {}
+    finally:
+        controller.api_client.close()

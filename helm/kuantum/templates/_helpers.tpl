@@ -99,6 +99,10 @@ controller.py and main.py). No wildcards.
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["list", "watch", "delete"]
+# A finished solver pod's log is read once and kept in the job's container (status.logsUri).
+- apiGroups: [""]
+  resources: ["pods/log"]
+  verbs: ["get"]
 # Storage connection strings and job inputs are read; each job's SAS Secret is created and deleted.
 - apiGroups: [""]
   resources: ["secrets"]

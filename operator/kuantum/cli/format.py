@@ -70,7 +70,8 @@ def job_summary(job: dict[str, Any]) -> str:
         ("Began", status.get("beginExecutionTime")), ("Ended", status.get("endExecutionTime")),
         ("Duration", status.get("duration")), ("Cancelled", status.get("cancellationTime")),
         ("Provider job ID", status.get("providerJobId")), ("Input data", status.get("inputDataUri")),
-        ("Output data", status.get("outputDataUri")), ("Error", error_text(status.get("errorData")) or None),
+        ("Output data", status.get("outputDataUri")), ("Solver log", status.get("logsUri")),
+        ("Error", error_text(status.get("errorData")) or None),
     ]
     return _fields(fields, status.get("conditions") or [])
 

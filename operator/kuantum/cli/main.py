@@ -19,6 +19,7 @@ from kubernetes.client.rest import ApiException
 
 from ..models.job import FINAL_STATES, JobState
 from ..storage.blobs import StorageError
+from . import logs
 from .format import dump, error_text, job_summary, jobs_table, session_summary, sessions_table
 from .input import CliError, inline_value, is_gzip, job_body, name_base, parse_params, prepare_program
 from .session import (
@@ -97,6 +98,16 @@ def build_parser() -> argparse.ArgumentParser:
                                  description="Download a Succeeded job's output (decompressed).")
     output.add_argument("name", metavar="NAME")
     output.add_argument("-o", "--output-file", metavar="FILE", help="write to FILE instead of stdout")
+
+    logs = commands.add_parser("logs", parents=[common], help="print a job's solver log",
+                               description="The job's solver log: while it runs, its pod's log, followed until the "
+                                           "solver exits; once final, the log kept in the job's container "
+                                           "(status.logsUri, its last MiB), which outlives the pod.")
+    logs.add_argument("name", metavar="NAME")
+    logs.add_argument("--no-follow", dest="follow", action="store_false",
+                      help="print what there is now and return (default: follow while the job runs)")
+    logs.add_argument("--wait-timeout", type=_positive_int, default=3600, metavar="SECONDS",
+                      help="give up waiting for a waiting job's solver to start after this long (default 3600)")
 
     cancel = commands.add_parser("cancel", parents=[common], help="cancel a job",
                                  description="Set spec.cancel on a job.")
@@ -246,6 +257,10 @@ def cmd_output(args: argparse.Namespace, session: Session) -> int:
     return 0
 
 
+def cmd_logs(args: argparse.Namespace, session: Session) -> int:
+    return logs.show(session, args.name, args.follow, args.wait_timeout)
+
+
 def cmd_cancel(args: argparse.Namespace, session: Session) -> int:
     job = session.get(JOBS, args.name)
     state = _state(job)
@@ -307,7 +322,8 @@ def cmd_connection_string(args: argparse.Namespace, session: Session) -> int:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Session], int]] = {
-    "submit": cmd_submit, "get": cmd_get, "output": cmd_output, "cancel": cmd_cancel, "session": cmd_session,
+    "submit": cmd_submit, "get": cmd_get, "output": cmd_output, "logs": cmd_logs, "cancel": cmd_cancel,
+    "session": cmd_session,
     "connection-string": cmd_connection_string}
 
 

@@ -15,7 +15,9 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 from kubernetes.client.rest import ApiException
 
+from ..runtime import tracing as traces
 from ..runtime.client import ConfigError, KubeClient, load_api_client
+from . import metrics, tracing
 from .auth import Secrets
 from .cache import Cache
 from .errors import ApiError, error_response
@@ -54,13 +56,16 @@ def error_middleware(timeout: float) -> Middleware:
 
 
 def build_app(gateway: Gateway, max_body: int = MAX_BODY, timeout: float = HANDLER_TIMEOUT) -> web.Application:
-    app = web.Application(client_max_size=max_body, middlewares=[error_middleware(timeout)])
+    # Outermost first: the trace span and the metrics see the status code the error handling chose.
+    app = web.Application(client_max_size=max_body,
+                          middlewares=[tracing.middleware(), metrics.middleware(), error_middleware(timeout)])
     app.add_routes(gateway.routes())
+    metrics.init(app)
     return app
 
 
 def new_gateway(cache: Cache, writer: Writer, secrets: Secrets) -> Gateway:
-    return Gateway(cache, writer, secrets, StorageAccess(secrets))
+    return Gateway(cache, tracing.TracedWriter(writer), secrets, StorageAccess(secrets))
 
 
 def _listen(text: str) -> tuple[str, int]:
@@ -84,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-body-bytes", type=int, default=MAX_BODY, help="request body limit (413 beyond)")
     p.add_argument("--timeout", type=float, default=HANDLER_TIMEOUT, help="seconds per request")
     p.add_argument("--access-log", action="store_true", help="log every request")
+    p.add_argument("--metrics-listen", type=_listen, default=None, metavar="HOST:PORT",
+                   help="serve Prometheus metrics (/metrics) on this address, apart from the API (default: off)")
     return p
 
 
@@ -102,6 +109,12 @@ async def serve(args: argparse.Namespace) -> None:
         tls.load_cert_chain(args.tls_cert, args.tls_key)
     host, port = args.listen
     await web.TCPSite(runner, host, port, ssl_context=tls).start()
+    metrics_runner = None
+    if args.metrics_listen:
+        metrics_runner = web.AppRunner(metrics.metrics_app(), access_log=None, handle_signals=False)
+        await metrics_runner.setup()
+        await web.TCPSite(metrics_runner, *args.metrics_listen).start()
+        log.info("kuantum-gateway metrics on http://%s:%d/metrics", *args.metrics_listen)
     scheme = "https" if tls else "http"
     log.info("kuantum-gateway serving %s://%s:%d/ (namespaces: %s)", scheme, host, port,
              ", ".join(args.namespaces or ["all"]))
@@ -114,6 +127,8 @@ async def serve(args: argparse.Namespace) -> None:
     with contextlib.suppress(Exception):
         await informers.stop()
     await runner.cleanup()
+    if metrics_runner is not None:
+        await metrics_runner.cleanup()
     kube.close()
 
 
@@ -123,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         print("kuantum-gateway: error: --tls-cert and --tls-key go together", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    traces.configure("kuantum-gateway")
     try:
         asyncio.run(serve(args))
     except ConfigError as e:
@@ -131,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:
         print(f"kuantum-gateway: error: {e}", file=sys.stderr)
         return 1
+    finally:
+        traces.shutdown()
     return 0
 
 

@@ -9,6 +9,7 @@ from .. import accepted_spec
 from ..labels import label_value
 from ..models.common import FINALIZER, LABEL_JOB_ID, LABEL_PROVIDER, LABEL_TARGET, LABEL_WORKSPACE
 from ..objects import JobObject
+from ..runtime import tracing
 from ..runtime.store import Store
 from ..runtime.writer import Kube
 from .draft import Draft
@@ -24,10 +25,13 @@ async def ensure_metadata(kube: Kube, store: Store, job: JobObject) -> JobObject
     if FINALIZER in meta.finalizers and all(meta.labels.get(k) == v for k, v in labels.items()) \
             and annotation in meta.annotations:
         return job
+    annotations = {annotation: meta.annotations.get(annotation) or accepted_spec.encode(job.raw_spec)}
+    if tracing.ANNOTATION not in meta.annotations and (context := tracing.traceparent()):
+        annotations[tracing.ANNOTATION] = context  # a job made without the gateway: its trace starts here
     patch: dict[str, Any] = {"metadata": {
         "labels": labels,
         "finalizers": list(meta.finalizers) if FINALIZER in meta.finalizers else [*meta.finalizers, FINALIZER],
-        "annotations": {annotation: meta.annotations.get(annotation) or accepted_spec.encode(job.raw_spec)},
+        "annotations": annotations,
         "resourceVersion": meta.resource_version or None,  # refuse to build on a stale spec
     }}
     updated = await kube.patch_meta("QuantumJob", meta.namespace, meta.name, patch)

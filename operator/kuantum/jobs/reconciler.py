@@ -28,6 +28,7 @@ from ..execution.registry import Backends
 from ..models import JobState, QuantumJobSpec, QuantumJobStatus
 from ..models.common import FINALIZER
 from ..objects import JobObject, ProviderObject, job_id_for
+from ..runtime import tracing
 from ..runtime.lookup import workspace_deleting
 from ..runtime.result import Result, sooner
 from ..runtime.timeutil import month_of, now_iso, seconds_between
@@ -60,6 +61,22 @@ class JobReconciler:
         job = self.ctx.store.jobs.get(key)
         if job is None:
             return Result()
+        if not tracing.enabled():
+            return await self._reconcile(job)
+        # The job's trace (the gateway's request, else its first reconcile): each reconcile is a span of it.
+        with tracing.span("reconcile QuantumJob", parent=job.meta.annotations.get(tracing.ANNOTATION),
+                          attributes={"kuantum.job.namespace": job.meta.namespace, "kuantum.job.name": job.meta.name,
+                                      "kuantum.job.id": job.job_id, "kuantum.target": job.target,
+                                      "kuantum.state": job.status.state}) as span:
+            result = await self._reconcile(job)
+            after = self.ctx.store.jobs.get(key)
+            if after is not None:
+                tracing.set_attributes(span, **{"kuantum.state.after": after.status.state})
+                if after.status.errorData is not None and after.status.state != job.status.state:
+                    tracing.failed(span, f"{after.status.errorData.code}: {after.status.errorData.message}"[:300])
+            return result
+
+    async def _reconcile(self, job: JobObject) -> Result:
         status = job.status
         if job.meta.deleting:
             return await self._on_deletion(job, status)

@@ -38,6 +38,7 @@ class Completed:
     output_data_uri: str
     end_time: str
     usage: dict[str, float]
+    logs_uri: str | None = None  # the solver's log, kept in the job's container
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class Failed:
     message: str
     end_time: str | None = None
     usage: dict[str, float] | None = None
+    logs_uri: str | None = None  # the solver's log: the error's message points to it
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,7 @@ def apply(status: QuantumJobStatus, event: Event, now: str, generation: int | No
         if new.beginExecutionTime:
             conds = set_condition(conds, "Executing", False, "Finished", "the job is no longer executing", now,
                                   generation)
+        new.logsUri = getattr(event, "logs_uri", None) or new.logsUri
         if isinstance(event, Completed):
             new.outputDataUri = event.output_data_uri
             new.endExecutionTime = event.end_time
@@ -157,11 +160,12 @@ def apply(status: QuantumJobStatus, event: Event, now: str, generation: int | No
             conds = set_condition(conds, "Ready", True, "Succeeded", "the job succeeded; output written", now,
                                   generation)
         elif isinstance(event, Failed):
-            new.errorData = ErrorData(code=event.code, message=event.message)
+            message = event.message + (f" (the solver's log: {event.logs_uri})" if event.logs_uri else "")
+            new.errorData = ErrorData(code=event.code, message=message)
             new.endExecutionTime = event.end_time or (now if new.beginExecutionTime else None)
             new.usage = event.usage or new.usage
-            conds = set_condition(conds, "Ready", False, "Failed", f"{event.code}: {event.message}", now, generation)
-            conds = set_condition(conds, "Stalled", True, event.code, event.message, now, generation)
+            conds = set_condition(conds, "Ready", False, "Failed", f"{event.code}: {message}", now, generation)
+            conds = set_condition(conds, "Stalled", True, event.code, message, now, generation)
         elif isinstance(event, Cancelled):
             new.cancellationTime = event.time
             if new.beginExecutionTime:

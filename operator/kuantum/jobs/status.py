@@ -71,18 +71,30 @@ class StatusWriter:
         state = JobState(new.state) if new.state else None
         if state is None:
             return
-        metrics.TRANSITIONS.labels(state=state.value).inc()
+        labels = self.labels(job)
+        if old.state is None:
+            metrics.job_seen(labels, job.priority)
+        metrics.TRANSITIONS.labels(*labels, state.value).inc()
+        if state == JobState.FAILED:
+            metrics.FAILURES.labels(*labels, metrics.code_label(new.errorData.code if new.errorData else "")).inc()
         detail = f" ({new.errorData.code}: {new.errorData.message[:200]})" if new.errorData else ""
         log.info("job %s (%s): %s -> %s%s", job.key, new.id, old.state or "new", state.value, detail)
         if new.beginExecutionTime and not old.beginExecutionTime and new.creationTime:
-            metrics.TIME_IN_QUEUE.observe(seconds_between(new.creationTime, new.beginExecutionTime))
+            metrics.QUEUE_WAIT.labels(*labels, job.priority).observe(
+                seconds_between(new.creationTime, new.beginExecutionTime))
             await self.kube.event(job, "Executing", f"job {new.id} started executing")
-        if state == JobState.SUCCEEDED and new.beginExecutionTime and new.endExecutionTime:
-            metrics.EXECUTION_TIME.observe(seconds_between(new.beginExecutionTime, new.endExecutionTime))
+        if is_final(state) and new.beginExecutionTime and new.endExecutionTime:
+            metrics.EXECUTION.labels(*labels, state.value).observe(
+                seconds_between(new.beginExecutionTime, new.endExecutionTime))
         if is_final(state):
             self.slots.release(job)  # the next job starts while the Event is written
             if await self._final_event(job, new):
                 self._final_known.add(job.meta.uid)  # else the clean-up pass looks for it again
+
+    def labels(self, job: JobObject) -> metrics.JobLabels:
+        """The job's metric labels (namespace, workspace, provider, target), bounded (runtime/metrics.py)."""
+        return metrics.job_labels(job.meta.namespace, job.workspace, job.provider, job.target,
+                                  lambda namespace, name: f"{namespace}/{name}" in self.store.workspaces)
 
     async def _final_event(self, job: JobObject, status: QuantumJobStatus) -> bool:
         """The one Event of a job's final state (its reason is the state); False when it was not recorded."""

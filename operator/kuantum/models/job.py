@@ -96,6 +96,9 @@ class QuantumJobStatus(Model):
     queuePosition: int | None = Field(default=None, description="1-based position while waiting.")
     inputDataUri: str | None = None
     outputDataUri: str | None = None
+    logsUri: str | None = Field(
+        default=None, description="The solver's log (its last MiB) in the job's container (job-<id>/logs), kept after "
+                                  "its pod is gone: `kuantum logs JOB`.")
     errorData: ErrorData | None = None
     creationTime: str | None = None
     beginExecutionTime: str | None = None

@@ -42,3 +42,5 @@ class Settings:
     # A session without a spec.idleTimeoutSeconds ends TimedOut after this long without a job joining, running
     # or ending (Azure Quantum's 10 minutes).
     session_idle_timeout_seconds: int = _int("KUANTUM_SESSION_IDLE_TIMEOUT_SECONDS", 600)
+    # Where solver pods send their spans (OTLP/HTTP) when tracing is on; empty: the operator's own endpoint.
+    solver_otlp_endpoint: str = _str("KUANTUM_SOLVER_OTLP_ENDPOINT", "")

@@ -17,6 +17,7 @@ loaded storage; the p99 of a handover was ~6 s with all workers on new jobs).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import deque
@@ -187,7 +188,13 @@ class WorkQueue:
         self._timers.pop(key, None)
         self.add(key)
 
+    def depth(self, lane: str) -> int:
+        """Keys waiting in a lane (read by the metrics thread: a copy taken under the GIL, never iterated live)."""
+        return sum(1 for queued in list(self._lane.values()) if queued.value == lane)
+
     def start(self) -> None:
+        for lane in _Lane:
+            metrics.WORKQUEUE_DEPTH.labels(lane.value).set_function(functools.partial(self.depth, lane.value))
         self._tasks = [asyncio.create_task(self._work(), name=f"kuantum-worker-{i}") for i in range(self._workers)]
         self._tasks += [asyncio.create_task(self._work(urgent_only=True), name=f"kuantum-urgent-worker-{i}")
                         for i in range(self._reserved)]

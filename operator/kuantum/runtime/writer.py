@@ -6,6 +6,7 @@ Every write goes through here so that it is counted (kuantum_api_writes_total) a
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any, cast
 
@@ -20,6 +21,7 @@ from .metrics import API_WRITES
 from .plain import to_plain
 from .timeutil import now_iso
 
+LOG_READ_SECONDS = 20.0  # at most this long reading one pod's log
 PLURALS = {"QuantumJob": "quantumjobs", "Provider": "providers", "QuantumWorkspace": "quantumworkspaces",
            "QuantumSession": "quantumsessions"}
 
@@ -141,6 +143,34 @@ class Kube:
             if e.status == 404:
                 return False
             raise
+
+    async def read_pod_log(self, namespace: str, name: str, container: str, limit: int,
+                           seconds: float = LOG_READ_SECONDS) -> bytes | None:
+        """The last `limit` bytes of a container's log (read whole, kept bounded: the API's limitBytes keeps the
+        first bytes), or None when the pod or its log is gone. A log still streaming after `seconds` is cut there."""
+        return cast(bytes | None, await self._call(self._read_log, namespace, name, container, limit, seconds))
+
+    def _read_log(self, namespace: str, name: str, container: str, limit: int, seconds: float) -> bytes | None:
+        try:
+            response: Any = self.core.read_namespaced_pod_log(name, namespace, container=container,
+                                                              _preload_content=False, _request_timeout=30)
+        except ApiException as e:
+            if e.status in (400, 404):  # the pod or its container is gone (or never ran)
+                return None
+            raise
+        kept = bytearray()
+        deadline = time.monotonic() + seconds
+        try:
+            for chunk in response.stream(64 * 1024):
+                kept += chunk
+                if len(kept) > 2 * limit:
+                    del kept[:len(kept) - limit]
+                if time.monotonic() > deadline:
+                    kept += b"\n[kuantum: the log was still being read after %gs; cut here]\n" % seconds
+                    break
+        finally:
+            response.release_conn()
+        return bytes(kept[-limit:])
 
     async def delete_job(self, namespace: str, name: str) -> None:
         """Deletes a batch Job and, in the background, its pods (their processes get SIGTERM)."""

@@ -27,6 +27,8 @@ from ..runtime import metrics
 
 INPUT_BLOB = "inputData"
 OUTPUT_BLOB = "outputData"
+LOGS_BLOB = "logs"  # the solver's log, kept after its pod is gone (`kuantum logs`)
+LOG_LIMIT = 1024 * 1024  # bytes of a solver's log kept: its end
 _T = TypeVar("_T")
 _TIMEOUT = 15  # seconds per storage call: a dead endpoint must not hang a reconcile
 # Storage calls get threads of their own, as many as the operator's workers can need at once: asyncio's default
@@ -35,7 +37,7 @@ _POOL = ThreadPoolExecutor(16, thread_name_prefix="kuantum-storage")
 
 
 async def in_thread(call: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
-    """A blocking storage call off the event loop, timed (kuantum_storage_request_seconds)."""
+    """A blocking storage call off the event loop, timed (kuantum_storage_request_duration_seconds)."""
     name = getattr(call, "__name__", None) or getattr(getattr(call, "func", None), "__name__", "call")
     with metrics.STORAGE_REQUEST_SECONDS.labels(call=name).time():
         return await asyncio.get_running_loop().run_in_executor(_POOL, functools.partial(call, *args, **kwargs))
@@ -175,6 +177,16 @@ class WorkspaceStorage:
         except AzureError as e:
             raise StorageError(f"writing the output failed: {brief(e)}") from e
         return self.blob_url(job_id, OUTPUT_BLOB)
+
+    def upload_logs(self, job_id: str, data: bytes) -> str:
+        """Writes (or rewrites: the same log again after a restart) the job's log blob; returns its URI."""
+        client = self.service.get_blob_client(container_name(job_id), LOGS_BLOB)
+        try:
+            client.upload_blob(data, overwrite=True,
+                               content_settings=ContentSettings(content_type="text/plain; charset=utf-8"))
+        except AzureError as e:
+            raise StorageError(f"writing the log failed: {brief(e)}") from e
+        return self.blob_url(job_id, LOGS_BLOB)
 
     def sas_url(self, container: str, blob: str, *, write: bool, valid_for: timedelta) -> str:
         """A short-lived URL for one blob: read-only, or create/write-only (never both, never list)."""

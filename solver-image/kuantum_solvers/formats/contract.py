@@ -6,6 +6,9 @@
   the input and output formats.
 - Environment, filled by the operator from the job's Secret: `INPUT_URL_ENV`, `OUTPUT_URL_ENV` (SAS URLs) and
   `PARAMS_ENV` (the job's inputParams as JSON).
+- Tracing (optional): `TRACEPARENT_ENV` holds the W3C traceparent of the operator's span that launched the pod, and
+  `OTLP_ENDPOINT_ENV` the OTLP/HTTP endpoint the solver sends its spans to (download, solve, upload); neither set,
+  the solver traces nothing and imports nothing for it (`tracing_env` builds them).
 - Outcome: exit 0 once the output is written (in one write, at the very end). Otherwise nothing is written, the
   exit code is 2 for the job's own errors and 1 for the platform's or ours (`errors.SolverError.exit_code`), and
   the termination message is one JSON object `{"code", "message"}` (`termination_message`), written to
@@ -21,6 +24,10 @@ import json
 INPUT_URL_ENV = "KUANTUM_INPUT_URL"
 OUTPUT_URL_ENV = "KUANTUM_OUTPUT_URL"
 PARAMS_ENV = "KUANTUM_PARAMS"
+TRACEPARENT_ENV = "TRACEPARENT"
+OTLP_ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"
+SERVICE_NAME_ENV = "OTEL_SERVICE_NAME"
+SOLVER_SERVICE = "kuantum-solver"
 
 TARGET_FLAG = "--target"
 INPUT_URL_ENV_FLAG = "--input-url-env"
@@ -36,6 +43,13 @@ def solver_args(target: str, input_format: str, output_format: str) -> list[str]
     """The solver container's arguments: names of variables, never their values."""
     return [TARGET_FLAG, target, INPUT_URL_ENV_FLAG, INPUT_URL_ENV, OUTPUT_URL_ENV_FLAG, OUTPUT_URL_ENV,
             INPUT_FORMAT_FLAG, input_format, OUTPUT_FORMAT_FLAG, output_format]
+
+
+def tracing_env(traceparent: str | None, endpoint: str | None) -> dict[str, str]:
+    """The solver's tracing environment: empty unless both a trace context and an endpoint are given."""
+    if not traceparent or not endpoint:
+        return {}
+    return {TRACEPARENT_ENV: traceparent, OTLP_ENDPOINT_ENV: endpoint, SERVICE_NAME_ENV: SOLVER_SERVICE}
 
 
 def termination_message(code: str, message: str) -> str:

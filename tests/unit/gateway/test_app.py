@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -14,8 +14,11 @@ from kuantum.gateway import sas
 from kuantum.gateway.app import build_app, new_gateway
 from kuantum.gateway.auth import Secrets
 from kuantum.gateway.cache import JOBS, PROVIDERS, WORKSPACES, Cache
+from kuantum.runtime import tracing
 from kubernetes.client.rest import ApiException
 from yarl import URL
+
+from tests.support.otlp import Receiver
 
 NS, WS, KEY = "team-a", "demo", "s3cret-key"
 BASE = (f"/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/{NS}"
@@ -315,3 +318,64 @@ async def test_requests_wait_for_the_first_list(env: Env, monkeypatch: pytest.Mo
     assert status == 503 and err["error"]["code"] == "ServiceUnavailable"
     assert (await env.client.get("/readyz")).status == 503
     assert (await env.client.get("/healthz")).status == 200
+
+
+async def test_requests_are_counted_by_route_template_never_by_job_id(env: Env) -> None:
+    from kuantum.gateway import metrics
+
+    job_id = str(uuid.uuid4())
+    assert (await env.call("GET", f"/jobs/{job_id}"))[0] == 404
+    assert (await env.call("GET", "/no/such/route"))[0] == 404
+    text = metrics.generate_latest(metrics.REGISTRY).decode()
+    assert job_id not in text
+    route = "/subscriptions/{sub}/resourceGroups/{ns}/providers/Microsoft.Quantum/workspaces/{ws}/jobs/{id}"
+    counted = metrics.REGISTRY.get_sample_value("kuantum_gateway_requests_total",
+                                                {"route": route, "method": "GET", "code": "404"})
+    assert counted is not None and counted >= 1
+    assert metrics.REGISTRY.get_sample_value("kuantum_gateway_requests_total",
+                                             {"route": "unmatched", "method": "GET", "code": "404"})
+    # Every route's series exist from the start (rates and ratios read from the first request on).
+    assert metrics.REGISTRY.get_sample_value("kuantum_gateway_requests_total",
+                                             {"route": route, "method": "PUT", "code": "500"}) is not None
+    assert "process_resident_memory_bytes" in text
+
+
+async def test_metrics_are_served_apart_from_the_api() -> None:
+    from kuantum.gateway import metrics
+
+    client = TestClient(TestServer(metrics.metrics_app()))
+    await client.start_server()
+    try:
+        resp = await client.get("/metrics")
+        assert resp.status == 200 and "kuantum_gateway_requests_total" in await resp.text()
+    finally:
+        await client.close()
+
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+PARENT_ID = "00f067aa0ba902b7"
+TRACEPARENT = f"00-{TRACE_ID}-{PARENT_ID}-01"
+
+
+@pytest.fixture
+def traced() -> Iterator[Receiver]:
+    """Tracing on, exporting to an OTLP receiver in this process; off again afterwards."""
+    with Receiver() as receiver:
+        assert tracing.configure("kuantum-test", {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint})
+        try:
+            yield receiver
+        finally:
+            tracing.shutdown()
+
+
+async def test_the_gateway_continues_the_callers_trace_and_puts_it_on_the_job(traced: Receiver, env: Env) -> None:
+    job_id = str(uuid.uuid4())
+    status, _ = await env.call("PUT", f"/jobs/{job_id}", BODY, headers={**H, "traceparent": TRACEPARENT})
+    assert status == 201
+    annotation = env.api.objects[(NS, job_id)]["metadata"]["annotations"][tracing.ANNOTATION]
+    assert annotation.split("-")[1] == TRACE_ID, "the job's context is in the caller's trace"
+    tracing.shutdown()  # exports what is left
+    spans = traced.of_trace(TRACE_ID)
+    assert [(s.service, s.parent_id) for s in spans] == [("kuantum-test", PARENT_ID)], spans
+    assert spans[0].name.startswith("PUT ") and spans[0].name.endswith("/jobs/{id}") and job_id not in spans[0].name
+    assert spans[0].span_id == annotation.split("-")[2], "the operator continues the gateway's span"

@@ -1,8 +1,8 @@
 """What the two packages import, read from their source (ast), against what their pyproject.toml files declare.
 
 - Every third-party import is declared: in the base dependencies, or in the extra of the part that needs it
-  (kuantum: `gateway` for kuantum/gateway/, `qsharp` for kuantum/cli/; kuantum_solvers: `engines` and `gpu`
-  outside its formats), and every program (a [project.scripts] entry and all it imports) needs nothing beyond
+  (kuantum: `gateway` for kuantum/gateway/, `qsharp` for kuantum/cli/; kuantum_solvers: `engines`, `gpu` and
+  `tracing` outside its formats), and every program (a [project.scripts] entry and all it imports) needs nothing beyond
   the base and its own extras. Nothing is declared that nothing imports.
 - The operator imports the solver's formats only, and the formats import no engine: the operator's image
   installs kuantum-solvers without its `engines` extra.
@@ -70,9 +70,9 @@ OPERATOR = Package(
     siblings={"kuantum_solvers": "kuantum-solvers"})
 SOLVER = Package(
     "kuantum_solvers", REPO / "solver-image", REPO / "solver-image" / "pyproject.toml",
-    frozenset({"engines", "gpu"}),
-    scopes={"kuantum_solvers": frozenset({"engines", "gpu"}), "kuantum_solvers.formats": frozenset()},
-    programs={"kuantum-solve": frozenset({"engines", "gpu"})})
+    frozenset({"engines", "gpu", "tracing"}),
+    scopes={"kuantum_solvers": frozenset({"engines", "gpu", "tracing"}), "kuantum_solvers.formats": frozenset()},
+    programs={"kuantum-solve": frozenset({"engines", "gpu", "tracing"})})
 PACKAGES = [OPERATOR, SOLVER]
 FORMATS = "kuantum_solvers.formats"
 
@@ -259,12 +259,25 @@ def test_the_formats_import_no_engine() -> None:
                 f"{module}:{imp.line} imports {imp.module}: the formats must not import the engines"
 
 
-def test_gpu_imports_are_lazy() -> None:
-    """The solver runs without cupy: it is imported only when a GPU is looked for, never as a module loads."""
-    gpu = SOLVER.requirements("gpu")
+@pytest.mark.parametrize("extra", ["gpu", "tracing"])
+def test_gpu_and_tracing_imports_are_lazy(extra: str) -> None:
+    """The solver runs without cupy and without OpenTelemetry: cupy is imported only when a GPU is looked for, the
+    OpenTelemetry SDK only when the pod contract's tracing environment is set; never as a module loads."""
+    wanted = SOLVER.requirements(extra)
     eager = [f"{module}:{imp.line} imports {imp.module}" for module in modules(SOLVER)
-             for imp, dist in third_party(SOLVER, module) if dist in gpu and not imp.lazy]
+             for imp, dist in third_party(SOLVER, module) if dist in wanted and not imp.lazy]
     assert not eager, "\n".join(eager)
+
+
+def test_an_untraced_solver_imports_no_opentelemetry() -> None:
+    """kuantum-solve's start stays cheap: without TRACEPARENT and an endpoint, nothing of OpenTelemetry loads."""
+    import subprocess
+
+    script = ("import sys; from kuantum_solvers import cli, tracing; tracing.start(); "
+              "print(sorted(m for m in sys.modules if m.startswith('opentelemetry')))")
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO / "solver-image")}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr
 
 
 @pytest.mark.parametrize("package", PACKAGES, ids=lambda p: p.name)

@@ -19,10 +19,11 @@ from kuantum.jobs.statemachine import Completed, Event, Failed, Started
 from kuantum.models import JobState, QuantumJobStatus
 from kuantum.models.provider import TargetOverride
 from kuantum.objects import JobObject, ProviderObject
+from kuantum.runtime import tracing
 from kuantum.runtime.settings import Settings
 from kuantum.runtime.timeutil import now_iso, parse, seconds_between
 from kuantum.runtime.writer import Kube
-from kuantum.storage.blobs import INPUT_BLOB, OUTPUT_BLOB, container_name, in_thread
+from kuantum.storage.blobs import INPUT_BLOB, LOG_LIMIT, OUTPUT_BLOB, container_name, in_thread
 
 from ..base import Cancellation, Observation, Run, Slots, usage_between
 from . import builders
@@ -82,7 +83,8 @@ class PodBackend:
         batch_job = builders.solver_job(
             run.job, job_id, target, override.image or self.settings.solver_image,
             run.resolved.input_format, run.resolved.output_format, run.spec.timeoutSeconds,
-            override.cpu or target.default_cpu, override.memory or target.default_memory, override.gpus)
+            override.cpu or target.default_cpu, override.memory or target.default_memory, override.gpus,
+            tracing.traceparent(), self.settings.solver_otlp_endpoint or tracing.endpoint())
         self.slots.claim(run.job)
         try:
             await self.kube.create_secret(secret)
@@ -127,19 +129,21 @@ class PodBackend:
         if pod and phase in ("Running", "Succeeded", "Failed") and run.status.state == JobState.WAITING:
             events.append(Started(begin or now_iso()))
         if phase == "Succeeded":
-            events.append(await self._completed(run, pod))
+            events.append(await self._completed(run, pod, await self._keep_log(run, pod)))
         elif phase == "Failed":
-            events.append(self._failed_pod(run, pod, begin))
+            events.append(self._failed_pod(run, pod, begin, await self._keep_log(run, pod)))
         elif self._pod_deleted(job_id, pod):
+            logs = await self._keep_log(run, pod)
             if self._timed_out(run, begin):
                 events.append(Failed("Timeout", f"the job ran longer than timeoutSeconds={run.spec.timeoutSeconds}",
-                                     usage=usage_between(begin, now_iso())))
+                                     usage=usage_between(begin, now_iso()), logs_uri=logs))
             else:
                 events.append(Failed("PodDeleted", "the solver pod was deleted while the job was executing",
-                                     usage=usage_between(begin, now_iso())))
+                                     usage=usage_between(begin, now_iso()), logs_uri=logs))
         elif (deadline := _job_condition(self.children.batch_jobs.get(job_id), "DeadlineExceeded")) is not None:
             events.append(Failed("Timeout", f"the job ran longer than timeoutSeconds={run.spec.timeoutSeconds}: "
-                                            f"{deadline}", usage=usage_between(begin, now_iso())))
+                                            f"{deadline}", usage=usage_between(begin, now_iso()),
+                                 logs_uri=await self._keep_log(run, pod)))
         elif await self._execution_lost(run.namespace, job_id, pod):
             events.append(Failed("ExecutionLost", "the solver Job disappeared while the job was executing"))
         elif (left := self._until_overdue(run, begin)) is not None:
@@ -151,34 +155,52 @@ class PodBackend:
                                  usage=usage_between(begin, now_iso())))
         return Observation(tuple(events))
 
-    async def _completed(self, run: Run, pod: dict[str, Any] | None) -> Event:
+    async def _keep_log(self, run: Run, pod: dict[str, Any] | None) -> str | None:
+        """The solver's log (its last LOG_LIMIT bytes), read through the API server before the pod goes and kept in
+        the job's container (blob `logs`); its URI, or None where there is none. Best effort: a log that cannot be
+        read or kept never holds a job back from its final state (a warning says why)."""
+        if pod is None or not ((pod.get("status") or {}).get("containerStatuses")):
+            return None
+        try:
+            data = await self.kube.read_pod_log(run.namespace, pod["metadata"]["name"], builders.CONTAINER, LOG_LIMIT)
+            if data is None:
+                return None
+            return await in_thread(run.storage.upload_logs, run.job_id, data)
+        except Exception as e:
+            log.warning("job %s: the solver's log was not kept: %s", run.job.key, " ".join(str(e).split())[:300])
+            return None
+
+    async def _completed(self, run: Run, pod: dict[str, Any] | None, logs: str | None = None) -> Event:
         begin = _container_time(pod, "startedAt") or run.status.beginExecutionTime or now_iso()
         end = _container_time(pod, "finishedAt") or now_iso()
         if not await in_thread(run.storage.exists, run.job_id, OUTPUT_BLOB):
             return Failed("OutputMissing", "the solver exited 0 but wrote no output blob", end,
-                          usage_between(begin, end))
-        return Completed(run.storage.blob_url(run.job_id, OUTPUT_BLOB), end, usage_between(begin, end))
+                          usage_between(begin, end), logs)
+        return Completed(run.storage.blob_url(run.job_id, OUTPUT_BLOB), end, usage_between(begin, end), logs)
 
-    def _failed_pod(self, run: Run, pod: dict[str, Any] | None, begin: str | None) -> Event:
+    def _failed_pod(self, run: Run, pod: dict[str, Any] | None, begin: str | None, logs: str | None = None
+                    ) -> Event:
         pod_status = (pod or {}).get("status") or {}
         end = _container_time(pod, "finishedAt") or now_iso()
         usage = usage_between(begin, end)
         if pod_status.get("reason") == "DeadlineExceeded" or self._timed_out(run, begin):
-            return Failed("Timeout", f"the job ran longer than timeoutSeconds={run.spec.timeoutSeconds}", end, usage)
+            return Failed("Timeout", f"the job ran longer than timeoutSeconds={run.spec.timeoutSeconds}", end, usage,
+                          logs)
         terminated = _terminated(pod)
         message = str(terminated.get("message") or "")
         parsed = parse_termination_message(message)
         if parsed:
-            return Failed(parsed[0], parsed[1], end, usage)
+            return Failed(parsed[0], parsed[1], end, usage, logs)
         if pod_status.get("reason") == "Terminated" or (pod or {}).get("metadata", {}).get("deletionTimestamp"):
-            return Failed("PodDeleted", "the solver pod was deleted while the job was executing", end, usage)
+            return Failed("PodDeleted", "the solver pod was deleted while the job was executing", end, usage, logs)
         code = terminated.get("exitCode")
         if terminated.get("reason") == "OOMKilled":
             return Failed("OutOfMemory", f"the kernel killed the solver at its memory limit of {_memory_limit(pod)} "
                                          f"(OOMKilled, exit code {code}); give the target more memory (the "
-                                         "Provider's spec.targets[].memory) or submit a smaller problem", end, usage)
+                                         "Provider's spec.targets[].memory) or submit a smaller problem", end, usage,
+                          logs)
         return Failed("SolverFailed", f"the solver exited with code {code}: {message[-500:] or 'no message'}", end,
-                      usage)
+                      usage, logs)
 
     def _timed_out(self, run: Run, begin: str | None) -> bool:
         """Past timeoutSeconds, counted as activeDeadlineSeconds counts: from the solver Job's start (its pod may

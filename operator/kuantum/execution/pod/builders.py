@@ -6,7 +6,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from kuantum_solvers.formats.contract import INPUT_URL_ENV, OUTPUT_URL_ENV, PARAMS_ENV, solver_args
+from kuantum_solvers.formats.contract import INPUT_URL_ENV, OUTPUT_URL_ENV, PARAMS_ENV, solver_args, tracing_env
 
 from kuantum.catalog import Target
 from kuantum.labels import label_value
@@ -19,6 +19,7 @@ INPUT_URL_KEY = "input-url"
 OUTPUT_URL_KEY = "output-url"
 PARAMS_KEY = "params"
 GPU_RESOURCE = "nvidia.com/gpu"
+CONTAINER = "solver"  # the solver Job's one container (its log is kept: PodBackend._keep_log)
 
 
 def sas_lifetime(timeout_seconds: int | None, settings: Settings) -> timedelta:
@@ -89,15 +90,17 @@ def _secret_env(name: str, secret: str, key: str) -> dict[str, Any]:
 
 def solver_job(qjob: QJob, job_id: str, target: Target, image: str, input_format: str,
                output_format: str, timeout_seconds: int | None, cpu: str, memory: str,
-               gpus: int | None = None) -> dict[str, Any]:
-    """A batch/v1 Job running kuantum-solve: no token, non-root, read-only root, no capabilities."""
+               gpus: int | None = None, traceparent: str | None = None, otlp_endpoint: str | None = None
+               ) -> dict[str, Any]:
+    """A batch/v1 Job running kuantum-solve: no token, non-root, read-only root, no capabilities. With a trace
+    context and an OTLP endpoint, the solver reports its phases as spans of that trace (the pod contract)."""
     labels = child_labels(qjob, job_id)
     secret = secret_name(job_id)
     limits: dict[str, str] = {"memory": memory}
     if gpus:
         limits[GPU_RESOURCE] = str(gpus)
     container = {
-        "name": "solver",
+        "name": CONTAINER,
         "image": image,
         "args": solver_args(target.id, input_format, output_format),
         # The solver's environment (the pod contract), filled from the per-job Secret.
@@ -105,6 +108,7 @@ def solver_job(qjob: QJob, job_id: str, target: Target, image: str, input_format
             _secret_env(INPUT_URL_ENV, secret, INPUT_URL_KEY),
             _secret_env(OUTPUT_URL_ENV, secret, OUTPUT_URL_KEY),
             _secret_env(PARAMS_ENV, secret, PARAMS_KEY),
+            *({"name": k, "value": v} for k, v in tracing_env(traceparent, otlp_endpoint).items()),
         ],
         "resources": {"requests": {"cpu": cpu, "memory": memory}, "limits": limits},
         "securityContext": {

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from kuantum.execution.providers.api import CredentialsRejected, ProviderUnavailable, RequestRejected
+from kuantum.runtime import metrics, tracing
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,9 @@ class ResilientClient:
         sleep: Sleep | None = None,
         clock: Callable[[], float] = time.monotonic,
         jitter: Callable[[], float] = random.random,
+        provider: str = metrics.OTHER,
     ) -> None:
+        self.provider = metrics.provider_label(provider)  # the metrics' label
         self.base_url = base_url.rstrip("/")
         self._headers = headers
         self.timeout = timeout
@@ -86,13 +89,26 @@ class ResilientClient:
 
     async def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
                       idempotent: bool | None = None) -> Any:
-        """Sends the request; returns the parsed JSON body (None for an empty body).
+        """Sends the request; returns the parsed JSON body (None for an empty body). With tracing on, the call is a
+        span of the current trace (the job's reconcile) and every attempt carries its `traceparent` header.
 
         `idempotent` defaults to True for GET/PUT/DELETE. A non-idempotent call (POST) is repeated only
         when the provider surely did not act on it (connection refused, 429); any other failure raises
         ProviderUnavailable at once, because the provider may have acted (a submit may have created a job).
         """
         method = method.upper()
+        if not tracing.enabled():
+            return await self._request(method, path, json, params, idempotent)
+        with tracing.span(f"{method} {self.provider}", kind="CLIENT",
+                          attributes={"http.request.method": method, "kuantum.provider": self.provider}) as span:
+            try:
+                return await self._request(method, path, json, params, idempotent)
+            except Exception as e:
+                tracing.failed(span, f"{type(e).__name__}: {e}"[:300])
+                raise
+
+    async def _request(self, method: str, path: str, json: Any, params: dict[str, Any] | None,
+                       idempotent: bool | None) -> Any:
         safe = method in _IDEMPOTENT if idempotent is None else idempotent
         url = self.url(path)
         start = self._clock()
@@ -106,23 +122,30 @@ class ResilientClient:
                 break
             headers = await self._headers()
             secrets = _secrets(headers)
+            if (context := tracing.traceparent()) is not None:
+                headers = {**headers, "traceparent": context}
             retry_after: float | None = None
+            sent = self._clock()
             try:
                 self.requests_sent += 1
                 response = await self._client.request(method, url, json=json, params=params, headers=headers,
                                                       timeout=min(self.timeout, remaining))
             except _NOT_SENT as exc:
+                self._count(method, "connect_error", sent)
                 last = f"cannot connect: {type(exc).__name__}"
             except httpx.TimeoutException as exc:
+                self._count(method, "timeout", sent)
                 last = f"timed out: {type(exc).__name__}"
                 if not safe:
                     raise ProviderUnavailable(f"{method} {path}: {last}; the provider may have acted on it") from exc
             except httpx.TransportError as exc:
+                self._count(method, "transport_error", sent)
                 last = f"connection failed: {type(exc).__name__}"
                 if not safe:
                     raise ProviderUnavailable(f"{method} {path}: {last}; the provider may have acted on it") from exc
             else:
                 status = response.status_code
+                self._count(method, _outcome(status, response.content), sent)
                 if 200 <= status < 300:
                     body = response.content
                     if not body.strip():
@@ -162,13 +185,35 @@ class ResilientClient:
                 break
             log.info("%s %s: %s; retrying in %.2fs (attempt %d/%d)", method, path, last, delay, attempt,
                      self.max_attempts)
+            metrics.PROVIDER_RETRIES.labels(self.provider).inc()
             await self._sleep(delay)
         raise ProviderUnavailable(f"{method} {path}: {last} (gave up after {attempt} attempt(s), "
                                   f"{self._clock() - start:.1f}s)")
 
+    def _count(self, method: str, outcome: str, sent: float) -> None:
+        """One request on the wire: its outcome and how long it took (kuantum_provider_request*)."""
+        metrics.PROVIDER_REQUESTS.labels(self.provider, method, outcome).inc()
+        metrics.PROVIDER_REQUEST_SECONDS.labels(self.provider, method).observe(max(0.0, self._clock() - sent))
+
     def _backoff(self, attempt: int) -> float:
         """Full jitter: uniform in [0, min(cap, base * 2^(attempt-1)))."""
         return self._jitter() * min(self.backoff_cap, self.backoff_base * (2 ** (attempt - 1)))
+
+
+def _outcome(status: int, body: bytes) -> str:
+    """A response's outcome label: ok, or the kind of refusal (never the status line's free text)."""
+    if 200 <= status < 300:
+        if body.strip():
+            try:
+                jsonlib.loads(body)
+            except (ValueError, UnicodeDecodeError):
+                return "malformed"
+        return "ok"
+    if status in (401, 403):
+        return "unauthorized"
+    if status == 429:
+        return "rate_limited"
+    return "server_error" if status >= 500 else "rejected"
 
 
 def _retry_after(value: str | None) -> float | None:

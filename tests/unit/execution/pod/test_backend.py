@@ -151,6 +151,38 @@ async def test_a_pod_failed_by_its_deadline_is_a_timeout_whatever_the_clock_says
     assert status["state"] == "Failed" and status["errorData"]["code"] == "Timeout", status
 
 
+async def test_the_solvers_log_is_kept_next_to_the_output_and_the_error_points_to_it() -> None:
+    """A failed pod's log (its last MiB) goes to job-<id>/logs before the pod goes; status.logsUri links it and the
+    error's message names it. A pod whose log cannot be read does not hold the job back."""
+    from kuantum.storage.blobs import LOG_LIMIT, LOGS_BLOB
+
+    w = World()
+    job_id = await _started_pod_job(w)
+    failed = _pod(job_id, "abcde", "Failed", "2024-01-01T00:00:00Z", {
+        "containerStatuses": [{"name": "solver", "state": {"terminated": {
+            "exitCode": 2, "startedAt": _hours_ago(0.1), "finishedAt": now_iso(),
+            "message": '{"code": "InvalidInputData", "message": "no terms"}'}}}]})
+    w.kube.pod_logs[(NS, failed["metadata"]["name"])] = b"x" * LOG_LIMIT + b"reading input\nno terms\n"
+    w.store.put_child("Pod", failed, deleted=False)
+    await w.reconcile("j")
+    status = w.status("j")
+    uri = f"{BLOB_BASE}/{container_name(job_id)}/{LOGS_BLOB}"
+    assert status["state"] == "Failed" and status["logsUri"] == uri, status
+    assert status["errorData"] == {"code": "InvalidInputData", "message": f"no terms (the solver's log: {uri})"}
+    kept = w.storage.blobs[(container_name(job_id), LOGS_BLOB)]
+    assert len(kept.data) == LOG_LIMIT and kept.data.endswith(b"reading input\nno terms\n")
+
+    w2 = World()
+    job_id = await _started_pod_job(w2)
+    done = _pod(job_id, "fghij", "Succeeded", "2024-01-01T00:00:00Z", {
+        "containerStatuses": [{"name": "solver", "state": {"terminated": {
+            "exitCode": 0, "startedAt": _hours_ago(0.1), "finishedAt": now_iso()}}}]})
+    w2.storage.put_blob(container_name(job_id), OUTPUT_BLOB, b"{}")
+    w2.store.put_child("Pod", done, deleted=False)  # the kubelet has no log for it: none kept, the job goes on
+    await w2.reconcile("j")
+    assert w2.status("j")["state"] == "Succeeded" and "logsUri" not in w2.status("j")
+
+
 async def test_a_running_job_with_a_timeout_is_looked_at_again_when_it_becomes_overdue() -> None:
     w = World()
     await _started_pod_job(w, timeoutSeconds=3600)  # its pod started 6 minutes ago

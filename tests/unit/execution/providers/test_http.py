@@ -444,3 +444,25 @@ async def test_an_eight_character_secret_is_scrubbed() -> None:
         await client.request("GET", "x")
     assert info.value.message == "token *** refused"
     await client.aclose()
+
+
+def _sample(name: str, **labels: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_requests_are_counted_by_outcome_and_retries_by_provider() -> None:
+    """kuantum_provider_requests_total{provider,method,outcome} per request on the wire, retries apart; the label is
+    the canonical provider id, never a path or job id."""
+    before = {o: _sample("kuantum_provider_requests_total", provider="ionq", method="GET", outcome=o)
+              for o in ("ok", "server_error", "rate_limited")}
+    retries = _sample("kuantum_provider_request_retries_total", provider="ionq")
+    handler, _ = script(httpx.Response(503), httpx.Response(429), ok({"id": "x"}))
+    client = make(handler, Clock(), provider="IonQ")
+    assert await client.request("GET", "jobs/0b3c-job-id") == {"id": "x"}
+    after = {o: _sample("kuantum_provider_requests_total", provider="ionq", method="GET", outcome=o)
+             for o in before}
+    assert {o: after[o] - before[o] for o in before} == {"ok": 1, "server_error": 1, "rate_limited": 1}
+    assert _sample("kuantum_provider_request_retries_total", provider="ionq") - retries == 2
+    await client.aclose()

@@ -91,7 +91,7 @@ class IonQApi:
         parts = urlsplit(self.base_url)
         self._origin = f"{parts.scheme}://{parts.netloc}"
         self.__key = api_key.strip()
-        self._http = ResilientClient(self.base_url, self._headers, **http_options)
+        self._http = ResilientClient(self.base_url, self._headers, provider="ionq", **http_options)
         self.page_size = PAGE_SIZE
         self.max_pages = MAX_PAGES
 

@@ -219,8 +219,9 @@ class QuantinuumApi:
         self._expires_at = 0.0  # wall clock (id-tokens carry epoch `exp` claims)
         self._lock = asyncio.Lock()
         base = (endpoint or DEFAULT_ENDPOINT).rstrip("/")
-        self._auth = ResilientClient(base, _no_headers, **http_options)
-        self._http = ResilientClient(base, self._headers, on_unauthorized=self._on_unauthorized, **http_options)
+        self._auth = ResilientClient(base, _no_headers, provider="quantinuum", **http_options)
+        self._http = ResilientClient(base, self._headers, on_unauthorized=self._on_unauthorized,
+                                     provider="quantinuum", **http_options)
         self.logins = 0  # password logins, for tests and metrics
         self.refreshes = 0
 

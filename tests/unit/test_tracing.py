@@ -1,0 +1,89 @@
+"""Traces (runtime/tracing.py, gateway/tracing.py, kuantum_solvers/tracing.py) against an in-process OTLP/HTTP
+receiver: the gateway continues a caller's traceparent and puts its span's context on the job it creates; the
+solver reports its phases as children of the TRACEPARENT it is given; tracing off, nothing is exported."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kuantum.execution.pod import builders
+from kuantum.runtime import tracing
+from kuantum_solvers.formats import contract
+
+from tests.support.kube import wait_for
+from tests.support.otlp import Receiver
+
+REPO = Path(__file__).resolve().parents[2]
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+PARENT_ID = "00f067aa0ba902b7"
+TRACEPARENT = f"00-{TRACE_ID}-{PARENT_ID}-01"
+ISING = {"cost_function": {"version": "1.0", "type": "ising", "terms": [{"c": -1, "ids": [0, 1]}]}}
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with Receiver() as r:
+        yield r
+
+
+def test_off_without_an_endpoint() -> None:
+    assert not tracing.configure("kuantum-test", {})
+    assert not tracing.enabled() and tracing.traceparent() is None
+    with tracing.span("nothing") as span:
+        assert span is None
+
+
+def test_the_solver_pod_gets_the_trace_context_through_the_pod_contract() -> None:
+    qjob = {"metadata": {"name": "j", "namespace": "team-a", "uid": "u"},
+            "spec": {"workspace": "ws", "provider": "microsoft-qio", "target": "microsoft.simulatedannealing.cpu",
+                     "input": {"inline": {}}}}
+    from kuantum.catalog import targets_of
+
+    target = targets_of("microsoft-qio")["microsoft.simulatedannealing.cpu"]
+    plain = builders.solver_job(qjob, "id", target, "img", "microsoft.qio.v2", "microsoft.qio-results.v2", None,
+                                "1", "1Gi")
+    names = [e["name"] for e in plain["spec"]["template"]["spec"]["containers"][0]["env"]]
+    assert contract.TRACEPARENT_ENV not in names, "tracing off: nothing in the pod"
+    traced_job = builders.solver_job(qjob, "id", target, "img", "microsoft.qio.v2", "microsoft.qio-results.v2",
+                                     None, "1", "1Gi", traceparent=TRACEPARENT, otlp_endpoint="http://collector:4318")
+    env_vars = {e["name"]: e.get("value") for e in traced_job["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env_vars[contract.TRACEPARENT_ENV] == TRACEPARENT
+    assert env_vars[contract.OTLP_ENDPOINT_ENV] == "http://collector:4318"
+
+
+def _solve(tmp_path: Path, receiver: Receiver, problem: object, params: str) -> subprocess.CompletedProcess[str]:
+    inp, out = tmp_path / "in.json", tmp_path / "out.json"
+    inp.write_text(json.dumps(problem))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env.update({contract.TRACEPARENT_ENV: TRACEPARENT, contract.OTLP_ENDPOINT_ENV: receiver.endpoint})
+    return subprocess.run([sys.executable, "-m", "kuantum_solvers", "--target", "microsoft.simulatedannealing.cpu",
+                           "--input", str(inp), "--output", str(out), "--params", params],
+                          capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_the_solver_reports_its_phases_in_the_jobs_trace(tmp_path: Path, receiver: Receiver) -> None:
+    done = _solve(tmp_path, receiver, ISING, '{"params": {"sweeps": 5, "seed": 1}}')
+    assert done.returncode == 0, done.stderr
+    wait_for(lambda: len(receiver.of_trace(TRACE_ID)) >= 4, timeout=30, what="the solver's spans")
+    spans = {s.name: s for s in receiver.of_trace(TRACE_ID)}
+    assert set(spans) == {"kuantum-solve", "download", "solve", "upload"}
+    assert {s.service for s in spans.values()} == {"kuantum-solver"}
+    assert spans["kuantum-solve"].parent_id == PARENT_ID
+    assert {spans[p].parent_id for p in ("download", "solve", "upload")} == {spans["kuantum-solve"].span_id}
+    assert spans["solve"].attributes["kuantum.target"] == "microsoft.simulatedannealing.cpu"
+
+
+def test_a_failing_solve_marks_its_span_failed(tmp_path: Path, receiver: Receiver) -> None:
+    done = _solve(tmp_path, receiver, {"cost_function": {"version": "1.0", "type": "ising", "terms": []}},
+                  '{"params": {"sweeps": 5}}')
+    assert done.returncode == 2, done.stderr
+    wait_for(lambda: any(s.name == "kuantum-solve" for s in receiver.of_trace(TRACE_ID)), timeout=30,
+             what="the solver's spans")
+    root = next(s for s in receiver.of_trace(TRACE_ID) if s.name == "kuantum-solve")
+    assert root.error
