@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,11 +17,7 @@ from tests.support.quantum import delete_all_jobs
 
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[devcluster.Cluster]:
-    started = devcluster.start()
-    # Every operator the tests start (subprocess or in-process) runs solver pods from the image just built.
-    solver_image = devcluster.images().get("KUANTUM_SOLVER_IMAGE")
-    if solver_image:
-        os.environ["KUANTUM_SOLVER_IMAGE"] = solver_image
+    started = devcluster.start()  # also points KUANTUM_SOLVER_IMAGE at the image just built
     storage = started.azurite_connection_string
     containers = blobs.job_containers(storage) if storage else set()
     try:

@@ -129,6 +129,11 @@ def start() -> Cluster:
         # A failed start stops what it started (a component slow to come up on a loaded machine): one retry.
         print("kuantum: the dev cluster did not start; trying once more", flush=True)
         subprocess.run(["bash", str(HACK / "cluster-up.sh")], check=True)
+    # Every operator started from here on (tests' and benchmarks', subprocess or in-process) runs solver pods from
+    # the image just built: the default names a registry this node cannot reach.
+    solver_image = images().get("KUANTUM_SOLVER_IMAGE")
+    if solver_image:
+        os.environ["KUANTUM_SOLVER_IMAGE"] = solver_image
     return Cluster(
         kubeconfig=_shell_value("KUBECONFIG_ADMIN"),
         azurite_connection_string=_shell_value("AZURITE_CONNECTION_STRING"),
