@@ -4,7 +4,6 @@ Events of its transitions, and exactly one final Event per job, also across a pr
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from ..models import JobState, QuantumJobStatus
 from ..objects import JobObject
@@ -56,15 +55,9 @@ class StatusWriter:
         if new == old:
             return job
         meta = job.meta
-        body = new.model_dump(mode="json", exclude_none=True)
-        if old.state is None:
-            patch: Any = {"status": body}
-            updated = await self.kube.patch_status("QuantumJob", meta.namespace, meta.name, patch)
-        else:
-            # The test makes the API server refuse the write if the state moved meanwhile (never over a final one).
-            patch = [{"op": "test", "path": "/status/state", "value": str(old.state)},
-                     {"op": "replace", "path": "/status", "value": body}]
-            updated = await self.kube.patch_status("QuantumJob", meta.namespace, meta.name, patch, json_patch=True)
+        updated = await self.kube.write_state_guarded("QuantumJob", meta.namespace, meta.name,
+                                                      None if old.state is None else str(old.state),
+                                                      new.model_dump(mode="json", exclude_none=True))
         return self.store.put_job(updated)
 
     async def _record_transition(self, job: JobObject, old: QuantumJobStatus, new: QuantumJobStatus) -> None:

@@ -90,6 +90,17 @@ class Kube:
         headers = {"Content-Type": "application/json-patch+json"} if json_patch else None
         return await self._call(self._patch_custom, namespace, name, PLURALS[kind], patch, headers, True)
 
+    async def write_state_guarded(self, kind: str, namespace: str, name: str, old_state: str | None,
+                                  status: dict[str, Any]) -> dict[str, Any]:
+        """Writes a whole status whose `state` field a state machine owns. Past the first write, a JSON-patch
+        test makes the API server refuse it (Conflict) if the state moved meanwhile: a final state is never
+        written over by a writer that read it before it changed."""
+        if old_state is None:
+            return await self.patch_status(kind, namespace, name, {"status": status})
+        patch = [{"op": "test", "path": "/status/state", "value": old_state},
+                 {"op": "replace", "path": "/status", "value": status}]
+        return await self.patch_status(kind, namespace, name, patch, json_patch=True)
+
     async def patch_meta(self, kind: str, namespace: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
         self._count("patch", PLURALS[kind])
         return await self._call(self._patch_custom, namespace, name, PLURALS[kind], patch, None, False)

@@ -4,7 +4,6 @@ never written over), and an Event for every change of state."""
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from ..models import QuantumSessionStatus
 from ..objects import SessionObject
@@ -25,16 +24,9 @@ class SessionStatusWriter:
         if new == old:
             return session
         meta = session.meta
-        body = new.model_dump(mode="json", exclude_none=True)
-        if old.state is None:
-            patch: Any = {"status": body}
-            updated = await self.kube.patch_status("QuantumSession", meta.namespace, meta.name, patch)
-        else:
-            # Refused by the API server if the state moved meanwhile: a final state is never overwritten.
-            patch = [{"op": "test", "path": "/status/state", "value": str(old.state)},
-                     {"op": "replace", "path": "/status", "value": body}]
-            updated = await self.kube.patch_status("QuantumSession", meta.namespace, meta.name, patch,
-                                                   json_patch=True)
+        updated = await self.kube.write_state_guarded("QuantumSession", meta.namespace, meta.name,
+                                                      None if old.state is None else str(old.state),
+                                                      new.model_dump(mode="json", exclude_none=True))
         written = self.store.put_session(updated)
         if new.state != old.state and new.state is not None:
             await self._announce(written, old, new)
