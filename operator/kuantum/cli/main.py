@@ -200,16 +200,21 @@ def cmd_get(args: argparse.Namespace, session: Session) -> int:
         job = session.get(JOBS, args.name)
         print(dump(job, args.output) if args.output else job_summary(job))
         return 0
-    listed = session.list_jobs()
-    items = [j for j in listed.get("items") or []
-             if args.workspace is None or (j.get("spec") or {}).get("workspace") == args.workspace]
+    return _print_list(session.list_jobs(), "QuantumJobs", jobs_table, args, session.namespace)
+
+
+def _print_list(listed: dict[str, Any], kind: str, table: Callable[[list[dict[str, Any]]], str],
+                args: argparse.Namespace, namespace: str) -> int:
+    """A listing of one kind, narrowed to --workspace: as -o asks, else a table, else a line saying there is none."""
+    items = [o for o in listed.get("items") or []
+             if args.workspace is None or (o.get("spec") or {}).get("workspace") == args.workspace]
     if args.output:
         print(dump({"apiVersion": "v1", "kind": "List", "items": items}, args.output))
     elif items:
-        print(jobs_table(items))
+        print(table(items))
     else:
         where = f" of workspace {args.workspace!r}" if args.workspace else ""
-        print(f"No QuantumJobs{where} in namespace {session.namespace}.", file=sys.stderr)
+        print(f"No {kind}{where} in namespace {namespace}.", file=sys.stderr)
     return 0
 
 
@@ -278,16 +283,7 @@ def cmd_cancel(args: argparse.Namespace, session: Session) -> int:
 
 def cmd_session(args: argparse.Namespace, session: Session) -> int:
     if args.session_command == "list":
-        items = [s for s in session.list_sessions().get("items") or []
-                 if args.workspace is None or (s.get("spec") or {}).get("workspace") == args.workspace]
-        if args.output:
-            print(dump({"apiVersion": "v1", "kind": "List", "items": items}, args.output))
-        elif items:
-            print(sessions_table(items))
-        else:
-            where = f" of workspace {args.workspace!r}" if args.workspace else ""
-            print(f"No QuantumSessions{where} in namespace {session.namespace}.", file=sys.stderr)
-        return 0
+        return _print_list(session.list_sessions(), "QuantumSessions", sessions_table, args, session.namespace)
     found = session.get(SESSIONS, args.name)
     if args.session_command == "show":
         if args.output:
