@@ -42,7 +42,14 @@ class Draft:
         self.notices.append((reason, message, warning))
 
     def observe(self, seen: Observation) -> None:
-        self.apply(*seen.events)
+        """A backend's observation; a condition it reports is announced as an Event when new (a warning when
+        it is False: something keeps the job from going on)."""
+        for event in seen.events:
+            if isinstance(event, Noted):
+                self.note(event.type, event.status, event.reason, event.message, event=True,
+                          warning=not event.status)
+            else:
+                self.apply(event)
         self.wake.extend(seen.wake)
         if seen.recheck_after is not None:
             self.recheck_after(seen.recheck_after)

@@ -15,7 +15,8 @@ from typing import Any, Protocol
 from kuantum_solvers.formats.contract import parse_termination_message
 
 from kuantum.catalog import KUANTUM, Target, target_by_id, targets_of
-from kuantum.jobs.statemachine import Completed, Event, Failed, Started
+from kuantum.conditions import get_condition
+from kuantum.jobs.statemachine import Completed, Event, Failed, Noted, Started
 from kuantum.models import JobState, QuantumJobStatus
 from kuantum.models.provider import TargetOverride
 from kuantum.objects import JobObject, ProviderObject
@@ -26,7 +27,7 @@ from kuantum.runtime.writer import Kube
 from kuantum.storage.blobs import INPUT_BLOB, LOG_LIMIT, OUTPUT_BLOB, container_name, in_thread
 
 from ..base import Cancellation, Observation, Run, Slots, usage_between
-from . import builders
+from . import builders, startup
 
 log = logging.getLogger("kuantum.backends.pod")
 EMULATOR_TARGET = "kuantum.simulator"
@@ -146,6 +147,8 @@ class PodBackend:
                                  logs_uri=await self._keep_log(run, pod)))
         elif await self._execution_lost(run.namespace, job_id, pod):
             events.append(Failed("ExecutionLost", "the solver Job disappeared while the job was executing"))
+        elif pod is not None and phase == "Pending" and (seen := await self._not_started(run, pod)) is not None:
+            return seen
         elif (left := self._until_overdue(run, begin)) is not None:
             if left > 0:
                 return Observation(tuple(events), recheck_after=left)
@@ -154,6 +157,26 @@ class PodBackend:
                                             "(stopped by the operator: the Job's activeDeadlineSeconds did not)",
                                  usage=usage_between(begin, now_iso())))
         return Observation(tuple(events))
+
+    async def _not_started(self, run: Run, pod: dict[str, Any]) -> Observation | None:
+        """A Pending pod that cannot start says why in the job's Queued condition, and its job fails (the solver
+        Job stopped) where that will not resolve itself in time; once the pod is on its way again the condition
+        is reset. None: nothing to say (the timeout checks follow)."""
+        problem = startup.start_problem(pod, now_iso())
+        overdue = self._until_overdue(run, None)
+        if overdue is not None and overdue <= 0:
+            return None
+        shown = get_condition(run.status.conditions, "Queued")
+        if problem is None:
+            if shown is not None and shown.status == "False" and shown.reason in startup.REASONS:
+                return Observation((Noted("Queued", True, "Starting", "the solver pod is starting"),),
+                                   recheck_after=overdue)
+            return None
+        if problem.fail_after == 0:
+            await self.stop(run.job, run.job_id)
+            return Observation((Failed(problem.code, problem.message),))
+        recheck = min((t for t in (problem.fail_after, overdue) if t is not None), default=None)
+        return Observation((Noted("Queued", False, problem.reason, problem.message),), recheck_after=recheck)
 
     async def _keep_log(self, run: Run, pod: dict[str, Any] | None) -> str | None:
         """The solver's log (its last LOG_LIMIT bytes), read through the API server before the pod goes and kept in

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from kuantum.execution.pod import backend as pod
-from kuantum.execution.pod import builders
+from kuantum.execution.pod import builders, startup
 from kuantum.models.common import LABEL_JOB_ID
 from kuantum.runtime.timeutil import format_time, now_iso
 from kuantum.storage.blobs import OUTPUT_BLOB, container_name
@@ -257,3 +257,68 @@ def test_parse_termination_message_never_raises(message: str) -> None:
 def test_parse_termination_message_finds_the_solver_line_after_any_log(code: str, msg: str, log: str) -> None:
     line = json.dumps({"code": code, "message": msg})
     assert parse_termination_message(f"{log}\n{line}") == (code, msg)
+
+
+def _pull_failing(job_id: str, reason: str, created: str) -> dict[str, Any]:
+    pod = _pod(job_id, "p", "Pending", created, {"containerStatuses": [
+        {"name": "solver", "state": {"waiting": {"reason": reason, "message": "dial tcp 127.0.0.1:1: refused"}}}]})
+    pod["spec"] = {"containers": [{"name": "solver", "image": "127.0.0.1:1/kuantum-solver:none"}]}
+    return pod
+
+
+async def test_a_pod_whose_image_cannot_be_pulled_says_so_on_the_waiting_job_once_then_the_job_goes_on() -> None:
+    w = World()
+    job_id = await _launched(w)
+    w.store.put_child("Pod", _pull_failing(job_id, "ImagePullBackOff", now_iso()), deleted=False)
+    p = await w.reconcile("j")
+    status = w.status("j")
+    queued = next(c for c in status["conditions"] if c["type"] == "Queued")
+    assert status["state"] == "Waiting" and (queued["status"], queued["reason"]) == ("False", "ImagePullBackOff")
+    assert "127.0.0.1:1/kuantum-solver:none" in queued["message"]
+    assert [c.args["reason"] for c in p.of("event")] == ["ImagePullBackOff"]
+    again = await w.reconcile("j")
+    assert not again.writes(), "the same problem seen again writes nothing"
+    creating = _pod(job_id, "p", "Pending", now_iso(), {"containerStatuses": [
+        {"name": "solver", "state": {"waiting": {"reason": "ContainerCreating"}}}]})
+    w.store.put_child("Pod", creating, deleted=False)  # pulled at last: the container is being created
+    await w.reconcile("j")
+    queued = next(c for c in w.status("j")["conditions"] if c["type"] == "Queued")
+    assert (queued["status"], queued["reason"]) == ("True", "Starting")
+    running = _pod(job_id, "p", "Running", now_iso(), {"containerStatuses": [
+        {"name": "solver", "state": {"running": {"startedAt": now_iso()}}}]})
+    w.store.put_child("Pod", running, deleted=False)
+    await w.reconcile("j")
+    assert w.status("j")["state"] == "Executing"
+
+
+async def test_a_pull_failing_past_the_retry_window_fails_the_job_and_stops_its_solver_job() -> None:
+    w = World()
+    job_id = await _launched(w)
+    w.store.put_child("Pod", _pull_failing(job_id, "ErrImagePull", _hours_ago(1)), deleted=False)
+    p = await w.reconcile("j")
+    status = w.status("j")
+    assert status["state"] == "Failed" and status["errorData"]["code"] == "SolverImageUnavailable", status
+    assert ("delete_job", builders.child_name(job_id)) in [(c.method, c.args.get("name")) for c in p.calls]
+
+
+async def test_a_pull_failing_within_the_window_is_looked_at_again_when_it_ends() -> None:
+    w = World()
+    job_id = await _launched(w)
+    w.store.put_child("Pod", _pull_failing(job_id, "ErrImagePull", now_iso()), deleted=False)
+    w.enqueued_after.clear()
+    await w.reconcile("j")
+    [(_, after)] = w.enqueued_after
+    assert 0 < after <= startup.START_RETRY_SECONDS
+
+
+async def test_an_unschedulable_pod_keeps_its_job_waiting_with_the_schedulers_reason() -> None:
+    w = World()
+    job_id = await _launched(w)
+    w.store.put_child("Pod", _pod(job_id, "p", "Pending", now_iso(), {"conditions": [
+        {"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+         "message": "0/1 nodes are available: 1 Insufficient memory."}]}), deleted=False)
+    await w.reconcile("j")
+    status = w.status("j")
+    queued = next(c for c in status["conditions"] if c["type"] == "Queued")
+    assert status["state"] == "Waiting" and queued["reason"] == "Unschedulable"
+    assert "Insufficient memory" in queued["message"]
