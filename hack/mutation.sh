@@ -29,7 +29,7 @@ COSMIC_RAY_VERSION="8.7.0"
 MODULES=${MUTATION_MODULES:-"jobs.statemachine scheduling.queues scheduling.admission execution.pod.builders
   storage.blobs jobs.validation accepted_spec scheduling.usage labels execution.providers.http
   execution.providers.circuits execution.providers.ionq.api execution.providers.quantinuum.api objects
-  execution.pod.backend execution.providers.backend
+  execution.pod.backend execution.pod.startup execution.providers.backend
   solvers.qio.problem solvers.qio.quadratic solvers.qio.solvers.common"}
 MODULES=$(echo "$MODULES" | tr '/' '.' | sed 's/\.py\b//g')
 TIMEOUT=${MUTATION_TIMEOUT:-30}
@@ -63,6 +63,7 @@ tests_for() {
     execution.pod.backend) echo "tests/unit/execution/pod/test_backend.py" \
       "tests/unit/jobs/test_reconciler_pod.py tests/unit/jobs/test_reconciler_lifecycle.py" \
       "tests/unit/jobs/test_reconciler_admission.py" ;;
+    execution.pod.startup) echo "tests/unit/execution/pod/test_startup.py tests/unit/execution/pod/test_backend.py" ;;
     execution.providers.backend) echo "tests/unit/execution/providers/test_backend.py" \
       "tests/unit/jobs/test_reconciler_ionq.py tests/unit/jobs/test_reconciler_lifecycle.py" \
       "tests/unit/jobs/test_reconciler_quantinuum.py tests/unit/execution/providers/test_poller.py" ;;
@@ -78,7 +79,8 @@ tests_for() {
     *) echo "unknown module $1 (known: jobs.statemachine scheduling.queues scheduling.admission" \
          "execution.pod.builders storage.blobs jobs.validation accepted_spec scheduling.usage labels" \
          "execution.providers.http execution.providers.circuits execution.providers.ionq.api" \
-         "execution.providers.quantinuum.api objects execution.pod.backend execution.providers.backend" \
+         "execution.providers.quantinuum.api objects execution.pod.backend execution.pod.startup" \
+         "execution.providers.backend" \
          "solvers.qio.problem solvers.qio.quadratic solvers.qio.solvers.common solvers.qio.solvers.sa" \
          "solvers.qio.run)" >&2; return 1 ;;
   esac
