@@ -157,6 +157,25 @@ import_current() { # containerd-socket
     refs+=("$KUANTUM_OPERATOR_IMAGE" "$KUANTUM_SOLVER_IMAGE" ${KUANTUM_SOLVER_GPU_IMAGE:+"$KUANTUM_SOLVER_GPU_IMAGE"})
   fi
   import_into "$1" "${refs[@]}"
+  prune_node "$1" "${refs[@]}"
+}
+
+# Our images a node holds that are neither current nor used by a container go, with the image-id refs the CRI
+# plugin keeps for them (the same manifest digest): the dev node runs no kubelet image GC, so every build ever
+# imported would otherwise stay.
+prune_node() { # containerd-socket current-ref...
+  local sock=$1 table keep stale used; shift
+  table=$(ctr --address "$sock" -n k8s.io images ls 2>/dev/null | awk 'NR > 1 {print $1, $3}')
+  used=$(ctr --address "$sock" -n k8s.io containers ls 2>/dev/null | awk 'NR > 1 {print $2}' | sort -u)
+  keep=$(printf '%s\n' "$@" $used)
+  # Digests of the kept refs; the stale ones: our named refs not kept, whose digest no kept ref shares.
+  local kept_digests stale_digests
+  kept_digests=$(awk 'NR == FNR {k[$1]; next} ($1 in k) {print $2}' <(echo "$keep") <(echo "$table") | sort -u)
+  stale_digests=$(awk '$1 ~ /^localhost\/kuantum-/ {print $2}' <<<"$table" | sort -u | grep -vxF -f <(echo "$kept_digests") || true)
+  [ -n "$stale_digests" ] || return 0
+  stale=$(awk 'NR == FNR {d[$1]; next} ($2 in d) {print $1}' <(echo "$stale_digests") <(echo "$table"))
+  info "removing $(grep -c '^localhost/' <<<"$stale" || true) old image(s) from $(dirname "$sock")"
+  xargs -r ctr --address "$sock" -n k8s.io images rm <<<"$stale" >/dev/null 2>&1 || true
 }
 
 # Every running node of this cluster (one folder each under $STATE/nodes/).

@@ -1,8 +1,9 @@
 """The Helm charts (kuantum and kuantum-crds): lint, schema, renders (HA, webhook, ServiceMonitor, helm test),
 install/uninstall against the real API server, and least-privilege RBAC.
 
-The RBAC test runs the operator as a local process with the chart's ServiceAccount token (the dev
-cluster's node agent cannot run the operator image) and drives a QuantumJob to Succeeded with it.
+The RBAC test runs the operator as a local process with the chart's ServiceAccount token (so that only the
+chart's RBAC lets it act) and drives a QuantumJob to Succeeded with it; the chart's operator running its own
+image on the node is tests/e2e/test_helm_release.py.
 """
 
 from __future__ import annotations

@@ -20,10 +20,10 @@ What is exercised:
   the finished job is never written again, a job submitted after the upgrade succeeds, and the long job
   can still be cancelled.
 
-What is not: the chart's Deployment pods never run. The dev cluster's node agent runs containers as local
-processes only for images it knows (hack/nodeagent/agent.py `image_entrypoint`: the solver image), not the
-operator image, so the pods stay Pending and the operator runs as local processes instead; the old side is
-today's operator code (not 0.1.0's image) with the cluster admin's credentials.
+What is not: the chart's Deployment pods run nothing here. The releases keep the chart's default image (a
+registry the dev node cannot reach), so their pods stay Pending, and the operator runs as local processes
+instead; the old side is today's operator code (not 0.1.0's image) with the cluster admin's credentials. The
+chart's operator running its own image on the node is tests/e2e/test_helm_release.py.
 """
 
 from __future__ import annotations
