@@ -287,13 +287,11 @@ class JobReconciler:
         meta = job.meta
         if FINALIZER not in meta.finalizers:
             return Result()
-        result = Result()
         if not is_final(status.state) and status.state is not None:
             stopped = await self._stop(job, status, job.spec)
             if not stopped.done:
                 return Result(stopped.recheck_after)
-            job, result = await self.writer.write(job, status, [Cancelled(now_iso())])
-            status = job.status
+            status = await self.writer.announce_gone(job, status, [Cancelled(now_iso())])
         for backend in self.backends.all():
             await backend.cleanup(job, status)  # the job's deletion takes what is kept: nothing to look at later
         remaining = [f for f in meta.finalizers if f != FINALIZER]
@@ -302,7 +300,7 @@ class JobReconciler:
         if status.id:
             self.ctx.store.forget_job_children(status.id)
         self.writer.forget(job)
-        return result
+        return Result()
 
 
 def _done(draft: Draft, outcome: Cancellation) -> bool:

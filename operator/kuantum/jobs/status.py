@@ -34,6 +34,19 @@ class StatusWriter:
         draft.apply(*events)
         return await self.flush(draft)
 
+    async def announce_gone(self, job: JobObject, status: QuantumJobStatus, events: list[Event]
+                            ) -> QuantumJobStatus:
+        """For a job whose object is being deleted: its last transition is announced (Events, metrics, its slot
+        released) but not written. No one can read the status of an object whose finalizer is released next, and
+        a status patch per job would triple what a bulk delete costs. Announced once, also when the finalizer's
+        release has to be retried."""
+        draft = Draft(job, status)
+        draft.apply(*events)
+        new = draft.new
+        if new.state != status.state and job.meta.uid not in self._final_known:
+            await self._record_transition(job, status, new)
+        return new
+
     async def flush(self, draft: Draft) -> tuple[JobObject, Result]:
         """The reconcile's one status write (when anything changed), then its Events; and when to look again:
         at once for a job that just ended (its clean-up and TTL), else when the pass asked to."""

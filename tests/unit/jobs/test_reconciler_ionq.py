@@ -310,7 +310,8 @@ async def test_deleting_a_remote_job_cancels_it_at_the_provider_and_releases_the
     w.store.put("QuantumJob", w.job("j"))
     p = await w.reconcile("j")
     assert [c.args for c in w.api.of("cancel")] == [{"remote_id": remote_id}]
-    assert p.writes() == ["patch_status", "event", "patch_meta"]
+    assert p.writes() == ["event", "patch_meta"], "announced Cancelled, no status written for a deleted object"
+    assert p.of("event")[0].args["reason"] == "Cancelled"
     assert p.of("patch_meta")[0].args["patch"] == {"metadata": {"finalizers": []}}
     assert w.kube.get("QuantumJob", NS, "j") is None
 

@@ -17,6 +17,7 @@ from kuantum.execution.pod import builders
 from kuantum.models.common import LABEL_TARGET
 from kuantum.runtime.writer import Conflict
 from kuantum.storage.blobs import OUTPUT_BLOB, container_name
+from kubernetes.client.rest import ApiException
 
 from tests.support.job_world import (
     NS,
@@ -28,7 +29,6 @@ from tests.support.job_world import (
     _events,
     _hours_ago,
     _started_pod_job,
-    _status_body,
 )
 
 
@@ -155,19 +155,38 @@ async def test_deleting_a_waiting_job_cancels_it_and_releases_the_finalizer() ->
     p = await _delete_while_waiting(w)
     # The Secret delete (a 404 here) is for a job an earlier process may have begun to launch, in the first
     # minutes after a start (see test_reconciler_pod.py).
-    assert p.writes() == ["patch_status", "event", "delete_secret", "patch_meta"]
-    assert _status_body(p.of("patch_status")[0])["state"] == "Cancelled"
+    # Its cancellation is announced (an Event, the metrics), not written: the object's status is going with it.
+    assert p.writes() == ["event", "delete_secret", "patch_meta"]
+    assert p.of("event")[0].args["reason"] == "Cancelled"
     assert w.kube.get("QuantumJob", NS, "j") is None
     assert not p.of("delete_job") and not p.of("create_job")
 
 
+async def test_a_deleted_jobs_cancellation_is_announced_once_when_its_finalizers_release_is_retried() -> None:
+    w = World(qio_limits={"maxConcurrentJobs": 1})
+    w.backends.pod.started_at = _hours_ago(1)
+    w.qio_job("first", created="2024-01-01T00:00:00Z")
+    await w.reconcile("first")
+    w.qio_job("j", created="2024-01-01T00:00:01Z")
+    await w.reconcile("j")
+    await w.kube.delete_custom("QuantumJob", NS, "j")
+    w.store.put("QuantumJob", w.job("j"))
+    w.kube.fail_next["patch_meta"] = [ApiException(status=500, reason="the API server is away")]
+    with pytest.raises(ApiException):
+        await w.reconcile("j")
+    assert [c.args["reason"] for c in w.kube.of("event")].count("Cancelled") == 1
+    again = await w.reconcile("j")
+    assert again.writes() == ["patch_meta"], "no second Cancelled Event"
+    assert w.kube.get("QuantumJob", NS, "j") is None
+
+
 async def test_deleting_a_job_that_never_had_its_turn_long_after_a_start_deletes_no_secret() -> None:
-    """Bulk deletes of waiting jobs cost a status write, an Event and the finalizer's release each, no 404s:
+    """Bulk deletes of waiting jobs cost an Event and the finalizer's release each, no status write and no 404s:
     only a process that started lately can have been preceded by one that began this job's launch."""
     w = World(qio_limits={"maxConcurrentJobs": 1})
     w.backends.pod.started_at = _hours_ago(1)
     p = await _delete_while_waiting(w)
-    assert p.writes() == ["patch_status", "event", "patch_meta"]
+    assert p.writes() == ["event", "patch_meta"]
     assert w.kube.get("QuantumJob", NS, "j") is None
 
 

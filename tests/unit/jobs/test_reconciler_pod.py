@@ -272,7 +272,7 @@ async def test_deleting_an_executing_pod_job_stops_the_pod_first() -> None:
     assert p.writes() == ["delete_job"], "the finalizer stays while the pod runs"
     w.pod("j", "Failed", started=_hours_ago(0.1), finished=_hours_ago(0.01), exit_code=143)
     p = await w.reconcile("j")
-    assert p.writes() == ["patch_status", "event", "delete_secret", "patch_meta"]
+    assert p.writes() == ["event", "delete_secret", "patch_meta"]
     assert p.of("delete_secret")[0].args["name"] == builders.secret_name(job_id)
     assert w.kube.get("QuantumJob", NS, "j") is None
 
