@@ -12,9 +12,9 @@ problem on microsoft.simulatedannealing.cpu. Not every job is run to the end; me
   the job that took its slot (the plan's slots are filled in queue order) had its solver Job created (the
   operator's part) and was Executing (also the cluster's: pod scheduled and started on the 2-CPU node); and,
   per job started, solver Job → its pod running (the cluster's part) and pod running → Executing (the
-  operator's). Solver pods request a share of the node's allocatable CPU and memory (at most 50m and 512Mi) so
-  that every granted slot's pod fits the node: a handover then measures the operator and the control plane, not
-  pods queued by the scheduler for capacity;
+  operator's). Solver pods request a share of the node's allocatable CPU and memory that the pods already on it
+  do not request (at most 50m and 512Mi) so that every granted slot's pod fits the node: a handover then
+  measures the operator and the control plane, not pods queued by the scheduler for capacity;
 - fairness: per workspace, creation → first status and → first Executing; jobs started per small workspace
   in the window and Jain's index over them (1.0 is even).
 
@@ -175,12 +175,24 @@ def fitting_requests(core: client.CoreV1Api, args: argparse.Namespace) -> tuple[
     Wider requests measure the scheduler's capacity queue instead of the handover: 54 slots of 50m are 2.7
     CPUs on a 2-CPU node, and the pods that do not fit wait in the scheduler's back-off (up to 10 s a try)."""
     slots = args.plan + args.workspaces * args.small_plan
-    node = core.list_node().items[0].status.allocatable
+    node = core.list_node().items[0]
+    allocatable = node.status.allocatable
+    # What the pods already on the node request (a Helm release, a demo) is not free for the solver pods.
+    taken_cpu, taken_memory = 0.0, 0.0
+    for pod in core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={node.metadata.name}").items:
+        if pod.status.phase in ("Succeeded", "Failed"):
+            continue
+        for container in pod.spec.containers:
+            requests = (container.resources and container.resources.requests) or {}
+            taken_cpu += float(parse_quantity(requests.get("cpu", "0")))
+            taken_memory += float(parse_quantity(requests.get("memory", "0")))
+    free_cpu = float(parse_quantity(allocatable["cpu"])) - taken_cpu
+    free_memory = float(parse_quantity(allocatable["memory"])) - taken_memory
     cpu, memory = args.solver_cpu, args.solver_memory
     if cpu == "auto":
-        cpu = f"{max(1, min(50, int(parse_quantity(node['cpu']) * 1000) // slots))}m"
+        cpu = f"{max(1, min(50, int(free_cpu * 1000) // slots))}m"
     if memory == "auto":
-        memory = f"{max(64, min(512, int(parse_quantity(node['memory'])) // 2**20 // slots))}Mi"
+        memory = f"{max(64, min(512, int(free_memory) // 2**20 // slots))}Mi"
     return cpu, memory
 
 
