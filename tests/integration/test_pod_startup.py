@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from kubernetes import client
 
 from tests.support import quantum as q
@@ -22,6 +23,15 @@ def _waiting_because(api_client: client.ApiClient, ns: str, name: str, reasons: 
     return wait_for(probe, timeout=90, what=f"job {name}'s Queued condition to read one of {reasons}")
 
 
+@pytest.fixture
+def ready_workspace(api_client: client.ApiClient, core: client.CoreV1Api, namespace: str,
+                    azurite_connection_string: str, operator: OperatorProcess) -> str:
+    """Workspace `ws` with its storage, watched by this test's operator; its namespace."""
+    q.storage_secret(core, namespace, azurite_connection_string)
+    q.workspace(api_client, namespace)
+    return namespace
+
+
 def _cancelled_and_gone(api_client: client.ApiClient, core: client.CoreV1Api, ns: str, name: str) -> None:
     q.patch(api_client, ns, "quantumjobs", name, {"spec": {"cancel": True}})
     assert q.wait_state(api_client, ns, name, q.FINAL, timeout=60)["state"] == "Cancelled"
@@ -30,12 +40,9 @@ def _cancelled_and_gone(api_client: client.ApiClient, core: client.CoreV1Api, ns
 
 
 def test_an_image_the_node_cannot_pull_is_named_on_the_waiting_job(
-    api_client: client.ApiClient, core: client.CoreV1Api, namespace: str, azurite_connection_string: str,
-    operator: OperatorProcess,
+    api_client: client.ApiClient, core: client.CoreV1Api, ready_workspace: str,
 ) -> None:
-    ns = namespace
-    q.storage_secret(core, ns, azurite_connection_string)
-    q.workspace(api_client, ns)
+    ns = ready_workspace
     image = "127.0.0.1:1/kuantum-solver:missing"  # nothing listens there: the pull is refused at once
     q.provider(api_client, ns, "qio", "microsoft-qio", targets=[{"id": TARGET, "image": image}])
     q.sa_job(api_client, ns, "unpullable")
@@ -48,12 +55,9 @@ def test_an_image_the_node_cannot_pull_is_named_on_the_waiting_job(
 
 
 def test_a_pod_no_node_has_room_for_keeps_its_job_waiting_with_the_schedulers_reason(
-    api_client: client.ApiClient, core: client.CoreV1Api, namespace: str, azurite_connection_string: str,
-    operator: OperatorProcess,
+    api_client: client.ApiClient, core: client.CoreV1Api, ready_workspace: str,
 ) -> None:
-    ns = namespace
-    q.storage_secret(core, ns, azurite_connection_string)
-    q.workspace(api_client, ns)
+    ns = ready_workspace
     q.provider(api_client, ns, "qio", "microsoft-qio", targets=[{"id": TARGET, "memory": "4Ti"}])
     q.sa_job(api_client, ns, "too-big")
     status = _waiting_because(api_client, ns, "too-big", ("Unschedulable",))

@@ -139,14 +139,19 @@ async def test_status_write_over_a_state_that_moved_is_a_conflict() -> None:
 
 
 # -------------------------------------------------------------------------------------------- deletion, final
-async def _delete_while_waiting(w: World) -> Pass:
-    """Job j, queued behind `first` (the plan runs one at a time), deleted; the reconcile of its deletion."""
+async def _deleted_while_waiting(w: World) -> None:
+    """Job j, queued behind `first` (the plan runs one at a time), deleted (its deletion not yet reconciled)."""
     w.qio_job("first", created="2024-01-01T00:00:00Z")
     await w.reconcile("first")
     w.qio_job("j", created="2024-01-01T00:00:01Z")
     await w.reconcile("j")
     await w.kube.delete_custom("QuantumJob", NS, "j")
     w.store.put("QuantumJob", w.job("j"))
+
+
+async def _delete_while_waiting(w: World) -> Pass:
+    """As _deleted_while_waiting; the reconcile of its deletion."""
+    await _deleted_while_waiting(w)
     return await w.reconcile("j")
 
 
@@ -165,12 +170,7 @@ async def test_deleting_a_waiting_job_cancels_it_and_releases_the_finalizer() ->
 async def test_a_deleted_jobs_cancellation_is_announced_once_when_its_finalizers_release_is_retried() -> None:
     w = World(qio_limits={"maxConcurrentJobs": 1})
     w.backends.pod.started_at = _hours_ago(1)
-    w.qio_job("first", created="2024-01-01T00:00:00Z")
-    await w.reconcile("first")
-    w.qio_job("j", created="2024-01-01T00:00:01Z")
-    await w.reconcile("j")
-    await w.kube.delete_custom("QuantumJob", NS, "j")
-    w.store.put("QuantumJob", w.job("j"))
+    await _deleted_while_waiting(w)
     w.kube.fail_next["patch_meta"] = [ApiException(status=500, reason="the API server is away")]
     with pytest.raises(ApiException):
         await w.reconcile("j")
