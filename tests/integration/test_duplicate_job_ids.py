@@ -6,6 +6,7 @@ for, so a job in another namespace whose workspace shares the storage account ne
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -19,7 +20,12 @@ from tests.support.kube import wait_for
 from tests.support.operator import OperatorProcess
 
 pytestmark = pytest.mark.integration
-CLIENT_ID = "3d2c1b0a-9f8e-4d7c-8b6a-5f4e3d2c1b0a"
+
+
+def _fresh_id() -> str:
+    """A new id for every run: job containers outlive their jobs, and the dev cluster's Azurite keeps its data
+    between runs, so a fixed id would find the last run's container and rightly fail as a duplicate."""
+    return str(uuid.uuid4())
 
 
 def _job(name: str, job_id: str, sweeps: int) -> dict[str, Any]:
@@ -38,18 +44,19 @@ def test_a_second_job_with_the_same_id_in_another_case_fails_and_never_touches_t
     operator: OperatorProcess,
 ) -> None:
     ns = namespace
+    client_id = _fresh_id()
     q.storage_secret(core, ns, azurite_connection_string)
     q.workspace(api_client, ns)
-    q.create(api_client, ns, "quantumjobs", _job("first", CLIENT_ID, 60))
+    q.create(api_client, ns, "quantumjobs", _job("first", client_id, 60))
     first = q.wait_state(api_client, ns, "first", q.FINAL, timeout=180)
-    q.create(api_client, ns, "quantumjobs", _job("second", CLIENT_ID.upper(), 7))
+    q.create(api_client, ns, "quantumjobs", _job("second", client_id.upper(), 7))
     second = q.wait_state(api_client, ns, "second", q.FINAL, timeout=60)
-    assert first["state"] == "Succeeded" and first["id"] == CLIENT_ID
+    assert first["state"] == "Succeeded" and first["id"] == client_id
     assert second["state"] == "Failed", second
     assert second["errorData"]["code"] == "DuplicateJobId"
     assert "QuantumJob first" in second["errorData"]["message"]
-    assert second["id"] != CLIENT_ID
-    container = _container(azurite_connection_string, CLIENT_ID)
+    assert second["id"] != client_id
+    container = _container(azurite_connection_string, client_id)
     assert container.get_container_properties().metadata["kuantumjob"] == f"{ns}/first"
     output = json.loads(container.download_blob("outputData").readall())
     assert output["parameters"]["sweeps"] == 60, "the output is the first job's, never overwritten"
@@ -62,7 +69,7 @@ def test_a_job_in_another_namespace_sharing_the_storage_account_never_writes_int
 ) -> None:
     other = f"{namespace}-b"
     core.create_namespace({"metadata": {"name": other, "labels": {"kuantum.dev/test": "true"}}})
-    job_id = "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d"
+    job_id = _fresh_id()
     second_operator = OperatorProcess(cluster.kubeconfig, other, tmp_path_factory.mktemp("other")).start()
     try:
         for ns in (namespace, other):
@@ -89,7 +96,7 @@ def test_the_webhook_refuses_a_job_whose_id_is_in_use(
     ns = namespace
     q.storage_secret(core, ns, azurite_connection_string)
     q.workspace(api_client, ns)
-    job_id = "1f2e3d4c-5b6a-4978-8a9b-0c1d2e3f4a5b"
+    job_id = _fresh_id()
     with serving_webhook(cluster, api_client, ns, tmp_path_factory):
         q.create(api_client, ns, "quantumjobs", _job("holder", job_id, 10))
         wait_for(lambda: q.job_status(api_client, ns, "holder").get("id"), timeout=60, what="holder accepted")

@@ -33,6 +33,7 @@ import copy
 import io
 import subprocess
 import tarfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -182,7 +183,7 @@ def test_upgrade_from_0_1_0_updates_crds_in_place_and_keeps_jobs_running(
         assert kept["spec"] == old_object["spec"]
         # The new schema is served: a field 0.1.0's schema pruned is kept now.
         if "id" in added:
-            job_id = "3f1c3a5e-8f0a-4b7b-9a52-1f1a4b0c2d3e"
+            job_id = str(uuid.uuid4())  # containers outlive jobs: never reuse an id
             created = custom.create_namespaced_custom_object(group, "v1alpha1", ns, "quantumjobs", {
                 "apiVersion": f"{group}/v1alpha1", "kind": "QuantumJob", "metadata": {"name": "with-id"},
                 "spec": {**old_object["spec"], "id": job_id}})
