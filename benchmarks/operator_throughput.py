@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -276,7 +277,7 @@ def main() -> None:
     runs["off"] = measure(cluster, args, jobs, {})
     with Receiver(devcluster._shell_value("NODE_IP")) as receiver:
         runs["on"] = measure(cluster, args, jobs, {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint})
-        spans = len(receiver.spans)
+        spans = Counter(f"{s.service}: {s.name}" for s in receiver.spans)
     for mode, res in runs.items():
         print(f"\n== tracing {mode}")
         report(res, jobs, args)
@@ -393,7 +394,8 @@ def measure(cluster: devcluster.Cluster, args: argparse.Namespace, jobs: int, en
     return res
 
 
-def report_tracing(runs: dict[str, dict[str, Any]], jobs: int, args: argparse.Namespace, spans: int) -> None:
+def report_tracing(runs: dict[str, dict[str, Any]], jobs: int, args: argparse.Namespace,
+                   spans: Counter[str]) -> None:
     """The operator's overhead with tracing on, as ratios of one run (goal: at most 1.05)."""
     n_jobs = jobs + args.latency_jobs
     rows: list[tuple[str, str, str, str]] = []
@@ -419,7 +421,8 @@ def report_tracing(runs: dict[str, dict[str, Any]], jobs: int, args: argparse.Na
     rows.append(("jobs/s apply→final off / on", f"{fmt(rate['off'])} / {fmt(rate['on'])}", "", ""))
     rows.append(("  succeeded off / on", f"{runs['off']['tp']['succeeded']} / {runs['on']['tp']['succeeded']}",
                  f"{jobs} / {jobs}", ok(runs['off']['tp']['succeeded'] == runs['on']['tp']['succeeded'] == jobs)))
-    rows.append(("spans received (operator + solver pods, tracing on)", str(spans), "", ""))
+    rows.append(("spans received (operator + solver pods, tracing on)", str(spans.total()), "", ""))
+    rows.extend((f"  {name}", f"{count} ({count / n_jobs:.1f}/job)", "", "") for name, count in spans.most_common(8))
     print("\n== tracing overhead (on ÷ off, one run each, same cluster)")
     print_table(rows)
 

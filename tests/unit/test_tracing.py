@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kuantum.execution.pod import builders
@@ -87,3 +88,70 @@ def test_a_failing_solve_marks_its_span_failed(tmp_path: Path, receiver: Receive
              what="the solver's spans")
     root = next(s for s in receiver.of_trace(TRACE_ID) if s.name == "kuantum-solve")
     assert root.error
+
+
+@pytest.fixture
+def operator_tracing(receiver: Receiver) -> Iterator[Receiver]:
+    assert tracing.configure("kuantum-test", {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint})
+    try:
+        yield receiver
+    finally:
+        tracing.shutdown()
+
+
+def _exported(receiver: Receiver) -> dict[str, Any]:
+    tracing.shutdown()  # exports what is left
+    return {s.name: s for s in receiver.spans}
+
+
+def test_a_reconcile_that_did_nothing_leaves_no_span(operator_tracing: Receiver) -> None:
+    with tracing.span_if_used("idle", parent=TRACEPARENT, attributes={"kuantum.state": "Waiting"}) as draft:
+        assert draft is not None
+        draft.set_attributes(**{"kuantum.state.after": "Waiting"})
+    with tracing.span("kept"):
+        pass
+    assert set(_exported(operator_tracing)) == {"kept"}
+
+
+def test_a_reconcile_span_is_recorded_with_the_ids_its_children_were_given(operator_tracing: Receiver) -> None:
+    with tracing.span_if_used("reconcile", parent=TRACEPARENT, attributes={"kuantum.state": "Waiting"}):
+        given = tracing.traceparent()  # e.g. into a solver pod's environment
+        with tracing.span("POST ionq", kind="CLIENT"):
+            pass
+    assert given is not None
+    spans = _exported(operator_tracing)
+    reconcile, child = spans["reconcile"], spans["POST ionq"]
+    assert given == f"00-{TRACE_ID}-{reconcile.span_id}-01", "the pod names the span that is recorded"
+    assert reconcile.trace_id == child.trace_id == TRACE_ID
+    assert reconcile.parent_id == PARENT_ID and child.parent_id == reconcile.span_id
+    assert reconcile.attributes["kuantum.state"] == "Waiting"
+
+
+def test_a_reconcile_without_a_trace_starts_one_and_keep_and_failed_record_it(operator_tracing: Receiver) -> None:
+    with tracing.span_if_used("first reconcile") as draft:
+        assert draft is not None
+        context = tracing.traceparent()  # a job made with kubectl: its annotation
+    with tracing.span_if_used("wrote the job", parent=context) as draft:
+        assert draft is not None
+        draft.keep()
+    with tracing.span_if_used("failed the job", parent=context) as draft:
+        assert draft is not None
+        draft.failed("InvalidInput: not JSON")
+    with pytest.raises(RuntimeError), tracing.span_if_used("raised", parent=context):
+        raise RuntimeError("the API server is gone")
+    spans = _exported(operator_tracing)
+    assert context is not None and spans["first reconcile"].parent_id == ""
+    trace_id = context.split("-")[1]
+    assert {s.trace_id for s in spans.values()} == {trace_id}
+    assert {spans[n].parent_id for n in ("wrote the job", "failed the job", "raised")} == {context.split("-")[2]}
+    assert not spans["wrote the job"].error and spans["failed the job"].error and spans["raised"].error
+
+
+def test_an_api_write_inside_a_reconcile_keeps_its_span(operator_tracing: Receiver) -> None:
+    from kuantum.runtime.writer import Kube
+    from kubernetes import client
+
+    kube = Kube(client.ApiClient())
+    with tracing.span_if_used("wrote", parent=TRACEPARENT):
+        kube._count("patch", "quantumjobs/status")  # what every write of the operator's client counts, and only those
+    assert set(_exported(operator_tracing)) == {"wrote"}

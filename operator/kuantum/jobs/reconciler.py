@@ -50,6 +50,15 @@ PENDING_RETRY_SECONDS = 10.0
 MISSED_EVENT_RETRY_SECONDS = 5.0
 
 
+def _describe_outcome(span: tracing.SpanDraft, before: JobObject, after: JobObject | None) -> None:
+    if after is None or after.meta.resource_version != before.meta.resource_version:
+        span.keep()  # the job was written (or is gone)
+    if after is not None:
+        span.set_attributes(**{"kuantum.state.after": after.status.state})
+        if after.status.errorData is not None and after.status.state != before.status.state:
+            span.failed(f"{after.status.errorData.code}: {after.status.errorData.message}"[:300])
+
+
 class JobReconciler:
     def __init__(self, ctx: Context, backends: Backends) -> None:
         self.ctx = ctx
@@ -63,17 +72,16 @@ class JobReconciler:
             return Result()
         if not tracing.enabled():
             return await self._reconcile(job)
-        # The job's trace (the gateway's request, else its first reconcile): each reconcile is a span of it.
-        with tracing.span("reconcile QuantumJob", parent=job.meta.annotations.get(tracing.ANNOTATION),
-                          attributes={"kuantum.job.namespace": job.meta.namespace, "kuantum.job.name": job.meta.name,
-                                      "kuantum.job.id": job.job_id, "kuantum.target": job.target,
-                                      "kuantum.state": job.status.state}) as span:
+        # The job's trace (the gateway's request, else its first reconcile): each reconcile that changed the job
+        # (or started what runs it, or called a provider: tracing marks those itself) is a span of it.
+        with tracing.span_if_used("reconcile QuantumJob", parent=job.meta.annotations.get(tracing.ANNOTATION),
+                                  attributes={"kuantum.job.namespace": job.meta.namespace,
+                                              "kuantum.job.name": job.meta.name, "kuantum.job.id": job.job_id,
+                                              "kuantum.target": job.target, "kuantum.state": job.status.state}
+                                  ) as span:
             result = await self._reconcile(job)
-            after = self.ctx.store.jobs.get(key)
-            if after is not None:
-                tracing.set_attributes(span, **{"kuantum.state.after": after.status.state})
-                if after.status.errorData is not None and after.status.state != job.status.state:
-                    tracing.failed(span, f"{after.status.errorData.code}: {after.status.errorData.message}"[:300])
+            if span is not None:
+                _describe_outcome(span, job, self.ctx.store.jobs.get(key))
             return result
 
     async def _reconcile(self, job: JobObject) -> Result:

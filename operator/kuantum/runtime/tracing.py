@@ -4,9 +4,11 @@ variables; the chart's `tracing.otlpEndpoint`).
 
 - kuantum-gateway starts a span per request, continuing the caller's `traceparent` header when it sends one, and
   stores the span's context on the QuantumJob it creates (annotation `kuantum.dev/traceparent`).
-- The operator continues that context in a span per reconcile of the job (a job made with kubectl gets the context
-  of its first reconcile, in the same metadata write that accepts it) and per request to a remote provider (which
-  gets a `traceparent` header too).
+- The operator continues that context in a span per reconcile of the job that did something (wrote the job, started
+  what runs it, called a provider: `span_if_used`; a job made with kubectl gets the context of its first reconcile,
+  in the same metadata write that accepts it) and per request to a remote provider (which gets a `traceparent`
+  header too). Reconciles that find nothing to do (most: the echo of the operator's own writes, a pod's progress)
+  make no span: they would be most of a trace and most of tracing's cost.
 - The solver pod gets the reconcile's context in `TRACEPARENT` (the pod contract) and reports its phases.
 
 Disabled, `span` is a null context and nothing of the SDK is imported.
@@ -15,8 +17,12 @@ Disabled, `span` is a null context and nothing of the SDK is imported.
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import functools
 import logging
 import os
+import random
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -27,6 +33,11 @@ ANNOTATION = f"{API_GROUP}/traceparent"
 ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 EXPORT_TIMEOUT_SECONDS = 5.0
 _state: dict[str, Any] = {}
+# The ids the next span made in this task takes (span_if_used: a span recorded after its children were made).
+_preset_ids: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar("kuantum_preset_ids",
+                                                                                     default=None)
+# The span_if_used block this task is in: a child span or a traceparent read inside it marks it used.
+_open_draft: contextvars.ContextVar[SpanDraft | None] = contextvars.ContextVar("kuantum_open_draft", default=None)
 
 
 def endpoint(environ: Mapping[str, str] | None = None) -> str | None:
@@ -54,10 +65,22 @@ def configure(service: str, environ: Mapping[str, str] | None = None) -> bool:
     from opentelemetry.sdk.resources import SERVICE_NAME, Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
     from opentelemetry.trace import set_tracer_provider
 
+    class PresetIds(RandomIdGenerator):
+        """Random ids, except for a span that span_if_used records: it takes the ids its children already name."""
+
+        def generate_span_id(self) -> int:
+            preset = _preset_ids.get()
+            return preset[1] if preset else super().generate_span_id()
+
+        def generate_trace_id(self) -> int:
+            preset = _preset_ids.get()
+            return preset[0] if preset else super().generate_trace_id()
+
     name = (environ or os.environ).get("OTEL_SERVICE_NAME") or service
-    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: name}))
+    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: name}), id_generator=PresetIds())
     exporter = OTLPSpanExporter(endpoint=traces_url(environ), timeout=EXPORT_TIMEOUT_SECONDS)
     provider.add_span_processor(BatchSpanProcessor(exporter))
     set_tracer_provider(provider)
@@ -79,8 +102,12 @@ def shutdown() -> None:
 
 
 def _parent(traceparent: str | None) -> Any:
-    if not traceparent:
-        return None
+    return _parsed(traceparent) if traceparent else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(traceparent: str) -> Any:
+    """A job's every reconcile continues the same context: parsed once (contexts are immutable)."""
     from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
     return TraceContextTextMapPropagator().extract({"traceparent": traceparent})
@@ -97,6 +124,7 @@ def span(name: str, parent: str | None = None, kind: str = "INTERNAL",
         return
     from opentelemetry.trace import SpanKind
 
+    mark_used()
     with tracer.start_as_current_span(name, context=_parent(parent), kind=getattr(SpanKind, kind),
                                       attributes={k: v for k, v in (attributes or {}).items() if v is not None}
                                       ) as current:
@@ -109,9 +137,84 @@ def traceparent() -> str | None:
         return None
     from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+    mark_used()  # the context goes somewhere (a pod, an annotation): its span must exist
     carrier: dict[str, str] = {}
     TraceContextTextMapPropagator().inject(carrier)
     return carrier.get("traceparent")
+
+
+def mark_used() -> None:
+    if (draft := _open_draft.get()) is not None:
+        draft.used = True
+
+
+class SpanDraft:
+    """A span decided at its end: recorded when something inside used its context or `keep` was called."""
+
+    def __init__(self, name: str, parent: str | None, attributes: Mapping[str, Any] | None) -> None:
+        from opentelemetry import trace
+
+        self.name, self.used = name, False
+        self.parent = _parent(parent)
+        self.attributes = {k: v for k, v in (attributes or {}).items() if v is not None}
+        self.error: str | None = None
+        self.start_ns = time.time_ns()
+        parent_context = trace.get_current_span(self.parent).get_span_context()
+        trace_id = parent_context.trace_id if parent_context.is_valid else random.getrandbits(128)
+        self.ids = (trace_id, random.getrandbits(64))
+        # What children see as their parent while the block runs: this span's ids, nothing recorded yet.
+        self.placeholder = trace.NonRecordingSpan(trace.SpanContext(
+            trace_id, self.ids[1], is_remote=False, trace_flags=trace.TraceFlags(trace.TraceFlags.SAMPLED)))
+
+    def keep(self) -> None:
+        self.used = True
+
+    def set_attributes(self, **attributes: Any) -> None:
+        self.attributes.update({k: v for k, v in attributes.items() if v is not None})
+
+    def failed(self, description: str) -> None:
+        self.error = description
+        self.used = True
+
+    def record(self, tracer: Any) -> None:
+        from opentelemetry.trace import Status, StatusCode
+
+        token = _preset_ids.set(self.ids)
+        try:
+            recorded = tracer.start_span(self.name, context=self.parent, attributes=self.attributes,
+                                         start_time=self.start_ns)
+        finally:
+            _preset_ids.reset(token)
+        if self.error is not None:
+            recorded.set_status(Status(StatusCode.ERROR, self.error))
+        recorded.end()
+
+
+@contextlib.contextmanager
+def span_if_used(name: str, parent: str | None = None,
+                 attributes: Mapping[str, Any] | None = None) -> Iterator[SpanDraft | None]:
+    """Like `span`, but recorded only if a child span or `traceparent()` used its context inside the block, or the
+    block called `keep()` (or `failed()`) on it; otherwise it costs a few microseconds and leaves nothing.
+    Yields None while tracing is off."""
+    tracer = _state.get("tracer")
+    if tracer is None:
+        yield None
+        return
+    from opentelemetry import trace
+
+    draft = SpanDraft(name, parent, attributes)
+    token = _open_draft.set(draft)
+    try:
+        with trace.use_span(draft.placeholder, end_on_exit=False, record_exception=False,
+                            set_status_on_exception=False):
+            yield draft
+    except Exception as e:
+        draft.failed(f"{type(e).__name__}: {e}"[:300])
+        raise
+    finally:
+        _open_draft.reset(token)
+        if draft.used:
+            draft.record(tracer)
 
 
 def set_attributes(current: Any, **attributes: Any) -> None:

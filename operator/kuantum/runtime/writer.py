@@ -16,6 +16,7 @@ from kubernetes.client.rest import ApiException
 
 from ..models.common import API_GROUP, API_VERSION
 from ..objects import Watched
+from . import tracing
 from .client import KubeClient
 from .metrics import API_WRITES
 from .plain import to_plain
@@ -59,6 +60,7 @@ class Kube:
 
     def _count(self, verb: str, resource: str) -> None:
         API_WRITES.labels(verb=verb, resource=resource).inc()
+        tracing.mark_used()  # a reconcile that writes to the API is worth its span
 
     async def _settled(self, done_status: int, fn: Any, *args: Any, **kwargs: Any) -> None:
         """A create answered 409 (it exists) or a delete answered 404 (it is gone) is done, not an error."""
