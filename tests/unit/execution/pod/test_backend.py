@@ -130,7 +130,11 @@ async def test_other_or_unset_solver_job_conditions_are_not_a_timeout() -> None:
     batch = copy.deepcopy(w.store.batch_jobs[job_id])
     batch["status"] = {"conditions": [_deadline_condition("PodFailurePolicy"),
                                       _deadline_condition("DeadlineExceeded", status="False"),
-                                      {**_deadline_condition("DeadlineExceeded"), "type": "Suspended"}]}
+                                      {**_deadline_condition("DeadlineExceeded"), "type": "Suspended"},
+                                      # Kubernetes 1.31+ marks the failure to come before the pods are gone:
+                                      # the Failed condition follows and is the one that counts.
+                                      {**_deadline_condition("DeadlineExceeded"), "type": "FailureTarget"},
+                                      {**_deadline_condition("DeadlineExceeded"), "type": "Complete"}]}
     w.store.put_child("Job", batch, deleted=False)
     await w.reconcile("j")
     assert w.status("j")["state"] == "Executing"
@@ -322,3 +326,57 @@ async def test_an_unschedulable_pod_keeps_its_job_waiting_with_the_schedulers_re
     queued = next(c for c in status["conditions"] if c["type"] == "Queued")
     assert status["state"] == "Waiting" and queued["reason"] == "Unschedulable"
     assert "Insufficient memory" in queued["message"]
+
+
+async def test_a_pod_without_a_phase_yet_keeps_its_job_waiting() -> None:
+    w = World()
+    job_id = await _launched(w)
+    w.store.put_child("Pod", {"metadata": {"name": f"kuantum-{job_id}-p", "namespace": NS,
+                                           "labels": {LABEL_JOB_ID: job_id}, "creationTimestamp": now_iso()},
+                              "status": {}}, deleted=False)  # as a watch may deliver it before the kubelet's word
+    p = await w.reconcile("j")
+    assert w.status("j")["state"] == "Waiting" and not p.of("event")
+
+
+async def test_a_pod_that_cannot_start_past_the_jobs_timeout_is_a_timeout_from_the_instant_it_is_overdue(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Overdue (timeoutSeconds plus the grace since the solver Job began) is the timeout's, not the start
+    problem's, from its first second: the job fails Timeout rather than waiting on for the image."""
+    w = World()
+    job_id = await _launched(w, timeoutSeconds=60)
+    began = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=100)
+    batch_job = copy.deepcopy(w.store.batch_jobs[job_id])
+    batch_job["metadata"]["creationTimestamp"] = format_time(began)
+    w.store.put_child("Job", batch_job, deleted=False)
+    w.store.put_child("Pod", _pull_failing(job_id, "ErrImagePull", format_time(began)), deleted=False)
+    overdue_at = began + timedelta(seconds=60 + pod.TIMEOUT_GRACE_SECONDS)
+    monkeypatch.setattr(pod, "now_iso", lambda: format_time(overdue_at))
+    await w.reconcile("j")
+    status = w.status("j")
+    assert status["state"] == "Failed" and status["errorData"]["code"] == "Timeout", status
+
+
+async def test_a_finished_jobs_solver_job_is_deleted_the_instant_its_retention_ends(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    w = World()
+    job_id = await _started_pod_job(w)
+    base = datetime.now(UTC).replace(microsecond=0)
+    ended = base - timedelta(seconds=w.settings.child_retention_seconds)
+    w.pod("j", "Succeeded", started=format_time(ended - timedelta(seconds=90)), finished=format_time(ended))
+    w.storage.put_blob(container_name(job_id), OUTPUT_BLOB, b"{}")
+    await w.reconcile("j")
+    monkeypatch.setattr(pod, "now_iso", lambda: format_time(base))  # exactly the retention after the end
+    p = await w.reconcile("j")
+    assert [c.args.get("name") for c in p.of("delete_job")] == [builders.child_name(job_id)]
+
+
+def test_a_target_whose_emulator_the_solver_does_not_know_runs_on_the_statevector_simulator() -> None:
+    from dataclasses import replace
+
+    from kuantum.catalog import targets_of
+
+    aria = targets_of("ionq")["ionq.qpu.aria-1"]
+    assert pod.PodBackend._runnable_target(aria).id == pod.EMULATOR_TARGET
+    assert pod.PodBackend._runnable_target(replace(aria, emulator="no.such.target")).id == pod.EMULATOR_TARGET
+    sa = targets_of("microsoft-qio")["microsoft.simulatedannealing.cpu"]
+    assert pod.PodBackend._runnable_target(sa) is sa
