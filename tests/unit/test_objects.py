@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from kuantum import accepted_spec, objects
 from kuantum.models import JobState, ProviderStatus, QuantumJobStatus
 from kuantum.models.common import LABEL_JOB_ID
+from kuantum.models.session import SessionState
 from kuantum.objects import job_id_for, parse_job, parse_provider, parse_status, parse_workspace
 from kuantum.runtime.store import Store
 
@@ -292,3 +293,55 @@ def test_a_client_chosen_id_is_the_job_id_lower_cased() -> None:
     job = {"metadata": {"uid": "u-1"}, "spec": {"id": "0F8FAD5B-D9CB-469F-A165-70867728950E"}}
     assert parse_job(job).job_id == "0f8fad5b-d9cb-469f-a165-70867728950e"
     assert parse_job({"metadata": {"uid": "u-1"}, "spec": {}}).job_id == job_id_for("u-1")
+
+
+def test_a_resource_version_is_a_revision_only_when_it_is_a_number() -> None:
+    assert objects.Meta.of(_job(rv="42")).revision == 42
+    assert objects.Meta.of(_job(rv="opaque-etag")).revision == 0, "opaque: never newer than a numbered copy"
+    assert objects.Meta.of({"metadata": {}}).revision == 0
+
+
+def test_a_jobs_display_name_is_its_spec_name_else_its_object_name() -> None:
+    assert parse_job(_accepted_job({**QIO_SPEC, "name": "Bell run"})).display_name == "Bell run"
+    assert parse_job(_accepted_job(QIO_SPEC)).display_name == "j"
+
+
+def test_the_views_hold_no_per_object_dict() -> None:
+    """Slots: the store holds one view per object (6,000 jobs at the scale goal); a __dict__ each would cost."""
+    job = parse_job(_accepted_job(QIO_SPEC))
+    session = objects.parse_session({"metadata": {"name": "s", "uid": "u"}, "spec": SESSION_SPEC})
+    for view in (job, session, job.meta):
+        assert not hasattr(view, "__dict__"), type(view)
+
+
+SESSION_SPEC = {"workspace": "ws", "provider": "ionq", "target": "ionq.simulator"}
+
+
+def _session(spec: Any, status: Any = None) -> objects.SessionObject:
+    return objects.parse_session({"metadata": {"namespace": "ns", "name": "s", "uid": "u-s"}, "spec": spec,
+                                  **({"status": status} if status is not None else {})})
+
+
+def test_a_sessions_views_with_a_valid_spec() -> None:
+    session = _session({**SESSION_SPEC, "id": "AB4E8F2C-0D5A-4F3B-9C1E-7A6B5C4D3E2F"})
+    assert session.key == "ns/s" and session.workspace == "ws"
+    assert session.session_id == "ab4e8f2c-0d5a-4f3b-9c1e-7a6b5c4d3e2f"
+    assert session.state is None and session.accepting and session.display_name == "s"
+    assert _session({**SESSION_SPEC, "name": "calibration"}).display_name == "calibration"
+    assert _session(SESSION_SPEC, {"state": "Executing"}).state == SessionState.EXECUTING
+    assert not _session(SESSION_SPEC, {"state": "Executing", "closeTime": "2026-01-01T00:00:00Z"}).accepting
+    assert not _session({**SESSION_SPEC, "close": True}).accepting
+    assert parse_workspace({"metadata": {"namespace": "ns", "name": "w", "uid": "u"}, "spec": {}}).key == "ns/w"
+
+
+def test_a_session_with_an_invalid_spec_still_reads_its_id_workspace_and_close() -> None:
+    """An invalid spec (here a target missing) is reported on the session; its id, workspace and close are
+    still read from the raw spec, so its jobs are refused with the right names."""
+    raw = {"workspace": "ws", "provider": "ionq", "id": "AB4E8F2C-0D5A-4F3B-9C1E-7A6B5C4D3E2F"}
+    session = _session(raw)
+    assert session.spec is None and session.spec_error
+    assert session.session_id == "ab4e8f2c-0d5a-4f3b-9c1e-7a6b5c4d3e2f" and session.workspace == "ws"
+    assert session.accepting
+    assert _session({**raw, "close": False}).accepting
+    assert not _session({**raw, "close": True}).accepting
+    assert _session({**raw, "close": "yes"}).accepting, "only a real true closes it"
