@@ -7,24 +7,26 @@ changes, the availability probe's cache, and when polling stops. Over the fakes 
 from __future__ import annotations
 
 import base64
+import gzip
 from typing import Any
 
 import pytest
 from kuantum.catalog import IONQ
 from kuantum.execution.base import Probe
 from kuantum.execution.providers import backend as remote
-from kuantum.execution.providers.api import ProviderUnavailable, RemoteState
+from kuantum.execution.providers.api import CredentialsRejected, ProviderUnavailable, RemoteState
 from kuantum.execution.providers.backend import CLOCK_SKEW, RemoteBackend, shots_of
 from kuantum.execution.providers.circuits import InvalidProgram
 from kuantum.execution.providers.ionq import backend as ionq
 from kuantum.objects import ProviderObject, parse_provider
 from kuantum.runtime.timeutil import parse
+from kuantum.storage.blobs import container_name
 
 from tests.support.job_world import API_KEY, NS, World, _admitted_remote, _submitted
 
 
 def test_shots_one_and_more_are_taken_zero_and_non_integers_are_not() -> None:
-    assert shots_of({}) == remote.DEFAULT_SHOTS
+    assert shots_of({}) == remote.DEFAULT_SHOTS == 100, "the default the README gives"
     assert shots_of({"shots": 1}) == 1
     assert shots_of({"count": 7}) == 7, "the older name"
     assert shots_of({"shots": 5, "count": 7}) == 5
@@ -174,3 +176,98 @@ async def test_polling_stops_once_the_provider_job_is_final_and_goes_on_while_it
     await w.reconcile("j")
     assert w.status("j")["state"] == "Succeeded"
     assert not w.remote._poller.waiting(key) and len(w.remote._poller) == 0, "a final job is not polled again"
+
+
+async def test_cancelling_a_job_the_provider_knows_cancels_its_id_without_searching() -> None:
+    w = World()
+    remote_id = await _submitted(w)
+    w.edit_spec("j", cancel=True)
+    await w.reconcile("j")
+    assert not w.api.of("find")
+    assert [c.args for c in w.api.of("cancel")] == [{"remote_id": remote_id}]
+
+
+@pytest.mark.parametrize("stored", [
+    pytest.param(lambda data: gzip.compress(data), id="gzip (as the SDK uploads it)"),
+    pytest.param(lambda data: b"\n" + data, id="plain JSON after a newline"),
+])
+async def test_the_input_blob_is_read_compressed_or_not(stored: Any) -> None:
+    w = World()
+    await _admitted_remote(w)
+    job_id = w.job_id("j")
+    plain = w.storage.blobs[(container_name(job_id), "inputData")].data
+    w.storage.put_blob(container_name(job_id), "inputData", stored(plain))
+    w.remote._programs.clear()  # read from storage, as after a restart
+    await w.reconcile("j")
+    [submit] = w.api.of("submit")
+    assert submit.args["program"].shots == 100 and w.status("j")["state"] == "Waiting"
+    assert "providerJobId" in w.status("j")
+
+
+async def test_a_refusal_heard_again_wakes_the_provider_only_once_and_again_after_the_secret_changes() -> None:
+    """The Provider shows what the calls heard: the same refusal twice changes nothing there; after the Secret
+    changed, a refusal is news again (the new key is refused too)."""
+    w = World()
+    await _submitted(w)
+    refused = CredentialsRejected("401 Unauthorized: key revoked", 401)
+    w.api.fail_next["get"] = [refused]
+    w.enqueued.clear()
+    await w.reconcile("j")
+    assert f"{NS}/ionq" in w.enqueued
+    for name, rotate in (("k", False), ("m", True)):
+        if rotate:
+            w.kube.add_secret(NS, "ionq-creds", {"apiKey": "rotated-but-also-wrong"})
+        w.ionq_job(name)
+        await w.reconcile(name)
+        w.api.fail_next["submit"] = [refused]
+        w.enqueued.clear()
+        await w.reconcile(name)
+        assert w.status(name)["errorData"]["code"] == "CredentialsRejected"
+        assert (f"{NS}/ionq" in w.enqueued) is rotate
+
+
+async def test_the_remote_backend_forgets_a_jobs_program_when_it_is_cleaned_up() -> None:
+    w = World()
+    await _submitted(w)
+    job_id = w.job_id("j")
+    w.remote._programs[job_id] = object()  # as a submit that was not answered clearly leaves it
+    job = w.store.jobs[f"{NS}/j"]
+    await w.remote.cleanup(job, job.status)
+    assert job_id not in w.remote._programs
+
+
+async def test_a_status_endpoint_refusing_the_credentials_is_the_probes_answer() -> None:
+    h = Harness()
+
+    async def refused() -> dict[str, str]:
+        raise CredentialsRejected("401 Unauthorized: invalid API key", 401)
+    assert (await h.probe()).credentials_reason is None  # builds the client; then its status endpoint refuses
+    h.clients[0].availability = refused  # type: ignore[method-assign]
+    h.backend._probes.clear()
+    probe = await h.probe()
+    assert probe.availability is None and probe.credentials_reason == "CredentialsRejected"
+    assert "refused the credentials: 401 Unauthorized: invalid API key" in (probe.message or "")
+
+
+async def test_the_probe_cache_is_by_the_secrets_version_whatever_its_order_and_by_age(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [100.0]
+    monkeypatch.setattr(remote.time, "monotonic", lambda: clock[0])
+    h = Harness()
+    h.set_secret("9", API_KEY)
+    await h.probe()
+    h.set_secret("10", API_KEY)  # a newer version that sorts before the old one as text
+    await h.probe()
+    assert sum(c.asked for c in h.clients) == 2
+    clock[0] += 2 * remote.PROBE_SECONDS + 1
+    await h.probe()
+    assert sum(c.asked for c in h.clients) == 3, "an answer older than PROBE_SECONDS is asked again"
+
+
+async def test_a_secret_without_the_key_the_client_needs_is_a_credentials_refusal_of_the_probe() -> None:
+    h = Harness()
+    h.backend = ionq.backend(h.w.kube)  # the real client's constructor, which checks the key
+    h.set_secret("2", "   ")
+    probe = await h.probe()
+    assert (probe.availability, probe.credentials_reason) == (None, "CredentialsRejected")
+    assert probe.message == "no IonQ API key was given"
