@@ -203,7 +203,8 @@ class Dispatcher:
                 found.append(entry)
                 if len(found) == count:
                     break
-        if joining is not None and joining.key not in queue.waiting_entries and self._joins(queue, joining):
+        if joining is not None and joining.target == target and joining.key not in queue.waiting_entries \
+                and self._joins(queue, joining):
             bisect.insort(found, entry_of(joining), key=_order)
         return [entry.key for entry in found[:count]]
 

@@ -293,3 +293,35 @@ def test_the_updated_queue_always_equals_one_rebuilt_from_scratch(seed: int) -> 
             assert d.admitted(GROUP) == fresh.admitted(GROUP), f"step {step}"
             for job in store.groups.get(GROUP, {}).values():
                 assert d.position(GROUP, job) == fresh.position(GROUP, job), f"step {step}: {job.key}"
+
+
+def test_a_session_job_queued_last_stands_first() -> None:
+    store, d = _setup(_job_at("a", 1), _job_at("b", 2))
+    joined = _job_at("s", 3)
+    joined["spec"]["session"] = "calibration"
+    store.put("QuantumJob", joined)
+    jobs = store.groups[GROUP]
+    assert [d.position(GROUP, jobs[f"{NS}/{n}"]) for n in ("s", "a", "b")] == [1, 2, 3]
+
+
+def test_the_front_of_a_targets_queue_in_order_with_a_joining_job_in_its_place() -> None:
+    store, d = _setup(_job_at("a", 1), _job_at("t", 2, target=TABU), _job_at("c", 4), _job_at("e", 6),
+                      _job_at("u", 7, target=TABU))
+    assert d.front(GROUP, SA, 2) == [f"{NS}/a", f"{NS}/c"]
+    assert d.front(GROUP, TABU, 5) == [f"{NS}/t", f"{NS}/u"]
+    assert d.front(GROUP, SA, 10) == [f"{NS}/a", f"{NS}/c", f"{NS}/e"]
+    joining = store.put_job(_job_at("b", 3, state=None))  # being queued in this pass
+    assert d.front(GROUP, SA, 3, joining) == [f"{NS}/a", f"{NS}/b", f"{NS}/c"]
+    assert d.front(GROUP, SA, 1, joining) == [f"{NS}/a"]
+    assert d.front(GROUP, TABU, 5, joining) == [f"{NS}/t", f"{NS}/u"], "another target's job is not placed"
+    tabu_joining = store.put_job(_job_at("v", 0, state=None, target=TABU))
+    assert d.front(GROUP, SA, 2, tabu_joining) == [f"{NS}/a", f"{NS}/c"]
+    assert d.front(GROUP, TABU, 2, tabu_joining) == [f"{NS}/v", f"{NS}/t"]
+
+
+def test_a_kick_reconciles_first_the_jobs_that_may_start_now() -> None:
+    woken: list[str] = []
+    store, _ = _setup(_job_at("a", 1), _job_at("b", 2), _job_at("c", 3), limit=2)
+    d = Dispatcher(store, Settings(target_concurrency=100), wake_first=woken.append)
+    d.kick(GROUP)
+    assert woken == [f"{NS}/a", f"{NS}/b"]

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from kuantum.scheduling.queues import QueueEntry, admit, ordered, positions
+from kuantum.scheduling.queues import SHOWN_POSITIONS, QueueEntry, admit, ordered, positions, shown_position
 
 
 def entry(name: str, target: str = "t1", priority: str = "Standard", created: str = "2024-05-01T10:00:00Z"
@@ -137,3 +137,19 @@ def test_queue_entries_are_values() -> None:
     assert {a, same} == {a}
     with pytest.raises(dataclasses.FrozenInstanceError):
         a.priority = "Standard"  # type: ignore[misc]
+
+
+def test_a_sessions_jobs_go_ahead_of_standalone_ones_of_the_same_priority() -> None:
+    """Azure runs a session's jobs before standalone jobs of its target and priority; High still comes first."""
+    batch = entry("batch", created="2024-05-01T10:00:00Z")
+    loop = dataclasses.replace(entry("loop", created="2024-05-01T10:05:00Z"), in_session=True)
+    urgent = entry("urgent", priority="High", created="2024-05-01T10:09:00Z")
+    assert [x.name for x in ordered([batch, loop, urgent])] == ["urgent", "loop", "batch"]
+    assert positions([batch, loop]) == {"ns/loop": 1, "ns/batch": 2}
+
+
+def test_a_status_shows_the_first_five_positions_exactly_and_none_deeper() -> None:
+    assert SHOWN_POSITIONS == 5
+    assert [shown_position(p) for p in (1, 2, 5)] == [1, 2, 5]
+    assert shown_position(6) is None and shown_position(500) is None
+    assert shown_position(None) is None
