@@ -439,3 +439,37 @@ async def test_an_unreadable_answer_is_quoted_in_full_when_short_and_cut_when_lo
             with pytest.raises(ProviderUnavailable) as info:
                 await api.get("j")
             assert info.value.message.endswith(f": {quoted}")
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ({"failure": {"code": "QuotaExceeded", "error": "no credits"}}, ("QuotaExceeded", "no credits")),
+    ({"error": {"code": "BadCircuit", "message": "gate xyz"}}, ("BadCircuit", "gate xyz")),
+    ({"error": "the QPU went offline"}, ("IonQJobFailed", "the QPU went offline")),
+    ({"error": ""}, ("IonQJobFailed", "IonQ reported the job as failed without a reason")),
+    ({}, ("IonQJobFailed", "IonQ reported the job as failed without a reason")),
+])
+def test_a_failed_jobs_code_and_message_whatever_the_api_version_sent(raw: dict[str, Any],
+                                                                      expected: tuple[str, str]) -> None:
+    from kuantum.execution.providers.ionq import api as ionq_api
+
+    assert ionq_api._failure(raw) == expected
+
+
+def test_a_job_without_metadata_is_ours_only_by_a_name_that_is_or_ends_in_the_marker() -> None:
+    from kuantum.execution.providers.ionq import api as ionq_api
+
+    marker = "kj-1"
+    assert ionq_api._carries({"name": "kj-1"}, marker)
+    assert ionq_api._carries({"name": "bell-kj-1"}, marker)
+    assert not ionq_api._carries({"name": "bell-kj-12"}, marker)
+    assert not ionq_api._carries({"name": "bellkj-1"}, marker), "never a mere substring"
+    assert not ionq_api._carries({"name": "a"}, marker), "a name that sorts before the marker is not it"
+
+
+def test_results_that_are_not_probabilities_are_an_unclear_answer() -> None:
+    from kuantum.execution.providers.ionq import api as ionq_api
+
+    assert ionq_api._probabilities({"0": 0.5, "3": 0.5}, "r") == {"0": 0.5, "3": 0.5}
+    for bad in ({"0": "half"}, {"zero": 1.0}, [], {}):
+        with pytest.raises(ProviderUnavailable):
+            ionq_api._probabilities(bad, "r")

@@ -106,6 +106,9 @@ def test_targets_map_to_machines() -> None:
     assert machine_for("honeywell.qpu.h2-2") == "H2-2"
     with pytest.raises(RequestRejected):
         machine_for("ionq.simulator")
+    for not_a_machine in ("quantinuum.emulator.h2-1", "quantinuum.sim.", "rigetti.sim.h2-1", "honeywell.qpu"):
+        with pytest.raises(RequestRejected):
+            machine_for(not_a_machine)
 
 
 def test_statuses_map_to_azure_states() -> None:
@@ -130,6 +133,21 @@ def test_results_blob_keeps_registers_and_pads_integers() -> None:
     assert not missing.value.retryable
     with pytest.raises(ProviderError):
         results_blob({"c": ["0", "2"]}, {"c": 1})
+    with pytest.raises(ProviderError, match="different shot counts") as uneven:
+        results_blob({"c": ["0", "1"], "d": ["1"]}, {"c": 1, "d": 1})
+    assert not uneven.value.retryable
+    with pytest.raises(ProviderError, match="no results object") as absent:
+        results_blob(None, {"c": 1})
+    assert not absent.value.retryable, "a finished job's results will not appear by asking again"
+
+
+def test_the_qapi_job_name_carries_the_marker_once() -> None:
+    def program(name: str) -> Program:
+        return Program("quantinuum.sim.h2-1sc", "OPENQASM 2.0;", 10, name, "3d2c1b0a")
+
+    assert quantinuum.job_name(program("bell")) == "bell-3d2c1b0a"
+    assert quantinuum.job_name(program("")) == "3d2c1b0a"
+    assert quantinuum.job_name(program("bell-3d2c1b0a")) == "bell-3d2c1b0a"
 
 
 # --- happy path ---------------------------------------------------------------------------------------------
@@ -613,5 +631,28 @@ async def test_find_of_a_duplicated_submit_gives_the_earliest_job() -> None:
     try:
         found = await api.find("kj-1", datetime(2026, 11, 28, 10, tzinfo=UTC))
         assert found is not None and found.id == "early"
+    finally:
+        await api.aclose()
+
+
+@pytest.mark.parametrize(("answer", "accepted"), [
+    ({"job": "5f1e"}, True), ({"job": ""}, False), ({"job": 7}, False), ({"status": "queued"}, False)])
+async def test_a_submit_answer_without_a_job_id_is_unclear_not_accepted(answer: dict[str, Any],
+                                                                        accepted: bool) -> None:
+    def qapi(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/login"):
+            return httpx.Response(200, json={"id-token": "t", "refresh-token": "r"})
+        return httpx.Response(200, json=answer)
+
+    api = QuantinuumApi("http://qapi.test/v1", {"username": "u@example.com", "password": "pw-0123456789"},
+                        transport=httpx.MockTransport(qapi), max_attempts=1)
+    prog = Program("quantinuum.sim.h2-1sc", 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[1];\ncreg c[1];\n'
+                   "measure q[0] -> c[0];\n", 10, "bell", "3d2c1b0a", {"c": 1})
+    try:
+        if accepted:
+            assert await api.submit(prog) == answer["job"]
+        else:
+            with pytest.raises(ProviderUnavailable, match="no job id"):
+                await api.submit(prog)  # the caller settles it with find()
     finally:
         await api.aclose()
