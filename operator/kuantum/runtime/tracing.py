@@ -152,19 +152,19 @@ class SpanDraft:
     """A span decided at its end: recorded when something inside used its context or `keep` was called."""
 
     def __init__(self, name: str, parent: str | None, attributes: Mapping[str, Any] | None) -> None:
-        from opentelemetry import trace
+        from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, get_current_span
 
         self.name, self.used = name, False
         self.parent = _parent(parent)
         self.attributes = {k: v for k, v in (attributes or {}).items() if v is not None}
         self.error: str | None = None
         self.start_ns = time.time_ns()
-        parent_context = trace.get_current_span(self.parent).get_span_context()
+        parent_context = get_current_span(self.parent).get_span_context()
         trace_id = parent_context.trace_id if parent_context.is_valid else random.getrandbits(128)
         self.ids = (trace_id, random.getrandbits(64))
         # What children see as their parent while the block runs: this span's ids, nothing recorded yet.
-        self.placeholder = trace.NonRecordingSpan(trace.SpanContext(
-            trace_id, self.ids[1], is_remote=False, trace_flags=trace.TraceFlags(trace.TraceFlags.SAMPLED)))
+        self.placeholder = NonRecordingSpan(SpanContext(
+            trace_id, self.ids[1], is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED)))
 
     def keep(self) -> None:
         self.used = True
@@ -200,12 +200,12 @@ def span_if_used(name: str, parent: str | None = None,
     if tracer is None:
         yield None
         return
-    from opentelemetry import trace
+    from opentelemetry.trace import use_span
 
     draft = SpanDraft(name, parent, attributes)
     token = _open_draft.set(draft)
     try:
-        with trace.use_span(draft.placeholder, end_on_exit=False, record_exception=False,
+        with use_span(draft.placeholder, end_on_exit=False, record_exception=False,
                             set_status_on_exception=False):
             yield draft
     except Exception as e:
