@@ -12,7 +12,7 @@ from kubernetes import client, config
 
 from tests.support import blobs, devcluster
 from tests.support.operator import OperatorProcess
-from tests.support.quantum import delete_all_jobs
+from tests.support.quantum import delete_all_jobs, storage_secret, workspace
 
 
 @pytest.fixture(scope="session")
@@ -103,3 +103,12 @@ def operator(cluster: devcluster.Cluster, api_client: client.ApiClient, namespac
                 delete_all_jobs(api_client, namespace)  # while the operator runs, so finalizers are released
         finally:
             proc.stop()
+
+
+@pytest.fixture
+def ready_workspace(api_client: client.ApiClient, core: client.CoreV1Api, namespace: str,
+                    azurite_connection_string: str, operator: OperatorProcess) -> str:
+    """Workspace `ws` with its storage Secret, watched by this test's operator; returns its namespace."""
+    storage_secret(core, namespace, azurite_connection_string)
+    workspace(api_client, namespace)
+    return namespace

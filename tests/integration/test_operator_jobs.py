@@ -22,13 +22,6 @@ pytestmark = pytest.mark.integration
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
-@pytest.fixture
-def ready_workspace(api_client: client.ApiClient, core: client.CoreV1Api, namespace: str,
-                    azurite_connection_string: str, operator: OperatorProcess) -> str:
-    q.storage_secret(core, namespace, azurite_connection_string)
-    q.workspace(api_client, namespace)
-    return namespace
-
 
 def _blob(conn: str, uri: str) -> tuple[bytes, Any]:
     service = BlobServiceClient.from_connection_string(conn)

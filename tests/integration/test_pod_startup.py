@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from kubernetes import client
 
 from tests.support import quantum as q
 from tests.support.kube import wait_for
-from tests.support.operator import OperatorProcess
 
 TARGET = "microsoft.simulatedannealing.cpu"
 
@@ -22,14 +20,6 @@ def _waiting_because(api_client: client.ApiClient, ns: str, name: str, reasons: 
         return status if queued is not None and queued["reason"] in reasons else None
     return wait_for(probe, timeout=90, what=f"job {name}'s Queued condition to read one of {reasons}")
 
-
-@pytest.fixture
-def ready_workspace(api_client: client.ApiClient, core: client.CoreV1Api, namespace: str,
-                    azurite_connection_string: str, operator: OperatorProcess) -> str:
-    """Workspace `ws` with its storage, watched by this test's operator; its namespace."""
-    q.storage_secret(core, namespace, azurite_connection_string)
-    q.workspace(api_client, namespace)
-    return namespace
 
 
 def _cancelled_and_gone(api_client: client.ApiClient, core: client.CoreV1Api, ns: str, name: str) -> None:
