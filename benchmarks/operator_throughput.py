@@ -32,7 +32,6 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ for path in (ROOT, ROOT / "benchmarks"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
+import tracing_overhead  # noqa: E402
 from cluster_bench import (  # noqa: E402
     PARAMS,
     SHARED_RESOURCES,
@@ -271,17 +271,11 @@ def main() -> None:
                 print(f"baseline phase failed: {type(e).__name__}: {e}")
         report(res, jobs, args)
         return
-    from tests.support.otlp import Receiver
-
-    runs: dict[str, dict[str, Any]] = {}
-    runs["off"] = measure(cluster, args, jobs, {})
-    with Receiver(devcluster._shell_value("NODE_IP")) as receiver:
-        runs["on"] = measure(cluster, args, jobs, {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint})
-        spans = Counter(f"{s.service}: {s.name}" for s in receiver.spans)
+    runs, spans = tracing_overhead.measure_off_and_on(lambda env: measure(cluster, args, jobs, env))
     for mode, res in runs.items():
         print(f"\n== tracing {mode}")
         report(res, jobs, args)
-    report_tracing(runs, jobs, args, spans)
+    tracing_overhead.report(runs, jobs, args.latency_jobs, spans)
 
 
 def baseline(cluster: devcluster.Cluster, count: int) -> dict[str, Any]:
@@ -392,39 +386,6 @@ def measure(cluster: devcluster.Cluster, args: argparse.Namespace, jobs: int, en
         removed = remove_job_containers(cluster.azurite_connection_string, containers)
         print(f"deleted the {removed} job blob containers this run made", flush=True)
     return res
-
-
-def report_tracing(runs: dict[str, dict[str, Any]], jobs: int, args: argparse.Namespace,
-                   spans: Counter[str]) -> None:
-    """The operator's overhead with tracing on, as ratios of one run (goal: at most 1.05)."""
-    n_jobs = jobs + args.latency_jobs
-    rows: list[tuple[str, str, str, str]] = []
-    cpu = {m: r["cpu_s"] / n_jobs for m, r in runs.items()}
-    p99 = {m: percentile(r["lat"]["lat"], 99) for m, r in runs.items()}
-    p99_tp = {m: percentile(r["tp"]["queued"], 99) for m, r in runs.items()}
-    rate = {m: r["tp"]["done"] / r["tp"]["elapsed"] if r["tp"]["elapsed"] else None for m, r in runs.items()}
-
-    def ratio(values: dict[str, float | None]) -> float | None:
-        on, off = values["on"], values["off"]
-        return on / off if on is not None and off else None
-
-    rows.append((f"operator CPU s/job (latency + throughput phases, {n_jobs} jobs) off / on",
-                 f"{fmt(cpu['off'], ' s', 4)} / {fmt(cpu['on'], ' s', 4)}", "", ""))
-    rows.append(("  ratio on ÷ off", fmt(ratio(dict(cpu)), "x", 3), "<= 1.05",
-                 ok((ratio(dict(cpu)) or 99) <= 1.05)))
-    rows.append((f"Waiting→Executing p99, capacity free (n={args.latency_jobs}) off / on",
-                 f"{fmt(p99['off'], ' s', 3)} / {fmt(p99['on'], ' s', 3)}", "", ""))
-    rows.append(("  ratio on ÷ off", fmt(ratio(p99), "x", 3), "<= 1.05", ok((ratio(p99) or 99) <= 1.05)))
-    rows.append((f"Waiting→Executing p99 in throughput phase ({jobs} queued) off / on",
-                 f"{fmt(p99_tp['off'], ' s')} / {fmt(p99_tp['on'], ' s')}", "", ""))
-    rows.append(("  ratio on ÷ off", fmt(ratio(p99_tp), "x", 3), "", ""))
-    rows.append(("jobs/s apply→final off / on", f"{fmt(rate['off'])} / {fmt(rate['on'])}", "", ""))
-    rows.append(("  succeeded off / on", f"{runs['off']['tp']['succeeded']} / {runs['on']['tp']['succeeded']}",
-                 f"{jobs} / {jobs}", ok(runs['off']['tp']['succeeded'] == runs['on']['tp']['succeeded'] == jobs)))
-    rows.append(("spans received (operator + solver pods, tracing on)", str(spans.total()), "", ""))
-    rows.extend((f"  {name}", f"{count} ({count / n_jobs:.1f}/job)", "", "") for name, count in spans.most_common(8))
-    print("\n== tracing overhead (on ÷ off, one run each, same cluster)")
-    print_table(rows)
 
 
 def report(res: dict[str, Any], jobs: int, args: argparse.Namespace) -> None:
