@@ -172,7 +172,8 @@ class Builder:
         elif isinstance(node, ast.IndexedIdentifier):
             name = node.name.name
             indices: Any = node.indices
-            if len(indices) != 1 or len(indices[0]) != 1:
+            # q[0] only: not q[0][1], q[0, 1], q[0:1] (a range) or q[{0, 1}] (a set, not a list of indices)
+            if len(indices) != 1 or not isinstance(indices[0], list) or len(indices[0]) != 1:
                 raise invalid_input(f"line {line_of(node)}: only single indices like {name}[0] are supported")
             index = self.integer(indices[0][0], "index")
         else:
