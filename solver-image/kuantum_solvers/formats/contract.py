@@ -11,10 +11,10 @@
   the solver traces nothing and imports nothing for it (`tracing_env` builds them).
 - Outcome: exit 0 once the output is written (in one write, at the very end). Otherwise nothing is written, the
   exit code is 2 for the job's own errors and 1 for the platform's or ours (`errors.SolverError.exit_code`), and
-  the termination message is one JSON object `{"code", "message"}` (`termination_message`), written to
-  `TERMINATION_LOG` (Kubernetes's default terminationMessagePath, which the pod keeps) and as the last line of
-  stderr, where `terminationMessagePolicy: FallbackToLogsOnError` finds it when the file is empty;
-  `parse_termination_message` reads it back.
+  the termination message is one JSON object `{"code", "message"}` (`termination_message`, at most 4096 bytes, what
+  Kubernetes keeps), written to `TERMINATION_LOG` (Kubernetes's default terminationMessagePath, which the pod
+  keeps) and as the last line of stderr, where `terminationMessagePolicy: FallbackToLogsOnError` finds it when
+  the file is empty; `parse_termination_message` reads it back.
 """
 
 from __future__ import annotations
@@ -36,7 +36,9 @@ INPUT_FORMAT_FLAG = "--input-format"
 OUTPUT_FORMAT_FLAG = "--output-format"
 
 TERMINATION_LOG = "/dev/termination-log"
-MAX_MESSAGE = 3000  # characters of the message; Kubernetes keeps at most 4096 bytes of a termination message
+# Kubernetes keeps at most 4096 bytes of a container's termination message: the JSON line and its newline stay
+# under that, whatever the message's characters (JSON escapes each non-ASCII one to as many as 12 bytes).
+MAX_LINE_BYTES = 4000
 
 
 def solver_args(target: str, input_format: str, output_format: str) -> list[str]:
@@ -53,10 +55,23 @@ def tracing_env(traceparent: str | None, endpoint: str | None) -> dict[str, str]
 
 
 def termination_message(code: str, message: str) -> str:
-    """The one JSON line a failed solver leaves: `{"code", "message"}`, the message cut to MAX_MESSAGE characters."""
-    if len(message) > MAX_MESSAGE:
-        message = message[:MAX_MESSAGE] + "…"
-    return json.dumps({"code": code, "message": message})
+    """The one JSON line a failed solver leaves: `{"code", "message"}`, ASCII only, the message cut (ending in "…")
+    to the longest start that keeps the line within MAX_LINE_BYTES."""
+    line = _line(code, message)
+    if len(line) <= MAX_LINE_BYTES:
+        return line
+    kept, too_long = 0, len(message)  # a start of `kept` characters fits; one of `too_long` does not
+    while too_long - kept > 1:
+        middle = (kept + too_long) // 2
+        if len(_line(code, message[:middle] + "…")) <= MAX_LINE_BYTES:
+            kept = middle
+        else:
+            too_long = middle
+    return _line(code, message[:kept] + "…")
+
+
+def _line(code: str, message: str) -> str:
+    return json.dumps({"code": code, "message": message})  # ensure_ascii: one character is one byte
 
 
 def parse_termination_message(message: str) -> tuple[str, str] | None:

@@ -8,7 +8,7 @@ import json
 import pytest
 from kuantum_solvers.formats import contract
 from kuantum_solvers.formats.contract import (
-    MAX_MESSAGE,
+    MAX_LINE_BYTES,
     parse_termination_message,
     solver_args,
     termination_message,
@@ -31,12 +31,28 @@ def test_tracing_needs_both_a_context_and_an_endpoint() -> None:
         assert tracing_env(traceparent, endpoint) == {}
 
 
-def test_a_message_of_the_limit_is_kept_whole_and_a_longer_one_is_cut_with_an_ellipsis() -> None:
-    whole = json.loads(termination_message("InvalidInputData", "m" * MAX_MESSAGE))
-    assert whole == {"code": "InvalidInputData", "message": "m" * MAX_MESSAGE}
-    cut = json.loads(termination_message("InvalidInputData", "m" * (MAX_MESSAGE + 1)))
-    assert cut["message"] == "m" * MAX_MESSAGE + "…"
-    assert "\n" not in termination_message("X", "two\nlines")  # one line: found at the end of stderr
+@pytest.mark.parametrize("char", ["m", "é", "\U0001f600", "\"", "\n"])
+def test_a_message_too_long_for_kubernetes_is_cut_to_the_longest_start_that_fits(char: str) -> None:
+    """Kubernetes keeps 4096 bytes of a termination message: past that the JSON would be cut and unreadable."""
+    for length in (5_000, 100_000):
+        line = termination_message("InvalidInputData", char * length)
+        assert line.isascii() and "\n" not in line and len(line) <= MAX_LINE_BYTES
+        code, message = json.loads(line).values()
+        assert code == "InvalidInputData" and message.endswith("…") and set(message[:-1]) == {char}
+        one_more = message[:-1] + char + "…"  # the next longer start would not fit
+        assert len(json.dumps({"code": code, "message": one_more})) > MAX_LINE_BYTES
+
+
+def test_a_message_that_fits_is_kept_whole_up_to_the_last_byte() -> None:
+    room = MAX_LINE_BYTES - len(json.dumps({"code": "C", "message": ""}))
+    assert json.loads(termination_message("C", "m" * room))["message"] == "m" * room
+    ellipsis = len(json.dumps("…")) - 2  # "\u2026": 6 bytes
+    assert json.loads(termination_message("C", "m" * (room + 1)))["message"] == "m" * (room - ellipsis) + "…"
+    assert json.loads(termination_message("C", ""))["message"] == ""
+
+
+def test_the_limit_leaves_room_for_the_newline_under_kubernetes_bytes() -> None:
+    assert MAX_LINE_BYTES < 4096
 
 
 def test_the_message_round_trips() -> None:
