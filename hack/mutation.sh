@@ -30,7 +30,10 @@ MODULES=${MUTATION_MODULES:-"jobs.statemachine scheduling.queues scheduling.admi
   storage.blobs jobs.validation accepted_spec scheduling.usage labels execution.providers.http
   execution.providers.circuits execution.providers.ionq.api execution.providers.quantinuum.api objects
   execution.pod.backend execution.pod.startup execution.providers.backend
-  solvers.qio.problem solvers.qio.quadratic solvers.qio.solvers.common"}
+  solvers.qio.problem solvers.qio.quadratic solvers.qio.solvers.common solvers.qio.solvers.sa solvers.qio.run
+  solvers.formats.circuits.qasm solvers.formats.circuits.qasm_syntax solvers.formats.circuits.gates
+  solvers.formats.circuits.ionq solvers.formats.circuits.qir_load solvers.formats.results
+  solvers.formats.contract solvers.formats.targets"}
 MODULES=$(echo "$MODULES" | tr '/' '.' | sed 's/\.py\b//g')
 TIMEOUT=${MUTATION_TIMEOUT:-30}
 JOBS=${MUTATION_JOBS:-2}
@@ -57,7 +60,8 @@ tests_for() {
     execution.providers.circuits) echo "tests/unit/execution/providers/test_circuits.py" \
       "tests/unit/execution/providers/test_qir.py" ;;
     execution.providers.ionq.api) echo "tests/unit/execution/providers/ionq/test_api.py" ;;
-    execution.providers.quantinuum.api) echo "tests/unit/execution/providers/quantinuum/test_api.py" ;;
+    execution.providers.quantinuum.api) echo "tests/unit/execution/providers/quantinuum/test_api.py" \
+      "tests/unit/execution/providers/quantinuum/test_api_scripted.py" ;;
     objects) echo "tests/unit/test_objects.py tests/unit/runtime/test_store.py" \
       "tests/unit/scheduling/test_admission.py" ;;
     execution.pod.backend) echo "tests/unit/execution/pod/test_backend.py" \
@@ -76,13 +80,26 @@ tests_for() {
       "$ANNEALING" ;;
     solvers.qio.solvers.sa) echo "tests/unit/solvers/test_qio_solvers.py $ANNEALING" ;;
     solvers.qio.run) echo "tests/unit/solvers/test_qio_solvers.py tests/unit/solvers/test_cli.py" ;;
+    # The solver image's formats: what the operator and the solver share (circuit parsers, result formats,
+    # the pod's contract, the target catalog), against both sides' tests.
+    solvers.formats.circuits.qasm|solvers.formats.circuits.qasm_syntax)
+      echo "tests/unit/solvers/test_qasm_parse.py tests/unit/solvers/test_qasm_errors.py" ;;
+    solvers.formats.circuits.gates) echo "tests/unit/solvers/test_circuits.py" ;;
+    solvers.formats.circuits.ionq) echo "tests/unit/solvers/test_ionq_parse.py" ;;
+    solvers.formats.circuits.qir_load) echo "tests/unit/solvers/test_qir.py" \
+      "tests/unit/execution/providers/test_qir.py" ;;
+    solvers.formats.results) echo "tests/unit/solvers/test_results.py" ;;
+    solvers.formats.contract) echo "tests/unit/solvers/test_contract.py tests/unit/execution/pod/test_pod_contract.py" ;;
+    solvers.formats.targets) echo "tests/unit/solvers/test_targets.py" ;;
     *) echo "unknown module $1 (known: jobs.statemachine scheduling.queues scheduling.admission" \
          "execution.pod.builders storage.blobs jobs.validation accepted_spec scheduling.usage labels" \
          "execution.providers.http execution.providers.circuits execution.providers.ionq.api" \
          "execution.providers.quantinuum.api objects execution.pod.backend execution.pod.startup" \
          "execution.providers.backend" \
          "solvers.qio.problem solvers.qio.quadratic solvers.qio.solvers.common solvers.qio.solvers.sa" \
-         "solvers.qio.run)" >&2; return 1 ;;
+         "solvers.qio.run solvers.formats.circuits.qasm solvers.formats.circuits.qasm_syntax" \
+         "solvers.formats.circuits.gates solvers.formats.circuits.ionq solvers.formats.circuits.qir_load" \
+         "solvers.formats.results solvers.formats.contract solvers.formats.targets)" >&2; return 1 ;;
   esac
 }
 

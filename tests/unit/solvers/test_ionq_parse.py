@@ -3,6 +3,7 @@ specific error each malformed one gets. test_circuits.py runs parsed circuits ag
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -16,8 +17,10 @@ from kuantum_solvers.formats.errors import INVALID_INPUT_DATA, SolverError
 SWAP = np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 1]])
 
 
-def doc(*ops: dict[str, Any], qubits: int = 3, **extra: Any) -> dict[str, Any]:
-    return {"qubits": qubits, "circuit": list(ops), **extra}
+def doc(*ops: Any, qubits: int = 3, **extra: Any) -> Any:
+    """As the solver gets it: parsed from JSON text (its strings are equal to the reader's names, not the same
+    objects)."""
+    return json.loads(json.dumps({"qubits": qubits, "circuit": list(ops), **extra}))
 
 
 def only(*ops: dict[str, Any], **extra: Any) -> Gate:
@@ -115,6 +118,7 @@ def test_native_gates_in_turns() -> None:
     (doc({"gate": 5, "target": 0}), "gate 0: must be an object with a 'gate' name"),
     (doc({"gate": "h", "target": 3}), "gate 0: qubit 3 out of range for a 3-qubit circuit"),
     (doc({"gate": "h", "target": -1}), "gate 0: qubit -1 out of range for a 3-qubit circuit"),
+    (doc({"gate": "h", "target": 5}), "gate 0: qubit 5 out of range for a 3-qubit circuit"),
     (doc({"gate": "h", "target": True}), "gate 0: qubit indices must be integers, got True"),
     (doc({"gate": "h", "target": 1.0}), "gate 0: qubit indices must be integers, got 1.0"),
     (doc({"gate": "h", "targets": 1}), "gate 0: 'targets' must be a list of qubit indices"),
@@ -128,11 +132,13 @@ def test_native_gates_in_turns() -> None:
     (doc({"gate": "swap", "targets": [0, 1, 2]}), "gate 0: swap needs exactly 2 targets"),
     (doc({"gate": "swap", "target": 0}), "gate 0: swap needs exactly 2 targets"),
     (doc({"gate": "xx", "target": 0, "rotation": 1}), "gate 0: xx needs exactly 2 targets"),
+    (doc({"gate": "rzz", "targets": [0, 1, 2], "rotation": 1}), "gate 0: rzz needs exactly 2 targets"),
     (doc({"gate": "rx", "target": 0}), "gate 0: gate 'rx' needs 'rotation'"),
     (doc({"gate": "rx", "target": 0, "rotation": "1"}), "gate 0: 'rotation' must be a finite number, got '1'"),
     (doc({"gate": "rz", "target": 0, "rotation": math.inf}), "gate 0: 'rotation' must be a finite number, got inf"),
     (doc({"gate": "p", "target": 0}), "gate 0: gate 'p' needs 'rotation'"),
     (doc({"gate": "foo", "target": 0}), "gate 0: unknown gate 'foo'"),
+    (doc({"gate": "u3", "target": 0, "rotation": 1}), "gate 0: unknown gate 'u3'"),
     (doc({"gate": "gpi", "target": 0, "control": 1, "phase": 0}, gateset="native"),
      "gate 0: native gate 'gpi' cannot have controls"),
     (doc({"gate": "gpi2", "targets": [0, 1], "phase": 0}, gateset="native"), "gate 0: gpi2 takes one target"),
@@ -141,6 +147,9 @@ def test_native_gates_in_turns() -> None:
     (doc({"gate": "ms", "targets": [0, 1, 2], "phases": [0, 0]}, gateset="native"), "gate 0: ms needs exactly 2"),
     (doc({"gate": "ms", "targets": [0, 1]}, gateset="native"), "gate 0: ms needs 'phases': [phi0, phi1]"),
     (doc({"gate": "ms", "targets": [0, 1], "phases": [0.1]}, gateset="native"), "ms needs 'phases': [phi0, phi1]"),
+    (doc({"gate": "ms", "targets": [0, 1], "phases": [0.1, 0.2, 0.3]}, gateset="native"),
+     "ms needs 'phases': [phi0, phi1]"),
+    (doc({"gate": "ms", "targets": [0, 1], "phases": "0.1 0.2"}, gateset="native"), "ms needs 'phases': [phi0, phi1]"),
     (doc({"gate": "ms", "targets": [0, 1], "phases": [0.1, None]}, gateset="native"),
      "gate 0: 'p' must be a finite number, got None"),
     (doc({"gate": "ms", "targets": [0, 1], "phases": [0, 0], "angle": "a"}, gateset="native"),

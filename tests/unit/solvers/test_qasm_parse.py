@@ -151,6 +151,8 @@ def test_bad_expressions_name_their_line(body: str, message: str) -> None:
     ("gate g x { gphase(pi); }\ng q[0];\n", "line 6: only gates are allowed inside gate definitions"),
     ("gate g x { g x; }\ng q[0];\n", "line 6: gate definitions nest too deeply (recursive gate 'g'?)"),
     ("if (c > 1) x q[0];\n", "line 6: only 'if (creg == integer)' conditions are supported"),
+    ("if (c != 1) x q[0];\n", "line 6: only 'if (creg == integer)' conditions are supported"),
+    ("if (c < 1) x q[0];\n", "line 6: only 'if (creg == integer)' conditions are supported"),
     ("if (d == 1) x q[0];\n", "line 6: only 'if (creg == integer)' conditions are supported"),
     ("if (1 == c) x q[0];\n", "line 6: only 'if (creg == integer)' conditions are supported"),
     ("if (c == 1.5) x q[0];\n", "line 6: condition value must be an integer, got 1.5"),
