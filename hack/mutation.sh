@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Mutation testing of the operator's core modules and the QIO solvers' Python side with cosmic-ray
-# (PyPI), run by `make mutation`.
+# Mutation testing of the operator's core modules, the QIO solvers' Python side and the solver's formats
+# (circuit readers, QIR result formats, the pod contract) with cosmic-ray (PyPI), run by `make mutation`.
 #
 # Each module is mutated in scratch copies of the repository under build/mutation (never in the work
 # tree, so editors and other test runs are undisturbed), against the unit tests that cover it; a
@@ -30,10 +30,9 @@ MODULES=${MUTATION_MODULES:-"jobs.statemachine scheduling.queues scheduling.admi
   storage.blobs jobs.validation accepted_spec scheduling.usage labels execution.providers.http
   execution.providers.circuits execution.providers.ionq.api execution.providers.quantinuum.api objects
   execution.pod.backend execution.pod.startup execution.providers.backend
-  solvers.qio.problem solvers.qio.quadratic solvers.qio.solvers.common solvers.qio.solvers.sa solvers.qio.run
-  solvers.formats.circuits.qasm solvers.formats.circuits.qasm_syntax solvers.formats.circuits.gates
-  solvers.formats.circuits.ionq solvers.formats.circuits.qir_load solvers.formats.results
-  solvers.formats.contract solvers.formats.targets"}
+  solvers.qio.problem solvers.qio.quadratic solvers.qio.solvers.common
+  solvers.formats.circuits.qasm solvers.formats.circuits.qasm_syntax solvers.formats.circuits.ionq
+  solvers.formats.circuits.qir_load solvers.formats.results solvers.formats.contract"}
 MODULES=$(echo "$MODULES" | tr '/' '.' | sed 's/\.py\b//g')
 TIMEOUT=${MUTATION_TIMEOUT:-30}
 JOBS=${MUTATION_JOBS:-2}
