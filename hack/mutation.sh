@@ -85,8 +85,7 @@ tests_for() {
       echo "tests/unit/solvers/test_qasm_parse.py tests/unit/solvers/test_qasm_errors.py" ;;
     solvers.formats.circuits.gates) echo "tests/unit/solvers/test_circuits.py" ;;
     solvers.formats.circuits.ionq) echo "tests/unit/solvers/test_ionq_parse.py" ;;
-    solvers.formats.circuits.qir_load) echo "tests/unit/solvers/test_qir.py" \
-      "tests/unit/execution/providers/test_qir.py" ;;
+    solvers.formats.circuits.qir_load) echo "tests/unit/solvers/test_qir_load.py" ;;
     solvers.formats.results) echo "tests/unit/solvers/test_results.py" ;;
     solvers.formats.contract) echo "tests/unit/solvers/test_contract.py tests/unit/execution/pod/test_pod_contract.py" ;;
     solvers.formats.targets) echo "tests/unit/solvers/test_targets.py" ;;

@@ -271,7 +271,9 @@ class _Shot:
                 return float(int(vals[0]))
             if name in ("FP_TO_SI", "FP_TO_UI"):
                 return _wrap(int(float(vals[0])), op.width)
-            if name in ("ZEXT", "TRUNC"):
+            if name == "ZEXT":  # integers are kept signed: the operand's own bits, read unsigned, are the value
+                return _wrap(_unsigned(int(vals[0]), op.source_width or op.width), op.width)
+            if name == "TRUNC":
                 return _wrap(int(vals[0]), op.width)
             if name == "SEXT":
                 return _wrap(-1 if vals[0] is True else int(vals[0]), op.width)

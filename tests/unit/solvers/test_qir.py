@@ -337,3 +337,47 @@ def test_malformed_batches_are_invalid_parameters(items: Any, needle: str) -> No
     with pytest.raises(SolverError, match=re.escape(needle)) as caught:
         validate_params("kuantum.simulator", {"shots": 5, "items": items})
     assert caught.value.code == INVALID_PARAMETERS
+
+
+NEGATIVE = """
+operation Main() : (Int, Bool) {
+    use q = Qubit();
+    X(q);
+    let m = M(q);
+    Reset(q);
+    mutable k = -7;
+    if m == One { set k = k - 2; }
+    (k, k < -8)
+}"""
+
+
+def test_negative_integers_stay_negative() -> None:
+    """The QDK writes `i64 -7`; pyqir reads its bits (2**64 - 7): the output must be -9, not 18446744073709551607."""
+    data = compile_qsharp(NEGATIVE, "Adaptive_RI")
+    assert histogram(run_qir(data, {"shots": 5, "target_profile": "Adaptive_RI"})) == {"(-9, True)": 5}
+
+
+def test_zext_reads_its_operand_unsigned_from_its_own_width() -> None:
+    ir = """%Qubit = type opaque
+%Result = type opaque
+define void @main() #0 {
+entry:
+  call void @__quantum__qis__mz__body(%Qubit* null, %Result* null)
+  %m = call i1 @__quantum__qis__read_result__body(%Result* null)
+  %b = select i1 %m, i8 -1, i8 1
+  %z = zext i8 %b to i64
+  %s = sext i8 %b to i64
+  call void @__quantum__rt__tuple_record_output(i64 2, i8* null)
+  call void @__quantum__rt__int_record_output(i64 %z, i8* null)
+  call void @__quantum__rt__int_record_output(i64 %s, i8* null)
+  ret void
+}
+declare void @__quantum__qis__mz__body(%Qubit*, %Result*)
+declare i1 @__quantum__qis__read_result__body(%Result*)
+declare void @__quantum__rt__tuple_record_output(i64, i8*)
+declare void @__quantum__rt__int_record_output(i64, i8*)
+attributes #0 = { "entry_point" "qir_profiles"="adaptive_profile" }
+"""
+    assert histogram(run_qir(ir.encode(), {"shots": 3})) == {"(1, 1)": 3}  # the qubit is |0>: m is false
+    flipped = ir.replace("i8 -1, i8 1", "i8 1, i8 -1")
+    assert histogram(run_qir(flipped.encode(), {"shots": 3})) == {"(255, -1)": 3}

@@ -86,6 +86,7 @@ class ValueOp:
     operands: tuple[Operand, ...]
     predicate: str | None = None
     width: int = 64
+    source_width: int | None = None  # a zext's operand width: its bits are read unsigned, from that width
 
 
 @dataclass
@@ -168,8 +169,21 @@ def load_module(data: bytes) -> Any:
         raise invalid_input(f"invalid QIR {kind}: {str(exc).strip()[:500]}") from exc
 
 
+def _signed(bits: int, width: int) -> Operand:
+    """An integer constant's value: an i1 is a bool; wider ones are two's complement, read as signed (pyqir gives
+    the bit pattern: `i64 -7` as 2**64 - 7), as the interpreter keeps every integer (circuits/qir.py)."""
+    bits &= (1 << width) - 1
+    if width == 1:
+        return bool(bits)
+    return bits - (1 << width) if bits >> (width - 1) else bits
+
+
 def _profile_of(function: Any) -> str:
-    attr = function.attributes.func["qir_profiles"]
+    """The entry point's `qir_profiles` attribute; "" when it has none (pyqir raises KeyError then)."""
+    try:
+        attr = function.attributes.func["qir_profiles"]
+    except KeyError:
+        return ""
     return str(attr.string_value) if attr is not None and attr.string_value else ""
 
 
@@ -211,9 +225,7 @@ class _Walker:
         import pyqir
 
         if isinstance(value, pyqir.IntConstant):
-            width = value.type.width
-            v = int(value.value)
-            return bool(v & 1) if width == 1 else v
+            return _signed(int(value.value), value.type.width)
         if isinstance(value, pyqir.FloatConstant):
             return float(value.value)
         if isinstance(value, pyqir.Instruction):
@@ -311,8 +323,10 @@ class _Walker:
             if isinstance(inst, pyqir.ICmp | pyqir.FCmp):
                 predicate = str(inst.predicate).split(".")[-1]
             width = getattr(inst.type, "width", 64) if isinstance(inst.type, pyqir.IntType) else 64
+            source = inst.operands[0].type if op == "ZEXT" else None
+            source_width = int(source.width) if isinstance(source, pyqir.IntType) else None
             block.ops.append(ValueOp(self.key(inst), op, tuple(self.operand(o, where) for o in inst.operands),
-                                     predicate, int(width)))
+                                     predicate, int(width), source_width))
         else:
             raise invalid_input(f"{where}: unsupported instruction {op.lower()!r} "
                                 f"({str(inst).strip()[:100]!r}); QIR base and adaptive profiles only")
