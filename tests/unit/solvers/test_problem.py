@@ -176,3 +176,19 @@ def test_a_missing_version_or_null_term_lists_are_accepted() -> None:
     p = parse_problem({"cost_function": {"type": "pubo_grouped", "terms": None,
                                          "terms_slc": [{"c": 1.0, "terms": [{"c": 1.0, "ids": [0]}]}]}})
     assert p.n == 1
+
+
+def test_a_pubo_initial_configuration_takes_0_and_1() -> None:
+    doc = _doc("pubo", [{"c": 1, "ids": [3, 9]}], initial_configuration={"3": 1, "9": 0})
+    p = parse_problem(doc)
+    assert p.initial is not None and p.configuration(p.initial) == {"3": 1, "9": 0}
+    for value in (-1, 2, True, "1"):
+        _invalid(_doc("pubo", [{"c": 1, "ids": [3]}], initial_configuration={"3": value}), "must be one of [0, 1]")
+
+
+def test_the_variable_limit_counts_every_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(problem, "MAX_VARIABLES", 3)
+    assert parse_problem(_doc("ising", [{"c": 1, "ids": [1, 2, 3]}])).n == 3
+    _invalid(_doc("ising", [{"c": 1, "ids": [1, 2, 3]}], initial_configuration={"4": 1}),
+             "problem has 4 variables; at most 3 are supported")
+    _invalid(_doc("ising", [{"c": 1, "ids": [1, 2, 3, 4, 5]}]), "problem has 5 variables; at most 3 are supported")
