@@ -32,7 +32,8 @@ MODULES=${MUTATION_MODULES:-"jobs.statemachine scheduling.queues scheduling.admi
   execution.pod.backend execution.pod.startup execution.providers.backend
   solvers.qio.problem solvers.qio.quadratic solvers.qio.solvers.common
   solvers.formats.circuits.qasm solvers.formats.circuits.qasm_syntax solvers.formats.circuits.ionq
-  solvers.formats.circuits.qir_load solvers.formats.results solvers.formats.contract"}
+  solvers.formats.circuits.qir_load solvers.formats.results solvers.formats.contract solvers.rigetti.quil
+  solvers.pasqal.sequence"}
 MODULES=$(echo "$MODULES" | tr '/' '.' | sed 's/\.py\b//g')
 TIMEOUT=${MUTATION_TIMEOUT:-30}
 JOBS=${MUTATION_JOBS:-2}
@@ -89,6 +90,8 @@ tests_for() {
     solvers.formats.results) echo "tests/unit/solvers/test_results.py" ;;
     solvers.formats.contract) echo "tests/unit/solvers/test_contract.py tests/unit/execution/pod/test_pod_contract.py" ;;
     solvers.formats.targets) echo "tests/unit/solvers/test_targets.py" ;;
+    solvers.rigetti.quil) echo "tests/unit/solvers/test_rigetti.py" ;;
+    solvers.pasqal.sequence) echo "tests/unit/solvers/test_pasqal.py" ;;
     *) echo "unknown module $1 (known: jobs.statemachine scheduling.queues scheduling.admission" \
          "execution.pod.builders storage.blobs jobs.validation accepted_spec scheduling.usage labels" \
          "execution.providers.http execution.providers.circuits execution.providers.ionq.api" \
@@ -97,7 +100,8 @@ tests_for() {
          "solvers.qio.problem solvers.qio.quadratic solvers.qio.solvers.common solvers.qio.solvers.sa" \
          "solvers.qio.run solvers.formats.circuits.qasm solvers.formats.circuits.qasm_syntax" \
          "solvers.formats.circuits.gates solvers.formats.circuits.ionq solvers.formats.circuits.qir_load" \
-         "solvers.formats.results solvers.formats.contract solvers.formats.targets)" >&2; return 1 ;;
+         "solvers.formats.results solvers.formats.contract solvers.formats.targets solvers.rigetti.quil" \
+         "solvers.pasqal.sequence)" >&2; return 1 ;;
   esac
 }
 

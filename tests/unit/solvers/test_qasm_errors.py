@@ -87,7 +87,7 @@ PROGRAM = "OPENQASM 2.0;\nqreg q[2];\nh q[0]$;\n"
 
 
 @pytest.mark.parametrize(("line", "column", "near"), [
-    (3, 6, "near '$'"),  # no word there: the one character
+    (3, 5, "near ']'"),  # no word there: the one character
     (3, 2, "near 'q'"),  # a word: the whole of it
     (2, 10, "at end of line"),  # past the end of a line that is not the last
     (4, 0, "at end of input"),  # past the last line
