@@ -381,3 +381,33 @@ attributes #0 = { "entry_point" "qir_profiles"="adaptive_profile" }
     assert histogram(run_qir(ir.encode(), {"shots": 3})) == {"(1, 1)": 3}  # the qubit is |0>: m is false
     flipped = ir.replace("i8 -1, i8 1", "i8 1, i8 -1")
     assert histogram(run_qir(flipped.encode(), {"shots": 3})) == {"(255, -1)": 3}
+
+
+def test_a_program_of_numbered_blocks_runs_every_block() -> None:
+    """LLVM's own numbering (`br label %1`, `1:`): every block's gates run, and the branch and the phi follow the
+    measurement."""
+    ir = """%Qubit = type opaque
+%Result = type opaque
+define void @main() #0 {
+  call void @__quantum__qis__x__body(%Qubit* null)
+  br label %1
+1:
+  call void @__quantum__qis__mz__body(%Qubit* null, %Result* null)
+  %2 = call i1 @__quantum__qis__read_result__body(%Result* null)
+  br i1 %2, label %3, label %4
+3:
+  br label %4
+4:
+  %5 = phi i64 [ 7, %3 ], [ -7, %1 ]
+  call void @__quantum__rt__int_record_output(i64 %5, i8* null)
+  ret void
+}
+declare void @__quantum__qis__x__body(%Qubit*)
+declare void @__quantum__qis__mz__body(%Qubit*, %Result*)
+declare i1 @__quantum__qis__read_result__body(%Result*)
+declare void @__quantum__rt__int_record_output(i64, i8*)
+attributes #0 = { "entry_point" "qir_profiles"="adaptive_profile" }
+"""
+    assert histogram(run_qir(ir.encode(), {"shots": 4})) == {"7": 4}
+    assert histogram(run_qir(ir.replace("call void @__quantum__qis__x__body(%Qubit* null)\n", "").encode(),
+                             {"shots": 4})) == {"-7": 4}

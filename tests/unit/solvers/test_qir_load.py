@@ -158,6 +158,10 @@ def test_a_record_call_without_a_label_argument_has_none() -> None:
     assert program.blocks["entry"].ops == [RecordOp("result", 1, None)]
 
 
+def test_the_largest_result_id_allowed() -> None:
+    assert load(f"  call void @__quantum__qis__mz__body({q(0)}, {r((1 << 20) - 1)})\n  ret void").results == 1 << 20
+
+
 def test_the_counts_of_qubits_and_results_are_one_past_the_highest_id() -> None:
     program = load(f"  call void @__quantum__qis__mz__body({q(4)}, {r(6)})\n  ret void")
     assert (program.qubits, program.results) == (5, 7)
@@ -281,6 +285,8 @@ def test_a_module_without_an_entry_point_is_refused() -> None:
      "block 'entry', instruction 2: __quantum__rt__array_record_output needs a constant element count"),
     (f"  call void @__quantum__qis__h__body({q(0)})\n  call void @__quantum__qis__mz__body({q(0)})",
      "block 'entry', instruction 2: __quantum__qis__mz__body takes a qubit and a result"),
+    (f"  call void @__quantum__qis__h__body({q(0)})\n  call void @__quantum__qis__mz__body({q(0)}, {r(0)}, {r(1)})",
+     "block 'entry', instruction 2: __quantum__qis__mz__body takes a qubit and a result"),
     ("  call void @__quantum__rt__tuple_record_output(i64 %n, i8* null)",
      "block 'entry', instruction 1: __quantum__rt__tuple_record_output needs a constant element count"),
 ])
@@ -362,3 +368,34 @@ def test_pruning_keeps_what_can_change_a_measured_outcome_and_renumbers_qubits()
     assert prune_static(chained) == chained
     mresetz = [GateOp("x", (), (6,)), MeasureOp(6, 2, reset=True)]
     assert prune_static(mresetz) == [GateOp("x", (), (0,)), MeasureOp(0, 2, reset=True)]
+
+
+def test_unnamed_blocks_are_known_by_the_numbers_llvm_gives_them() -> None:
+    """pyqir names every unnamed block "": the blocks of such a program overwrote each other, and a program of
+    numbered blocks lost all but its last block's gates."""
+    linear = load_program(module(f"""
+  call void @__quantum__qis__h__body({q(0)})
+  br label %1
+1:
+  call void @__quantum__qis__x__body({q(1)})
+  br label %2
+2:
+  call void @__quantum__qis__mz__body({q(0)}, {r(0)})
+  ret void""".replace("entry:\n", ""), attributes='"entry_point" "qir_profiles"="base_profile"').replace(
+        b"{\nentry:\n", b"{\n"))
+    assert linear.first == "0" and list(linear.blocks) == ["0", "1", "2"]
+    assert linear.linear_ops() == [GateOp("h", (), (0,)), GateOp("x", (), (1,)), MeasureOp(0, 0)]
+    adaptive = load_program(module(f"""
+  call void @__quantum__qis__mz__body({q(0)}, {r(0)})
+  %1 = call i1 @__quantum__qis__read_result__body({r(0)})
+  br i1 %1, label %2, label %3
+2:
+  br label %3
+3:
+  %4 = phi i64 [ 5, %2 ], [ -5, %0 ]
+  ret void""").replace(b"{\nentry:\n", b"{\n"))
+    assert list(adaptive.blocks) == ["0", "2", "3"]
+    (read,) = [op for op in adaptive.blocks["0"].ops if isinstance(op, ReadOp)]
+    assert adaptive.blocks["0"].term == Branch(("var", read.dest), "2", "3")
+    assert adaptive.blocks["2"].term == Jump("3")
+    assert adaptive.blocks["3"].phis == [(adaptive.blocks["3"].phis[0][0], {"2": 5, "0": -5})]

@@ -11,6 +11,7 @@ change a measured outcome, for the simulator and the hardware translations alike
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,12 @@ _MEASURES = {"__quantum__qis__m__body": False, "__quantum__qis__mz__body": False
 ARITHMETIC = {"ADD", "SUB", "MUL", "SDIV", "UDIV", "SREM", "UREM", "AND", "OR", "XOR", "SHL", "LSHR", "ASHR",
               "FADD", "FSUB", "FMUL", "FDIV", "ZEXT", "SEXT", "TRUNC", "SI_TO_FP", "UI_TO_FP", "FP_TO_SI",
               "FP_TO_UI", "FNEG", "ICMP", "FCMP", "SELECT"}
+
+# An unnamed block is known by the number LLVM prints for it (`2:`, `br label %2`; pyqir names it ""): the label
+# at the head of its text, and the destinations in a branch's or a phi's text.
+_BLOCK_LABEL = re.compile(r"\s*([-\w.$]+):")
+_BRANCH_LABELS = re.compile(r"label %([-\w.$]+)")
+_PHI_LABELS = re.compile(r"\[[^\]]*,\s*%([-\w.$]+)\s*\]")
 
 # An operand: a constant (int/float/bool) or ("var", name) naming an earlier instruction's value.
 Operand = Any
@@ -308,14 +315,17 @@ class _Walker:
             if result is not None:
                 block.ops.append(result)
         elif op == "PHI":
-            incoming = {str(b.name): self.operand(v, where) for v, b in inst.incoming}
+            printed = _PHI_LABELS.findall(str(inst))  # the incoming blocks, in order
+            incoming = {str(b.name) or printed[k]: self.operand(v, where) for k, (v, b) in enumerate(inst.incoming)}
             block.phis.append((self.key(inst), incoming))
         elif op == "BR":
             ops = list(inst.operands)
+            printed = _BRANCH_LABELS.findall(str(inst))  # as written: the true destination first
             if len(ops) == 1:
-                block.term = Jump(str(ops[0].name))
-            else:  # LLVM order: condition, false destination, true destination
-                block.term = Branch(self.operand(ops[0], where), str(ops[2].name), str(ops[1].name))
+                block.term = Jump(str(ops[0].name) or printed[0])
+            else:  # operand order: condition, false destination, true destination
+                block.term = Branch(self.operand(ops[0], where), str(ops[2].name) or printed[0],
+                                    str(ops[1].name) or printed[1])
         elif op == "RET":
             block.term = Ret()
         elif op in ARITHMETIC:
@@ -334,12 +344,22 @@ class _Walker:
     def walk(self) -> dict[str, Block]:
         blocks: dict[str, Block] = {}
         for b in self.function.basic_blocks:
-            name = str(b.name)
+            name = block_name(b)
             block = Block(name)
             for k, inst in enumerate(b.instructions):
                 self.instruction(inst, block, f"block {name!r}, instruction {k + 1}")
             blocks[name] = block
         return blocks
+
+
+def block_name(block: Any) -> str:
+    """A block's name, or for an unnamed one the number LLVM gives it (an unnamed entry block is 0: entry points
+    take no parameters)."""
+    name = str(block.name)
+    if name:
+        return name
+    label = _BLOCK_LABEL.match(str(block).lstrip("\n").split("\n", 1)[0])
+    return label[1] if label else "0"
 
 
 def load_program(data: bytes, entry_point: str | None = None, capability: str | None = None) -> QirProgram:
@@ -354,7 +374,7 @@ def load_program(data: bytes, entry_point: str | None = None, capability: str | 
                             "(inputParams.arguments must be compiled into the program)")
     walker = _Walker(function)
     blocks = walker.walk()
-    first = str(function.basic_blocks[0].name)
+    first = block_name(function.basic_blocks[0])
     profile = _profile_of(function)
     program = QirProgram(str(function.name), profile, walker.qubits, walker.results, blocks, first)
     for block in blocks.values():
