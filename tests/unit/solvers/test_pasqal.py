@@ -153,3 +153,42 @@ def test_bad_documents(data: bytes, fragment: str) -> None:
         load_sequence(EMU_SV, data)
     assert info.value.code == INVALID_INPUT_DATA
     assert fragment in info.value.message
+
+
+def test_the_atom_limit_itself_is_allowed() -> None:
+    seq = load_sequence(EMU_SV, document(sequence([(float(7 * i), 0.0) for i in range(20)], 100)))
+    assert len(seq.register.qubit_ids) == 20
+
+
+def test_a_qpu_sequence_built_on_another_device_is_moved_to_the_targets_device() -> None:
+    import pulser.devices
+
+    seq = load_sequence(FRESNEL, document(sequence([(0, 0)] * 3, 200, device="DigitalAnalogDevice", layout=True)))
+    assert seq.device == pulser.devices.AnalogDevice
+    same = load_sequence(FRESNEL, document(sequence([(0, 0)] * 3, 200, device="AnalogDevice", layout=True)))
+    assert same.device == pulser.devices.AnalogDevice
+
+
+def test_a_sequence_the_targets_device_cannot_run_is_refused_naming_both_devices() -> None:
+    import pulser.devices
+    from pulser import Pulse, Sequence
+    from pulser.register.special_layouts import TriangularLatticeLayout
+
+    reg = TriangularLatticeLayout(61, 6).define_register(0, 1)
+    seq = Sequence(reg, pulser.devices.DigitalAnalogDevice)
+    seq.declare_channel("raman", "raman_local", initial_target=reg.qubit_ids[0])  # AnalogDevice has no Raman
+    seq.add(Pulse.ConstantPulse(200, 1.0, 0, 0), "raman")
+    with pytest.raises(SolverError) as info:
+        load_sequence(FRESNEL, document(seq))
+    assert info.value.code == INVALID_INPUT_DATA
+    assert info.value.message.startswith("the sequence does not fit the target's device (AnalogDevice, built on "
+                                         "DigitalAnalogDevice): ")
+
+
+def test_pulsers_messages_are_one_line_of_at_most_800_characters() -> None:
+    from kuantum_solvers.pasqal.sequence import _message
+
+    assert _message(ValueError("a\n  b\tc")) == "a b c"
+    assert _message(ValueError("x" * 801)) == "x" * 800
+    assert _message(ValueError("x" * 800)) == "x" * 800
+    assert _message(ValueError("")) == "ValueError"
