@@ -5,6 +5,7 @@ qubits. Matrices are in Quil's order: the gate's first qubit is the most signifi
 from __future__ import annotations
 
 import cmath
+import re
 from typing import Any
 
 import numpy as np
@@ -110,3 +111,33 @@ def test_dagger_and_controlled_modifiers() -> None:
     np.testing.assert_allclose(full_matrix(gate), controlled(phase_at(2, T), 1), atol=1e-12)
     gate = parsed("DAGGER DAGGER ISWAP 0 1")
     np.testing.assert_allclose(full_matrix(gate), SPEC["ISWAP"][1], atol=1e-12)
+
+
+def test_defgate_matrices_and_permutations_on_one_and_two_qubits() -> None:
+    program = parse_quil("DEFGATE CNOTPERM AS PERMUTATION:\n    0, 1, 3, 2\nDEFGATE NOTPERM AS PERMUTATION:\n"
+                         "    1, 0\nDEFGATE SQ:\n    0, 1\n    1, 0\nDEFGATE SW:\n    1, 0, 0, 0\n    0, 0, 1, 0\n"
+                         "    0, 1, 0, 0\n    0, 0, 0, 1\nCNOTPERM 0 1\nNOTPERM 1\nSQ 0\nSW 1 0\n")
+    assert {name: d.qubits for name, d in program.gate_defs.items()} == {"CNOTPERM": 2, "NOTPERM": 1, "SQ": 1,
+                                                                         "SW": 2}
+    expected = [controlled(X, 1), X, X, SWAP]
+    for gate, matrix in zip(program.ops, expected, strict=True):
+        np.testing.assert_allclose(gate_matrix(program.gate_defs, gate, ()), matrix, atol=1e-12)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("DEFGATE P AS PERMUTATION:\n    0, 1, 2\n", "DEFGATE P AS PERMUTATION: not a permutation of 0..2^n-1"),
+    ("DEFGATE P AS PERMUTATION:\n    0, 0\n", "DEFGATE P AS PERMUTATION: not a permutation of 0..2^n-1"),
+    ("DEFGATE P AS PERMUTATION:\n    0\n", "DEFGATE P AS PERMUTATION: not a permutation of 0..2^n-1"),
+    ("DEFGATE P AS PERMUTATION:\n    0, 1, 2, 3, 4, 5, 6, 7\n",
+     "DEFGATE P: gates on 3 qubits are not supported (at most 2; use CONTROLLED for more qubits)"),
+    ("DEFGATE M:\n    1, 0, 0\n    0, 1, 0\n    0, 0, 1\n", "DEFGATE M: the matrix must be square with a power-of-two"),
+    ("DEFGATE M:\n    1, 0\n    0, 2\n", "DEFGATE M: the matrix is not unitary"),
+])
+def test_defgates_that_cannot_run_are_refused(text: str, message: str) -> None:
+    with pytest.raises(SolverError, match=re.escape(message)):
+        parse_quil(text)
+
+
+def test_statements_after_an_empty_one_keep_their_lines() -> None:
+    with pytest.raises(SolverError, match=r"^InvalidInputData: line 3: unknown gate 'FOO'"):
+        parse_quil("X 0;; Y 1\nH 2\nFOO 3\n")
