@@ -17,7 +17,7 @@ help:
 	@echo "                   a kubelet on containerd with kube-proxy)"
 	@echo "make cluster-down  stop exactly what cluster-up started"
 	@echo "make crds          regenerate crds/ (the CRDs; the kuantum-crds chart links to them) from the models"
-	@echo "make lint | bench"
+	@echo "make lint | bench | mutation"
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml solver-image/pyproject.toml
@@ -88,14 +88,15 @@ test: lint tools images
 
 # Mutation testing (cosmic-ray, installed into build/mutation/venv by the script) of the core operator
 # modules (state machine, queueing, dispatch, builders, storage, validation, accepted spec, usage, labels,
-# the remote clients, the typed objects, the pod and remote backends) and of the QIO solvers' Python side
-# (problem parsing, the spin form and replica sets, the solvers' shared driver), in scratch copies under
-# build/mutation: prints each module's score and the surviving mutants. Bounded by default to 40 mutants per
-# module spread over the file (~730 in all): about 85 minutes on 2 cores shared with other test runs, summed
-# from runs of parts (13 operator modules about an hour; objects, execution.pod.backend and
+# the remote clients, the typed objects, the pod and remote backends), of the QIO solvers' Python side
+# (problem parsing, the spin form and replica sets, the solvers' shared driver) and of the solver's readers
+# and formats (OpenQASM, IonQ JSON, QIR and Quil readers, the Pasqal sequence, QIR result formats, the pod
+# contract), in scratch copies under build/mutation: prints each module's score and the surviving mutants.
+# Bounded by default to 40 mutants per module spread over the file (~1,050 in all): about two hours on 2 cores,
+# summed from runs of parts (13 operator modules about an hour; objects, execution.pod.backend and
 # execution.providers.backend 11.5 minutes together; the three QIO modules 16 minutes together, their numba
-# kernels compiled once per scratch copy).
-# MUTATION_MODULES="storage.blobs solvers.qio.problem" narrows it; MUTATION_MAX=0 runs every mutant (~3,700: hours);
+# kernels compiled once per scratch copy; the solver's readers and formats about half an hour).
+# MUTATION_MODULES="storage.blobs solvers.qio.problem" narrows it; MUTATION_MAX=0 runs every mutant (hours);
 # MUTATION_JOBS, MUTATION_TIMEOUT as in hack/mutation.sh.
 mutation: venv
 	@bash hack/mutation.sh

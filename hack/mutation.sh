@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Mutation testing of the operator's core modules, the QIO solvers' Python side and the solver's formats
-# (circuit readers, QIR result formats, the pod contract) with cosmic-ray (PyPI), run by `make mutation`.
+# Mutation testing of the operator's core modules, the QIO solvers' Python side and the solver's readers and
+# formats (OpenQASM, IonQ JSON, QIR, Quil, Pasqal sequences, QIR result formats, the pod contract) with
+# cosmic-ray (PyPI), run by `make mutation`. The solver's readers and formats run against their own fast
+# tests (test_qasm_parse.py, test_qir_load.py, ...), not the simulations against qiskit-aer: a mutant's run
+# takes seconds, not half a minute.
 #
 # Each module is mutated in scratch copies of the repository under build/mutation (never in the work
 # tree, so editors and other test runs are undisturbed), against the unit tests that cover it; a
@@ -18,7 +21,7 @@
 #   MUTATION_MODULES="jobs.statemachine scheduling.queues" make mutation    # a subset
 #   MUTATION_MODULES="solvers.qio.problem" make mutation      # a solver module
 #   MUTATION_TIMEOUT=20                                       # seconds per mutant's test run (default 30)
-#   MUTATION_MAX=0           # every mutant (~3,700 over the default modules: hours on 2 cores); default 40 per
+#   MUTATION_MAX=0           # every mutant (~8,000 over the default modules: many hours on 2 cores); default 40 per
 #                            # module, spread evenly over the file: an estimate in bounded time (see the Makefile)
 set -euo pipefail
 cd "$(dirname "$0")/.."
