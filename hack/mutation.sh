@@ -21,7 +21,7 @@
 #   MUTATION_MODULES="jobs.statemachine scheduling.queues" make mutation    # a subset
 #   MUTATION_MODULES="solvers.qio.problem" make mutation      # a solver module
 #   MUTATION_TIMEOUT=20                                       # seconds per mutant's test run (default 30)
-#   MUTATION_MAX=0           # every mutant (~8,000 over the default modules: many hours on 2 cores); default 40 per
+#   MUTATION_MAX=0           # every mutant (~6,700 over the default modules: many hours on 2 cores); default 40 per
 #                            # module, spread evenly over the file: an estimate in bounded time (see the Makefile)
 set -euo pipefail
 cd "$(dirname "$0")/.."
