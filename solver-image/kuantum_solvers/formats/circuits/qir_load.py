@@ -315,17 +315,19 @@ class _Walker:
             if result is not None:
                 block.ops.append(result)
         elif op == "PHI":
-            printed = _PHI_LABELS.findall(str(inst))  # the incoming blocks, in order
-            incoming = {str(b.name) or printed[k]: self.operand(v, where) for k, (v, b) in enumerate(inst.incoming)}
+            names = [str(b.name) for _, b in inst.incoming]
+            if not all(names):  # printed only when a block is unnamed: the text costs more than the names
+                names = [name or printed for name, printed in zip(names, _PHI_LABELS.findall(str(inst)), strict=True)]
+            incoming = {name: self.operand(v, where) for name, (v, _) in zip(names, inst.incoming, strict=True)}
             block.phis.append((self.key(inst), incoming))
         elif op == "BR":
             ops = list(inst.operands)
-            printed = _BRANCH_LABELS.findall(str(inst))  # as written: the true destination first
-            if len(ops) == 1:
-                block.term = Jump(str(ops[0].name) or printed[0])
-            else:  # operand order: condition, false destination, true destination
-                block.term = Branch(self.operand(ops[0], where), str(ops[2].name) or printed[0],
-                                    str(ops[1].name) or printed[1])
+            # Operand order: condition, false destination, true destination; the text names the true one first.
+            names = [str(o.name) for o in reversed(ops[1:] if len(ops) > 1 else ops)]
+            if not all(names):  # printed only when a block is unnamed: the text costs more than the names
+                names = [name or printed for name, printed in zip(names, _BRANCH_LABELS.findall(str(inst)),
+                                                                  strict=True)]
+            block.term = Jump(names[0]) if len(ops) == 1 else Branch(self.operand(ops[0], where), *names)
         elif op == "RET":
             block.term = Ret()
         elif op in ARITHMETIC:
