@@ -15,6 +15,10 @@ from typing import Any
 from kuantum_solvers.formats import contract
 
 EXPORT_TIMEOUT_SECONDS = 5.0
+# A solver is a short-lived process with four spans: they go in one request, at exit (shutdown flushes). The batch
+# processor's usual 5-s timer exported the first phases mid-solve instead, competing with the solve for the CPU; on
+# a loaded node that export timed out and the job's trace lost its download and solve spans.
+EXPORT_AT_EXIT_MILLIS = 24 * 3600 * 1000
 _state: dict[str, Any] = {}
 
 
@@ -35,7 +39,8 @@ def start() -> bool:
         return False
     name = os.environ.get(contract.SERVICE_NAME_ENV) or contract.SOLVER_SERVICE
     provider = TracerProvider(resource=Resource.create({SERVICE_NAME: name}))
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(timeout=EXPORT_TIMEOUT_SECONDS)))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(timeout=EXPORT_TIMEOUT_SECONDS),
+                                                   schedule_delay_millis=EXPORT_AT_EXIT_MILLIS))
     _state.update(provider=provider, tracer=provider.get_tracer("kuantum_solvers"),
                   parent=TraceContextTextMapPropagator().extract({"traceparent": traceparent}))
     return True

@@ -58,11 +58,12 @@ def test_the_solver_pod_gets_the_trace_context_through_the_pod_contract() -> Non
     assert env_vars[contract.OTLP_ENDPOINT_ENV] == "http://collector:4318"
 
 
-def _solve(tmp_path: Path, receiver: Receiver, problem: object, params: str) -> subprocess.CompletedProcess[str]:
+def _solve(tmp_path: Path, receiver: Receiver, problem: object, params: str,
+           **otel: str) -> subprocess.CompletedProcess[str]:
     inp, out = tmp_path / "in.json", tmp_path / "out.json"
     inp.write_text(json.dumps(problem))
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    env.update({contract.TRACEPARENT_ENV: TRACEPARENT, contract.OTLP_ENDPOINT_ENV: receiver.endpoint})
+    env.update({contract.TRACEPARENT_ENV: TRACEPARENT, contract.OTLP_ENDPOINT_ENV: receiver.endpoint, **otel})
     return subprocess.run([sys.executable, "-m", "kuantum_solvers", "--target", "microsoft.simulatedannealing.cpu",
                            "--input", str(inp), "--output", str(out), "--params", params],
                           capture_output=True, text=True, env=env, timeout=300)
@@ -78,6 +79,15 @@ def test_the_solver_reports_its_phases_in_the_jobs_trace(tmp_path: Path, receive
     assert spans["kuantum-solve"].parent_id == PARENT_ID
     assert {spans[p].parent_id for p in ("download", "solve", "upload")} == {spans["kuantum-solve"].span_id}
     assert spans["solve"].attributes["kuantum.target"] == "microsoft.simulatedannealing.cpu"
+
+
+def test_the_solvers_spans_leave_in_one_request_at_exit(tmp_path: Path, receiver: Receiver) -> None:
+    """Not on the batch processor's timer mid-solve (here made 1 ms, as the environment may set it): an export then
+    competes with the solve, and on a loaded node one timed out and lost the trace's first phases."""
+    done = _solve(tmp_path, receiver, ISING, '{"params": {"sweeps": 200, "seed": 1}}', OTEL_BSP_SCHEDULE_DELAY="1")
+    assert done.returncode == 0, done.stderr
+    assert {s.name for s in receiver.of_trace(TRACE_ID)} == {"kuantum-solve", "download", "solve", "upload"}
+    assert receiver.requests == 1
 
 
 def test_a_failing_solve_marks_its_span_failed(tmp_path: Path, receiver: Receiver) -> None:
