@@ -251,6 +251,9 @@ def main() -> None:
                         help="bare batch/v1 Jobs for the peer (default: --jobs, at most 200)")
     parser.add_argument("--skip-baseline", action="store_true", help="no bare batch/v1 Job peer")
     parser.add_argument("--timeout", type=float, default=None, help="throughput phase limit in seconds")
+    parser.add_argument("--pool", type=int, default=0, metavar="N",
+                        help="KUANTUM_SOLVER_POOL_SIZE for the operator: jobs run on up to N warm solver workers "
+                             "instead of a batch Job each (default 0); one warm-up job starts a worker first")
     parser.add_argument("--tracing-overhead", action="store_true",
                         help="run twice, tracing off then on (an OTLP/HTTP receiver in this process, on the dev "
                              "node's address, takes the operator's and the solver pods' spans), and print the "
@@ -306,7 +309,7 @@ def measure(cluster: devcluster.Cluster, args: argparse.Namespace, jobs: int, en
     core.create_namespace({"metadata": {"name": ns, "labels": {"kuantum.dev/benchmark": "true"}}})
     # KUANTUM_QUEUE_POSITION_SECONDS: the operator's default, not the tests' 1, so writes are as in production
     op = OperatorProcess(cluster.kubeconfig, ns, log_dir, env={
-        "KUANTUM_TARGET_CONCURRENCY": str(args.concurrency),
+        "KUANTUM_TARGET_CONCURRENCY": str(args.concurrency), "KUANTUM_SOLVER_POOL_SIZE": str(args.pool),
         "KUANTUM_QUEUE_POSITION_SECONDS": str(Settings().queue_position_seconds), **env})
     watcher = Watcher(q.custom(watch_client).list_namespaced_custom_object, qjob_state,
                       max_seconds=timeout + args.latency_jobs * 60 + 600,
@@ -342,6 +345,10 @@ def measure(cluster: devcluster.Cluster, args: argparse.Namespace, jobs: int, en
             pod_watcher.start()
             watcher.ready.wait(30)
             pod_watcher.ready.wait(30)
+            if args.pool:  # a worker started and warm, as a pool in use has; not measured
+                submit_qjob(api_client, ns, "warm-up")
+                if wait_final(seen=watcher.seen, names=["warm-up"], states=q.FINAL, timeout=180) is None:
+                    raise SystemExit(f"the warm-up job did not finish in 180 s; see {op.log_path}")
             time.sleep(2)  # let setup writes settle
             before = api_writes(op)
             server_before = apiserver_quantumjob_patches(api_client)

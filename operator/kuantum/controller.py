@@ -22,7 +22,7 @@ from .execution.registry import Backends
 from .jobs.reconciler import JobReconciler
 from .jobs.statemachine import is_final
 from .models import JobState
-from .models.common import API_GROUP, API_VERSION, LABEL_JOB_ID
+from .models.common import API_GROUP, API_VERSION, LABEL_JOB_ID, LABEL_POOL
 from .objects import PARSERS, JobObject, ProviderObject, SessionObject, WorkspaceObject
 from .runtime import metrics
 from .runtime.informer import Informers, Resource
@@ -49,6 +49,7 @@ KINDS = {"quantumjobs": "QuantumJob", "quantumworkspaces": "QuantumWorkspace", "
 # The solver Jobs and pods of jobs, by the label every one of them carries.
 PAST_TIMEOUT_GRACE_SECONDS = 60.0
 CHILDREN = (Resource("Job", "batch", "v1", "jobs", LABEL_JOB_ID), Resource("Pod", "", "v1", "pods", LABEL_JOB_ID))
+WORKER_PODS = Resource("Pod", "", "v1", "pods", LABEL_POOL)  # the solver pools' workers
 
 
 def _api_message(e: ApiException) -> str:
@@ -105,7 +106,8 @@ class Controller:
                                reserved=settings.urgent_workers)
         self.ctx = Context(store=self.store, kube=self.kube, settings=settings, dispatcher=self.dispatcher,
                            storages=StorageRegistry(self.kube))
-        self.backends = Backends(self.store, self.kube, settings, self.dispatcher)
+        self.backends = Backends(self.store, self.kube, settings, self.dispatcher, self.kube,
+                                 wake=lambda key: self.queue.add_first(f"QuantumJob|{key}"))
         self.reconcilers: dict[str, Reconciler] = {"QuantumJob": JobReconciler(self.ctx, self.backends),
                                                    "QuantumWorkspace": WorkspaceReconciler(self.ctx),
                                                    "Provider": ProviderReconciler(self.ctx, self.backends),
@@ -118,7 +120,8 @@ class Controller:
         watched = [(Resource(kind, API_GROUP, API_VERSION, plural), functools.partial(self.on_resource_event, kind))
                    for plural, kind in KINDS.items()]
         children = [(resource, functools.partial(self.on_child_event, resource.kind)) for resource in CHILDREN]
-        self.informers = Informers(api_client, self.namespaces, [*watched, *children])
+        workers = (WORKER_PODS, self.on_worker_event)
+        self.informers = Informers(api_client, self.namespaces, [*watched, *children, workers])
 
     # ----- queue -----
     def enqueue(self, kind: str, key: str) -> None:
@@ -181,6 +184,7 @@ class Controller:
 
     async def _lead(self) -> None:
         metrics.LEADER.labels(self.identity).set(1)
+        await self.backends.pool.adopt()  # before any job is looked at: which worker runs which job
         self.queue.start()
         for kind, table in (("QuantumWorkspace", self.store.workspaces), ("Provider", self.store.providers),
                             ("QuantumSession", self.store.sessions), ("QuantumJob", self.store.jobs)):
@@ -233,6 +237,7 @@ class Controller:
                 self.enqueue("QuantumJob", key)
         for group in self.dispatcher.groups():
             self.dispatcher.kick(group)  # a slot free for any reason is handed out within a round
+        await self.backends.pool.housekeeping()
         for key in list(self.store.workspaces):
             self.enqueue("QuantumWorkspace", key)
         for key in list(self.store.providers):
@@ -369,6 +374,11 @@ class Controller:
             # A child's change is about a job holding a slot (started, finished, gone): in the urgent lane, not
             # behind a workspace's backlog of new jobs, so a freed slot passes on at once.
             self.queue.add_first(f"QuantumJob|{owner}")
+
+    def on_worker_event(self, event_type: str | None, body: dict[str, Any]) -> None:
+        deleted = event_type == "DELETED"
+        self.store.put_worker_pod(body, deleted)
+        self.backends.pool.worker_changed(body, deleted)
 
     def _enqueue_providers(self, namespace: str, workspace: str) -> None:
         for provider in providers_of_workspace(self.store, namespace, workspace):

@@ -170,7 +170,7 @@ def report_error(err: SolverError) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    _ensure_numba_cache_dir()
+    ensure_numba_cache_dir()
     tracing.start()
     try:
         return _main(argv)
@@ -202,7 +202,7 @@ def _main(argv: list[str] | None) -> int:
     return 0
 
 
-def _ensure_numba_cache_dir() -> None:
+def ensure_numba_cache_dir() -> None:
     """Pods run with a read-only root filesystem, and numba refuses to even define a cached kernel
     without a writable cache directory. Use the configured one if writable; otherwise copy the
     kernels compiled at image build time into a writable temp dir (/tmp emptyDir, else /dev/shm)."""

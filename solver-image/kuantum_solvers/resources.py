@@ -120,3 +120,22 @@ def fmt_bytes(n: int) -> str:
             return f"{value:.1f} {unit}"
         value /= 1024
     return f"{n} B"
+
+
+CGROUP_V2_EVENTS = "/sys/fs/cgroup/memory.events"
+CGROUP_V1_OOM_CONTROL = "/sys/fs/cgroup/memory/memory.oom_control"
+
+
+def oom_kills() -> int | None:
+    """How many processes the kernel's OOM killer has killed in this container's cgroup (None: not known). A
+    worker compares it before and after a run that died of SIGKILL to tell the limit from a cancel."""
+    for path in (CGROUP_V2_EVENTS, CGROUP_V1_OOM_CONTROL):
+        try:
+            with open(path) as fh:
+                for line in fh:
+                    key, _, value = line.partition(" ")
+                    if key == "oom_kill":
+                        return int(value)
+        except (OSError, ValueError):
+            continue
+    return None

@@ -58,7 +58,7 @@ NAMESPACED_RULES = {
     ("kuantum.dev", "quantumjobs/finalizers"): {"update"},
     ("kuantum.dev", "quantumworkspaces/finalizers"): {"update"},
     ("batch", "jobs"): {"get", "list", "watch", "create", "delete"},
-    ("", "pods"): {"list", "watch", "delete"},
+    ("", "pods"): {"list", "watch", "create", "delete"},  # a solver pool's workers are created
     ("", "pods/log"): {"get"},
     ("", "secrets"): {"get", "create", "delete"},
     ("", "configmaps"): {"get"},

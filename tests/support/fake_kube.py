@@ -161,6 +161,7 @@ class FakeKube(Kube):
         self.data_objects: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.secrets: dict[tuple[str, str], dict[str, Any]] = {}  # created by the operator
         self.batch_jobs: dict[tuple[str, str], dict[str, Any]] = {}
+        self.pods: dict[tuple[str, str], dict[str, Any]] = {}  # created by the operator (a pool's workers)
         self.events: list[dict[str, Any]] = []
         self.refuse_events = False  # the API server refuses Event creation (e.g. while it starts)
         self.pod_logs: dict[tuple[str, str], bytes] = {}  # (namespace, pod) -> its container's log
@@ -277,11 +278,15 @@ class FakeKube(Kube):
     # ----- children -----
     async def create_secret(self, body: dict[str, Any]) -> None:
         self._record("create_secret", body=body)
-        self.secrets.setdefault((body["metadata"]["namespace"], body["metadata"]["name"]), copy.deepcopy(body))
+        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        if (namespace, name) not in self.secrets:
+            self.secrets[(namespace, name)] = copy.deepcopy(body)
+            self.add_secret(namespace, name, dict(body.get("stringData") or {}))  # readable, as the API server serves
 
     async def delete_secret(self, namespace: str, name: str) -> None:
         self._record("delete_secret", namespace=namespace, name=name)
-        self.secrets.pop((namespace, name), None)
+        if self.secrets.pop((namespace, name), None) is not None:
+            self.data_objects.pop(("secret", namespace, name), None)
 
     async def create_job(self, body: dict[str, Any]) -> None:
         self._record("create_job", body=body)
@@ -295,8 +300,13 @@ class FakeKube(Kube):
         self._record("delete_job", namespace=namespace, name=name)
         self.batch_jobs.pop((namespace, name), None)
 
+    async def create_pod(self, body: dict[str, Any]) -> None:
+        self._record("create_pod", body=body)
+        self.pods.setdefault((body["metadata"]["namespace"], body["metadata"]["name"]), copy.deepcopy(body))
+
     async def delete_pod(self, namespace: str, name: str) -> None:
         self._record("delete_pod", namespace=namespace, name=name)
+        self.pods.pop((namespace, name), None)
 
     async def read_pod_log(self, namespace: str, name: str, container: str, limit: int,
                            seconds: float = 20.0) -> bytes | None:

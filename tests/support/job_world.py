@@ -66,14 +66,14 @@ class Pass:
 class World:
     """One namespace with a workspace (storage Secret), the built-in QIO Provider, and the fakes."""
 
-    def __init__(self, qio_limits: dict[str, Any] | None = None) -> None:
+    def __init__(self, qio_limits: dict[str, Any] | None = None, pool_size: int = 0) -> None:
         self.journal = Journal()
         self.kube = FakeKube(self.journal)
         self.storage = FakeStorage(self.journal)
         self.api = FakeProviderApi(self.journal)
         self.api_credentials: list[dict[str, str]] = []
         self.settings = Settings(solver_image=SOLVER_IMAGE, target_concurrency=4, sas_margin_seconds=3600,
-                                 sas_default_seconds=24 * 3600)
+                                 sas_default_seconds=24 * 3600, solver_pool_size=pool_size)
         self.store = Store()
         self.enqueued: list[str] = []
         self.enqueued_after: list[tuple[str, float]] = []
@@ -89,7 +89,8 @@ class World:
         self.dispatcher = Dispatcher(self.store, self.settings, wake_first=self.enqueued.append)
         self.ctx = Context(store=self.store, kube=self.kube, settings=self.settings, dispatcher=self.dispatcher,
                            storages=FakeStorageRegistry(self.kube, self.storage))
-        self.backends = Backends(self.store, self.kube, self.settings, self.dispatcher)
+        self.backends = Backends(self.store, self.kube, self.settings, self.dispatcher, self.kube,
+                                 wake=self.enqueued.append)
         self.remote = RemoteBackend(self.kube, IONQ, make_api=self._make_api, translate=ionq.translate,
                                     default_credentials_key="apiKey")
         self.backends._by_name[IONQ] = self.remote

@@ -95,10 +95,10 @@ controller.py and main.py). No wildcards.
   resources: ["jobs"]
   verbs: ["get", "list", "watch", "create", "delete"]
 # Solver pods are observed (their phase and exit code), and deleted when a cancelled job's solver Job is
-# already gone but its pod runs on.
+# already gone but its pod runs on; a solver pool's workers are created, and deleted once idle.
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["list", "watch", "delete"]
+  verbs: ["list", "watch", "create", "delete"]
 # A finished solver pod's log is read once and kept in the job's container (status.logsUri).
 - apiGroups: [""]
   resources: ["pods/log"]

@@ -1,4 +1,5 @@
-"""`kuantum logs JOB`: a job's solver log. While the job runs, its pod's log, followed until the solver exits; once
+"""`kuantum logs JOB`: a job's solver log. While the job runs, its pod's log, followed until the solver exits (a job
+on a pool's warm worker has no pod of its own: its log is shown when it ends); once
 the job is final, the log the operator kept in the job's container (`status.logsUri`, blob `job-<id>/logs`: the
 last MiB), which outlives the pod."""
 
@@ -89,6 +90,9 @@ def show(session: Session, name: str, follow: bool, wait_timeout: float, out: Bi
             raise CliError(_no_log(name, status))
         if status.get("providerJobId"):
             raise CliError(f"job {name} runs at its provider ({status['providerJobId']}): it has no solver log")
+        if not follow and status.get("state") == "Executing":
+            raise CliError(f"job {name} runs on a warm solver worker: its log is kept when it ends (without "
+                           "--no-follow, waits for it)")
         if not follow:
             raise CliError(f"job {name} is {status.get('state') or 'not yet seen by the operator'}: its solver has "
                            "not started, no log yet (without --no-follow, waits for it)")

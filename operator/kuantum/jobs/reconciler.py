@@ -212,7 +212,7 @@ class JobReconciler:
         if quota := self._over_quota(draft.job, spec, provider, seconds=True):
             draft.apply(Failed("QuotaExceeded", quota))
             return
-        backend = self.backends.for_target(resolved.target, provider)
+        backend = self.backends.for_target(resolved.target, provider, draft.job.job_id)
         try:
             seen = await backend.submit(Run(draft.job, spec, draft.new, resolved, provider, storage))
         except Pending as p:
@@ -226,7 +226,7 @@ class JobReconciler:
     # ------------------------------------------------------------------ running
     async def _run_of(self, job: JobObject, status: QuantumJobStatus, spec: QuantumJobSpec) -> tuple[Backend, Run]:
         provider, storage, resolved = await prerequisites(self.ctx.store, self.ctx.storages, job, spec)
-        backend = self.backends.for_target(resolved.target, provider)
+        backend = self.backends.for_target(resolved.target, provider, str(status.id) if status.id else None)
         return backend, Run(job, spec, status, resolved, provider, storage)
 
     async def _running(self, draft: Draft, spec: QuantumJobSpec) -> None:
@@ -278,8 +278,7 @@ class JobReconciler:
         again = None if await self.writer.final_event_settled(job, status) else MISSED_EVENT_RETRY_SECONDS
         if self.ctx.dispatcher.claimed(job):  # released at its final write, unless that write's answer was lost
             self.ctx.dispatcher.release(job)
-        for backend in self.backends.all():
-            again = sooner(again, await backend.cleanup(job, status))
+        again = sooner(again, await self.backends.cleanup(job, status))
         ttl = job.spec.ttlSecondsAfterFinished if job.spec is not None else None
         if ttl is not None:
             finished = status.endExecutionTime or status.cancellationTime or now_iso()
@@ -300,8 +299,7 @@ class JobReconciler:
             if not stopped.done:
                 return Result(stopped.recheck_after)
             status = await self.writer.announce_gone(job, status, [Cancelled(now_iso())])
-        for backend in self.backends.all():
-            await backend.cleanup(job, status)  # the job's deletion takes what is kept: nothing to look at later
+        await self.backends.cleanup(job, status)  # the job's deletion takes what is kept: nothing to look at later
         remaining = [f for f in meta.finalizers if f != FINALIZER]
         await self.ctx.kube.patch_meta("QuantumJob", meta.namespace, meta.name, {"metadata": {"finalizers": remaining}})
         self.ctx.dispatcher.release(job)  # a waiting job's deletion frees no slot: nothing more may start

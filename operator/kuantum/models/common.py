@@ -17,6 +17,7 @@ LABEL_WORKSPACE = "kuantum.dev/workspace"
 LABEL_PROVIDER = "kuantum.dev/provider"
 LABEL_TARGET = "kuantum.dev/target"
 LABEL_JOB_ID = "kuantum.dev/job-id"
+LABEL_POOL = "kuantum.dev/pool"  # a solver pool's workers (execution/pool/)
 
 
 class Model(BaseModel):

@@ -42,5 +42,11 @@ class Settings:
     # A session without a spec.idleTimeoutSeconds ends TimedOut after this long without a job joining, running
     # or ending (Azure Quantum's 10 minutes).
     session_idle_timeout_seconds: int = _int("KUANTUM_SESSION_IDLE_TIMEOUT_SECONDS", 600)
+    # Warm solver workers per pool (a Provider's jobs in one namespace with one image and size) that run local
+    # targets' jobs instead of a batch Job each (execution/pool/); 0: a batch Job per job. Each worker holds its
+    # requests on a node while idle: size x the target's cpu/memory must fit beside the other pods.
+    solver_pool_size: int = _int("KUANTUM_SOLVER_POOL_SIZE", 0)
+    # A worker idle this long is deleted (a pool shrinks to nothing when unused).
+    solver_pool_idle_seconds: int = _int("KUANTUM_SOLVER_POOL_IDLE_SECONDS", 300)
     # Where solver pods send their spans (OTLP/HTTP) when tracing is on; empty: the operator's own endpoint.
     solver_otlp_endpoint: str = _str("KUANTUM_SOLVER_OTLP_ENDPOINT", "")

@@ -11,7 +11,7 @@ from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..models.common import LABEL_JOB_ID
+from ..models.common import LABEL_JOB_ID, LABEL_POOL
 from ..objects import (
     PARSERS,
     Group,
@@ -59,6 +59,8 @@ class Store:
     batch_jobs: dict[str, dict[str, Any]] = field(default_factory=dict)  # by kuantum.dev/job-id
     pods: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: defaultdict(dict))  # job-id -> name
     deleted_pods: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # job-id -> pods seen deleted
+    # The solver pools' workers (execution/pool/): pool id -> pod name -> pod.
+    worker_pods: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     job_keys: dict[str, str] = field(default_factory=dict)  # job-id -> namespace/name
     # Jobs by (namespace, workspace, job id): a job id is unique per workspace, and more than one job asking for it
     # is found here without a scan (jobs/duplicates.py decides which of them holds it).
@@ -226,6 +228,20 @@ class Store:
             if not self.pods[job_id]:
                 self.pods.pop(job_id, None)
         return job_id
+
+    def put_worker_pod(self, body: dict[str, Any], deleted: bool) -> None:
+        """Records a pool's worker pod (by its kuantum.dev/pool label)."""
+        pool = (body["metadata"].get("labels") or {}).get(LABEL_POOL)
+        if not pool:
+            return
+        name = body["metadata"]["name"]
+        if deleted:
+            pods = self.worker_pods.get(pool, {})
+            pods.pop(name, None)
+            if not pods:
+                self.worker_pods.pop(pool, None)
+        else:
+            self.worker_pods.setdefault(pool, {})[name] = without_managed_fields(body)
 
     def owner_key(self, body: dict[str, Any]) -> str | None:
         """namespace/name of the QuantumJob a child belongs to: its owner, or (for pods, which the batch

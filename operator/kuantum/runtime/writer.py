@@ -148,6 +148,10 @@ class Kube:
         self._count("create", "jobs")
         await self._settled(409, self.batch.create_namespaced_job, body["metadata"]["namespace"], body)
 
+    async def create_pod(self, body: dict[str, Any]) -> None:
+        self._count("create", "pods")
+        await self._settled(409, self.core.create_namespaced_pod, body["metadata"]["namespace"], body)
+
     async def job_exists(self, namespace: str, name: str) -> bool:
         try:
             await self._call(self.batch.read_namespaced_job, name, namespace)
@@ -192,7 +196,7 @@ class Kube:
                             body=client.V1DeleteOptions(propagation_policy="Background"))
 
     async def delete_pod(self, namespace: str, name: str) -> None:
-        """Deletes a pod whose solver Job is already gone (its process gets SIGTERM)."""
+        """Deletes a pod: a solver pod whose Job is already gone, or an idle worker (its process gets SIGTERM)."""
         self._count("delete", "pods")
         await self._settled(404, self.core.delete_namespaced_pod, name, namespace)
 

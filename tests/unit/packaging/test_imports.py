@@ -72,7 +72,8 @@ SOLVER = Package(
     "kuantum_solvers", REPO / "solver-image", REPO / "solver-image" / "pyproject.toml",
     frozenset({"engines", "gpu", "tracing"}),
     scopes={"kuantum_solvers": frozenset({"engines", "gpu", "tracing"}), "kuantum_solvers.formats": frozenset()},
-    programs={"kuantum-solve": frozenset({"engines", "gpu", "tracing"})})
+    programs={"kuantum-solve": frozenset({"engines", "gpu", "tracing"}),
+              "kuantum-solve-worker": frozenset({"engines", "gpu", "tracing"})})
 PACKAGES = [OPERATOR, SOLVER]
 FORMATS = "kuantum_solvers.formats"
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kuantum_solvers.formats.contract import parse_termination_message
@@ -48,6 +49,43 @@ def target_override(provider: ProviderObject, target: str) -> TargetOverride:
     return TargetOverride(id=target)
 
 
+@dataclass(frozen=True)
+class Solver:
+    """What runs a job's solver: the solver target, the image and the container's size."""
+
+    target: Target
+    image: str
+    cpu: str
+    memory: str
+    gpus: int | None
+
+
+def solver_of(run: Run, settings: Settings) -> Solver:
+    """The Provider's override for the job's target where it sets one, else the target's defaults."""
+    override = target_override(run.provider, run.spec.target)
+    target = runnable_target(run.resolved.target)
+    return Solver(target, override.image or settings.solver_image, override.cpu or target.default_cpu,
+                  override.memory or target.default_memory, override.gpus)
+
+
+def runnable_target(target: Target) -> Target:
+    """The solver target the pod runs: the target itself where the solver knows it (Rigetti's and Pasqal's QPU
+    ids are emulated by the solver under their own ids), else the local statevector simulator (IonQ's and
+    Quantinuum's targets in emulation: same formats)."""
+    return target if target.in_solver_catalog else target_by_id(target.emulator) or targets_of(KUANTUM)[
+        EMULATOR_TARGET]
+
+
+def input_sas(run: Run, valid: Any) -> str:
+    """A read-only SAS URL of the job's input: its own upload, or the blob it names."""
+    if run.spec.input.blobUri:
+        located = run.storage.locate(run.spec.input.blobUri)
+        if located is None:
+            return run.spec.input.blobUri  # carries its own SAS token (checked at upload)
+        return run.storage.sas_url(located[0], located[1], write=False, valid_for=valid)
+    return run.storage.sas_url(container_name(run.job_id), INPUT_BLOB, write=False, valid_for=valid)
+
+
 class Children(Protocol):
     """The store's view of the jobs' solver Jobs and pods (by job id), as the watches deliver them."""
 
@@ -76,15 +114,13 @@ class PodBackend:
     async def submit(self, run: Run) -> Observation:
         job_id = run.job_id
         valid = builders.sas_lifetime(run.spec.timeoutSeconds, self.settings)
-        input_url = self._input_sas(run, valid)
+        input_url = input_sas(run, valid)
         output_url = run.storage.sas_url(container_name(job_id), OUTPUT_BLOB, write=True, valid_for=valid)
-        override = target_override(run.provider, run.spec.target)
-        target = self._runnable_target(run.resolved.target)
+        solver = solver_of(run, self.settings)
         secret = builders.sas_secret(run.job, job_id, input_url, output_url, run.resolved.params)
         batch_job = builders.solver_job(
-            run.job, job_id, target, override.image or self.settings.solver_image,
-            run.resolved.input_format, run.resolved.output_format, run.spec.timeoutSeconds,
-            override.cpu or target.default_cpu, override.memory or target.default_memory, override.gpus,
+            run.job, job_id, solver.target, solver.image, run.resolved.input_format, run.resolved.output_format,
+            run.spec.timeoutSeconds, solver.cpu, solver.memory, solver.gpus,
             tracing.traceparent(), self.settings.solver_otlp_endpoint or tracing.endpoint())
         self.slots.claim(run.job)
         try:
@@ -97,23 +133,6 @@ class PodBackend:
             raise
         log.debug("job %s: created solver Job %s", run.job.key, batch_job["metadata"]["name"])
         return Observation()
-
-    @staticmethod
-    def _runnable_target(target: Target) -> Target:
-        """The solver target the pod runs: the target itself where the solver knows it (Rigetti's and Pasqal's QPU
-        ids are emulated by the solver under their own ids), else the local statevector simulator (IonQ's and
-        Quantinuum's targets in emulation: same formats)."""
-        return target if target.in_solver_catalog else target_by_id(target.emulator) or targets_of(KUANTUM)[
-            EMULATOR_TARGET]
-
-    @staticmethod
-    def _input_sas(run: Run, valid: Any) -> str:
-        if run.spec.input.blobUri:
-            located = run.storage.locate(run.spec.input.blobUri)
-            if located is None:
-                return run.spec.input.blobUri  # carries its own SAS token (checked at upload)
-            return run.storage.sas_url(located[0], located[1], write=False, valid_for=valid)
-        return run.storage.sas_url(container_name(run.job_id), INPUT_BLOB, write=False, valid_for=valid)
 
     # ------------------------------------------------------------------ observe
     def _pods(self, job_id: str) -> list[dict[str, Any]]:

@@ -88,6 +88,30 @@ def _secret_env(name: str, secret: str, key: str) -> dict[str, Any]:
     return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
 
 
+def hardened_container(container: dict[str, Any]) -> dict[str, Any]:
+    """A solver image's container as every solver pod runs it: non-root, read-only root filesystem (a writable
+    /tmp), no privilege escalation, no capabilities."""
+    return {**container,
+            "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]}},
+            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}]}
+
+
+def hardened_pod_spec(containers: list[dict[str, Any]], restart_policy: str) -> dict[str, Any]:
+    """The pod of solver containers: no service-account token, no Service links, the solver's user, the runtime's
+    default seccomp profile, an emptyDir for /tmp."""
+    return {
+        "restartPolicy": restart_policy,
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "terminationGracePeriodSeconds": 10,
+        "securityContext": {"runAsNonRoot": True, "runAsUser": SOLVER_UID, "runAsGroup": SOLVER_UID,
+                            "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": containers,
+        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}],
+    }
+
+
 def solver_job(qjob: QJob, job_id: str, target: Target, image: str, input_format: str,
                output_format: str, timeout_seconds: int | None, cpu: str, memory: str,
                gpus: int | None = None, traceparent: str | None = None, otlp_endpoint: str | None = None
@@ -99,7 +123,7 @@ def solver_job(qjob: QJob, job_id: str, target: Target, image: str, input_format
     limits: dict[str, str] = {"memory": memory}
     if gpus:
         limits[GPU_RESOURCE] = str(gpus)
-    container = {
+    container = hardened_container({
         "name": CONTAINER,
         "image": image,
         "args": solver_args(target.id, input_format, output_format),
@@ -111,23 +135,9 @@ def solver_job(qjob: QJob, job_id: str, target: Target, image: str, input_format
             *({"name": k, "value": v} for k, v in tracing_env(traceparent, otlp_endpoint).items()),
         ],
         "resources": {"requests": {"cpu": cpu, "memory": memory}, "limits": limits},
-        "securityContext": {
-            "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "runAsNonRoot": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
         "terminationMessagePolicy": "FallbackToLogsOnError",
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-    }
-    pod_spec: dict[str, Any] = {
-        "restartPolicy": "Never",
-        "automountServiceAccountToken": False,
-        "enableServiceLinks": False,
-        "terminationGracePeriodSeconds": 10,
-        "securityContext": {"runAsNonRoot": True, "runAsUser": SOLVER_UID, "runAsGroup": SOLVER_UID,
-                            "seccompProfile": {"type": "RuntimeDefault"}},
-        "containers": [container],
-        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}],
-    }
+    })
+    pod_spec = hardened_pod_spec([container], restart_policy="Never")
     job_spec: dict[str, Any] = {"backoffLimit": 0, "template": {"metadata": {"labels": labels}, "spec": pod_spec}}
     if timeout_seconds:
         job_spec["activeDeadlineSeconds"] = timeout_seconds

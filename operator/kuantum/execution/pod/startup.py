@@ -19,7 +19,8 @@ RETRIED_IMAGE_ERRORS = frozenset({"ErrImagePull", "ImagePullBackOff", "RegistryU
 PERMANENT_IMAGE_ERRORS = frozenset({"InvalidImageName", "ErrImageNeverPull"})
 CONTAINER_ERRORS = frozenset({"CreateContainerConfigError", "CreateContainerError", "RunContainerError"})
 # The reasons this module writes into the Queued condition: when none applies any more, the condition is reset.
-REASONS = RETRIED_IMAGE_ERRORS | PERMANENT_IMAGE_ERRORS | CONTAINER_ERRORS | {"Unschedulable"}
+REASONS = RETRIED_IMAGE_ERRORS | PERMANENT_IMAGE_ERRORS | CONTAINER_ERRORS | {"Unschedulable", "OOMKilled",
+                                                                              "CrashLoopBackOff"}
 
 
 @dataclass(frozen=True)
@@ -30,10 +31,13 @@ class StartProblem:
     reason: str
     message: str
     fail_after: float | None
+    error_code: str | None = None  # the job's error code, where the reason does not tell it
 
     @property
     def code(self) -> str:
         """The job's error code when it fails for this problem."""
+        if self.error_code:
+            return self.error_code
         return "SolverImageUnavailable" if self.reason in RETRIED_IMAGE_ERRORS | PERMANENT_IMAGE_ERRORS \
             else "SolverPodNotStarted"
 

@@ -376,7 +376,7 @@ def test_a_target_whose_emulator_the_solver_does_not_know_runs_on_the_statevecto
     from kuantum.catalog import targets_of
 
     aria = targets_of("ionq")["ionq.qpu.aria-1"]
-    assert pod.PodBackend._runnable_target(aria).id == pod.EMULATOR_TARGET
-    assert pod.PodBackend._runnable_target(replace(aria, emulator="no.such.target")).id == pod.EMULATOR_TARGET
+    assert pod.runnable_target(aria).id == pod.EMULATOR_TARGET
+    assert pod.runnable_target(replace(aria, emulator="no.such.target")).id == pod.EMULATOR_TARGET
     sa = targets_of("microsoft-qio")["microsoft.simulatedannealing.cpu"]
-    assert pod.PodBackend._runnable_target(sa) is sa
+    assert pod.runnable_target(sa) is sa

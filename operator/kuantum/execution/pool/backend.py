@@ -1,0 +1,553 @@
+"""The pool backend: local targets' jobs run by warm solver workers instead of a batch Job each.
+
+A solver pod per job costs its container's start and about a second of CPU before the job begins: on a 2-core node
+that caps throughput near one job a second, and a freed slot's next job waits seconds for its pod. A pool keeps up
+to `solver_pool_size` workers per shape (a Provider's jobs in one namespace, one image and size: builders.Shape),
+each a pod running `kuantum-solve-worker`, which runs one job at a time in a process forked from warm engines (the
+worker contract, kuantum_solvers/formats/worker.py). The job is Executing once a worker accepted its run; the
+worker's answer to a long poll brings its end. The pool grows while jobs wait for a worker and shrinks when its
+workers stay idle.
+
+What a run needs comes in its request: SAS URLs of the job's blobs, its parameters, its trace context. What it
+leaves is its output blob and its log, which the operator keeps beside the output as it does a pod's. A worker's
+restart or deletion fails the job it ran (OutOfMemory where the kernel killed the worker at its limit); a run the
+OOM killer takes inside a worker is reported by the worker itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from kuantum_solvers.formats import worker as wire
+from kuantum_solvers.formats.contract import parse_termination_message
+
+from kuantum.catalog import Target
+from kuantum.jobs.statemachine import Completed, Event, Failed, Noted, Started
+from kuantum.models import JobState, QuantumJobStatus
+from kuantum.models.common import LABEL_POOL
+from kuantum.objects import JobObject, ProviderObject
+from kuantum.runtime import tracing
+from kuantum.runtime.settings import Settings
+from kuantum.runtime.timeutil import now_iso
+from kuantum.runtime.writer import Kube
+from kuantum.storage.blobs import OUTPUT_BLOB, container_name, in_thread
+
+from ..base import Cancellation, Observation, Run, SecretReader, Slots, usage_between
+from ..pod import builders as pod_builders
+from ..pod import startup
+from ..pod.backend import input_sas, solver_of, target_override
+from . import builders
+from .client import WorkerBusy, WorkerClient, WorkerUnreachable
+
+log = logging.getLogger("kuantum.backends.pool")
+POLL_WAIT_SECONDS = 30.0  # a long poll's wait: the worker answers at the run's end, else after this
+WAITING_RECHECK_SECONDS = 5.0  # a job waiting for a worker is looked at again (a worker's change wakes it sooner)
+STOP_RETRY_SECONDS = 2.0
+FORGOTTEN_KEPT = 10_000  # a job deleted after its final cleanup is still known as the pool's
+CRASHES_BEFORE_FAILING = 2  # a worker that exits as it starts this often fails the jobs waiting for it
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Which worker runs a job's run, and what the operator knew of it then."""
+
+    pool: str
+    namespace: str
+    worker: str  # the pod's name
+    started_at: float
+    restarts: int  # the worker container's restarts when the run began: more later means it died meanwhile
+    memory: str
+
+
+@dataclass(frozen=True)
+class Lost:
+    """A run that ended without the worker saying how: the worker died or forgot it."""
+
+    code: str
+    message: str
+
+
+class WorkerPods(Protocol):
+    """The store's view of the pools' pods, as the watch delivers them: pool id -> pod name -> pod."""
+
+    @property
+    def worker_pods(self) -> Mapping[str, Mapping[str, dict[str, Any]]]: ...
+
+    @property
+    def job_keys(self) -> Mapping[str, str]: ...
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _container_status(pod: dict[str, Any]) -> dict[str, Any]:
+    for status in (pod.get("status") or {}).get("containerStatuses") or []:
+        if status.get("name") == builders.CONTAINER:
+            return dict(status)
+    return {}
+
+
+def ready(pod: dict[str, Any]) -> bool:
+    """Running, its readiness probe passed (engines warm), not being deleted, with an address."""
+    status = pod.get("status") or {}
+    if pod["metadata"].get("deletionTimestamp") or status.get("phase") != "Running" or not status.get("podIP"):
+        return False
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+
+
+def address(pod: dict[str, Any]) -> str:
+    """host:port of the worker: the pod's IP and its container's `runs` port."""
+    port = wire.PORT
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        for item in container.get("ports") or []:
+            if item.get("name") == "runs":
+                port = int(item["containerPort"])
+    return f"{pod['status']['podIP']}:{port}"
+
+
+class PoolBackend:
+    name = "pool"
+
+    def __init__(self, workers: WorkerPods, kube: Kube, settings: Settings, slots: Slots, secrets: SecretReader,
+                 wake: Callable[[str], None], client: WorkerClient | None = None) -> None:
+        self.workers = workers
+        self.kube = kube
+        self.settings = settings
+        self.slots = slots
+        self.secrets = secrets
+        self.wake = wake
+        self.client = client or WorkerClient()
+        self.assignments: dict[str, Assignment] = {}  # job id ->
+        self.busy: dict[str, str] = {}  # worker pod name -> the job id it runs
+        self.ended: dict[str, wire.RunStatus | Lost] = {}  # job id -> how its run ended (until cleanup)
+        self.waiting: dict[str, dict[str, str]] = {}  # pool id -> job id -> job key, in arrival order
+        self.tokens: dict[str, str] = {}  # pool id ->
+        self.idle_since: dict[str, float] = {}  # worker pod name -> when it last ended a run (or was first seen)
+        self.polls: dict[str, asyncio.Task[None]] = {}  # job id -> its long poll
+        self.forgotten: deque[str] = deque(maxlen=FORGOTTEN_KEPT)  # the latest jobs whose runs ended and were deleted
+
+    # ------------------------------------------------------------------ which jobs
+    def takes(self, target: Target, provider: ProviderObject | None) -> bool:
+        """Whether a new job of this target runs on the pool: pools are on, and its solver needs no GPU (a GPU
+        held by an idle worker would be lost to every other pod)."""
+        if self.settings.solver_pool_size <= 0:
+            return False
+        return provider is None or not target_override(provider, target.id).gpus
+
+    def owns(self, job_id: str) -> bool:
+        """Whether the job's run is (or waits to be) on a worker of this process's pools."""
+        return job_id in self.assignments or any(job_id in jobs for jobs in self.waiting.values())
+
+    def ran(self, job_id: str) -> bool:
+        """Whether one of this process's pools ran (or runs) the job: it has nothing of a solver pod's to clean."""
+        return self.owns(job_id) or job_id in self.forgotten
+
+    # ------------------------------------------------------------------ submit and observe
+    async def submit(self, run: Run) -> Observation:
+        self.slots.claim(run.job)
+        try:
+            return await self._assign(run)
+        except BaseException:
+            self.slots.unclaim(run.job)  # not launched: back to its queue (as the pod backend does)
+            self._unwait(run.job_id)
+            raise
+
+    async def observe(self, run: Run) -> Observation:
+        job_id = run.job_id
+        assignment = self.assignments.get(job_id)
+        if assignment is None:
+            if run.status.state == JobState.WAITING and self.slots.claimed(run.job):
+                return await self._assign(run)  # still waiting for a worker
+            return Observation((Failed("ExecutionLost", "no solver worker has the job's run any more (its worker "
+                                                        "is gone)"),))
+        started = [Started(_iso(assignment.started_at))] if run.status.state == JobState.WAITING else []
+        outcome = self.ended.get(job_id)
+        if outcome is None:
+            self._ensure_poll(job_id, run.job.key, assignment)
+            return Observation(tuple(started))
+        return Observation((*started, await self._end(run, assignment, outcome)))
+
+    async def _assign(self, run: Run) -> Observation:
+        """Hands the run to an idle warm worker of its pool; else it waits for one (the pool grows if it may)."""
+        shape = self._shape(run)
+        token = await self._token(shape, run.provider)
+        request = self._request(run)
+        for pod in self._idle(shape.pool_id):
+            name = pod["metadata"]["name"]
+            if name in self.busy:  # taken meanwhile, by a job asked for while this one awaited a worker
+                continue
+            self.busy[name] = run.job_id  # reserved while asked: no other job, nor the idle reaper, takes it
+            try:
+                status = await self.client.start(address(pod), token, request)
+            except (WorkerBusy, WorkerUnreachable) as e:  # busy: with a run this process does not know of
+                log.debug("pool %s: worker %s did not take job %s: %s", shape.pool_id, name, run.job.key, e)
+                if self.busy.get(name) == run.job_id:
+                    del self.busy[name]
+                continue
+            except BaseException:
+                if self.busy.get(name) == run.job_id:
+                    del self.busy[name]
+                raise
+            assignment = Assignment(shape.pool_id, shape.namespace, name, status.started_at,
+                                    int(_container_status(pod).get("restartCount") or 0), shape.memory)
+            self._unwait(run.job_id)
+            self._assigned(run.job_id, run.job.key, assignment, status)
+            log.debug("job %s: run on worker %s", run.job.key, assignment.worker)
+            return Observation((Started(_iso(status.started_at)),))  # its Queued condition says Started
+        self.waiting.setdefault(shape.pool_id, {})[run.job_id] = run.job.key
+        problem = self._start_problem(shape.pool_id)
+        if problem is not None and problem.fail_after == 0:
+            self._unwait(run.job_id)
+            return Observation((Failed(problem.code, problem.message),))
+        await self._grow(shape, run.provider)
+        if problem is None:
+            return Observation(recheck_after=WAITING_RECHECK_SECONDS)
+        return Observation((Noted("Queued", False, problem.reason, problem.message),),
+                           recheck_after=min(WAITING_RECHECK_SECONDS, problem.fail_after or WAITING_RECHECK_SECONDS))
+
+    def _start_problem(self, pool: str) -> startup.StartProblem | None:
+        """Why the pool has no ready worker, where its workers say so: what keeps a solver pod from starting
+        (image, room, container), or a worker that dies as it starts (the kernel killing it at its limit, at once:
+        no restart gives it more memory)."""
+        now = now_iso()
+        for pod in self._live(pool):
+            if ready(pod):
+                continue
+            problem = startup.start_problem(pod, now)
+            if problem is not None:
+                return problem
+            status = _container_status(pod)
+            last = (status.get("lastState") or {}).get("terminated") or {}
+            restarts = int(status.get("restartCount") or 0)
+            if last.get("reason") == "OOMKilled":
+                return startup.StartProblem(
+                    "OOMKilled", f"the kernel killed the solver worker at its memory limit of {_memory_limit(pod)} as "
+                                 "it started (OOMKilled): the limit is below what the solver needs to start; give the "
+                                 "target more memory (the Provider's spec.targets[].memory)", 0.0, "OutOfMemory")
+            if restarts >= CRASHES_BEFORE_FAILING:
+                return startup.StartProblem(
+                    "CrashLoopBackOff", f"the solver worker {pod['metadata']['name']} exits as it starts (exit code "
+                                        f"{last.get('exitCode')}, {restarts} restarts): see its log", 0.0)
+        return None
+
+    def _live(self, pool: str) -> list[dict[str, Any]]:
+        """The pool's pods that are not being deleted and have not ended (an evicted pod's phase is Failed)."""
+        return [pod for pod in self.workers.worker_pods.get(pool, {}).values()
+                if not pod["metadata"].get("deletionTimestamp")
+                and (pod.get("status") or {}).get("phase") not in ("Failed", "Succeeded")]
+
+    def _assigned(self, job_id: str, key: str, assignment: Assignment, status: wire.RunStatus) -> None:
+        self.assignments[job_id] = assignment
+        self.busy[assignment.worker] = job_id
+        self.idle_since.pop(assignment.worker, None)
+        if status.ended:
+            self._record_end(job_id, key, assignment, status)
+        else:
+            self._ensure_poll(job_id, key, assignment)
+
+    def _request(self, run: Run) -> wire.RunRequest:
+        valid = pod_builders.sas_lifetime(run.spec.timeoutSeconds, self.settings)
+        solver = solver_of(run, self.settings)
+        output = run.storage.sas_url(container_name(run.job_id), OUTPUT_BLOB, write=True, valid_for=valid)
+        return wire.RunRequest(
+            id=run.job_id, target=solver.target.id, input_format=run.resolved.input_format,
+            output_format=run.resolved.output_format, input_url=input_sas(run, valid), output_url=output,
+            params=json.dumps(run.resolved.params), timeout_seconds=run.spec.timeoutSeconds or None,
+            traceparent=tracing.traceparent(), otlp_endpoint=self.settings.solver_otlp_endpoint or tracing.endpoint())
+
+    def _shape(self, run: Run) -> builders.Shape:
+        solver = solver_of(run, self.settings)
+        return builders.Shape(run.namespace, run.provider.meta.name, run.spec.workspace, solver.image, solver.cpu,
+                              solver.memory)
+
+    # ------------------------------------------------------------------ the end of a run
+    async def _end(self, run: Run, assignment: Assignment, outcome: wire.RunStatus | Lost) -> Event:
+        begin = _iso(assignment.started_at)
+        if isinstance(outcome, Lost):
+            return Failed(outcome.code, outcome.message, usage=usage_between(begin, _iso(time.time())))
+        end = _iso(outcome.ended_at or time.time())
+        usage = usage_between(begin, end)
+        logs = await self._keep_log(run, outcome.log)
+        if outcome.state == wire.SUCCEEDED:
+            if not await in_thread(run.storage.exists, run.job_id, OUTPUT_BLOB):
+                return Failed("OutputMissing", "the solver exited 0 but wrote no output blob", end, usage, logs)
+            return Completed(run.storage.blob_url(run.job_id, OUTPUT_BLOB), end, usage, logs)
+        if outcome.timed_out:
+            return Failed("Timeout", f"the job ran longer than timeoutSeconds={run.spec.timeoutSeconds}", end, usage,
+                          logs)
+        if outcome.oom_killed:
+            return Failed("OutOfMemory", f"the kernel killed the solver at its worker's memory limit of "
+                                         f"{assignment.memory} (the OOM killer); give the target more memory (the "
+                                         "Provider's spec.targets[].memory) or submit a smaller problem", end, usage,
+                          logs)
+        parsed = parse_termination_message(outcome.termination)
+        if parsed:
+            return Failed(parsed[0], parsed[1], end, usage, logs)
+        tail = outcome.log.strip()[-500:] or "no message"
+        return Failed("SolverFailed", f"the solver exited with code {outcome.exit_code}: {tail}", end, usage, logs)
+
+    async def _keep_log(self, run: Run, text: str) -> str | None:
+        """The run's log kept in the job's container (blob `logs`), as a pod's is; best effort."""
+        if not text:
+            return None
+        try:
+            return await in_thread(run.storage.upload_logs, run.job_id, text.encode())
+        except Exception as e:
+            log.warning("job %s: the solver's log was not kept: %s", run.job.key, " ".join(str(e).split())[:300])
+            return None
+
+    def _ensure_poll(self, job_id: str, key: str, assignment: Assignment) -> None:
+        task = self.polls.get(job_id)
+        if task is None or task.done():
+            self.polls[job_id] = asyncio.create_task(self._poll(job_id, key, assignment), name=f"poll-{job_id}")
+
+    async def _poll(self, job_id: str, key: str, assignment: Assignment) -> None:
+        """Long polls the worker until the run ends, or the worker is lost; then wakes the job."""
+        backoff = 0.5
+        while True:
+            pod = self._pod(assignment)
+            lost = self._lost(assignment, pod)
+            if lost is not None or pod is None:
+                self._record_end(job_id, key, assignment, lost or Lost("ExecutionLost", "the worker is gone"))
+                return
+            try:
+                status = await self.client.status(address(pod), self.tokens.get(assignment.pool, ""), job_id,
+                                                  wait=POLL_WAIT_SECONDS)
+            except WorkerUnreachable as e:
+                log.debug("job %s: worker %s: %s", key, assignment.worker, e)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            backoff = 0.5
+            if status is None:
+                self._record_end(job_id, key, assignment, Lost(
+                    "ExecutionLost", f"the solver worker {assignment.worker} no longer knows the job's run"))
+                return
+            if status.ended:
+                self._record_end(job_id, key, assignment, status)
+                return
+
+    def _record_end(self, job_id: str, key: str, assignment: Assignment, outcome: wire.RunStatus | Lost) -> None:
+        self.ended[job_id] = outcome
+        if self.busy.get(assignment.worker) == job_id:
+            del self.busy[assignment.worker]
+            self.idle_since[assignment.worker] = time.time()
+            self._wake_waiting(assignment.pool)
+        if key:
+            self.wake(key)
+
+    def _lost(self, assignment: Assignment, pod: dict[str, Any] | None) -> Lost | None:
+        """Whether the worker died or went since it took the run (its run died with it)."""
+        if pod is None or pod["metadata"].get("deletionTimestamp"):
+            return Lost("PodDeleted", f"the solver worker {assignment.worker} running the job was deleted")
+        status = _container_status(pod)
+        if int(status.get("restartCount") or 0) <= assignment.restarts:
+            return None
+        terminated = (status.get("lastState") or {}).get("terminated") or {}
+        if terminated.get("reason") == "OOMKilled":
+            return Lost("OutOfMemory", f"the kernel killed the solver worker running the job at its memory limit of "
+                                       f"{assignment.memory} (OOMKilled); give the target more memory (the Provider's "
+                                       "spec.targets[].memory) or submit a smaller problem")
+        return Lost("ExecutionLost", f"the solver worker {assignment.worker} running the job restarted (exit code "
+                                     f"{terminated.get('exitCode')})")
+
+    # ------------------------------------------------------------------ cancel, stop, cleanup
+    async def cancel(self, run: Run) -> Cancellation:
+        return await self.stop(run.job, run.job_id)
+
+    async def stop(self, job: JobObject, job_id: str) -> Cancellation:
+        """Kills the job's run on its worker (the worker answers once it is gone); a job still waiting for a worker
+        has nothing running."""
+        self._unwait(job_id)
+        assignment = self.assignments.get(job_id)
+        if assignment is None or job_id in self.ended:
+            return Cancellation(True)
+        pod = self._pod(assignment)
+        if pod is not None and self._lost(assignment, pod) is None:
+            try:
+                await self.client.delete(address(pod), self.tokens.get(assignment.pool, ""), job_id)
+            except WorkerUnreachable as e:
+                log.info("job %s: its run could not be stopped yet: %s", job.key, e)
+                return Cancellation(False, STOP_RETRY_SECONDS)
+        self._forget(job_id, assignment)
+        return Cancellation(True)
+
+    async def cleanup(self, job: JobObject, status: QuantumJobStatus) -> float | None:
+        """The worker forgets the ended run (it keeps a few until then); nothing is left of it."""
+        job_id = str(status.id or "")
+        self._unwait(job_id)
+        assignment = self.assignments.get(job_id)
+        if assignment is None:
+            return None
+        pod = self._pod(assignment)
+        if pod is not None and ready(pod):
+            try:
+                await self.client.delete(address(pod), self.tokens.get(assignment.pool, ""), job_id)
+            except WorkerUnreachable as e:
+                log.debug("job %s: the worker did not forget its run: %s", job.key, e)
+        self._forget(job_id, assignment)
+        return None
+
+    def execution_began(self, job_id: str) -> str | None:
+        assignment = self.assignments.get(job_id)
+        return _iso(assignment.started_at) if assignment is not None else None
+
+    def _forget(self, job_id: str, assignment: Assignment) -> None:
+        if job_id in self.assignments:
+            self.forgotten.append(job_id)
+        self.assignments.pop(job_id, None)
+        self.ended.pop(job_id, None)
+        task = self.polls.pop(job_id, None)
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+        if self.busy.get(assignment.worker) == job_id:
+            del self.busy[assignment.worker]
+            self.idle_since[assignment.worker] = time.time()
+            self._wake_waiting(assignment.pool)
+
+    def _unwait(self, job_id: str) -> None:
+        for jobs in self.waiting.values():
+            jobs.pop(job_id, None)
+
+    # ------------------------------------------------------------------ workers
+    def _pod(self, assignment: Assignment) -> dict[str, Any] | None:
+        return self.workers.worker_pods.get(assignment.pool, {}).get(assignment.worker)
+
+    def _idle(self, pool: str) -> list[dict[str, Any]]:
+        """The pool's ready workers that run nothing, the longest idle first."""
+        pods = [pod for name, pod in self.workers.worker_pods.get(pool, {}).items()
+                if name not in self.busy and ready(pod)]
+        return sorted(pods, key=lambda pod: self.idle_since.get(pod["metadata"]["name"], 0.0))
+
+    async def _grow(self, shape: builders.Shape, provider: ProviderObject) -> None:
+        """One more worker while jobs wait for one and fewer are starting than wait, up to the pool's size."""
+        pods = self._live(shape.pool_id)
+        starting = [pod for pod in pods if not ready(pod)]
+        if len(pods) >= self.settings.solver_pool_size or len(starting) >= len(self.waiting.get(shape.pool_id, {})):
+            return
+        pod = builders.worker_pod(shape, provider, uuid.uuid4().hex[:5])
+        log.info("pool %s: starting worker %s (%d of at most %d)", shape.pool_id, pod["metadata"]["name"],
+                 len(pods) + 1, self.settings.solver_pool_size)
+        await self.kube.create_pod(pod)
+
+    async def _token(self, shape: builders.Shape, provider: ProviderObject) -> str:
+        """The pool's token: made with its Secret the first time, else read back (after a restart)."""
+        token = self.tokens.get(shape.pool_id)
+        if token is None:
+            name = builders.token_secret_name(shape.pool_id)
+            token = await self._read_token(shape.namespace, name)
+            if token is None:
+                made = builders.new_token()
+                await self.kube.create_secret(builders.token_secret(shape, provider, made))
+                token = await self._read_token(shape.namespace, name) or made  # another replica's, if it won
+            self.tokens[shape.pool_id] = token
+        return token
+
+    async def _read_token(self, namespace: str, name: str) -> str | None:
+        secret = await self.secrets.read_data_object("secret", namespace, name)
+        value = ((secret or {}).get("data") or {}).get(builders.TOKEN_KEY)
+        return base64.b64decode(value).decode() if value else None
+
+    def worker_changed(self, pod: dict[str, Any], deleted: bool) -> None:
+        """A worker's pod changed (the watch): its job is looked at if it died; waiting jobs if it is ready."""
+        name = pod["metadata"]["name"]
+        pool = (pod["metadata"].get("labels") or {}).get(LABEL_POOL, "")
+        job_id = self.busy.get(name)
+        if job_id:
+            assignment = self.assignments.get(job_id)
+            if assignment is not None and job_id not in self.ended:
+                lost = Lost("PodDeleted", f"the solver worker {name} running the job was deleted") if deleted \
+                    else self._lost(assignment, pod)
+                if lost is not None:
+                    task = self.polls.pop(job_id, None)
+                    if task is not None:
+                        task.cancel()
+                    self._record_end(job_id, self.workers.job_keys.get(job_id, ""), assignment, lost)
+        if deleted:
+            self.busy.pop(name, None)
+            self.idle_since.pop(name, None)
+        elif ready(pod) and name not in self.busy:
+            self.idle_since.setdefault(name, time.time())
+            self._wake_waiting(pool)
+
+    def _wake_waiting(self, pool: str) -> None:
+        """The first job waiting for a worker of the pool is looked at now."""
+        for key in list(self.waiting.get(pool, {}).values())[:1]:
+            self.wake(key)
+
+    async def adopt(self) -> None:
+        """After a start: which worker runs or ran which job, asked of every ready worker (their runs outlive an
+        operator's restart), so those jobs are observed where they run and never started twice."""
+        for pool, pods in list(self.workers.worker_pods.items()):
+            for name, pod in list(pods.items()):
+                if not ready(pod):
+                    continue
+                token = self.tokens.get(pool) or await self._read_token(
+                    pod["metadata"]["namespace"], builders.token_secret_name(pool))
+                if token is None:
+                    continue
+                self.tokens[pool] = token
+                try:
+                    runs = await self.client.runs(address(pod), token)
+                except WorkerUnreachable as e:
+                    log.warning("pool %s: worker %s did not say what it runs: %s", pool, name, e)
+                    continue
+                memory = _memory_limit(pod)
+                restarts = int(_container_status(pod).get("restartCount") or 0)
+                for status in runs:
+                    key = self.workers.job_keys.get(status.id, "")
+                    assignment = Assignment(pool, pod["metadata"]["namespace"], name, status.started_at, restarts,
+                                            memory)
+                    self.assignments[status.id] = assignment
+                    if status.ended:
+                        self.ended[status.id] = status
+                    else:
+                        self.busy[name] = status.id
+                        self._ensure_poll(status.id, key, assignment)
+                if name not in self.busy:
+                    self.idle_since.setdefault(name, time.time())
+
+    async def housekeeping(self) -> None:
+        """Workers idle past solver_pool_idle_seconds go (a pool shrinks to nothing when unused), and so do those
+        that died as they started or ended (evicted): the next job that needs one starts a new one."""
+        now = time.time()
+        for pool, pods in list(self.workers.worker_pods.items()):
+            live = self._live(pool)
+            for name, pod in list(pods.items()):
+                if name in self.busy or pod["metadata"].get("deletionTimestamp"):
+                    continue
+                since = self.idle_since.get(name)
+                idle = since is not None and now - since > self.settings.solver_pool_idle_seconds
+                broken = pod not in live or (not ready(pod) and _container_status(pod).get("restartCount"))
+                if idle or broken:
+                    log.info("worker %s: %s, deleted", name, f"idle for {now - since:.0f}s" if idle and since
+                             else "it died as it started, or ended")
+                    self.idle_since.pop(name, None)
+                    self.busy[name] = ""  # being deleted: no job is handed to it meanwhile
+                    await self.kube.delete_pod(pod["metadata"]["namespace"], name)
+
+    async def aclose(self) -> None:
+        for task in self.polls.values():
+            task.cancel()
+        await asyncio.gather(*self.polls.values(), return_exceptions=True)
+        self.polls.clear()
+        await self.client.aclose()
+
+
+def _memory_limit(pod: dict[str, Any]) -> str:
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        limit = ((container.get("resources") or {}).get("limits") or {}).get("memory")
+        if limit:
+            return str(limit)
+    return "(none set)"

@@ -1,0 +1,268 @@
+"""The pool backend through the real job reconciler (the job world, tests/support/job_world.py), its workers a
+scripted worker on 127.0.0.1 (tests/support/fake_worker.py) that the test ends runs on: a job waits for a worker,
+the pool starts one, the job runs on it and ends as the worker says; cancel, a worker lost mid-run, an operator
+restart, idle workers, and jobs that stay in pods."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from kuantum.execution.pool import builders
+from kuantum.execution.pool.backend import PoolBackend
+from kuantum.models.common import LABEL_POOL
+from kuantum.storage.blobs import LOGS_BLOB, OUTPUT_BLOB, container_name
+from kuantum_solvers.formats.contract import termination_message
+
+from tests.support.fake_worker import FakeWorker
+from tests.support.job_world import NS, SA, World, _condition, _events
+
+KEY = f"{NS}/j"
+
+
+@pytest.fixture
+def world() -> World:
+    return World(pool_size=2)
+
+
+@pytest.fixture
+async def closing(world: World) -> AsyncIterator[World]:
+    try:
+        yield world
+    finally:
+        await world.backends.pool.aclose()
+
+
+@pytest.fixture
+def worker() -> Iterator[FakeWorker]:
+    with FakeWorker(token="") as started:
+        yield started
+
+
+def pool(w: World) -> PoolBackend:
+    return w.backends.pool
+
+
+def node_runs(w: World, worker: FakeWorker, ready: bool = True, **status: Any) -> dict[str, Any]:
+    """The node runs the worker the pool created (its only one), on the fake worker's port; the watch delivers it."""
+    ((_, body),) = w.kube.pods.items()
+    pod = copy.deepcopy(body)
+    pod["spec"]["containers"][0]["ports"] = [{"name": "runs", "containerPort": worker.port}]
+    pod["status"] = {"phase": "Running", "podIP": "127.0.0.1",
+                     "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+                     "containerStatuses": [{"name": builders.CONTAINER, "restartCount": 0, **status}]}
+    worker.token = pool(w).tokens[pod["metadata"]["labels"][LABEL_POOL]]
+    deliver(w, pod)
+    return pod
+
+
+def deliver(w: World, pod: dict[str, Any], deleted: bool = False) -> None:
+    w.store.put_worker_pod(pod, deleted)
+    pool(w).worker_changed(pod, deleted)
+
+
+async def woken(w: World, key: str = KEY, seconds: float = 10.0) -> None:
+    """Until the backend asked for the job to be looked at (a long poll's answer), bounded."""
+    for _ in range(int(seconds / 0.01)):
+        if key in w.enqueued:
+            w.enqueued.clear()
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{key} was not woken in {seconds}s")
+
+
+async def running(w: World, worker: FakeWorker) -> str:
+    """Job j submitted, a worker started for it, the job Executing on it; returns the job id."""
+    w.qio_job("j")
+    first = await w.reconcile("j")
+    assert [c.args["body"]["metadata"]["labels"][LABEL_POOL] for c in first.of("create_pod")], first.calls
+    assert not first.of("create_job"), "no batch Job: the pool runs it"
+    assert w.status("j")["state"] == "Waiting"
+    node_runs(w, worker)
+    await woken(w)
+    second = await w.reconcile("j")
+    assert w.status("j")["state"] == "Executing"
+    assert _events(second) == ["Executing"]
+    return w.job_id("j")
+
+
+async def test_a_job_runs_on_a_warm_worker_and_succeeds(closing: World, worker: FakeWorker) -> None:
+    w = closing
+    job_id = await running(w, worker)
+    (request,) = worker.requests
+    assert (request.id, request.target, request.input_format) == (job_id, SA, "microsoft.qio.v2")
+    assert "sig=" in request.input_url and "sp=r" in request.input_url  # read-only SAS of its input
+    assert "sp=" in request.output_url and request.output_url.split("?")[0].endswith(f"{job_id}/{OUTPUT_BLOB}")
+    w.storage.put_blob(container_name(job_id), OUTPUT_BLOB, b'{"solutions": []}')  # what the solver wrote
+    worker.finish(job_id, log="microsoft.simulatedannealing.cpu: done in 0.01s\n")
+    await woken(w)
+    done = await w.reconcile("j")
+    status = w.status("j")
+    assert status["state"] == "Succeeded" and status["outputDataUri"].split("?")[0].endswith(OUTPUT_BLOB)
+    assert _events(done) == ["Succeeded"]
+    assert w.storage.blobs[(container_name(job_id), LOGS_BLOB)].data.startswith(b"microsoft.simulatedannealing")
+    await w.reconcile("j")  # after its final write: the worker forgets the run
+    assert worker.deleted == [job_id] and not pool(w).assignments
+    assert not w.kube.of("delete_secret"), "a pool's job had no SAS Secret to delete"
+
+
+@pytest.mark.parametrize(("finish", "code", "words"), [
+    ({"exit_code": 2, "termination": termination_message("InvalidInputData", "term 3 names no variable")},
+     "InvalidInputData", "term 3 names no variable"),
+    ({"exit_code": -9, "oom": True}, "OutOfMemory", "memory limit of"),
+    ({"exit_code": -9, "timed_out": True}, "Timeout", "timeoutSeconds"),
+    ({"exit_code": 1, "log": "Segmentation fault"}, "SolverFailed", "exited with code 1: Segmentation fault"),
+])
+async def test_a_run_that_fails_fails_its_job_saying_why(closing: World, worker: FakeWorker,
+                                                         finish: dict[str, Any], code: str, words: str) -> None:
+    w = closing
+    job_id = await running(w, worker)
+    worker.finish(job_id, **finish)
+    await woken(w)
+    await w.reconcile("j")
+    status = w.status("j")
+    assert status["state"] == "Failed" and status["errorData"]["code"] == code, status
+    assert words in status["errorData"]["message"]
+
+
+async def test_the_next_job_takes_the_freed_worker_at_once(closing: World, worker: FakeWorker) -> None:
+    w = closing
+    pool(w).settings = replace(pool(w).settings, solver_pool_size=1)  # one worker for both
+    job_id = await running(w, worker)
+    w.qio_job("k")
+    await w.reconcile("k")
+    assert w.status("k")["state"] == "Waiting" and not w.kube.of("create_pod")[1:], "the pool is full"
+    w.storage.put_blob(container_name(job_id), OUTPUT_BLOB, b"{}")
+    worker.finish(job_id)
+    await woken(w)
+    await w.reconcile("j")
+    assert w.status("j")["state"] == "Succeeded"
+    await w.reconcile("k")
+    assert w.status("k")["state"] == "Executing"
+    assert [r.id for r in worker.requests] == [job_id, w.job_id("k")]
+
+
+async def test_cancel_kills_the_run_on_its_worker(closing: World, worker: FakeWorker) -> None:
+    w = closing
+    job_id = await running(w, worker)
+    w.edit_spec("j", cancel=True)
+    await w.reconcile("j")
+    assert w.status("j")["state"] == "Cancelled"
+    assert worker.deleted == [job_id] and worker.running() is None
+
+
+@pytest.mark.parametrize(("change", "code", "words"), [
+    ("deleted", "PodDeleted", "was deleted"),
+    ("oom", "OutOfMemory", "at its memory limit of 512Mi (OOMKilled)"),
+    ("restarted", "ExecutionLost", "restarted (exit code 137)"),
+])
+async def test_a_worker_lost_mid_run_fails_its_job(closing: World, worker: FakeWorker, change: str, code: str,
+                                                   words: str) -> None:
+    w = closing
+    await running(w, worker)
+    (pod,) = w.store.worker_pods[next(iter(w.store.worker_pods))].values()
+    pod = copy.deepcopy(pod)
+    if change != "deleted":
+        reason = "OOMKilled" if change == "oom" else "Error"
+        pod["status"]["containerStatuses"][0].update(
+            restartCount=1, lastState={"terminated": {"reason": reason, "exitCode": 137}})
+    deliver(w, pod, deleted=change == "deleted")
+    await woken(w)
+    await w.reconcile("j")
+    status = w.status("j")
+    assert status["state"] == "Failed" and status["errorData"]["code"] == code, status
+    assert words in status["errorData"]["message"]
+
+
+async def test_a_restarted_operator_finds_the_run_where_it_is_and_never_starts_it_twice(
+        closing: World, worker: FakeWorker) -> None:
+    w = closing
+    job_id = await running(w, worker)
+    await pool(w).aclose()
+    w.restart()  # a new process: its pools know nothing until they ask their workers
+    await pool(w).adopt()
+    await w.reconcile("j")
+    assert w.status("j")["state"] == "Executing" and len(worker.requests) == 1
+    w.storage.put_blob(container_name(job_id), OUTPUT_BLOB, b"{}")
+    worker.finish(job_id)
+    await woken(w)
+    await w.reconcile("j")
+    assert w.status("j")["state"] == "Succeeded" and len(worker.requests) == 1
+
+
+async def test_a_worker_starting_for_a_waiting_job_is_the_only_one_started(closing: World, worker: FakeWorker
+                                                                            ) -> None:
+    w = closing
+    w.qio_job("j")
+    await w.reconcile("j")
+    node_runs(w, worker, ready=False)  # starting: its engines warm up
+    await w.reconcile("j")
+    status = w.status("j")
+    assert status["state"] == "Waiting" and len(w.kube.of("create_pod")) == 1, "one worker starting is enough"
+    assert (_condition(status, "Queued") or {}).get("status") == "True"
+
+
+async def test_idle_workers_go_after_the_idle_time(closing: World, worker: FakeWorker) -> None:
+    w = closing
+    job_id = await running(w, worker)
+    w.storage.put_blob(container_name(job_id), OUTPUT_BLOB, b"{}")
+    worker.finish(job_id)
+    await woken(w)
+    await w.reconcile("j")
+    await pool(w).housekeeping()
+    assert not w.kube.of("delete_pod"), "idle for less than solver_pool_idle_seconds"
+    (name,) = [name for _, name in w.kube.pods]
+    pool(w).settings = replace(pool(w).settings, solver_pool_idle_seconds=0)
+    await asyncio.sleep(0.01)
+    await pool(w).housekeeping()
+    assert [c.args["name"] for c in w.kube.of("delete_pod")] == [name]
+
+
+async def test_jobs_run_in_pods_without_pools_and_a_pod_job_stays_in_its_pod(worker: FakeWorker) -> None:
+    w = World()  # pools off
+    w.qio_job("j")
+    first = await w.reconcile("j")
+    assert first.of("create_job") and not first.of("create_pod")
+    w.deliver_children()
+    pool(w).settings = replace(pool(w).settings, solver_pool_size=2)  # turned on while the job runs in its pod
+    w.pod("j", "Running", started="2024-01-01T00:00:10Z")
+    second = await w.reconcile("j")
+    assert w.status("j")["state"] == "Executing" and not second.of("create_pod")
+
+
+async def test_a_worker_killed_at_its_limit_as_it_starts_fails_the_waiting_job_naming_the_limit(
+        closing: World, worker: FakeWorker) -> None:
+    w = closing
+    w.qio_job("j")
+    await w.reconcile("j")
+    node_runs(w, worker, ready=False, restartCount=1,
+              lastState={"terminated": {"reason": "OOMKilled", "exitCode": 137}})
+    await w.reconcile("j")
+    status = w.status("j")
+    assert status["state"] == "Failed" and status["errorData"]["code"] == "OutOfMemory", status
+    assert "memory limit of 512Mi as it started" in status["errorData"]["message"]
+    await pool(w).housekeeping()
+    assert len(w.kube.of("delete_pod")) == 1, "the broken worker goes; the next job that needs one starts another"
+
+
+async def test_a_worker_the_node_cannot_start_yet_is_named_on_the_waiting_job_until_it_runs(
+        closing: World, worker: FakeWorker) -> None:
+    w = closing
+    w.qio_job("j")
+    await w.reconcile("j")
+    pod = node_runs(w, worker, ready=False)
+    pod["status"] = {"phase": "Pending", "containerStatuses": [
+        {"name": builders.CONTAINER, "state": {"waiting": {"reason": "ErrImagePull", "message": "refused"}}}]}
+    deliver(w, pod)
+    await w.reconcile("j")
+    queued = _condition(w.status("j"), "Queued") or {}
+    assert (w.status("j")["state"], queued.get("status"), queued.get("reason")) == ("Waiting", "False", "ErrImagePull")
+    assert "cannot pull the solver image" in queued["message"]
+    node_runs(w, worker)
+    await w.reconcile("j")
+    queued = _condition(w.status("j"), "Queued") or {}
+    assert (w.status("j")["state"], queued.get("reason")) == ("Executing", "Started")
