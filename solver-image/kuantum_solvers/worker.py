@@ -35,6 +35,7 @@ LOG_LIMIT = 1024 * 1024  # bytes of a run's log kept: its end (the operator stor
 ENDED_KEPT = 64  # ended runs remembered until the operator deletes them (it reads each one's end once)
 TERMINATION_LOG_ENV = "KUANTUM_TERMINATION_LOG"  # where cli.py writes a failed run's termination message
 KILL_WAIT_SECONDS = 30.0  # a killed run's end, waited for by a delete
+IDLE_CHECK_SECONDS = 1.0
 
 
 @dataclass
@@ -73,6 +74,16 @@ class Worker:
         self.current: _Run | None = None
         self.ended: OrderedDict[str, wire.RunStatus] = OrderedDict()
         self.ready = threading.Event()
+        self.last_asked = time.monotonic()  # the last request but a health check
+
+    def idle_for(self) -> float:
+        """Seconds with no run going and no request (health checks aside): 0 while a run goes."""
+        with self.changed:
+            return 0.0 if self.current is not None else time.monotonic() - self.last_asked
+
+    def asked(self) -> None:
+        with self.changed:
+            self.last_asked = time.monotonic()
 
     def warm(self) -> None:
         """Starts the fork server (which imports warm.py) and forks one empty process from it: ready after."""
@@ -291,6 +302,7 @@ def handler_for(worker: Worker, token: str) -> type[BaseHTTPRequestHandler]:
         def _authorized(self) -> bool:
             given = self.headers.get("Authorization", "")
             if hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                worker.asked()
                 return True
             self._answer(401, {"error": "a worker takes requests with its pool's token only"})
             return False
@@ -324,6 +336,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default: every one)")
     parser.add_argument("--port", type=int, default=wire.PORT)
     parser.add_argument("--scratch", default=None, help="folder for the runs' logs (default: the temp folder)")
+    parser.add_argument("--idle-exit", type=float, default=0.0, metavar="SECONDS",
+                        help="exit (code 0) after this long with no run and no request: a worker whose operator "
+                             "is gone (uninstalled) frees its node's resources by itself (default 0: never)")
     args = parser.parse_args(argv)
     token = os.environ.get(wire.TOKEN_ENV, "")
     if not token:
@@ -340,7 +355,10 @@ def main(argv: list[str] | None = None) -> int:
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
     print(f"kuantum-solve-worker: listening on {args.host}:{server.server_address[1]}", file=sys.stderr, flush=True)
     worker.warm()
-    stop.wait()
+    while not stop.wait(IDLE_CHECK_SECONDS):
+        if args.idle_exit and worker.idle_for() > args.idle_exit:
+            print(f"kuantum-solve-worker: idle for {args.idle_exit:g} s, exiting", file=sys.stderr, flush=True)
+            break
     server.shutdown()
     running = worker.busy_with()
     if running is not None:

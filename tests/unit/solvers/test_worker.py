@@ -165,3 +165,13 @@ def test_unknown_runs_and_paths(worker: Worker) -> None:
     assert worker.http.delete(f"{wire.RUNS_PATH}/nobody").status_code == 404
     assert worker.http.get("/v1/elsewhere").status_code == 404
     assert worker.http.get(f"{wire.RUNS_PATH}/nobody", params={"wait": "soon"}).status_code == 400
+
+
+def test_a_worker_nobody_asks_anything_exits_by_itself(tmp_path: Path) -> None:
+    """Its operator gone (uninstalled), an idle worker frees its node: exit 0 (its pod is then Succeeded)."""
+    env = {**os.environ, wire.TOKEN_ENV: TOKEN}
+    done = subprocess.run([sys.executable, "-m", "kuantum_solvers.worker", "--host", "127.0.0.1", "--port",
+                           str(free_port()), "--scratch", str(tmp_path), "--idle-exit", "1"],
+                          env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert "idle for 1 s, exiting" in done.stderr

@@ -45,7 +45,7 @@ from kuantum.storage.blobs import OUTPUT_BLOB, container_name, in_thread
 from ..base import Cancellation, Observation, Run, SecretReader, Slots, usage_between
 from ..pod import builders as pod_builders
 from ..pod import startup
-from ..pod.backend import input_sas, solver_of, target_override
+from ..pod.backend import TIMEOUT_GRACE_SECONDS, input_sas, solver_of, target_override
 from . import builders
 from .client import WorkerBusy, WorkerClient, WorkerUnreachable
 
@@ -53,6 +53,7 @@ log = logging.getLogger("kuantum.backends.pool")
 POLL_WAIT_SECONDS = 30.0  # a long poll's wait: the worker answers at the run's end, else after this
 WAITING_RECHECK_SECONDS = 5.0  # a job waiting for a worker is looked at again (a worker's change wakes it sooner)
 STOP_RETRY_SECONDS = 2.0
+MIN_IDLE_EXIT_SECONDS = 600
 FORGOTTEN_KEPT = 10_000  # a job deleted after its final cleanup is still known as the pool's
 CRASHES_BEFORE_FAILING = 2  # a worker that exits as it starts this often fails the jobs waiting for it
 
@@ -174,9 +175,23 @@ class PoolBackend:
         started = [Started(_iso(assignment.started_at))] if run.status.state == JobState.WAITING else []
         outcome = self.ended.get(job_id)
         if outcome is None:
+            left = self._until_overdue(run, assignment)
+            if left is not None and left <= 0:  # the worker should have killed it: it is stuck, or unreachable
+                await self.stop(run.job, job_id)
+                return Observation((*started, Failed(
+                    "Timeout", f"the job ran longer than timeoutSeconds={run.spec.timeoutSeconds} (stopped by the "
+                               "operator: its worker did not end it)", usage=usage_between(
+                        _iso(assignment.started_at), _iso(time.time())))))
             self._ensure_poll(job_id, run.job.key, assignment)
-            return Observation(tuple(started))
+            return Observation(tuple(started), recheck_after=left)
         return Observation((*started, await self._end(run, assignment, outcome)))
+
+    @staticmethod
+    def _until_overdue(run: Run, assignment: Assignment) -> float | None:
+        """Seconds until a run with timeoutSeconds is past it by the grace (None without one)."""
+        if not run.spec.timeoutSeconds:
+            return None
+        return assignment.started_at + run.spec.timeoutSeconds + TIMEOUT_GRACE_SECONDS - time.time()
 
     async def _assign(self, run: Run) -> Observation:
         """Hands the run to an idle warm worker of its pool; else it waits for one (the pool grows if it may)."""
@@ -436,7 +451,9 @@ class PoolBackend:
         starting = [pod for pod in pods if not ready(pod)]
         if len(pods) >= self.settings.solver_pool_size or len(starting) >= len(self.waiting.get(shape.pool_id, {})):
             return
-        pod = builders.worker_pod(shape, provider, uuid.uuid4().hex[:5])
+        # Its own idle exit comes well after the operator's reaping: only workers no operator looks after use it.
+        pod = builders.worker_pod(shape, provider, uuid.uuid4().hex[:5],
+                                  max(MIN_IDLE_EXIT_SECONDS, 2 * self.settings.solver_pool_idle_seconds))
         log.info("pool %s: starting worker %s (%d of at most %d)", shape.pool_id, pod["metadata"]["name"],
                  len(pods) + 1, self.settings.solver_pool_size)
         await self.kube.create_pod(pod)

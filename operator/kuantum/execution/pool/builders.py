@@ -70,13 +70,15 @@ def token_secret(shape: Shape, provider: ProviderObject, token: str) -> dict[str
             "stringData": {TOKEN_KEY: token}}
 
 
-def worker_pod(shape: Shape, provider: ProviderObject, suffix: str) -> dict[str, Any]:
+def worker_pod(shape: Shape, provider: ProviderObject, suffix: str, idle_exit_seconds: int) -> dict[str, Any]:
     """A worker: the solver image's `kuantum-solve-worker`, hardened as a solver pod is (no token, non-root,
-    read-only root, no capabilities); restarted in place if it dies (a run the OOM killer takes leaves it up)."""
+    read-only root, no capabilities); restarted in place if it dies (a run the OOM killer takes leaves it up). Idle
+    for `idle_exit_seconds` it exits by itself, so workers an operator no longer looks after (uninstalled) free
+    their node; the pod is then Succeeded and holds nothing."""
     container = pod_builders.hardened_container({
         "name": CONTAINER,
         "image": shape.image,
-        "command": ["kuantum-solve-worker"],
+        "command": ["kuantum-solve-worker", "--idle-exit", str(idle_exit_seconds)],
         "ports": [{"name": "runs", "containerPort": wire.PORT}],
         "env": [{"name": wire.TOKEN_ENV,
                  "valueFrom": {"secretKeyRef": {"name": token_secret_name(shape.pool_id), "key": TOKEN_KEY}}}],
@@ -86,4 +88,4 @@ def worker_pod(shape: Shape, provider: ProviderObject, suffix: str) -> dict[str,
     return {"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": f"kuantum-worker-{shape.pool_id}-{suffix}", "namespace": shape.namespace,
                          "labels": labels(shape), "ownerReferences": [_owner(provider)]},
-            "spec": pod_builders.hardened_pod_spec([container], restart_policy="Always")}
+            "spec": pod_builders.hardened_pod_spec([container], restart_policy="OnFailure")}

@@ -266,3 +266,21 @@ async def test_a_worker_the_node_cannot_start_yet_is_named_on_the_waiting_job_un
     await w.reconcile("j")
     queued = _condition(w.status("j"), "Queued") or {}
     assert (w.status("j")["state"], queued.get("reason")) == ("Executing", "Started")
+
+
+async def test_a_run_its_worker_did_not_end_by_the_timeout_is_stopped_by_the_operator(
+        closing: World, worker: FakeWorker) -> None:
+    w = closing
+    w.qio_job("j", timeoutSeconds=1)
+    await w.reconcile("j")
+    node_runs(w, worker)
+    await woken(w)
+    await w.reconcile("j")
+    job_id = w.job_id("j")
+    assignment = pool(w).assignments[job_id]
+    pool(w).assignments[job_id] = replace(assignment, started_at=assignment.started_at - 60)  # a minute ago
+    await w.reconcile("j")
+    status = w.status("j")
+    assert status["state"] == "Failed" and status["errorData"]["code"] == "Timeout", status
+    assert "its worker did not end it" in status["errorData"]["message"]
+    assert worker.deleted == [job_id]

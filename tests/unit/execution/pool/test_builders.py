@@ -24,16 +24,17 @@ def test_a_pools_id_names_its_shape() -> None:
 
 
 def test_a_worker_is_hardened_like_a_solver_pod_and_holds_no_kubernetes_token() -> None:
-    pod = builders.worker_pod(SHAPE, PROVIDER, "abcde")
+    pod = builders.worker_pod(SHAPE, PROVIDER, "abcde", 600)
     spec = pod["spec"]
     (container,) = spec["containers"]
     assert pod["metadata"]["name"] == f"kuantum-worker-{SHAPE.pool_id}-abcde"
     assert pod["metadata"]["labels"][LABEL_POOL] == SHAPE.pool_id
-    assert spec["automountServiceAccountToken"] is False and spec["restartPolicy"] == "Always"
+    assert spec["automountServiceAccountToken"] is False and spec["restartPolicy"] == "OnFailure"
     assert spec["securityContext"]["runAsNonRoot"] is True
     assert container["securityContext"] == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                                             "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]}}
-    assert container["command"] == ["kuantum-solve-worker"] and container["image"] == "kuantum-solver:1"
+    assert container["command"] == ["kuantum-solve-worker", "--idle-exit", "600"]
+    assert container["image"] == "kuantum-solver:1"
     assert container["resources"] == {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "1Gi"}}
     assert container["ports"] == [{"name": "runs", "containerPort": wire.PORT}]
     assert container["readinessProbe"]["httpGet"] == {"path": wire.HEALTH_PATH, "port": wire.PORT}
