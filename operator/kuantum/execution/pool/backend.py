@@ -137,6 +137,7 @@ class PoolBackend:
         self.idle_since: dict[str, float] = {}  # worker pod name -> when it last ended a run (or was first seen)
         self.polls: dict[str, asyncio.Task[None]] = {}  # job id -> its long poll
         self.forgotten: deque[str] = deque(maxlen=FORGOTTEN_KEPT)  # the latest jobs whose runs ended and were deleted
+        self.seen_ready: set[str] = set()  # workers seen ready once: a crash of theirs is not one as they start
 
     # ------------------------------------------------------------------ which jobs
     def takes(self, target: Target, provider: ProviderObject | None) -> bool:
@@ -245,6 +246,8 @@ class PoolBackend:
             status = _container_status(pod)
             last = (status.get("lastState") or {}).get("terminated") or {}
             restarts = int(status.get("restartCount") or 0)
+            if pod["metadata"]["name"] in self.seen_ready:
+                continue  # it ran before: restarting after a crash (its run, if any, failed for it)
             if last.get("reason") == "OOMKilled":
                 return startup.StartProblem(
                     "OOMKilled", f"the kernel killed the solver worker at its memory limit of {_memory_limit(pod)} as "
@@ -494,9 +497,12 @@ class PoolBackend:
         if deleted:
             self.busy.pop(name, None)
             self.idle_since.pop(name, None)
-        elif ready(pod) and name not in self.busy:
-            self.idle_since.setdefault(name, time.time())
-            self._wake_waiting(pool)
+            self.seen_ready.discard(name)
+        elif ready(pod):
+            self.seen_ready.add(name)
+            if name not in self.busy:
+                self.idle_since.setdefault(name, time.time())
+                self._wake_waiting(pool)
 
     def _wake_waiting(self, pool: str) -> None:
         """The first job waiting for a worker of the pool is looked at now."""

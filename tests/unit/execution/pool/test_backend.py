@@ -284,3 +284,21 @@ async def test_a_run_its_worker_did_not_end_by_the_timeout_is_stopped_by_the_ope
     assert status["state"] == "Failed" and status["errorData"]["code"] == "Timeout", status
     assert "its worker did not end it" in status["errorData"]["message"]
     assert worker.deleted == [job_id]
+
+
+async def test_a_worker_restarting_after_its_run_died_is_waited_for_not_blamed(closing: World, worker: FakeWorker
+                                                                              ) -> None:
+    w = closing
+    pool(w).settings = replace(pool(w).settings, solver_pool_size=1)
+    await running(w, worker)
+    (pod,) = w.store.worker_pods[next(iter(w.store.worker_pods))].values()
+    pod = copy.deepcopy(pod)
+    pod["status"]["conditions"] = [{"type": "Ready", "status": "False"}]
+    pod["status"]["containerStatuses"][0].update(restartCount=1, lastState={"terminated": {"reason": "OOMKilled"}})
+    deliver(w, pod)  # the kernel took the whole worker with its run; it warms up again
+    await woken(w)
+    await w.reconcile("j")
+    assert w.status("j")["errorData"]["code"] == "OutOfMemory"
+    w.qio_job("k")
+    await w.reconcile("k")
+    assert w.status("k")["state"] == "Waiting", w.status("k")  # not "killed as it started"
