@@ -12,6 +12,7 @@ up. Numba's fork-safe threading layer (workqueue) is chosen for that, before num
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hmac
 import multiprocessing
 import os
@@ -159,6 +160,8 @@ class Worker:
             run.timed_out = True
             _kill(run)
         run.process.join()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(run.process.pid, signal.SIGKILL)  # nothing the run started outlives it
         status = _ended_status(run)
         _remove(run.folder)
         print(f"kuantum-solve-worker: run {run.request.id} {status.state}, exit {status.exit_code}"
@@ -178,7 +181,8 @@ def _nothing() -> None:
 
 def _run_in_child(request: wire.RunRequest, log_path: str, termination_path: str) -> None:
     """The run, in a process forked from the warm fork server: `kuantum-solve` on the pod contract's terms, its
-    output (stdout and stderr) into the run's log."""
+    output (stdout and stderr) into the run's log, in a process group of its own (killed whole when it ends)."""
+    os.setsid()
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(log, 1)
     os.dup2(log, 2)
@@ -193,7 +197,8 @@ def _run_in_child(request: wire.RunRequest, log_path: str, termination_path: str
 
 def _kill(run: _Run) -> None:
     if run.process.exitcode is None:
-        run.process.kill()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(run.process.pid, signal.SIGKILL)
 
 
 def _ended_status(run: _Run) -> wire.RunStatus:

@@ -22,8 +22,8 @@ from ..pod import builders as pod_builders
 
 CONTAINER = "worker"
 TOKEN_KEY = "token"
-# A pod of the pool is ready once its engines are warm (the health check answers 200): about a second after start.
-READINESS = {"httpGet": {"path": wire.HEALTH_PATH, "port": wire.PORT}, "periodSeconds": 1, "failureThreshold": 3}
+# A pod of the pool is ready once its engines are warm (the health check answers 200), a few seconds after it starts.
+READINESS = {"httpGet": {"path": wire.HEALTH_PATH, "port": wire.PORT}, "periodSeconds": 2, "failureThreshold": 3}
 
 
 @dataclass(frozen=True)
