@@ -225,6 +225,9 @@ def main() -> None:
                         help="the solver pods' memory request (default: the node's allocatable memory over the "
                              "slots, at most 512Mi, the default of a target)")
     parser.add_argument("--threads", type=int, default=8, help="threads creating (and deleting) objects")
+    parser.add_argument("--pool", type=int, default=0, metavar="N",
+                        help="KUANTUM_SOLVER_POOL_SIZE: jobs run on up to N warm workers per workspace's pool "
+                             "instead of a batch Job each (default 0); the workers request what solver pods would")
     parser.add_argument("--profile", type=Path, default=None,
                         help="py-spy record the operator (collapsed stacks) from the first create to the window's end")
     args = parser.parse_args()
@@ -242,7 +245,8 @@ def main() -> None:
     core.create_namespace({"metadata": {"name": ns, "labels": {"kuantum.dev/benchmark": "true"}}})
     small = [f"w{i:02d}" for i in range(args.workspaces)]
     # Production timings (the tests' 1 s queue-position refresh would add writes).
-    op = OperatorProcess(cluster.kubeconfig, ns, log_dir, env={"KUANTUM_QUEUE_POSITION_SECONDS": "5"})
+    op = OperatorProcess(cluster.kubeconfig, ns, log_dir, env={"KUANTUM_QUEUE_POSITION_SECONDS": "5",
+                                                               "KUANTUM_SOLVER_POOL_SIZE": str(args.pool)})
     watch_client = config.new_client_from_config(config_file=cluster.kubeconfig)
     horizon = args.timeout + args.window_seconds + 600
     watcher = Watcher(q.custom(watch_client).list_namespaced_custom_object, qjob_state, max_seconds=horizon,

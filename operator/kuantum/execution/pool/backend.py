@@ -227,6 +227,8 @@ class PoolBackend:
             self._unwait(run.job_id)
             return Observation((Failed(problem.code, problem.message),))
         await self._grow(shape, run.provider)
+        if problem is not None and problem.reason == "Unschedulable":
+            await self._make_room(shape)
         if problem is None:
             return Observation(recheck_after=WAITING_RECHECK_SECONDS)
         return Observation((Noted("Queued", False, problem.reason, problem.message),),
@@ -460,6 +462,19 @@ class PoolBackend:
         log.info("pool %s: starting worker %s (%d of at most %d)", shape.pool_id, pod["metadata"]["name"],
                  len(pods) + 1, self.settings.solver_pool_size)
         await self.kube.create_pod(pod)
+
+    async def _make_room(self, shape: builders.Shape) -> None:
+        """A worker no node has room for: the idle workers of the namespace's other pools go now, not after their
+        idle time (an idle worker holds its requests; a waiting job needs them)."""
+        for pool, pods in list(self.workers.worker_pods.items()):
+            if pool == shape.pool_id:
+                continue
+            for name, pod in list(pods.items()):
+                if pod["metadata"]["namespace"] == shape.namespace and name not in self.busy and ready(pod):
+                    log.info("worker %s: idle, deleted to make room for pool %s", name, shape.pool_id)
+                    self.busy[name] = ""  # being deleted: no job is handed to it meanwhile
+                    self.idle_since.pop(name, None)
+                    await self.kube.delete_pod(shape.namespace, name)
 
     async def _token(self, shape: builders.Shape, provider: ProviderObject) -> str:
         """The pool's token: made with its Secret the first time, else read back (after a restart)."""

@@ -302,3 +302,26 @@ async def test_a_worker_restarting_after_its_run_died_is_waited_for_not_blamed(c
     w.qio_job("k")
     await w.reconcile("k")
     assert w.status("k")["state"] == "Waiting", w.status("k")  # not "killed as it started"
+
+
+async def test_a_worker_no_node_has_room_for_makes_the_other_pools_idle_workers_go(closing: World,
+                                                                                    worker: FakeWorker) -> None:
+    w = closing
+    job_id = await running(w, worker)  # the QIO pool's worker
+    w.storage.put_blob(container_name(job_id), OUTPUT_BLOB, b"{}")
+    worker.finish(job_id)
+    await woken(w)
+    await w.reconcile("j")  # done: its worker is idle
+    (idle,) = [name for _, name in w.kube.pods]
+    w.add_provider("sim", "kuantum")
+    w.add_job("bell", provider="kuantum", target="kuantum.simulator", input={"inline": {"qubits": 1, "circuit": []}},
+              inputDataFormat="ionq.circuit.v1", outputDataFormat="ionq.quantum-results.v1")
+    await w.reconcile("bell")
+    (created,) = [c.args["body"] for c in w.kube.of("create_pod")[1:]]
+    pending = copy.deepcopy(created)
+    pending["status"] = {"phase": "Pending", "conditions": [
+        {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "0/1 nodes: Insufficient cpu"}]}
+    deliver(w, pending)
+    await w.reconcile("bell")
+    assert [c.args["name"] for c in w.kube.of("delete_pod")] == [idle]
+    assert w.status("bell")["state"] == "Waiting"
