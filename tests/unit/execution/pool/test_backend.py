@@ -319,8 +319,8 @@ async def test_a_worker_no_node_has_room_for_makes_the_other_pools_idle_workers_
     await w.reconcile("bell")
     (created,) = [c.args["body"] for c in w.kube.of("create_pod")[1:]]
     pending = copy.deepcopy(created)
-    pending["status"] = {"phase": "Pending", "conditions": [
-        {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "0/1 nodes: Insufficient cpu"}]}
+    pending["status"] = {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False",
+                                                             "reason": "Unschedulable", "message": "0/1 nodes"}]}
     deliver(w, pending)
     await w.reconcile("bell")
     assert [c.args["name"] for c in w.kube.of("delete_pod")] == [idle]
