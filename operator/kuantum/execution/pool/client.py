@@ -8,6 +8,7 @@ from kuantum_solvers.formats import worker as wire
 
 CALL_SECONDS = 10.0  # every call but a long poll
 POLL_SLACK_SECONDS = 10.0  # a long poll's answer may come this much after its wait
+MAX_CONNECTIONS = 2000
 
 
 class WorkerUnreachable(Exception):
@@ -22,7 +23,10 @@ class WorkerClient:
     """Calls to workers by address (a pod's IP and port), with the pool's token."""
 
     def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self._http = httpx.AsyncClient(transport=transport, timeout=CALL_SECONDS, follow_redirects=False)
+        # A long poll per running job holds a connection: room for every worker of a large cluster.
+        self._http = httpx.AsyncClient(transport=transport, timeout=CALL_SECONDS, follow_redirects=False,
+                                       limits=httpx.Limits(max_connections=MAX_CONNECTIONS,
+                                                           max_keepalive_connections=MAX_CONNECTIONS))
 
     async def aclose(self) -> None:
         await self._http.aclose()
