@@ -44,7 +44,8 @@ class Settings:
     session_idle_timeout_seconds: int = _int("KUANTUM_SESSION_IDLE_TIMEOUT_SECONDS", 600)
     # Warm solver workers per pool (a Provider's jobs in one namespace with one image and size) that run local
     # targets' jobs instead of a batch Job each (execution/pool/); 0: a batch Job per job. Each worker holds its
-    # requests on a node while idle: size x the target's cpu/memory must fit beside the other pods.
+    # requests on a node while idle. Off by default here because the operator must reach the workers' pod
+    # addresses, which an operator outside the cluster may not; the chart, in the cluster, turns pools on.
     solver_pool_size: int = _int("KUANTUM_SOLVER_POOL_SIZE", 0)
     # A worker idle this long is deleted (a pool shrinks to nothing when unused).
     solver_pool_idle_seconds: int = _int("KUANTUM_SOLVER_POOL_IDLE_SECONDS", 300)
