@@ -19,6 +19,7 @@ from kuantum_solvers.formats.contract import parse_termination_message
 
 from tests.support.kube import wait_for
 from tests.support.operator import free_port
+from tests.support.otlp import Receiver
 
 TOKEN = "test-token-0123456789"
 SA = "microsoft.simulatedannealing.cpu"
@@ -95,6 +96,20 @@ def test_a_run_writes_what_kuantum_solve_writes(worker: Worker, tmp_path: Path) 
                              json.dumps(params)], capture_output=True, text=True, timeout=120)
     assert direct.returncode == 0, direct.stderr
     assert json.loads((worker.folder / "same.out.json").read_text()) == json.loads((tmp_path / "out.json").read_text())
+
+
+def test_a_run_reports_its_phases_in_the_trace_it_was_given(worker: Worker) -> None:
+    """A forked run starts its own tracer (the fork server's is never started) and flushes it before it exits."""
+    trace_id, parent_id = "5bf92f3577b34da6a3ce929d0e0e4736", "10f067aa0ba902b7"
+    with Receiver() as receiver:
+        body = worker.request("traced", {"params": {"sweeps": 5, "seed": 1}},
+                              traceparent=f"00-{trace_id}-{parent_id}-01", otlp_endpoint=receiver.endpoint)
+        assert worker.post(body).status_code == 202
+        assert worker.ended("traced").state == wire.SUCCEEDED
+        wait_for(lambda: len(receiver.of_trace(trace_id)) >= 4, timeout=30, what="the run's spans")
+        spans = {s.name: s for s in receiver.of_trace(trace_id)}
+    assert set(spans) == {"kuantum-solve", "download", "solve", "upload"}
+    assert spans["kuantum-solve"].parent_id == parent_id
 
 
 def test_a_failed_run_ends_as_a_solver_pod_does(worker: Worker) -> None:
