@@ -22,9 +22,12 @@ for _module in ("kuantum_solvers.cli", "kuantum_solvers.io", "opentelemetry.sdk.
     except ImportError as e:  # the tracing extra is optional
         _failed.append(f"{_module} ({e})")
 try:
-    from kuantum_solvers import cli, warmup
+    from kuantum_solvers import cli
 
-    cli.ensure_numba_cache_dir()  # where a read-only root filesystem puts the image's kernels
+    # Before anything imports numba (warmup's engines do): where a read-only root filesystem puts the image's kernels.
+    cli.ensure_numba_cache_dir()
+    from kuantum_solvers import warmup
+
     warmup.main()
 except Exception as e:  # a run loads what it needs itself
     _failed.append(f"kernels ({type(e).__name__}: {e})")
