@@ -138,6 +138,9 @@ class PoolBackend:
         self.polls: dict[str, asyncio.Task[None]] = {}  # job id -> its long poll
         self.forgotten: deque[str] = deque(maxlen=FORGOTTEN_KEPT)  # the latest jobs whose runs ended and were deleted
         self.seen_ready: set[str] = set()  # workers seen ready once: a crash of theirs is not one as they start
+        # pool id -> workers asked for that the watch has not shown yet: counted, or each job waiting meanwhile would
+        # start one more than the pool's size allows
+        self.creating: dict[str, set[str]] = {}
 
     # ------------------------------------------------------------------ which jobs
     def takes(self, target: Target, provider: ProviderObject | None) -> bool:
@@ -453,15 +456,31 @@ class PoolBackend:
     async def _grow(self, shape: builders.Shape, provider: ProviderObject) -> None:
         """One more worker while jobs wait for one and fewer are starting than wait, up to the pool's size."""
         pods = self._live(shape.pool_id)
-        starting = [pod for pod in pods if not ready(pod)]
-        if len(pods) >= self.settings.solver_pool_size or len(starting) >= len(self.waiting.get(shape.pool_id, {})):
+        creating = self.creating.get(shape.pool_id, set()) - {pod["metadata"]["name"] for pod in pods}
+        starting = len(creating) + sum(1 for pod in pods if not ready(pod))
+        if len(pods) + len(creating) >= self.settings.solver_pool_size \
+                or starting >= len(self.waiting.get(shape.pool_id, {})):
             return
         # Its own idle exit comes well after the operator's reaping: only workers no operator looks after use it.
         pod = builders.worker_pod(shape, provider, uuid.uuid4().hex[:5],
                                   max(MIN_IDLE_EXIT_SECONDS, 2 * self.settings.solver_pool_idle_seconds))
-        log.info("pool %s: starting worker %s (%d of at most %d)", shape.pool_id, pod["metadata"]["name"],
-                 len(pods) + 1, self.settings.solver_pool_size)
-        await self.kube.create_pod(pod)
+        name = pod["metadata"]["name"]
+        log.info("pool %s: starting worker %s (%d of at most %d)", shape.pool_id, name,
+                 len(pods) + len(creating) + 1, self.settings.solver_pool_size)
+        self.creating.setdefault(shape.pool_id, set()).add(name)  # before the await: a job meanwhile counts it
+        try:
+            await self.kube.create_pod(pod)
+        except BaseException:
+            self._created(shape.pool_id, name)
+            raise
+
+    def _created(self, pool: str, name: str) -> None:
+        """The worker is no longer only asked for: the watch shows it, or asking failed."""
+        names = self.creating.get(pool)
+        if names is not None:
+            names.discard(name)
+            if not names:
+                del self.creating[pool]
 
     async def _make_room(self, shape: builders.Shape) -> None:
         """A worker no node has room for: the idle workers of the namespace's other pools go now, not after their
@@ -498,6 +517,7 @@ class PoolBackend:
         """A worker's pod changed (the watch): its job is looked at if it died; waiting jobs if it is ready."""
         name = pod["metadata"]["name"]
         pool = (pod["metadata"].get("labels") or {}).get(LABEL_POOL, "")
+        self._created(pool, name)
         job_id = self.busy.get(name)
         if job_id:
             assignment = self.assignments.get(job_id)

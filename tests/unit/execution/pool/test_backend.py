@@ -206,6 +206,17 @@ async def test_a_worker_starting_for_a_waiting_job_is_the_only_one_started(closi
     assert (_condition(status, "Queued") or {}).get("status") == "True"
 
 
+async def test_workers_asked_for_count_before_the_watch_shows_them(closing: World, worker: FakeWorker) -> None:
+    """Jobs reconciled between a worker's creation and its first watch event: the pool still never outgrows its size
+    (here 2), however many wait."""
+    w = closing
+    for name in ("a", "b", "c", "d"):
+        w.qio_job(name)
+        await w.reconcile(name)
+        assert w.status(name)["state"] == "Waiting"
+    assert len(w.kube.of("create_pod")) == 2, [c.args["body"]["metadata"]["name"] for c in w.kube.of("create_pod")]
+
+
 async def test_idle_workers_go_after_the_idle_time(closing: World, worker: FakeWorker) -> None:
     w = closing
     job_id = await running(w, worker)
