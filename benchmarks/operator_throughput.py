@@ -145,7 +145,7 @@ def latency_phase(api_client: client.ApiClient, ns: str, seen: Seen, pods: Seen,
         waiting = seen.get(name, "Waiting")
         if executing is None:
             continue
-        if waiting is None:  # never saw Waiting (cannot happen with a working watch): count from the apply
+        if waiting is None:  # never saw Waiting (a pool's warm worker took it at once; else the watch missed it)
             missed += 1
             waiting = t_apply
         lat.append(executing - waiting)
@@ -460,7 +460,10 @@ def report(res: dict[str, Any], jobs: int, args: argparse.Namespace) -> None:
     rows.append((f"apply→Succeeded p50 / p99, capacity free (n={len(done)})",
                  f"{fmt(percentile(done, 50), ' s', 3)} / {fmt(percentile(done, 99), ' s', 3)}", "p50 <= 3 s",
                  ok((percentile(done, 50) or float("inf")) <= 3.0)))
-    if lat["missed"]:
+    if lat["missed"] and args.pool:  # a warm worker takes a job in its first reconcile: one write, Executing
+        rows.append(("  jobs started in their first reconcile (never Waiting; from the apply)", str(lat["missed"]),
+                     "", ""))
+    elif lat["missed"]:
         rows.append(("  jobs whose Waiting state the watch never saw", str(lat["missed"]), "0", ok(False)))
     rows.append(("  Waiting→Executing p50 / p99 in throughput phase (queued)",
                  f"{fmt(percentile(tp['queued'], 50), ' s')} / {fmt(percentile(tp['queued'], 99), ' s')}", "", ""))
