@@ -3,11 +3,12 @@ Events of its transitions, and exactly one final Event per job, also across a pr
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from ..models import JobState, QuantumJobStatus
 from ..objects import JobObject
-from ..runtime import metrics
+from ..runtime import metrics, tracing
 from ..runtime.result import Result
 from ..runtime.store import Store
 from ..runtime.timeutil import now_iso, seconds_between
@@ -68,9 +69,11 @@ class StatusWriter:
         if new == old:
             return job
         meta = job.meta
-        updated = await self.kube.write_state_guarded("QuantumJob", meta.namespace, meta.name,
-                                                      None if old.state is None else str(old.state),
-                                                      new.model_dump(mode="json", exclude_none=True))
+        moved_only = new.model_copy(update={"queuePosition": old.queuePosition}) == old  # its place in the queue
+        with tracing.routine_writes() if moved_only else contextlib.nullcontext():
+            updated = await self.kube.write_state_guarded("QuantumJob", meta.namespace, meta.name,
+                                                          None if old.state is None else str(old.state),
+                                                          new.model_dump(mode="json", exclude_none=True))
         return self.store.put_job(updated)
 
     async def _record_transition(self, job: JobObject, old: QuantumJobStatus, new: QuantumJobStatus) -> None:

@@ -60,7 +60,7 @@ class Kube:
 
     def _count(self, verb: str, resource: str) -> None:
         API_WRITES.labels(verb=verb, resource=resource).inc()
-        tracing.mark_used()  # a reconcile that writes to the API is worth its span
+        tracing.mark_written()  # a reconcile that writes to the API is worth its span
 
     async def _settled(self, done_status: int, fn: Any, *args: Any, **kwargs: Any) -> None:
         """A create answered 409 (it exists) or a delete answered 404 (it is gone) is done, not an error."""
