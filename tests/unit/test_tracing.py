@@ -209,3 +209,38 @@ def apply_event(status: Any, event: Any) -> Any:
     from kuantum.jobs.statemachine import apply
 
     return apply(status, event, "2024-05-01T10:00:00Z", 1)
+
+
+async def test_a_reconcile_that_moved_a_queued_job_is_no_span_and_one_that_queued_it_is(
+        operator_tracing: Receiver) -> None:
+    from kuantum.runtime.timeutil import now_iso
+
+    from tests.support.fake_kube import BLOB_BASE
+    from tests.support.job_world import NS, QIO_INPUT, SA, WS, World
+
+    w = World(qio_limits={"maxConcurrentJobs": 1})
+    w.qio_job("running", status={"id": "id-running", "state": "Executing", "creationTime": now_iso(),
+                                 "inputDataUri": f"{BLOB_BASE}/job-id-running/inputData"})
+    w.dispatcher.claim(w.store.jobs[f"{NS}/running"])
+    w.add_job("queued", provider="microsoft-qio", target=SA, input={"inline": QIO_INPUT},
+              status={"id": "id-queued", "state": "Waiting", "queuePosition": 2, "creationTime": now_iso(),
+                      "inputDataUri": f"{BLOB_BASE}/job-id-queued/inputData", "observedGeneration": 1,
+                      "conditions": [{"type": "Queued", "status": "True", "reason": "Queued",
+                                      "message": f"queued for {SA} in workspace {WS}"}]})
+    await w.reconcile("queued")  # its metadata (finalizer, labels): a write worth a span
+    obj = w.kube.objects[("QuantumJob", NS, "queued")]
+    obj["status"]["queuePosition"] = 2  # a job ahead of it left
+    obj["metadata"]["resourceVersion"] = w.kube.next_rv()
+    w.store.put("QuantumJob", w.job("queued"))
+    moved = await w.reconcile("queued")
+    assert w.status("queued")["queuePosition"] == 1 and moved.status_writes == 1
+    w.qio_job("new")
+    await w.reconcile("new")
+    assert w.status("new")["state"] == "Waiting"
+    spans = [s for s in _all_exported(operator_tracing) if s.name == "reconcile QuantumJob"]
+    assert [s.attributes["kuantum.job.name"] for s in spans] == ["queued", "new"]
+
+
+def _all_exported(receiver: Receiver) -> list[Any]:
+    tracing.shutdown()
+    return list(receiver.spans)

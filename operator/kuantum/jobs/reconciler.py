@@ -51,8 +51,9 @@ MISSED_EVENT_RETRY_SECONDS = 5.0
 
 
 def _describe_outcome(span: tracing.SpanDraft, before: JobObject, after: JobObject | None) -> None:
-    if after is None or after.meta.resource_version != before.meta.resource_version:
-        span.keep()  # the job was written (or is gone)
+    # A write marked the span used already (runtime/writer.py), unless it only moved the job in its queue.
+    if after is None or after.status.state != before.status.state:
+        span.keep()  # the job is gone, or changed state
     if after is not None:
         span.set_attributes(**{"kuantum.state.after": after.status.state})
         if after.status.errorData is not None and after.status.state != before.status.state:
