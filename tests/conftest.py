@@ -12,7 +12,7 @@ from kubernetes import client, config
 
 from tests.support import blobs, devcluster
 from tests.support.operator import OperatorProcess
-from tests.support.quantum import delete_all_jobs, storage_secret, workspace
+from tests.support.quantum import operator_for, storage_secret, workspace
 
 
 @pytest.fixture(scope="session")
@@ -94,15 +94,8 @@ def azurite_connection_string(cluster: devcluster.Cluster) -> str:
 def operator(cluster: devcluster.Cluster, api_client: client.ApiClient, namespace: str,
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
     """A Kuantum operator watching this test's namespace, stopped by PID afterwards."""
-    proc = OperatorProcess(cluster.kubeconfig, namespace, tmp_path_factory.mktemp("operator")).start()
-    try:
+    with operator_for(cluster.kubeconfig, api_client, namespace, tmp_path_factory.mktemp("operator")) as proc:
         yield proc
-    finally:
-        try:
-            if proc.proc and proc.proc.poll() is None:
-                delete_all_jobs(api_client, namespace)  # while the operator runs, so finalizers are released
-        finally:
-            proc.stop()
 
 
 @pytest.fixture

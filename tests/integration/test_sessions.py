@@ -35,16 +35,9 @@ NOT_JSON = b"this is not an IonQ circuit"
 def operator(cluster: devcluster.Cluster, api_client: client.ApiClient, namespace: str,
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
     """This module's operator: the conftest's, with a short session idle timeout."""
-    proc = OperatorProcess(cluster.kubeconfig, namespace, tmp_path_factory.mktemp("operator"),
-                           env={"KUANTUM_SESSION_IDLE_TIMEOUT_SECONDS": str(IDLE_SECONDS)}).start()
-    try:
+    with q.operator_for(cluster.kubeconfig, api_client, namespace, tmp_path_factory.mktemp("operator"),
+                        env={"KUANTUM_SESSION_IDLE_TIMEOUT_SECONDS": str(IDLE_SECONDS)}) as proc:
         yield proc
-    finally:
-        try:
-            if proc.proc and proc.proc.poll() is None:
-                q.delete_all_jobs(api_client, namespace)
-        finally:
-            proc.stop()
 
 
 @pytest.fixture

@@ -26,18 +26,11 @@ def pool_workspace(cluster: devcluster.Cluster, api_client: client.ApiClient, co
                    azurite_connection_string: str, tmp_path_factory: pytest.TempPathFactory
                    ) -> Iterator[tuple[str, OperatorProcess]]:
     """Workspace `ws` watched by an operator whose local targets run on pools of up to 2 workers."""
-    proc = OperatorProcess(cluster.kubeconfig, namespace, tmp_path_factory.mktemp("pool"),
-                           env={"KUANTUM_SOLVER_POOL_SIZE": "2"}).start()
-    try:
+    with q.operator_for(cluster.kubeconfig, api_client, namespace, tmp_path_factory.mktemp("pool"),
+                        env={"KUANTUM_SOLVER_POOL_SIZE": "2"}) as proc:
         q.storage_secret(core, namespace, azurite_connection_string)
         q.workspace(api_client, namespace)
         yield namespace, proc
-    finally:
-        try:
-            if proc.proc and proc.proc.poll() is None:
-                q.delete_all_jobs(api_client, namespace)
-        finally:
-            proc.stop()
 
 
 def workers(core: client.CoreV1Api, ns: str) -> list[client.V1Pod]:

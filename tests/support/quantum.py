@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from tests.support.kube import wait_for
+from tests.support.operator import OperatorProcess
 
 GROUP, VERSION = "kuantum.dev", "v1alpha1"
 FINAL = ("Succeeded", "Failed", "Cancelled")
@@ -126,3 +129,19 @@ def delete_all_jobs(api_client: client.ApiClient, namespace: str, timeout: float
             wait_for(lambda plural=plural: not api.list_namespaced_custom_object(GROUP, VERSION, namespace,
                                                                                   plural)["items"],
                      timeout=timeout, what=f"{plural} deleted")
+
+
+@contextlib.contextmanager
+def operator_for(kubeconfig: str, api_client: client.ApiClient, namespace: str, log_dir: Path,
+                 env: dict[str, str] | None = None) -> Iterator[OperatorProcess]:
+    """A Kuantum operator watching the namespace; at the end its jobs and workspaces deleted while it still runs
+    (so their finalizers are released), then it is stopped by PID."""
+    proc = OperatorProcess(kubeconfig, namespace, log_dir, env=env).start()
+    try:
+        yield proc
+    finally:
+        try:
+            if proc.proc and proc.proc.poll() is None:
+                delete_all_jobs(api_client, namespace)
+        finally:
+            proc.stop()
