@@ -58,7 +58,7 @@ NAMESPACED_RULES = {
     ("kuantum.dev", "quantumjobs/finalizers"): {"update"},
     ("kuantum.dev", "quantumworkspaces/finalizers"): {"update"},
     ("batch", "jobs"): {"get", "list", "watch", "create", "delete"},
-    ("", "pods"): {"list", "watch", "create", "delete"},  # a solver pool's workers are created
+    ("", "pods"): {"list", "watch", "create", "delete"},  # a solver pool's workers are created (solverPool.size > 0)
     ("", "pods/log"): {"get"},
     ("", "secrets"): {"get", "create", "delete"},
     ("", "configmaps"): {"get"},
@@ -152,6 +152,8 @@ def test_cluster_wide_render_is_least_privilege_and_hardened() -> None:
     assert not by_kind(docs, "Role") and not by_kind(docs, "RoleBinding")
     [cluster_role] = operator_roles(docs)
     assert rules_of(cluster_role) == {**NAMESPACED_RULES, **CLUSTER_RULES}
+    [without_pool] = operator_roles(render("--set", "solverPool.size=0"))
+    assert rules_of(without_pool)[("", "pods")] == {"list", "watch", "delete"}, "no pool: no pod is created"
     [binding] = by_kind(docs, "ClusterRoleBinding")
     [sa] = by_kind(docs, "ServiceAccount")
     assert binding["roleRef"]["name"] == cluster_role["metadata"]["name"]
@@ -588,9 +590,10 @@ def test_operator_runs_with_chart_rbac_only(cluster: devcluster.Cluster, namespa
         assert can_i(kubeconfig, sa, "patch", "quantumsessions.kuantum.dev", "--subresource=status", "-n", namespace)
         assert can_i(kubeconfig, sa, "watch", "quantumsessions.kuantum.dev", "-n", namespace)
         assert can_i(kubeconfig, sa, "get", "secrets", "-n", namespace)
+        assert can_i(kubeconfig, sa, "create", "pods", "-n", namespace)  # the solver pool's workers (size 2)
         assert can_i(kubeconfig, sa, "watch", "customresourcedefinitions.apiextensions.k8s.io")
         for denied in (("delete", "nodes"), ("get", "secrets", "-n", "kube-system"),
-                       ("list", "secrets", "-n", namespace), ("create", "pods", "-n", namespace),
+                       ("list", "secrets", "-n", namespace), ("create", "pods", "-n", "default"),
                        ("create", "jobs.batch", "-n", "default"),
                        ("delete", "quantumworkspaces.kuantum.dev", "-n", namespace),
                        ("update", "quantumjobs.kuantum.dev", "-n", namespace),

@@ -95,10 +95,11 @@ controller.py and main.py). No wildcards.
   resources: ["jobs"]
   verbs: ["get", "list", "watch", "create", "delete"]
 # Solver pods are observed (their phase and exit code), and deleted when a cancelled job's solver Job is
-# already gone but its pod runs on; a solver pool's workers are created, and deleted once idle.
+# already gone but its pod runs on; with a solver pool (solverPool.size > 0) its workers are created, and deleted
+# once idle.
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["list", "watch", "create", "delete"]
+  verbs: ["list", "watch", {{ if gt (int .Values.solverPool.size) 0 }}"create", {{ end }}"delete"]
 # A finished solver pod's log is read once and kept in the job's container (status.logsUri).
 - apiGroups: [""]
   resources: ["pods/log"]
