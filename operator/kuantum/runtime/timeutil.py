@@ -20,6 +20,11 @@ def format_time(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def from_epoch(seconds: float) -> str:
+    """A Unix time (time.time()) in whole seconds, as status times are written."""
+    return format_time(datetime.fromtimestamp(int(seconds), UTC))
+
+
 def now_iso() -> str:
     return format_time(datetime.now(UTC).replace(microsecond=0))
 

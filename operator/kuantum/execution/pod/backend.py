@@ -237,7 +237,7 @@ class PodBackend:
             return Failed("PodDeleted", "the solver pod was deleted while the job was executing", end, usage, logs)
         code = terminated.get("exitCode")
         if terminated.get("reason") == "OOMKilled":
-            return Failed("OutOfMemory", f"the kernel killed the solver at its memory limit of {_memory_limit(pod)} "
+            return Failed("OutOfMemory", f"the kernel killed the solver at its memory limit of {memory_limit(pod)} "
                                          f"(OOMKilled, exit code {code}); give the target more memory (the "
                                          "Provider's spec.targets[].memory) or submit a smaller problem", end, usage,
                           logs)
@@ -347,7 +347,8 @@ def _terminated(pod: dict[str, Any] | None) -> dict[str, Any]:
     return {}
 
 
-def _memory_limit(pod: dict[str, Any] | None) -> str:
+def memory_limit(pod: dict[str, Any] | None) -> str:
+    """The memory limit of the pod's first container that has one, as written (e.g. `1Gi`)."""
     for container in ((pod or {}).get("spec") or {}).get("containers") or []:
         limit = ((container.get("resources") or {}).get("limits") or {}).get("memory")
         if limit:

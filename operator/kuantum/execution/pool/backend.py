@@ -25,7 +25,6 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from kuantum_solvers.formats import worker as wire
@@ -38,14 +37,14 @@ from kuantum.models.common import LABEL_POOL
 from kuantum.objects import JobObject, ProviderObject
 from kuantum.runtime import tracing
 from kuantum.runtime.settings import Settings
-from kuantum.runtime.timeutil import now_iso
+from kuantum.runtime.timeutil import from_epoch, now_iso
 from kuantum.runtime.writer import Kube
 from kuantum.storage.blobs import OUTPUT_BLOB, container_name, in_thread
 
 from ..base import Cancellation, Observation, Run, SecretReader, Slots, usage_between
 from ..pod import builders as pod_builders
 from ..pod import startup
-from ..pod.backend import TIMEOUT_GRACE_SECONDS, input_sas, solver_of, target_override
+from ..pod.backend import TIMEOUT_GRACE_SECONDS, input_sas, memory_limit, solver_of, target_override
 from . import builders
 from .client import WorkerBusy, WorkerClient, WorkerUnreachable
 
@@ -86,10 +85,6 @@ class WorkerPods(Protocol):
 
     @property
     def job_keys(self) -> Mapping[str, str]: ...
-
-
-def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _container_status(pod: dict[str, Any]) -> dict[str, Any]:
@@ -176,7 +171,7 @@ class PoolBackend:
                 return await self._assign(run)  # still waiting for a worker
             return Observation((Failed("ExecutionLost", "no solver worker has the job's run any more (its worker "
                                                         "is gone)"),))
-        started = [Started(_iso(assignment.started_at))] if run.status.state == JobState.WAITING else []
+        started = [Started(from_epoch(assignment.started_at))] if run.status.state == JobState.WAITING else []
         outcome = self.ended.get(job_id)
         if outcome is None:
             left = self._until_overdue(run, assignment)
@@ -185,7 +180,7 @@ class PoolBackend:
                 return Observation((*started, Failed(
                     "Timeout", f"the job ran longer than timeoutSeconds={run.spec.timeoutSeconds} (stopped by the "
                                "operator: its worker did not end it)", usage=usage_between(
-                        _iso(assignment.started_at), _iso(time.time())))))
+                        from_epoch(assignment.started_at), from_epoch(time.time())))))
             self._ensure_poll(job_id, run.job.key, assignment)
             return Observation(tuple(started), recheck_after=left)
         return Observation((*started, await self._end(run, assignment, outcome)))
@@ -223,7 +218,7 @@ class PoolBackend:
             self._unwait(run.job_id)
             self._assigned(run.job_id, run.job.key, assignment, status)
             log.debug("job %s: run on worker %s", run.job.key, assignment.worker)
-            return Observation((Started(_iso(status.started_at)),))  # its Queued condition says Started
+            return Observation((Started(from_epoch(status.started_at)),))  # its Queued condition says Started
         self.waiting.setdefault(shape.pool_id, {})[run.job_id] = run.job.key
         problem = self._start_problem(shape.pool_id)
         if problem is not None and problem.fail_after == 0:
@@ -255,7 +250,7 @@ class PoolBackend:
                 continue  # it ran before: restarting after a crash (its run, if any, failed for it)
             if last.get("reason") == "OOMKilled":
                 return startup.StartProblem(
-                    "OOMKilled", f"the kernel killed the solver worker at its memory limit of {_memory_limit(pod)} as "
+                    "OOMKilled", f"the kernel killed the solver worker at its memory limit of {memory_limit(pod)} as "
                                  "it started (OOMKilled): the limit is below what the solver needs to start; give the "
                                  "target more memory (the Provider's spec.targets[].memory)", 0.0, "OutOfMemory")
             if restarts >= CRASHES_BEFORE_FAILING:
@@ -296,10 +291,10 @@ class PoolBackend:
 
     # ------------------------------------------------------------------ the end of a run
     async def _end(self, run: Run, assignment: Assignment, outcome: wire.RunStatus | Lost) -> Event:
-        begin = _iso(assignment.started_at)
+        begin = from_epoch(assignment.started_at)
         if isinstance(outcome, Lost):
-            return Failed(outcome.code, outcome.message, usage=usage_between(begin, _iso(time.time())))
-        end = _iso(outcome.ended_at or time.time())
+            return Failed(outcome.code, outcome.message, usage=usage_between(begin, from_epoch(time.time())))
+        end = from_epoch(outcome.ended_at or time.time())
         usage = usage_between(begin, end)
         logs = await self._keep_log(run, outcome.log)
         if outcome.state == wire.SUCCEEDED:
@@ -363,10 +358,7 @@ class PoolBackend:
 
     def _record_end(self, job_id: str, key: str, assignment: Assignment, outcome: wire.RunStatus | Lost) -> None:
         self.ended[job_id] = outcome
-        if self.busy.get(assignment.worker) == job_id:
-            del self.busy[assignment.worker]
-            self.idle_since[assignment.worker] = time.time()
-            self._wake_waiting(assignment.pool)
+        self._release(job_id, assignment)
         if key:
             self.wake(key)
 
@@ -424,7 +416,7 @@ class PoolBackend:
 
     def execution_began(self, job_id: str) -> str | None:
         assignment = self.assignments.get(job_id)
-        return _iso(assignment.started_at) if assignment is not None else None
+        return from_epoch(assignment.started_at) if assignment is not None else None
 
     def _forget(self, job_id: str, assignment: Assignment) -> None:
         if job_id in self.assignments:
@@ -434,6 +426,11 @@ class PoolBackend:
         task = self.polls.pop(job_id, None)
         if task is not None and task is not asyncio.current_task():
             task.cancel()
+        self._release(job_id, assignment)
+
+    def _release(self, job_id: str, assignment: Assignment) -> None:
+        """The job's worker is free again (if it still ran this job): idle from now, and the pool's first waiting
+        job may take it."""
         if self.busy.get(assignment.worker) == job_id:
             del self.busy[assignment.worker]
             self.idle_since[assignment.worker] = time.time()
@@ -561,7 +558,7 @@ class PoolBackend:
                 except WorkerUnreachable as e:
                     log.warning("pool %s: worker %s did not say what it runs: %s", pool, name, e)
                     continue
-                memory = _memory_limit(pod)
+                memory = memory_limit(pod)
                 restarts = int(_container_status(pod).get("restartCount") or 0)
                 for status in runs:
                     key = self.workers.job_keys.get(status.id, "")
@@ -602,10 +599,3 @@ class PoolBackend:
         self.polls.clear()
         await self.client.aclose()
 
-
-def _memory_limit(pod: dict[str, Any]) -> str:
-    for container in (pod.get("spec") or {}).get("containers") or []:
-        limit = ((container.get("resources") or {}).get("limits") or {}).get("memory")
-        if limit:
-            return str(limit)
-    return "(none set)"
