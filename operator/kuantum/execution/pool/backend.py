@@ -24,7 +24,6 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kuantum_solvers.formats import worker as wire
@@ -47,6 +46,7 @@ from ..pod import startup
 from ..pod.backend import TIMEOUT_GRACE_SECONDS, input_sas, memory_limit, solver_of, target_override
 from . import builders
 from .client import WorkerBusy, WorkerClient, WorkerUnreachable
+from .workers import Assignment, Lost, address, container_status, ready, run_lost
 
 log = logging.getLogger("kuantum.backends.pool")
 POLL_WAIT_SECONDS = 30.0  # a long poll's wait: the worker answers at the run's end, else after this
@@ -57,26 +57,6 @@ FORGOTTEN_KEPT = 10_000  # a job deleted after its final cleanup is still known 
 CRASHES_BEFORE_FAILING = 2  # a worker that exits as it starts this often fails the jobs waiting for it
 
 
-@dataclass(frozen=True)
-class Assignment:
-    """Which worker runs a job's run, and what the operator knew of it then."""
-
-    pool: str
-    namespace: str
-    worker: str  # the pod's name
-    started_at: float
-    restarts: int  # the worker container's restarts when the run began: more later means it died meanwhile
-    memory: str
-
-
-@dataclass(frozen=True)
-class Lost:
-    """A run that ended without the worker saying how: the worker died or forgot it."""
-
-    code: str
-    message: str
-
-
 class WorkerPods(Protocol):
     """The store's view of the pools' pods, as the watch delivers them: pool id -> pod name -> pod."""
 
@@ -85,31 +65,6 @@ class WorkerPods(Protocol):
 
     @property
     def job_keys(self) -> Mapping[str, str]: ...
-
-
-def _container_status(pod: dict[str, Any]) -> dict[str, Any]:
-    for status in (pod.get("status") or {}).get("containerStatuses") or []:
-        if status.get("name") == builders.CONTAINER:
-            return dict(status)
-    return {}
-
-
-def ready(pod: dict[str, Any]) -> bool:
-    """Running, its readiness probe passed (engines warm), not being deleted, with an address."""
-    status = pod.get("status") or {}
-    if pod["metadata"].get("deletionTimestamp") or status.get("phase") != "Running" or not status.get("podIP"):
-        return False
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
-
-
-def address(pod: dict[str, Any]) -> str:
-    """host:port of the worker: the pod's IP and its container's `runs` port."""
-    port = wire.PORT
-    for container in (pod.get("spec") or {}).get("containers") or []:
-        for item in container.get("ports") or []:
-            if item.get("name") == "runs":
-                port = int(item["containerPort"])
-    return f"{pod['status']['podIP']}:{port}"
 
 
 class PoolBackend:
@@ -214,7 +169,7 @@ class PoolBackend:
                     del self.busy[name]
                 raise
             assignment = Assignment(shape.pool_id, shape.namespace, name, status.started_at,
-                                    int(_container_status(pod).get("restartCount") or 0), shape.memory)
+                                    int(container_status(pod).get("restartCount") or 0), shape.memory)
             self._unwait(run.job_id)
             self._assigned(run.job_id, run.job.key, assignment, status)
             log.debug("job %s: run on worker %s", run.job.key, assignment.worker)
@@ -243,7 +198,7 @@ class PoolBackend:
             problem = startup.start_problem(pod, now)
             if problem is not None:
                 return problem
-            status = _container_status(pod)
+            status = container_status(pod)
             last = (status.get("lastState") or {}).get("terminated") or {}
             restarts = int(status.get("restartCount") or 0)
             if pod["metadata"]["name"] in self.seen_ready:
@@ -335,7 +290,7 @@ class PoolBackend:
         backoff = 0.5
         while True:
             pod = self._pod(assignment)
-            lost = self._lost(assignment, pod)
+            lost = run_lost(assignment, pod)
             if lost is not None or pod is None:
                 self._record_end(job_id, key, assignment, lost or Lost("ExecutionLost", "the worker is gone"))
                 return
@@ -362,21 +317,6 @@ class PoolBackend:
         if key:
             self.wake(key)
 
-    def _lost(self, assignment: Assignment, pod: dict[str, Any] | None) -> Lost | None:
-        """Whether the worker died or went since it took the run (its run died with it)."""
-        if pod is None or pod["metadata"].get("deletionTimestamp"):
-            return Lost("PodDeleted", f"the solver worker {assignment.worker} running the job was deleted")
-        status = _container_status(pod)
-        if int(status.get("restartCount") or 0) <= assignment.restarts:
-            return None
-        terminated = (status.get("lastState") or {}).get("terminated") or {}
-        if terminated.get("reason") == "OOMKilled":
-            return Lost("OutOfMemory", f"the kernel killed the solver worker running the job at its memory limit of "
-                                       f"{assignment.memory} (OOMKilled); give the target more memory (the Provider's "
-                                       "spec.targets[].memory) or submit a smaller problem")
-        return Lost("ExecutionLost", f"the solver worker {assignment.worker} running the job restarted (exit code "
-                                     f"{terminated.get('exitCode')})")
-
     # ------------------------------------------------------------------ cancel, stop, cleanup
     async def cancel(self, run: Run) -> Cancellation:
         return await self.stop(run.job, run.job_id)
@@ -389,7 +329,7 @@ class PoolBackend:
         if assignment is None or job_id in self.ended:
             return Cancellation(True)
         pod = self._pod(assignment)
-        if pod is not None and self._lost(assignment, pod) is None:
+        if pod is not None and run_lost(assignment, pod) is None:
             try:
                 await self.client.delete(address(pod), self.tokens.get(assignment.pool, ""), job_id)
             except WorkerUnreachable as e:
@@ -520,7 +460,7 @@ class PoolBackend:
             assignment = self.assignments.get(job_id)
             if assignment is not None and job_id not in self.ended:
                 lost = Lost("PodDeleted", f"the solver worker {name} running the job was deleted") if deleted \
-                    else self._lost(assignment, pod)
+                    else run_lost(assignment, pod)
                 if lost is not None:
                     task = self.polls.pop(job_id, None)
                     if task is not None:
@@ -559,7 +499,7 @@ class PoolBackend:
                     log.warning("pool %s: worker %s did not say what it runs: %s", pool, name, e)
                     continue
                 memory = memory_limit(pod)
-                restarts = int(_container_status(pod).get("restartCount") or 0)
+                restarts = int(container_status(pod).get("restartCount") or 0)
                 for status in runs:
                     key = self.workers.job_keys.get(status.id, "")
                     assignment = Assignment(pool, pod["metadata"]["namespace"], name, status.started_at, restarts,
@@ -584,7 +524,7 @@ class PoolBackend:
                     continue
                 since = self.idle_since.get(name)
                 idle = since is not None and now - since > self.settings.solver_pool_idle_seconds
-                broken = pod not in live or (not ready(pod) and _container_status(pod).get("restartCount"))
+                broken = pod not in live or (not ready(pod) and container_status(pod).get("restartCount"))
                 if idle or broken:
                     log.info("worker %s: %s, deleted", name, f"idle for {now - since:.0f}s" if idle and since
                              else "it died as it started, or ended")
