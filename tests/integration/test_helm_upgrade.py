@@ -43,9 +43,9 @@ import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from tests.integration.test_helm import CHART, CRDS_CHART, ROOT, _sa_kubeconfig, helm
 from tests.support import devcluster
 from tests.support import quantum as q
+from tests.support.helm import CHART, CRDS_CHART, ROOT, helm, service_account_kubeconfig
 from tests.support.kube import kubectl, wait_for
 from tests.support.operator import OperatorProcess
 
@@ -243,7 +243,7 @@ def _jobs_across_the_operator_upgrade(kubeconfig: str, ns: str, release: str, ap
 
         # The rollout replaces the old pod: stop it; the new one runs with the chart's RBAC only and elects itself.
         old.stop()
-        sa_kubeconfig = _sa_kubeconfig(kubeconfig, core, ns, fullname, tmp_path / "sa.kubeconfig")
+        sa_kubeconfig = service_account_kubeconfig(kubeconfig, core, ns, fullname, tmp_path / "sa.kubeconfig")
         new = OperatorProcess(str(sa_kubeconfig), ns, tmp_path, name="after-upgrade",
                               args=["--leader-elect", "--leader-elect-namespace", ns,
                                     "--leader-elect-name", fullname]).start()

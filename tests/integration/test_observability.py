@@ -28,9 +28,9 @@ import pytest
 import yaml
 from kubernetes import client
 
-from tests.integration.test_helm import CHART, by_kind, render
 from tests.support import devcluster
 from tests.support import quantum as q
+from tests.support.helm import CHART, by_kind, render
 from tests.support.kube import wait_for
 from tests.support.operator import OperatorProcess, free_port
 from tests.support.otlp import Receiver
@@ -117,7 +117,7 @@ def test_dashboard_rules_and_tracing_render_only_when_asked() -> None:
     [config_map] = [d for d in by_kind(moved, "ConfigMap") if "kuantum.json" in d.get("data", {})]
     assert config_map["metadata"]["namespace"] == "grafana"
     assert config_map["metadata"]["labels"]["grafana_dashboard"] == "kuantum"
-    from tests.integration.test_helm import helm
+    from tests.support.helm import helm
 
     refused = helm("template", "x", str(CHART), "--set", "metrics.prometheusRule.jobFailureRatio=2", check=False)
     assert refused.returncode != 0 and "jobFailureRatio" in refused.stderr
