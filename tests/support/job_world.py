@@ -1,8 +1,8 @@
 """The job reconciler's test bench, shared by the tests/unit/jobs/test_job_reconciler_*.py modules: a World over fakes.
 
 A real Store, Dispatcher and Settings and the real JobReconciler, pod backend and remote backend; the
-API server, the blob storage and the provider's HTTP API are the in-memory fakes of
-tests/support/fake_kube.py, which record every call. Nothing sleeps: a "later" reconcile is just the
+API server, the blob storage and the provider's HTTP API are the in-memory fakes of tests/support/fake_kube.py,
+fake_storage.py and fake_provider_api.py, which record every call. Nothing sleeps: a "later" reconcile is just the
 next call, after the test changed what the watch would have delivered (a pod's phase, a spec field).
 Besides the World and what one reconcile did (a Pass): the small readers of a Pass or a status the tests
 share, and the set-ups several of them start from (a pod job that runs, an IonQ job admitted or sent).
@@ -29,7 +29,10 @@ from kuantum.runtime.store import Store
 from kuantum.runtime.timeutil import format_time
 from kuantum.scheduling.admission import Dispatcher
 
-from tests.support.fake_kube import Call, FakeKube, FakeProviderApi, FakeStorage, FakeStorageRegistry, Journal
+from tests.support.fake_kube import FakeKube
+from tests.support.fake_provider_api import FakeProviderApi
+from tests.support.fake_storage import FakeStorage, FakeStorageRegistry
+from tests.support.journal import Call, Journal
 
 NS, WS = "ns", "ws"
 SA = "microsoft.simulatedannealing.cpu"

@@ -215,7 +215,7 @@ async def test_a_reconcile_that_moved_a_queued_job_is_no_span_and_one_that_queue
         operator_tracing: Receiver) -> None:
     from kuantum.runtime.timeutil import now_iso
 
-    from tests.support.fake_kube import BLOB_BASE
+    from tests.support.fake_storage import BLOB_BASE
     from tests.support.job_world import NS, QIO_INPUT, SA, WS, World
 
     w = World(qio_limits={"maxConcurrentJobs": 1})

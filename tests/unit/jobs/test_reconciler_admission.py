@@ -24,7 +24,7 @@ from kuantum.objects import job_id_for
 from kuantum.runtime.timeutil import now_iso
 from kuantum.storage.blobs import INPUT_BLOB, OUTPUT_BLOB, container_name
 
-from tests.support.fake_kube import BLOB_BASE
+from tests.support.fake_storage import BLOB_BASE
 from tests.support.job_world import (
     BELL,
     NS,

@@ -21,7 +21,7 @@ from kuantum.runtime.writer import ObjectGone
 from kuantum.storage.blobs import OUTPUT_BLOB, container_name
 from kubernetes import client
 
-from tests.support.fake_kube import BLOB_BASE
+from tests.support.fake_storage import BLOB_BASE
 from tests.support.job_world import (
     API_KEY,
     ARIA,

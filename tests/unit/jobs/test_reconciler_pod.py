@@ -21,7 +21,7 @@ from kuantum.models.common import LABEL_JOB_ID
 from kuantum.runtime.timeutil import format_time, now_iso, parse
 from kuantum.storage.blobs import INPUT_BLOB, OUTPUT_BLOB, container_name
 
-from tests.support.fake_kube import BLOB_BASE
+from tests.support.fake_storage import BLOB_BASE
 from tests.support.job_world import ARIA, NS, SA, SOLVER_IMAGE, World, _condition, _events, _hours_ago, _started_pod_job
 
 

@@ -23,11 +23,9 @@ from kuantum.storage.blobs import (
     parse_connection_string,
 )
 
-# Azurite's public, documented development account (not a secret).
-AZURITE = ("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
-           "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
-           "BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;")
-BASE = "http://127.0.0.1:10000/devstoreaccount1"
+from tests.support.fake_storage import AZURITE, BLOB_BASE
+
+BASE = BLOB_BASE
 JOB_ID = "0b0c6f6e-7d55-5d1e-9c55-2f5d2c3f6a01"
 
 

@@ -20,7 +20,7 @@ from kuantum.runtime.timeutil import format_time, now_iso
 from kuantum.storage.blobs import OUTPUT_BLOB, container_name
 from kuantum_solvers.formats.contract import parse_termination_message
 
-from tests.support.fake_kube import BLOB_BASE
+from tests.support.fake_storage import BLOB_BASE
 from tests.support.job_world import NS, World, _hours_ago, _started_pod_job
 
 
