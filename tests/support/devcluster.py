@@ -3,6 +3,7 @@ images `make images` built (hack/images.sh) imported into its node."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import subprocess
@@ -121,14 +122,19 @@ def start() -> Cluster:
         conn = os.environ.get("KUANTUM_TEST_STORAGE_CONNECTION_STRING", "")
         return Cluster(external, conn, started_here=False, state_dir=None)
     state = Path(_shell_value("STATE"))
-    was_running = _running(state)
-    build_images()
-    try:
-        subprocess.run(["bash", str(HACK / "cluster-up.sh")], check=True)
-    except subprocess.CalledProcessError:
-        # A failed start stops what it started (a component slow to come up on a loaded machine): one retry.
-        print("kuantum: the dev cluster did not start; trying once more", flush=True)
-        subprocess.run(["bash", str(HACK / "cluster-up.sh")], check=True)
+    state.mkdir(parents=True, exist_ok=True)
+    # Sessions starting side by side (pytest-xdist's workers, a benchmark beside the tests) take turns: the first
+    # builds and starts, the others find it all done.
+    with open(state / "start.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        was_running = _running(state)
+        build_images()
+        try:
+            subprocess.run(["bash", str(HACK / "cluster-up.sh")], check=True)
+        except subprocess.CalledProcessError:
+            # A failed start stops what it started (a component slow to come up on a loaded machine): one retry.
+            print("kuantum: the dev cluster did not start; trying once more", flush=True)
+            subprocess.run(["bash", str(HACK / "cluster-up.sh")], check=True)
     # Every operator started from here on (tests' and benchmarks', subprocess or in-process) runs solver pods from
     # the image just built: the default names a registry this node cannot reach.
     solver_image = images().get("KUANTUM_SOLVER_IMAGE")
@@ -137,7 +143,8 @@ def start() -> Cluster:
     return Cluster(
         kubeconfig=_shell_value("KUBECONFIG_ADMIN"),
         azurite_connection_string=_shell_value("AZURITE_CONNECTION_STRING"),
-        started_here=not was_running,
+        # A pytest-xdist worker never stops it: the other workers still use it (`make test` starts and stops it).
+        started_here=not was_running and "PYTEST_XDIST_WORKER" not in os.environ,
         state_dir=state,
     )
 

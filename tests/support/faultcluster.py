@@ -7,16 +7,19 @@ finds recorded)."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import ipaddress
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 from collections import Counter
 from pathlib import Path
+from typing import IO
 
 from tests.support import devcluster
 
@@ -42,15 +45,29 @@ def free_ports(count: int) -> list[int]:
             s.close()
 
 
-def free_pod_network() -> ipaddress.IPv4Network:
-    """A /16 for the node's pods that no route of this machine uses yet (the shared cluster has 10.244/16)."""
+NETWORK_LOCKS = Path(tempfile.gettempdir()) / "kuantum-fault-networks"
+
+
+def reserve_pod_network() -> tuple[ipaddress.IPv4Network, IO[str]]:
+    """A /16 for the node's pods that no route of this machine uses yet (the shared cluster has 10.244/16) and no
+    other fault cluster holds: its lock file, held (flock) until the cluster is stopped or its process ends,
+    reserves it from the choice to the bridge's creation (fault clusters of two test processes start side by
+    side)."""
     routes = subprocess.run(["ip", "-4", "route"], capture_output=True, text=True, check=True).stdout
     used = [ipaddress.ip_network(line.split()[0], strict=False) for line in routes.splitlines()
             if line and line.split()[0][0].isdigit()]
+    NETWORK_LOCKS.mkdir(exist_ok=True)
     for second in range(245, 255):
-        candidate = ipaddress.ip_network(f"10.{second}.0.0/16")
-        if not any(candidate.overlaps(net) for net in used):
-            return candidate
+        candidate = ipaddress.IPv4Network(f"10.{second}.0.0/16")
+        if any(candidate.overlaps(net) for net in used):
+            continue
+        handle = open(NETWORK_LOCKS / f"10.{second}.lock", "w")  # noqa: SIM115 (held for the cluster's life)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        return candidate, handle
     raise RuntimeError("no free 10.x.0.0/16 for the fault cluster's pods")
 
 
@@ -59,7 +76,7 @@ class FaultCluster:
 
     def __init__(self, state: Path, node_name: str = "kuantum-fault-node") -> None:
         self.state = state
-        pods = free_pod_network()
+        pods, self._network = reserve_pod_network()
         self.env = {**os.environ, "KUANTUM_STATE": str(state), "KUANTUM_NODE_NAME": node_name,
                     "KUANTUM_POD_CIDR": str(pods), "KUANTUM_NODE_IP": str(pods.network_address + 1),
                     "KUANTUM_BRIDGE": f"kf{uuid.uuid4().hex[:8]}", "KUANTUM_KUBE_PROXY": "0",
@@ -88,6 +105,7 @@ class FaultCluster:
                     os.kill(pid, signal.SIGKILL)
         for data in ("etcd", "azurite", "nodes"):  # keep logs and certificates, drop the bulk
             shutil.rmtree(self.state / data, ignore_errors=True)
+        self._network.close()  # its pod network is free for the next fault cluster
 
     # ---------- one component ----------
     def _pids(self, name: str) -> Path:
