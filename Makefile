@@ -83,10 +83,10 @@ test-unit: venv
 test-integration: venv tools images
 	@$(BIN)/pytest -q tests/integration tests/e2e
 
-# The whole suite: lint, unit, integration and e2e. Integration tests start the dev cluster
-# (or use KUANTUM_TEST_KUBECONFIG) and stop what they started.
+# The whole suite: lint, unit, integration and e2e (hack/test.sh): on one dev cluster, started if none runs and then
+# stopped; the integration tests that share it two at a time, those marked `exclusive` alone beside the unit tests.
 test: lint tools images
-	@$(BIN)/pytest -q -p no:cacheprovider --durations=25
+	@bash hack/test.sh
 
 # Mutation testing (cosmic-ray, installed into build/mutation/venv by the script) of the core operator
 # modules (state machine, queueing, dispatch, builders, storage, validation, accepted spec, usage, labels,

@@ -16,7 +16,7 @@ from kubernetes import client
 from tests.support import devcluster
 from tests.support.kube import KUBECTL_BIN, kubectl
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900), pytest.mark.exclusive]
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -21,7 +21,7 @@ from tests.support import devcluster
 from tests.support import quantum as q
 from tests.support.kube import KUBECTL_BIN, kubectl, wait_for
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900), pytest.mark.exclusive]
 
 ROOT = Path(__file__).resolve().parents[2]
 HELM = str(KUBECTL_BIN / "helm")

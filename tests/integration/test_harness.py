@@ -360,6 +360,7 @@ def test_kubectl_sees_the_node_ready(cluster: Any) -> None:
     assert " Ready " in out and "containerd://" in out
 
 
+@pytest.mark.exclusive  # the node's kubelet is killed: every other test's pods would see it
 def test_a_container_outlives_a_kubelet_restart(
     cluster: devcluster.Cluster, api_client: client.ApiClient, core: client.CoreV1Api, namespace: str, image: str,
     node: devcluster.Node

@@ -40,7 +40,7 @@ from tests.support.helm import (
 from tests.support.kube import kubectl, wait_for
 from tests.support.operator import free_port
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.exclusive]
 
 EXAMPLES = ROOT / "examples"
 OPERATOR = Path(sys.executable).parent / "kuantum-operator"

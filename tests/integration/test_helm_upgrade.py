@@ -49,7 +49,7 @@ from tests.support.helm import CHART, CRDS_CHART, ROOT, helm, service_account_ku
 from tests.support.kube import kubectl, wait_for
 from tests.support.operator import OperatorProcess
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.exclusive]
 PLURALS = ("quantumjobs", "providers", "quantumworkspaces")
 
 
