@@ -298,21 +298,12 @@ def delete_jobs(api_client: client.ApiClient, ns: str, seconds: float, threads: 
 
 def strip_finalizers(kubeconfig: str, ns: str, threads: int, deadline: float) -> int:
     """Last resort (the operator did not release them in time): no namespace left behind."""
-    api = client.CustomObjectsApi(config.new_client_from_config(config_file=kubeconfig))
-    names: list[str] = []
-    with contextlib.suppress(ApiException):
-        for plural in ("quantumjobs", "quantumworkspaces"):
-            items = api.list_namespaced_custom_object(q.GROUP, q.VERSION, ns, plural, _request_timeout=60)["items"]
-            names += [f"{plural}/{i['metadata']['name']}" for i in items if i["metadata"].get("finalizers")]
+    api_client = config.new_client_from_config(config_file=kubeconfig)
+    names = q.finalized(api_client, ns)
 
-    def strip(ref: str) -> None:
-        if time.monotonic() > deadline:
-            return
-        plural, name = ref.split("/")
-        with contextlib.suppress(ApiException):
-            api.patch_namespaced_custom_object(q.GROUP, q.VERSION, ns, plural, name,
-                                               {"metadata": {"finalizers": None}}, _request_timeout=30,
-                                               _content_type="application/merge-patch+json")
+    def strip(ref: tuple[str, str]) -> None:
+        if time.monotonic() <= deadline:
+            q.strip_finalizers(api_client, ns, *ref)
 
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(strip, names))

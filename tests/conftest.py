@@ -11,6 +11,7 @@ import pytest
 from kubernetes import client, config
 
 from tests.support import blobs, devcluster
+from tests.support import quantum as q
 from tests.support.operator import OperatorProcess
 from tests.support.quantum import operator_for, storage_secret, workspace
 
@@ -58,6 +59,10 @@ def namespace(core: client.CoreV1Api) -> Iterator[str]:
         yield name
     finally:
         core.delete_namespace(name)
+        # The test's operator stopped before this (its fixture needs this one): whatever it left with its finalizer
+        # would hold the namespace in Terminating on the shared cluster for good.
+        for plural, obj in q.finalized(core.api_client, name):
+            q.strip_finalizers(core.api_client, name, plural, obj)
 
 
 @functools.cache

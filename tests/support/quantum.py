@@ -131,6 +131,27 @@ def delete_all_jobs(api_client: client.ApiClient, namespace: str, timeout: float
                      timeout=timeout, what=f"{plural} deleted")
 
 
+FINALIZED = ("quantumjobs", "quantumworkspaces")  # the kinds that carry the operator's finalizer
+
+
+def finalized(api_client: client.ApiClient, namespace: str) -> list[tuple[str, str]]:
+    """(plural, name) of the namespace's objects that still carry a finalizer."""
+    api, found = custom(api_client), []
+    with contextlib.suppress(ApiException):
+        for plural in FINALIZED:
+            items = api.list_namespaced_custom_object(GROUP, VERSION, namespace, plural, _request_timeout=60)["items"]
+            found += [(plural, i["metadata"]["name"]) for i in items if i["metadata"].get("finalizers")]
+    return found
+
+
+def strip_finalizers(api_client: client.ApiClient, namespace: str, plural: str, name: str) -> None:
+    """The object's finalizers removed: what a user does once no operator is left to release them."""
+    with contextlib.suppress(ApiException):
+        custom(api_client).patch_namespaced_custom_object(
+            GROUP, VERSION, namespace, plural, name, {"metadata": {"finalizers": None}}, _request_timeout=30,
+            _content_type="application/merge-patch+json")
+
+
 @contextlib.contextmanager
 def operator_for(kubeconfig: str, api_client: client.ApiClient, namespace: str, log_dir: Path,
                  env: dict[str, str] | None = None) -> Iterator[OperatorProcess]:
