@@ -93,7 +93,7 @@ tests_for() {
     solvers.formats.results) echo "tests/unit/solvers/test_results.py" ;;
     solvers.formats.contract) echo "tests/unit/solvers/test_contract.py tests/unit/execution/pod/test_pod_contract.py" ;;
     solvers.formats.targets) echo "tests/unit/solvers/test_targets.py" ;;
-    solvers.rigetti.quil) echo "tests/unit/solvers/test_rigetti.py" ;;
+    solvers.rigetti.quil) echo "tests/unit/solvers/test_rigetti.py tests/unit/solvers/test_quil_gates.py" ;;
     solvers.pasqal.sequence) echo "tests/unit/solvers/test_pasqal.py" ;;
     *) echo "unknown module $1 (known: jobs.statemachine scheduling.queues scheduling.admission" \
          "execution.pod.builders storage.blobs jobs.validation accepted_spec scheduling.usage labels" \
