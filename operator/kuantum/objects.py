@@ -9,6 +9,7 @@ echo the server's object (patch preconditions, the accepted-spec annotation's di
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -29,9 +30,10 @@ from .models import (
     QuantumWorkspaceSpec,
     QuantumWorkspaceStatus,
 )
-from .models.common import LABEL_JOB_ID
+from .models.common import ANNOTATION_SUBMITTED_AT, LABEL_JOB_ID
 from .models.session import FINAL_SESSION_STATES, SessionState
 
+_SUBMITTED_AT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
 Group = tuple[str, str, str]  # namespace, workspace, canonical provider id: one queue and one billing plan
 M = TypeVar("M", bound=BaseModel)
 
@@ -188,6 +190,17 @@ class JobObject:
             return self.spec.session
         given = self.raw_spec.get("session")
         return given if isinstance(given, str) and given else None
+
+    @property
+    def queue_time(self) -> str:
+        """When the job joined its queue, as a sortable text: the gateway's submission time to the microsecond
+        when it lies in the creation second (it only orders jobs created in one second: an annotation cannot
+        move a job ahead of older ones), else the creation second."""
+        created = self.meta.created.removesuffix("Z")
+        submitted = self.meta.annotations.get(ANNOTATION_SUBMITTED_AT, "")
+        if _SUBMITTED_AT.fullmatch(submitted) and submitted.startswith(created + "."):
+            return submitted.removesuffix("Z")
+        return f"{created}.000000"
 
     @property
     def display_name(self) -> str:

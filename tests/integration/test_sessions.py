@@ -135,6 +135,7 @@ def test_abort_cancels_the_waiting_jobs_and_refuses_new_ones(gateway: Gateway, a
     target = simulator(ws)
     session = target.open_session(name="abort", job_failure_policy="Abort")
     running = bell(target, "running")  # takes the plan's one slot
+    # The queue keeps the order of submission, also within one second (the ids are random UUIDs).
     broken = bell(target, "broken", NOT_JSON)  # next in line; fails when it runs: the session fails
     waiting = bell(target, "waiting")  # behind it: never starts
     q.wait_state(api_client, namespace, waiting.id, "Waiting")

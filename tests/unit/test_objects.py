@@ -176,6 +176,20 @@ def test_meta_reads_the_creation_time_used_for_queue_order() -> None:
     assert parse_job({"metadata": {"name": "j"}, "spec": {}}).meta.created == ""
 
 
+@pytest.mark.parametrize(("submitted", "queue_time"), [
+    ("2026-01-01T00:00:00.250000Z", "2026-01-01T00:00:00.250000"),  # the gateway's, within the creation second
+    (None, "2026-01-01T00:00:00.000000"),  # kubectl's: the creation second
+    ("2025-12-31T23:59:59.999999Z", "2026-01-01T00:00:00.000000"),  # never ahead of older jobs
+    ("2026-01-01T00:00:01.000000Z", "2026-01-01T00:00:00.000000"),  # nor behind newer ones
+    ("2026-01-01T00:00:00.25Z", "2026-01-01T00:00:00.000000"),  # not the gateway's form: sorts badly
+    ("soon", "2026-01-01T00:00:00.000000"),
+])
+def test_queue_time_orders_a_gateway_clients_jobs_within_their_creation_second(submitted: str | None,
+                                                                                 queue_time: str) -> None:
+    annotations = {"kuantum.dev/submitted-at": submitted} if submitted else None
+    assert parse_job(_job(annotations=annotations)).queue_time == queue_time
+
+
 def test_the_views_do_not_print_their_raw_bodies() -> None:
     """The body holds inline inputs and everything else: a view in a log line must stay short."""
     job = parse_job(_accepted_job({**QIO_SPEC, "input": {"inline": {"secret-looking": "s3cr3t"}}}))

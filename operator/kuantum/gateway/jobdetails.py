@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from .. import catalog
-from ..models.common import ANNOTATION_CREATED_BY, API_GROUP, API_VERSION, GATEWAY
+from ..models.common import ANNOTATION_CREATED_BY, ANNOTATION_SUBMITTED_AT, API_GROUP, API_VERSION, GATEWAY
 from .errors import bad_request
 
 ANN_NAME = "kuantum.dev/name"  # read only: jobs created before spec.name existed kept their name here
@@ -117,11 +118,13 @@ def same_request(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return norm(a) == norm(b)
 
 
-def quantum_job(namespace: str, workspace: str, job_id: str, req: dict[str, Any], session: str | None = None
-                ) -> dict[str, Any]:
+def quantum_job(namespace: str, workspace: str, job_id: str, req: dict[str, Any], session: str | None = None,
+                submitted_at: datetime | None = None) -> dict[str, Any]:
     """The QuantumJob a PUT creates: named by its id, input read from the blob the client uploaded; `session` is
-    the name of the QuantumSession its sessionId names."""
-    annotations = {ANN_PROVIDER_ID: req["providerId"], ANN_CREATED_BY: GATEWAY}
+    the name of the QuantumSession its sessionId names; `submitted_at` (now if not given) orders it in its queue
+    among jobs created in the same second."""
+    submitted = (submitted_at or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    annotations = {ANN_PROVIDER_ID: req["providerId"], ANN_CREATED_BY: GATEWAY, ANNOTATION_SUBMITTED_AT: submitted}
     if req["metadata"] is not None:
         annotations[ANN_METADATA] = json.dumps(req["metadata"], sort_keys=True, separators=(",", ":"))
     spec: dict[str, Any] = {

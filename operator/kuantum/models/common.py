@@ -13,6 +13,9 @@ FINALIZER = "kuantum.dev/cleanup"
 # such a job fails at once where a GitOps-applied one waits for what is missing (e.g. its Provider).
 ANNOTATION_CREATED_BY = f"{API_GROUP}/created-by"
 GATEWAY = "kuantum-gateway"
+# When the gateway accepted a job, to the microsecond: creationTimestamp has whole seconds, and Azure runs a
+# client's jobs in the order it submitted them, also within one second (objects.JobObject.queue_time).
+ANNOTATION_SUBMITTED_AT = f"{API_GROUP}/submitted-at"
 LABEL_WORKSPACE = "kuantum.dev/workspace"
 LABEL_PROVIDER = "kuantum.dev/provider"
 LABEL_TARGET = "kuantum.dev/target"

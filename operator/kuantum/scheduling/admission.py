@@ -17,7 +17,7 @@ from . import queues as queueing
 
 
 def entry_of(job: JobObject) -> queueing.QueueEntry:
-    return queueing.QueueEntry(key=job.key, target=job.target, priority=job.priority, created=job.meta.created,
+    return queueing.QueueEntry(key=job.key, target=job.target, priority=job.priority, created=job.queue_time,
                                name=job.meta.name, in_session=job.session is not None)
 
 

@@ -13,7 +13,7 @@ class QueueEntry:
     key: str  # namespace/name
     target: str
     priority: str  # High | Standard
-    created: str  # RFC 3339 creation timestamp
+    created: str  # when it joined the queue, sortable text (JobObject.queue_time)
     name: str
     # In a session: Azure runs a session's jobs ahead of standalone jobs of the same target and priority (an
     # interactive loop's next job must not wait behind a batch).

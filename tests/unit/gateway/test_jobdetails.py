@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -28,6 +29,9 @@ def test_round_trip_keeps_what_the_client_sent() -> None:
     assert job["spec"]["name"] == "qio" and job["spec"]["session"] == "s1"
     assert jd.same_request(req, jd.request_of(job, "s1"))
     assert not jd.same_request(req, jd.request_of(job, "s2"))
+    # When it was submitted, to the microsecond: the queue's order among jobs created in one second.
+    at = jd.quantum_job("ns", "ws", JOB_ID, req, submitted_at=datetime(2026, 1, 2, 3, 4, 5, 60, UTC))
+    assert at["metadata"]["annotations"]["kuantum.dev/submitted-at"] == "2026-01-02T03:04:05.000060Z"
     assert not jd.same_request({**req, "tags": ["x"]}, jd.request_of(job, "s1"))
     # The provider id may be spelled another way (an alias, another case) and still be the same job.
     assert jd.same_request({**req, "providerId": "microsoft-qio"}, jd.request_of(job, "s1"))

@@ -30,10 +30,11 @@ def _provider(limits: dict[str, Any] | None, name: str = "qio", created: str = "
 
 
 def _job(name: str, state: str | None = "Waiting", target: str = SA, priority: str = "Standard",
-         created: str = "2024-01-01T00:00:00Z", **spec: Any) -> dict[str, Any]:
+         created: str = "2024-01-01T00:00:00Z", annotations: dict[str, str] | None = None, **spec: Any
+         ) -> dict[str, Any]:
     status = {"id": f"id-{name}", "state": state} if state else {}
     return {"metadata": {"name": name, "namespace": NS, "uid": f"uid-{name}", "creationTimestamp": created,
-                         "labels": {LABEL_JOB_ID: f"id-{name}"}},
+                         "labels": {LABEL_JOB_ID: f"id-{name}"}, "annotations": annotations or {}},
             "spec": {"workspace": WS, "provider": "microsoft-qio", "target": target, "priority": priority, **spec},
             "status": status}
 
@@ -325,3 +326,14 @@ def test_a_kick_reconciles_first_the_jobs_that_may_start_now() -> None:
     d = Dispatcher(store, Settings(target_concurrency=100), wake_first=woken.append)
     d.kick(GROUP)
     assert woken == [f"{NS}/a", f"{NS}/b"]
+
+
+def test_jobs_a_client_submitted_in_one_second_start_in_the_order_it_submitted_them() -> None:
+    """The gateway names jobs by random UUIDs: within a creation second they start by submission time, not name."""
+    def submitted(fraction: str) -> dict[str, str]:
+        return {"kuantum.dev/submitted-at": f"2024-01-01T00:00:00.{fraction}Z"}
+    jobs = [_job("ffff", annotations=submitted("100000")), _job("aaaa", annotations=submitted("900000")),
+            _job("cccc", annotations=submitted("500000")), _job("bbbb", created="2024-01-01T00:00:01Z")]
+    d = _dispatcher(_store([_provider({"maxConcurrentJobs": 1})], jobs))
+    assert d.admitted(GROUP) == [f"{NS}/ffff"]
+    assert [e.name for e in d.waiting(GROUP)] == ["ffff", "cccc", "aaaa", "bbbb"]
