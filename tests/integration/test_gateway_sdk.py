@@ -71,12 +71,18 @@ class Gateway:
         return f"http://127.0.0.1:{self.port}/"
 
     def start(self) -> Gateway:
+        return self.launch().wait_ready()
+
+    def launch(self) -> Gateway:
+        """Starts the process without waiting: a fixture waits for the operator's work meanwhile."""
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-c", "from kuantum.gateway.app import main; main()", "--listen",
                  f"127.0.0.1:{self.port}", "--kubeconfig", self.kubeconfig, "-n", self.namespace],
                 stdout=log, stderr=subprocess.STDOUT)
+        return self
 
+    def wait_ready(self) -> Gateway:
         def ready() -> bool:
             try:
                 with urllib.request.urlopen(f"{self.url}readyz", timeout=2) as resp:
@@ -118,11 +124,11 @@ def setup(cluster: devcluster.Cluster, api_client: client.ApiClient, core: clien
             "spec": {"storage": {"connectionStringSecretRef": {"name": "storage", "key": "connectionString"}},
                      "gateway": {"apiKeySecretRef": {"name": f"{name}-api", "key": "key"}}}})
     q.provider(api_client, namespace, "kuantum", "kuantum", limits={"maxJobsPerMonth": 1000})
-    wait_for(lambda: _ready(api_client, namespace, "quantumworkspaces", "ws"), timeout=60, what="ws Ready")
-    wait_for(lambda: _ready(api_client, namespace, "providers", "kuantum"), timeout=60, what="provider Ready")
-    gateway = Gateway(cluster.kubeconfig, namespace, tmp_path).start()
+    gateway = Gateway(cluster.kubeconfig, namespace, tmp_path).launch()  # starts while the operator works
     try:
-        yield gateway
+        wait_for(lambda: _ready(api_client, namespace, "quantumworkspaces", "ws"), timeout=60, what="ws Ready")
+        wait_for(lambda: _ready(api_client, namespace, "providers", "kuantum"), timeout=60, what="provider Ready")
+        yield gateway.wait_ready()
     finally:
         gateway.stop()
         log = gateway.log()

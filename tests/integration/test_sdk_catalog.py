@@ -95,13 +95,13 @@ def gateway(cluster: devcluster.Cluster, api_client: client.ApiClient, core: cli
     providers = list(marker.args if marker else ())
     for provider_id in providers:
         q.provider(api_client, namespace, provider_id, provider_id)
-    wait_for(lambda: _ready(api_client, namespace, "quantumworkspaces", "ws"), timeout=60, what="ws Ready")
-    for name in (*providers, "ws-microsoft-qc"):
-        wait_for(functools.partial(_ready, api_client, namespace, "providers", name), timeout=60,
-                 what=f"provider {name} Ready")
-    gw = Gateway(cluster.kubeconfig, namespace, tmp_path).start()
+    gw = Gateway(cluster.kubeconfig, namespace, tmp_path).launch()  # starts while the operator works
     try:
-        yield gw
+        wait_for(lambda: _ready(api_client, namespace, "quantumworkspaces", "ws"), timeout=60, what="ws Ready")
+        for name in (*providers, "ws-microsoft-qc"):
+            wait_for(functools.partial(_ready, api_client, namespace, "providers", name), timeout=60,
+                     what=f"provider {name} Ready")
+        yield gw.wait_ready()
     finally:
         gw.stop()
         log = gw.log()

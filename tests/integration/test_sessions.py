@@ -54,11 +54,11 @@ def gateway(cluster: devcluster.Cluster, api_client: client.ApiClient, core: cli
                  "gateway": {"apiKeySecretRef": {"name": "ws-api", "key": "key"}}}})
     q.provider(api_client, namespace, "kuantum", "kuantum", limits={"maxConcurrentJobs": 1})
     q.provider(api_client, namespace, "ionq", "ionq", targets=[{"id": "ionq.simulator", "backend": "local"}])
-    for plural, name in (("quantumworkspaces", "ws"), ("providers", "kuantum"), ("providers", "ionq")):
-        wait_for(lambda p=plural, n=name: _ready(api_client, namespace, p, n), timeout=60, what=f"{name} Ready")
-    gw = Gateway(cluster.kubeconfig, namespace, tmp_path).start()
+    gw = Gateway(cluster.kubeconfig, namespace, tmp_path).launch()  # starts while the operator works
     try:
-        yield gw
+        for plural, name in (("quantumworkspaces", "ws"), ("providers", "kuantum"), ("providers", "ionq")):
+            wait_for(lambda p=plural, n=name: _ready(api_client, namespace, p, n), timeout=60, what=f"{name} Ready")
+        yield gw.wait_ready()
     finally:
         gw.stop()
         log = gw.log()
