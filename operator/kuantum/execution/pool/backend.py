@@ -54,6 +54,9 @@ WAITING_RECHECK_SECONDS = 5.0  # a job waiting for a worker is looked at again (
 STOP_RETRY_SECONDS = 2.0
 MIN_IDLE_EXIT_SECONDS = 600
 FORGOTTEN_KEPT = 10_000  # a job deleted after its final cleanup is still known as the pool's
+# An idle worker is deleted to make room for another pool's only after this long idle: one that just ended a run is
+# about to get its pool's next job (a plan's freed slot is handed over in well under a second).
+MAKE_ROOM_MIN_IDLE_SECONDS = 5.0
 CRASHES_BEFORE_FAILING = 2  # a worker that exits as it starts this often fails the jobs waiting for it
 
 
@@ -91,6 +94,7 @@ class PoolBackend:
         # pool id -> workers asked for that the watch has not shown yet: counted, or each job waiting meanwhile would
         # start one more than the pool's size allows
         self.creating: dict[str, set[str]] = {}
+        self.making_room: set[str] = set()  # workers deleted to make room for another pool's, until they are gone
 
     # ------------------------------------------------------------------ which jobs
     def takes(self, target: Target, provider: ProviderObject | None) -> bool:
@@ -420,17 +424,37 @@ class PoolBackend:
                 del self.creating[pool]
 
     async def _make_room(self, shape: builders.Shape) -> None:
-        """A worker no node has room for: the idle workers of the namespace's other pools go now, not after their
-        idle time (an idle worker holds its requests; a waiting job needs them)."""
-        for pool, pods in list(self.workers.worker_pods.items()):
-            if pool == shape.pool_id:
-                continue
-            for name, pod in list(pods.items()):
-                if pod["metadata"]["namespace"] == shape.namespace and name not in self.busy and ready(pod):
-                    log.info("worker %s: idle, deleted to make room for pool %s", name, shape.pool_id)
-                    self.busy[name] = ""  # being deleted: no job is handed to it meanwhile
-                    self.idle_since.pop(name, None)
-                    await self.kube.delete_pod(shape.namespace, name)
+        """A worker no node has room for: one idle worker of the namespace's other pools goes now, not after its
+        idle time (an idle worker holds its requests; a waiting job needs them). One at a time: none while one
+        deleted for room is still going (its requests free up when it is gone); the longest idle first; never one
+        whose pool has jobs waiting for a worker, nor one that ended a run moments ago (its pool's next job is
+        likely on its way), so that busy pools sharing a full node do not trade warm workers back and forth."""
+        self.making_room &= {name for pods in self.workers.worker_pods.values() for name in pods}
+        if any(self._namespace_of(name) == shape.namespace for name in self.making_room):
+            return
+        now = time.time()
+        candidates = [
+            (self.idle_since.get(name, now), name) for pool, pods in self.workers.worker_pods.items()
+            if pool != shape.pool_id and not self.waiting.get(pool)
+            for name, pod in pods.items()
+            if pod["metadata"]["namespace"] == shape.namespace and name not in self.busy and ready(pod)
+            and not pod["metadata"].get("deletionTimestamp")
+            and now - self.idle_since.get(name, now) >= MAKE_ROOM_MIN_IDLE_SECONDS]
+        if not candidates:
+            return
+        _, name = min(candidates)
+        log.info("worker %s: idle, deleted to make room for pool %s", name, shape.pool_id)
+        self.busy[name] = ""  # being deleted: no job is handed to it meanwhile
+        self.idle_since.pop(name, None)
+        self.making_room.add(name)
+        await self.kube.delete_pod(shape.namespace, name)
+
+    def _namespace_of(self, worker: str) -> str | None:
+        for pods in self.workers.worker_pods.values():
+            pod = pods.get(worker)
+            if pod is not None:
+                return str(pod["metadata"]["namespace"])
+        return None
 
     async def _token(self, shape: builders.Shape, provider: ProviderObject) -> str:
         """The pool's token: made with its Secret the first time, else read back (after a restart)."""

@@ -315,9 +315,9 @@ async def test_a_worker_restarting_after_its_run_died_is_waited_for_not_blamed(c
     assert w.status("k")["state"] == "Waiting", w.status("k")  # not "killed as it started"
 
 
-async def test_a_worker_no_node_has_room_for_makes_the_other_pools_idle_workers_go(closing: World,
-                                                                                    worker: FakeWorker) -> None:
-    w = closing
+async def _idle_worker_and_a_pool_with_no_room(w: World, worker: FakeWorker) -> str:
+    """The QIO pool's worker idle after its run; a simulator job whose pool's worker no node has room for.
+    Returns the idle worker's name."""
     job_id = await running(w, worker)  # the QIO pool's worker
     w.storage.put_blob(container_name(job_id), OUTPUT_BLOB, b"{}")
     worker.finish(job_id)
@@ -333,6 +333,32 @@ async def test_a_worker_no_node_has_room_for_makes_the_other_pools_idle_workers_
     pending["status"] = {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False",
                                                              "reason": "Unschedulable", "message": "0/1 nodes"}]}
     deliver(w, pending)
+    return idle
+
+
+async def test_a_worker_no_node_has_room_for_makes_another_pools_idle_worker_go(closing: World,
+                                                                                 worker: FakeWorker) -> None:
+    w = closing
+    idle = await _idle_worker_and_a_pool_with_no_room(w, worker)
+    pool(w).idle_since[idle] -= 60  # idle for a minute
     await w.reconcile("bell")
     assert [c.args["name"] for c in w.kube.of("delete_pod")] == [idle]
+    assert w.status("bell")["state"] == "Waiting"
+    await w.reconcile("bell")  # it is still going: nothing more is deleted meanwhile
+    assert len(w.kube.of("delete_pod")) == 1
+
+
+async def test_making_room_spares_a_worker_that_just_ended_a_run_or_whose_pool_has_jobs_waiting(
+        closing: World, worker: FakeWorker) -> None:
+    """Busy pools sharing a full node must not trade warm workers back and forth: a worker that ended a run
+    moments ago is about to take its pool's next job."""
+    w = closing
+    idle = await _idle_worker_and_a_pool_with_no_room(w, worker)
+    await w.reconcile("bell")
+    assert not w.kube.of("delete_pod"), "a worker idle for a moment is kept"
+    pool(w).idle_since[idle] -= 60
+    qio_pool = next(p for p, pods in w.store.worker_pods.items() if idle in pods)
+    pool(w).waiting[qio_pool] = {"other": f"{NS}/other"}  # a job of its pool waits for a worker
+    await w.reconcile("bell")
+    assert not w.kube.of("delete_pod"), "a worker its own pool's jobs wait for is kept"
     assert w.status("bell")["state"] == "Waiting"
