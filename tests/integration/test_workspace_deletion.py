@@ -34,5 +34,6 @@ def test_deleting_a_workspace_cancels_its_jobs_then_goes(
              what="the workspace gone")
     reasons = [r for _, r, _ in q.events_for(core, ns, "ws")]
     assert "CancellingJobs" in reasons
-    assert not client.CoreV1Api(api_client).list_namespaced_secret(
-        ns, label_selector="kuantum.dev/job-id").items, "no SAS Secret left behind"
+    # A job's SAS Secret goes in its cleanup, right after its final status (which is what the workspace waited for).
+    wait_for(lambda: not core.list_namespaced_secret(ns, label_selector="kuantum.dev/job-id").items or None,
+             timeout=60, what="no SAS Secret left behind")
