@@ -144,6 +144,13 @@ def test_integer_constants_are_signed_by_their_width() -> None:
         ValueOp("c", "SELECT", (True, -1, 1), None, 64)]
 
 
+def test_a_constants_bits_beyond_its_width_are_not_part_of_its_value() -> None:
+    """Only the type's width counts: a narrow constant handed over sign-extended to 64 bits reads as itself."""
+    assert qir_load._signed(2**64 - 1, 8) == -1
+    assert qir_load._signed(2**8 + 5, 8) == 5
+    assert qir_load._signed(2**64 - 2, 1) is False
+
+
 def test_a_negative_element_count_is_refused() -> None:
     assert refused(module("  call void @__quantum__rt__array_record_output(i64 -1, i8* null)\n  ret void")) == (
         "block 'entry', instruction 1: __quantum__rt__array_record_output needs a constant element count")
@@ -310,6 +317,7 @@ def test_the_unsupported_instructions_text_is_clipped() -> None:
 
 
 def test_the_instruction_bound_counts_each_instruction(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert qir_load.MAX_INSTRUCTIONS == 2_000_000  # the bound the error message names
     monkeypatch.setattr(qir_load, "MAX_INSTRUCTIONS", 3)
     two_gates = f"  call void @__quantum__qis__h__body({q(0)})\n  call void @__quantum__qis__x__body({q(0)})\n"
     assert len(load(two_gates + "  ret void").blocks["entry"].ops) == 2

@@ -164,6 +164,16 @@ def test_invalid_input(src: str, fragment: str) -> None:
     assert fragment in info.value.message
 
 
+def test_a_program_of_exactly_the_instruction_limit_runs_and_one_more_is_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from kuantum_solvers.rigetti import quil
+    assert quil.MAX_INSTRUCTIONS == 1_000_000  # the limit the error message names
+    monkeypatch.setattr(quil, "MAX_INSTRUCTIONS", 3)  # DECLARE is no instruction of the body
+    assert run("DECLARE ro BIT\nX 0\nI 0\nMEASURE 0 ro\n", {}) == {"ro": [[1]]}
+    with pytest.raises(SolverError, match="the program has more than 3 instructions"):
+        run("DECLARE ro BIT\nX 0\nI 0\nI 0\nMEASURE 0 ro\n", {})
+
+
 def test_qpu_qubit_indices_are_physical() -> None:
     with pytest.raises(SolverError, match="qubit 200 is beyond this target's qubits 0-107"):
         run("X 200\n", {}, CEPHEUS)
