@@ -84,8 +84,7 @@ test-integration: venv tools images
 	@$(BIN)/pytest -q tests/integration tests/e2e
 
 # The whole suite: lint, unit, integration and e2e (hack/test.sh): on one dev cluster, started if none runs and then
-# stopped; the integration tests that share it two at a time, then those marked `exclusive` alone; the unit tests
-# beside them at the lowest CPU priority.
+# stopped; the integration tests that share it two at a time, those marked `exclusive` alone beside the unit tests.
 test: lint tools images
 	@bash hack/test.sh
 

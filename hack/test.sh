@@ -4,9 +4,8 @@
 #   1. the integration tests that share the cluster, KUANTUM_TEST_WORKERS (2) modules at a time (pytest-xdist,
 #      a module's tests in one process: its fixtures are made once; fault clusters of their own beside it);
 #   2. the ones marked `exclusive` (a cluster-wide operator installed with Helm, CRDs replaced by an older
-#      chart's, the node's kubelet killed: they change the cluster for everybody), one at a time.
-# The unit tests (no cluster but Azurite) run beside both, one process at the lowest CPU priority: the
-# integration tests leave about a third of the CPU idle while they wait on the cluster, and that is enough.
+#      chart's, the node's kubelet killed: they change the cluster for everybody), one at a time, while the unit
+#      tests (no cluster but Azurite) run beside them, two processes of them.
 # Every run prints its slowest tests; the script fails if any run failed, after all of them ran.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -34,14 +33,13 @@ if ! PIDS="$STATE/pids" recorded_pid kube-apiserver >/dev/null; then
 fi
 
 failed=0
-step "unit tests, at the lowest CPU priority beside the integration tests (their output follows them)"
-nice -n 19 "${pytest[@]}" --durations=10 tests/unit >"$unit_log" 2>&1 &
-unit_pid=$!
-
 step "integration tests sharing the cluster, $workers at a time"
 "${pytest[@]}" --durations=25 -n "$workers" --dist loadfile -m "integration and not exclusive" \
   tests/integration tests/e2e || failed=1
 
+step "unit tests (beside the next run; their output follows it)"
+"${pytest[@]}" --durations=10 -n 2 tests/unit >"$unit_log" 2>&1 &
+unit_pid=$!
 step "integration tests that change the cluster for everybody, one at a time"
 "${pytest[@]}" --durations=15 -m "integration and exclusive" tests/integration tests/e2e || failed=1
 unit_rc=0
