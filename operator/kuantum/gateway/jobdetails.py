@@ -15,6 +15,7 @@ from typing import Any
 
 from .. import catalog
 from ..models.common import ANNOTATION_CREATED_BY, ANNOTATION_SUBMITTED_AT, API_GROUP, API_VERSION, GATEWAY
+from ..runtime.timeutil import format_time
 from .errors import bad_request
 
 ANN_NAME = "kuantum.dev/name"  # read only: jobs created before spec.name existed kept their name here
@@ -123,8 +124,8 @@ def quantum_job(namespace: str, workspace: str, job_id: str, req: dict[str, Any]
     """The QuantumJob a PUT creates: named by its id, input read from the blob the client uploaded; `session` is
     the name of the QuantumSession its sessionId names; `submitted_at` (now if not given) orders it in its queue
     among jobs created in the same second."""
-    submitted = (submitted_at or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    annotations = {ANN_PROVIDER_ID: req["providerId"], ANN_CREATED_BY: GATEWAY, ANNOTATION_SUBMITTED_AT: submitted}
+    annotations = {ANN_PROVIDER_ID: req["providerId"], ANN_CREATED_BY: GATEWAY,
+                   ANNOTATION_SUBMITTED_AT: format_time(submitted_at or datetime.now(UTC))}
     if req["metadata"] is not None:
         annotations[ANN_METADATA] = json.dumps(req["metadata"], sort_keys=True, separators=(",", ":"))
     spec: dict[str, Any] = {

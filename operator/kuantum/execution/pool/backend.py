@@ -94,7 +94,8 @@ class PoolBackend:
         # pool id -> workers asked for that the watch has not shown yet: counted, or each job waiting meanwhile would
         # start one more than the pool's size allows
         self.creating: dict[str, set[str]] = {}
-        self.making_room: set[str] = set()  # workers deleted to make room for another pool's, until they are gone
+        # workers deleted to make room for another pool's (name -> namespace), until the watch shows them gone
+        self.making_room: dict[str, str] = {}
 
     # ------------------------------------------------------------------ which jobs
     def takes(self, target: Target, provider: ProviderObject | None) -> bool:
@@ -429,8 +430,9 @@ class PoolBackend:
         deleted for room is still going (its requests free up when it is gone); the longest idle first; never one
         whose pool has jobs waiting for a worker, nor one that ended a run moments ago (its pool's next job is
         likely on its way), so that busy pools sharing a full node do not trade warm workers back and forth."""
-        self.making_room &= {name for pods in self.workers.worker_pods.values() for name in pods}
-        if any(self._namespace_of(name) == shape.namespace for name in self.making_room):
+        present = {name for pods in self.workers.worker_pods.values() for name in pods}
+        self.making_room = {name: ns for name, ns in self.making_room.items() if name in present}
+        if shape.namespace in self.making_room.values():
             return
         now = time.time()
         candidates = [
@@ -446,15 +448,8 @@ class PoolBackend:
         log.info("worker %s: idle, deleted to make room for pool %s", name, shape.pool_id)
         self.busy[name] = ""  # being deleted: no job is handed to it meanwhile
         self.idle_since.pop(name, None)
-        self.making_room.add(name)
+        self.making_room[name] = shape.namespace
         await self.kube.delete_pod(shape.namespace, name)
-
-    def _namespace_of(self, worker: str) -> str | None:
-        for pods in self.workers.worker_pods.values():
-            pod = pods.get(worker)
-            if pod is not None:
-                return str(pod["metadata"]["namespace"])
-        return None
 
     async def _token(self, shape: builders.Shape, provider: ProviderObject) -> str:
         """The pool's token: made with its Secret the first time, else read back (after a restart)."""
