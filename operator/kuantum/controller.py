@@ -184,7 +184,8 @@ class Controller:
 
     async def _lead(self) -> None:
         metrics.LEADER.labels(self.identity).set(1)
-        await self.backends.pool.adopt()  # before any job is looked at: which worker runs which job
+        # Before any job is looked at: which worker runs which job (and, leading by election, fencing the last leader).
+        await self.backends.pool.adopt(self.election.epoch if self.election is not None else None)
         self.queue.start()
         for kind, table in (("QuantumWorkspace", self.store.workspaces), ("Provider", self.store.providers),
                             ("QuantumSession", self.store.sessions), ("QuantumJob", self.store.jobs)):

@@ -22,6 +22,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -64,6 +65,14 @@ class Busy(Exception):
         self.running = running
 
 
+class Fenced(Exception):
+    """A call from an operator replica that no longer leads: its epoch is below one the worker was already sent."""
+
+    def __init__(self, epoch: int, highest: int) -> None:
+        super().__init__(f"leader epoch {epoch} is stale: the worker was already asked by epoch {highest}")
+        self.highest = highest
+
+
 class Worker:
     """The runs: at most one going, the ended ones kept until deleted. Thread-safe (the HTTP server's threads)."""
 
@@ -76,6 +85,7 @@ class Worker:
         self.ended: OrderedDict[str, wire.RunStatus] = OrderedDict()
         self.ready = threading.Event()
         self.last_asked = time.monotonic()  # the last request but a health check
+        self.epoch = 0  # the highest leader epoch sent (wire.EPOCH_HEADER): calls with a lower one are refused
 
     def idle_for(self) -> float:
         """Seconds with no run going and no request (health checks aside): 0 while a run goes."""
@@ -93,9 +103,10 @@ class Worker:
         process.join()
         self.ready.set()
 
-    def start(self, request: wire.RunRequest) -> tuple[bool, wire.RunStatus]:
+    def start(self, request: wire.RunRequest, epoch: int | None = None) -> tuple[bool, wire.RunStatus]:
         """(True, status) for a run started now; (False, status) for this id's run already known."""
         with self.changed:
+            self._admit(epoch)
             known = self._status(request.id)
             if known is not None:
                 return False, known
@@ -122,9 +133,10 @@ class Worker:
                     return found
                 self.changed.wait(left)
 
-    def delete(self, run_id: str) -> wire.RunStatus | None:
+    def delete(self, run_id: str, epoch: int | None = None) -> wire.RunStatus | None:
         """Kills the run if it is going (and waits for its end), then forgets it."""
         with self.changed:
+            self._admit(epoch)
             run = self.current if self.current is not None and self.current.request.id == run_id else None
             if run is not None:
                 run.cancelled = True
@@ -134,9 +146,11 @@ class Worker:
                     self.changed.wait(deadline - time.monotonic())
             return self.ended.pop(run_id, None)
 
-    def runs(self) -> list[wire.RunStatus]:
-        """Every run known (the going one first), without logs."""
+    def runs(self, epoch: int | None = None) -> list[wire.RunStatus]:
+        """Every run known (the going one first), without logs. A new leader's listing fences its predecessors:
+        under the same lock as a start, so a start of theirs is either listed here or refused after."""
         with self.changed:
+            self._admit(epoch)
             going = [self._running_status(self.current)] if self.current is not None else []
             return going + [replace(status, log="") for status in self.ended.values()]
 
@@ -145,6 +159,14 @@ class Worker:
             return self.current.request.id if self.current is not None else None
 
     # ------------------------------------------------------------------------------------------ internals
+    def _admit(self, epoch: int | None) -> None:
+        """Refuses a stale leader's call; a newer leader's raises the epoch. Called holding self.changed."""
+        if epoch is None:
+            return
+        if epoch < self.epoch:
+            raise Fenced(epoch, self.epoch)
+        self.epoch = epoch
+
     def _status(self, run_id: str) -> wire.RunStatus | None:
         if self.current is not None and self.current.request.id == run_id:
             return self._running_status(self.current)
@@ -249,7 +271,8 @@ def handler_for(worker: Worker, token: str) -> type[BaseHTTPRequestHandler]:
                 return
             if url.path == wire.RUNS_PATH:
                 if self._authorized():
-                    self._answer(200, {"runs": [asdict(status) for status in worker.runs()]})
+                    with self._fencing():
+                        self._answer(200, {"runs": [asdict(status) for status in worker.runs(self._epoch())]})
                 return
             run_id = self._run_id(url.path)
             if run_id is None or not self._authorized():
@@ -285,17 +308,18 @@ def handler_for(worker: Worker, token: str) -> type[BaseHTTPRequestHandler]:
                 self._answer(503, {"error": "warming up"})
                 return
             try:
-                started, status = worker.start(request)
+                with self._fencing():
+                    started, status = worker.start(request, self._epoch())
+                    self._send(202 if started else 200, status.to_json())
             except Busy as e:
                 self._answer(409, {"error": str(e), "running": e.running})
-                return
-            self._send(202 if started else 200, status.to_json())
 
         def do_DELETE(self) -> None:
             run_id = self._run_id(urlsplit(self.path).path)
             if run_id is None or not self._authorized():
                 return
-            self._status(worker.delete(run_id), run_id)
+            with self._fencing():
+                self._status(worker.delete(run_id, self._epoch()), run_id)
 
         def _run_id(self, path: str) -> str | None:
             prefix = wire.RUNS_PATH + "/"
@@ -303,6 +327,22 @@ def handler_for(worker: Worker, token: str) -> type[BaseHTTPRequestHandler]:
                 self._answer(404, {"error": f"no such path: {path}"})
                 return None
             return path[len(prefix):]
+
+        def _epoch(self) -> int | None:
+            value = self.headers.get(wire.EPOCH_HEADER)
+            if value is None:
+                return None
+            try:
+                return int(value)
+            except ValueError:
+                raise Fenced(-1, worker.epoch) from None  # not an epoch: nothing it asks is done
+
+        @contextlib.contextmanager
+        def _fencing(self) -> Iterator[None]:
+            try:
+                yield
+            except Fenced as e:
+                self._answer(412, {"error": str(e), "epoch": e.highest})
 
         def _authorized(self) -> bool:
             given = self.headers.get("Authorization", "")

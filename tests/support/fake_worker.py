@@ -22,6 +22,7 @@ class FakeWorker:
         self.token = token
         self.requests: list[wire.RunRequest] = []  # every run request accepted, in order
         self.deleted: list[str] = []
+        self.epochs: list[str | None] = []  # the leader epoch header of every call with the token, in order
         self.runs: dict[str, wire.RunStatus] = {}
         self.changed = threading.Condition()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -109,6 +110,7 @@ def _handler(worker: FakeWorker) -> type[BaseHTTPRequestHandler]:
 
         def _authorized(self) -> bool:
             if self.headers.get("Authorization") == f"Bearer {worker.token}":
+                worker.epochs.append(self.headers.get(wire.EPOCH_HEADER))
                 return True
             self._json(401, {"error": "token"})
             return False

@@ -28,6 +28,9 @@ class LeaderElection:
         self.namespace, self.name, self.identity = namespace, name, identity
         self.lease_seconds, self.renew_seconds = lease_seconds, renew_seconds
         self.leading = False
+        # The Lease's transitions when this replica last took or renewed it: its leader epoch, which workers use to
+        # refuse a previous leader's late calls (each new holder adds one).
+        self.epoch = 0
 
     async def run(self, started: Callable[[], Awaitable[None]], stopped: Callable[[], Awaitable[None]]) -> None:
         """Campaigns for ever: `started` when this replica becomes the leader, `stopped` when it loses it."""
@@ -58,6 +61,7 @@ class LeaderElection:
                                   spec=self._spec(now, now, transitions=0))
             try:
                 self.api.create_namespaced_lease(self.namespace, body, _request_timeout=10)
+                self.epoch = 0
                 return True
             except ApiException as e2:
                 if e2.status == 409:
@@ -79,6 +83,7 @@ class LeaderElection:
             if e.status == 409:
                 return False
             raise
+        self.epoch = transitions
         return True
 
     def _spec(self, acquired: datetime, renewed: datetime, transitions: int) -> client.V1LeaseSpec:

@@ -15,6 +15,11 @@ HTTP/1.1 with JSON bodies on the worker pod's port `PORT`; every request but the
 - `DELETE RUNS_PATH/<id>`: kills the run if it still runs, then forgets it (the operator deletes a run once it has
   read its end, or to cancel it); answers its last `RunStatus`.
 - `GET HEALTH_PATH`: 200 once the worker's engines are warm (the readiness probe), no token needed.
+
+Fencing: an operator that leads by election sends its leader epoch (the Lease's transitions) in `EPOCH_HEADER` on
+every call but a run's status. The worker remembers the highest epoch it was sent and refuses a start, delete or
+listing with a lower one (412): a replica that lost the lead cannot start a run after its successor asked the worker
+what it runs (its request may still be on its way when it stops). A call without the header is never refused.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ RUNS_PATH = "/v1/runs"
 HEALTH_PATH = "/healthz"
 MAX_WAIT_SECONDS = 60.0  # the longest a GET waits for a run's end
 MAX_REQUEST_BYTES = 1 << 20
+EPOCH_HEADER = "Kuantum-Leader-Epoch"
 
 RUNNING, SUCCEEDED, FAILED = "running", "succeeded", "failed"
 

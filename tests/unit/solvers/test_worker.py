@@ -190,3 +190,23 @@ def test_a_worker_nobody_asks_anything_exits_by_itself(tmp_path: Path) -> None:
                           env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr
     assert "idle for 1 s, exiting" in done.stderr
+
+
+def test_a_newer_leaders_listing_fences_an_older_leaders_calls(worker: Worker) -> None:
+    def epoch(n: int | str) -> dict[str, str]:
+        return {wire.EPOCH_HEADER: str(n)}
+
+    run = worker.request("fenced", {"params": {"sweeps": 5}})
+    assert worker.http.post(wire.RUNS_PATH, content=json.dumps(run), headers=epoch(3)).status_code == 202
+    assert worker.http.get(wire.RUNS_PATH, headers=epoch(4)).status_code == 200  # the next leader takes over
+    late = worker.http.post(wire.RUNS_PATH, content=json.dumps(worker.request("late", {})), headers=epoch(3))
+    assert late.status_code == 412 and late.json()["epoch"] == 4, late.text
+    assert worker.http.delete(f"{wire.RUNS_PATH}/fenced", headers=epoch(3)).status_code == 412
+    assert worker.http.get(wire.RUNS_PATH, headers=epoch(3)).status_code == 412
+    assert worker.http.get(wire.RUNS_PATH, headers=epoch("four")).status_code == 412
+    assert worker.http.get(f"{wire.RUNS_PATH}/late").status_code == 404  # never started
+    assert worker.ended("fenced").state == wire.SUCCEEDED  # a status is read whoever asks
+    assert worker.http.delete(f"{wire.RUNS_PATH}/fenced", headers=epoch(4)).status_code == 200
+    assert worker.post(worker.request("unfenced", {"params": {"sweeps": 5}})).status_code == 202  # no epoch: taken
+    assert worker.ended("unfenced").state == wire.SUCCEEDED
+    assert worker.http.delete(f"{wire.RUNS_PATH}/unfenced").status_code == 200

@@ -24,13 +24,14 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from kuantum_solvers.formats import worker as wire
 from kuantum_solvers.formats.contract import parse_termination_message
 
 from kuantum.catalog import Target
-from kuantum.jobs.statemachine import Completed, Event, Failed, Noted, Started
+from kuantum.jobs.statemachine import Completed, Event, Failed, Noted, Started, is_final
 from kuantum.models import JobState, QuantumJobStatus
 from kuantum.models.common import LABEL_POOL
 from kuantum.objects import JobObject, ProviderObject
@@ -46,7 +47,7 @@ from ..pod import startup
 from ..pod.backend import TIMEOUT_GRACE_SECONDS, input_sas, memory_limit, solver_of, target_override
 from . import builders
 from .client import WorkerBusy, WorkerClient, WorkerUnreachable
-from .workers import Assignment, Lost, address, container_status, ready, run_lost
+from .workers import Assignment, Lost, address, container_status, ready, run_lost, running
 
 log = logging.getLogger("kuantum.backends.pool")
 POLL_WAIT_SECONDS = 30.0  # a long poll's wait: the worker answers at the run's end, else after this
@@ -58,16 +59,33 @@ FORGOTTEN_KEPT = 10_000  # a job deleted after its final cleanup is still known 
 # about to get its pool's next job (a plan's freed slot is handed over in well under a second).
 MAKE_ROOM_MIN_IDLE_SECONDS = 5.0
 CRASHES_BEFORE_FAILING = 2  # a worker that exits as it starts this often fails the jobs waiting for it
+ASK_AGAIN_SECONDS = 2.0  # a worker that did not say what it runs is asked again after this
+# A worker that has not said what it runs this long after the operator took the lead is deleted: until then its
+# pool's jobs wait, since any of them may run there already.
+UNASKED_DELETE_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Unasked:
+    """A worker not yet asked what it runs: its pool, since when, when to ask next."""
+
+    pool: str
+    since: float
+    next_try: float
 
 
 class WorkerPods(Protocol):
-    """The store's view of the pools' pods, as the watch delivers them: pool id -> pod name -> pod."""
+    """The store's view of the pools' pods, as the watch delivers them (pool id -> pod name -> pod), and of the jobs
+    they run (job id -> key -> job)."""
 
     @property
     def worker_pods(self) -> Mapping[str, Mapping[str, dict[str, Any]]]: ...
 
     @property
     def job_keys(self) -> Mapping[str, str]: ...
+
+    @property
+    def jobs(self) -> Mapping[str, JobObject]: ...
 
 
 class PoolBackend:
@@ -96,6 +114,7 @@ class PoolBackend:
         self.creating: dict[str, set[str]] = {}
         # workers deleted to make room for another pool's (name -> namespace), until the watch shows them gone
         self.making_room: dict[str, str] = {}
+        self.unasked: dict[str, Unasked] = {}  # worker pod name -> not yet asked what it runs since this one leads
 
     # ------------------------------------------------------------------ which jobs
     def takes(self, target: Target, provider: ProviderObject | None) -> bool:
@@ -155,6 +174,12 @@ class PoolBackend:
     async def _assign(self, run: Run) -> Observation:
         """Hands the run to an idle warm worker of its pool; else it waits for one (the pool grows if it may)."""
         shape = self._shape(run)
+        if self.unasked:
+            await self._ask_unasked(shape.pool_id)
+            if any(unasked.pool == shape.pool_id for unasked in self.unasked.values()):
+                return Observation(recheck_after=ASK_AGAIN_SECONDS)  # a worker of the pool may run it already
+            if run.job_id in self.assignments:  # a worker just asked runs it
+                return await self.observe(run)
         token = await self._token(shape, run.provider)
         request = self._request(run)
         for pod in self._idle(shape.pool_id):
@@ -500,42 +525,78 @@ class PoolBackend:
         for key in list(self.waiting.get(pool, {}).values())[:1]:
             self.wake(key)
 
-    async def adopt(self) -> None:
-        """After a start: which worker runs or ran which job, asked of every ready worker (their runs outlive an
-        operator's restart), so those jobs are observed where they run and never started twice."""
+    async def adopt(self, epoch: int | None = None) -> None:
+        """On taking the lead (or starting alone): which worker runs or ran which job, asked of every running worker
+        (their runs outlive an operator; one failing its readiness probe under load still runs its job), so those
+        jobs are observed where they run and never started twice. With an epoch (leading by election) the asking
+        fences the previous leader (the worker contract): a start of its still on its way is refused after it. A
+        worker that does not answer is asked again before any job of its pool is handed out."""
+        self.client.epoch = epoch
+        now = time.time()
         for pool, pods in list(self.workers.worker_pods.items()):
-            for name, pod in list(pods.items()):
-                if not ready(pod):
-                    continue
-                token = self.tokens.get(pool) or await self._read_token(
-                    pod["metadata"]["namespace"], builders.token_secret_name(pool))
-                if token is None:
-                    continue
-                self.tokens[pool] = token
-                try:
-                    runs = await self.client.runs(address(pod), token)
-                except WorkerUnreachable as e:
-                    log.warning("pool %s: worker %s did not say what it runs: %s", pool, name, e)
-                    continue
-                memory = memory_limit(pod)
-                restarts = int(container_status(pod).get("restartCount") or 0)
-                for status in runs:
-                    key = self.workers.job_keys.get(status.id, "")
-                    assignment = Assignment(pool, pod["metadata"]["namespace"], name, status.started_at, restarts,
-                                            memory)
-                    self.assignments[status.id] = assignment
-                    if status.ended:
-                        self.ended[status.id] = status
-                    else:
-                        self.busy[name] = status.id
-                        self._ensure_poll(status.id, key, assignment)
-                if name not in self.busy:
-                    self.idle_since.setdefault(name, time.time())
+            for name, pod in pods.items():
+                if running(pod):
+                    self.unasked[name] = Unasked(pool, now, now)
+        await self._ask_unasked(None)
+
+    async def _ask_unasked(self, pool: str | None) -> None:
+        """Asks the workers (of one pool, or all) not yet asked what they run, unless one was tried moments ago."""
+        now = time.time()
+        for name, unasked in list(self.unasked.items()):
+            if pool is not None and unasked.pool != pool:
+                continue
+            pod = self.workers.worker_pods.get(unasked.pool, {}).get(name)
+            if pod is None or not running(pod):  # gone or going: whatever it ran is lost with it
+                del self.unasked[name]
+            elif now < unasked.next_try:
+                continue
+            elif await self._ask_runs(unasked.pool, name, pod):
+                self.unasked.pop(name, None)
+            elif name in self.unasked:
+                self.unasked[name] = replace(unasked, next_try=time.time() + ASK_AGAIN_SECONDS)
+
+    async def _ask_runs(self, pool: str, name: str, pod: dict[str, Any]) -> bool:
+        """Takes over what the worker runs and ran; False when it did not say."""
+        token = self.tokens.get(pool) or await self._read_token(
+            pod["metadata"]["namespace"], builders.token_secret_name(pool))
+        if token is None:
+            return True  # no pool token: no run can have been started on it
+        self.tokens[pool] = token
+        try:
+            runs = await self.client.runs(address(pod), token)
+        except WorkerUnreachable as e:
+            log.warning("pool %s: worker %s did not say what it runs: %s", pool, name, e)
+            return False
+        memory = memory_limit(pod)
+        restarts = int(container_status(pod).get("restartCount") or 0)
+        for status in runs:
+            key = self.workers.job_keys.get(status.id, "")
+            job = self.workers.jobs.get(key)
+            if job is not None and not is_final(job.state):
+                self.slots.claim(job)  # it holds its slot (launched: a waiting job's run is observed, not started)
+            assignment = Assignment(pool, pod["metadata"]["namespace"], name, status.started_at, restarts, memory)
+            self.assignments[status.id] = assignment
+            if status.ended:
+                self.ended[status.id] = status
+            else:
+                self.busy[name] = status.id
+                self._ensure_poll(status.id, key, assignment)
+        if name not in self.busy:
+            self.idle_since.setdefault(name, time.time())
+        return True
 
     async def housekeeping(self) -> None:
         """Workers idle past solver_pool_idle_seconds go (a pool shrinks to nothing when unused), and so do those
         that died as they started or ended (evicted): the next job that needs one starts a new one."""
         now = time.time()
+        for name, unasked in list(self.unasked.items()):
+            pod = self.workers.worker_pods.get(unasked.pool, {}).get(name)
+            if pod is not None and now - unasked.since > UNASKED_DELETE_SECONDS \
+                    and not pod["metadata"].get("deletionTimestamp"):
+                log.warning("worker %s: it has not said what it runs for %.0fs, deleted: its pool's jobs wait for "
+                            "it, and none may run twice", name, now - unasked.since)
+                self.busy[name] = ""
+                await self.kube.delete_pod(pod["metadata"]["namespace"], name)
         for pool, pods in list(self.workers.worker_pods.items()):
             live = self._live(pool)
             for name, pod in list(pods.items()):

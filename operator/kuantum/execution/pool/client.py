@@ -15,6 +15,10 @@ class WorkerUnreachable(Exception):
     """The worker did not answer (refused, reset, timed out) or answered what the contract does not say."""
 
 
+class WorkerFenced(WorkerUnreachable):
+    """The worker was asked by a newer leader (412): this replica no longer leads, and must not change its runs."""
+
+
 class WorkerBusy(Exception):
     """The worker runs another job (409)."""
 
@@ -27,6 +31,7 @@ class WorkerClient:
         self._http = httpx.AsyncClient(transport=transport, timeout=CALL_SECONDS, follow_redirects=False,
                                        limits=httpx.Limits(max_connections=MAX_CONNECTIONS,
                                                            max_keepalive_connections=MAX_CONNECTIONS))
+        self.epoch: int | None = None  # this replica's leader epoch, once it leads by election (the worker contract)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -62,12 +67,16 @@ class WorkerClient:
 
     async def _call(self, method: str, address: str, path: str, token: str, *, content: bytes | None = None,
                     params: dict[str, str] | None = None, timeout: float = CALL_SECONDS) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        if self.epoch is not None:
+            headers[wire.EPOCH_HEADER] = str(self.epoch)
         try:
             answer = await self._http.request(method, f"http://{address}{path}", content=content, params=params,
-                                              headers={"Authorization": f"Bearer {token}",
-                                                       "Content-Type": "application/json"}, timeout=timeout)
+                                              headers=headers, timeout=timeout)
         except httpx.HTTPError as e:
             raise WorkerUnreachable(f"{type(e).__name__}: {e}"[:300]) from None
+        if answer.status_code == 412:
+            raise WorkerFenced(f"{method} {path}: {answer.text[:200]}")
         if answer.status_code in (401, 400) or answer.status_code >= 500:
             raise WorkerUnreachable(f"{method} {path} answered {answer.status_code}: {answer.text[:200]}")
         return answer

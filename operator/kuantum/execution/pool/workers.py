@@ -39,10 +39,18 @@ def container_status(pod: dict[str, Any]) -> dict[str, Any]:
 
 def ready(pod: dict[str, Any]) -> bool:
     """Running, its readiness probe passed (engines warm), not being deleted, with an address."""
-    status = pod.get("status") or {}
-    if pod["metadata"].get("deletionTimestamp") or status.get("phase") != "Running" or not status.get("podIP"):
+    if not running(pod):
         return False
+    status = pod.get("status") or {}
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+
+
+def running(pod: dict[str, Any]) -> bool:
+    """Running with an address and not being deleted, ready or not: it may run a job (under load a busy worker can
+    fail its readiness probe)."""
+    status = pod.get("status") or {}
+    return not pod["metadata"].get("deletionTimestamp") and status.get("phase") == "Running" \
+        and bool(status.get("podIP"))
 
 
 def address(pod: dict[str, Any]) -> str:

@@ -11,15 +11,18 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from typing import Any
 
+import httpx
 import pytest
-from kuantum.execution.pool import builders
+from kuantum.execution.pool import backend, builders
 from kuantum.execution.pool.backend import PoolBackend
 from kuantum.models.common import LABEL_POOL
 from kuantum.storage.blobs import LOGS_BLOB, OUTPUT_BLOB, container_name
+from kuantum_solvers.formats import worker as wire
 from kuantum_solvers.formats.contract import termination_message
 
 from tests.support.fake_worker import FakeWorker
 from tests.support.job_world import NS, SA, World, _condition, _events
+from tests.support.operator import free_port
 
 KEY = f"{NS}/j"
 
@@ -192,6 +195,83 @@ async def test_a_restarted_operator_finds_the_run_where_it_is_and_never_starts_i
     await woken(w)
     await w.reconcile("j")
     assert w.status("j")["state"] == "Succeeded" and len(worker.requests) == 1
+
+
+async def _started_by_a_leader_that_stopped(w: World, worker: FakeWorker, ready: bool) -> tuple[str, dict[str, Any]]:
+    """Job j waiting, a worker up; the previous leader's start reached the worker after it stopped (the job's status
+    still says Waiting); then a new leader: the pod as its watch shows it (ready or not)."""
+    w.qio_job("j")
+    await w.reconcile("j")
+    pod = node_runs(w, worker)
+    job_id = w.job_id("j")
+    request = wire.RunRequest(job_id, SA, "microsoft.qio.v2", "microsoft.qio-results.v2", "in", "out")
+    answer = httpx.post(f"http://127.0.0.1:{worker.port}{wire.RUNS_PATH}", content=request.to_json(), timeout=10,
+                        headers={"Authorization": f"Bearer {worker.token}"})
+    assert answer.status_code == 202, answer.text
+    await pool(w).aclose()
+    w.restart()
+    if not ready:  # busy on a loaded node: its readiness probe timed out
+        pod = copy.deepcopy(pod)
+        pod["status"]["conditions"] = [{"type": "Ready", "status": "False"}]
+        deliver(w, pod)
+    assert w.status("j")["state"] == "Waiting" and worker.running() == job_id
+    return job_id, pod
+
+
+@pytest.mark.parametrize("ready", [True, False])
+async def test_a_new_leader_finds_a_run_its_predecessor_started_late_ready_worker_or_not(
+        closing: World, worker: FakeWorker, ready: bool) -> None:
+    w = closing
+    job_id, _ = await _started_by_a_leader_that_stopped(w, worker, ready)
+    worker.epochs.clear()
+    await pool(w).adopt(epoch=7)
+    await w.reconcile("j")
+    assert w.status("j")["state"] == "Executing" and len(worker.requests) == 1
+    assert len(w.kube.of("create_pod")) == 1, "no second worker for a job that runs"
+    assert worker.epochs and set(worker.epochs) == {"7"}, "every call carries the leader's epoch: it fences the last"
+    w.storage.put_blob(container_name(job_id), OUTPUT_BLOB, b"{}")
+    w.enqueued.clear()  # what woke the job before: its end wakes it next
+    worker.finish(job_id)
+    await woken(w)
+    await w.reconcile("j")
+    assert w.status("j")["state"] == "Succeeded" and len(worker.requests) == 1
+
+
+async def test_a_worker_that_does_not_say_what_it_runs_holds_its_pools_jobs_then_goes(
+        closing: World, worker: FakeWorker, monkeypatch: pytest.MonkeyPatch) -> None:
+    w = closing
+    _, pod = await _started_by_a_leader_that_stopped(w, worker, ready=True)
+    silent = copy.deepcopy(pod)
+    silent["spec"]["containers"][0]["ports"] = [{"name": "runs", "containerPort": free_port()}]  # nobody listens
+    deliver(w, silent)
+    await pool(w).adopt()
+    await w.reconcile("j")
+    assert w.status("j")["state"] == "Waiting" and len(worker.requests) == 1, "it may run there: not started again"
+    assert len(w.kube.of("create_pod")) == 1
+    await pool(w).housekeeping()
+    assert not w.kube.of("delete_pod"), "given time to answer"
+    monkeypatch.setattr(backend, "ASK_AGAIN_SECONDS", 0.0)
+    monkeypatch.setattr(backend, "UNASKED_DELETE_SECONDS", 0.0)
+    await pool(w).housekeeping()
+    assert [c.args["name"] for c in w.kube.of("delete_pod")] == [pod["metadata"]["name"]]
+    deliver(w, silent, deleted=True)
+    await w.reconcile("j")
+    assert w.status("j")["state"] == "Waiting" and len(w.kube.of("create_pod")) == 2, "a new worker for it"
+
+
+async def test_a_worker_that_answers_late_is_asked_again_before_its_pool_hands_out_a_job(
+        closing: World, worker: FakeWorker, monkeypatch: pytest.MonkeyPatch) -> None:
+    w = closing
+    _, pod = await _started_by_a_leader_that_stopped(w, worker, ready=True)
+    silent = copy.deepcopy(pod)
+    silent["spec"]["containers"][0]["ports"] = [{"name": "runs", "containerPort": free_port()}]
+    deliver(w, silent)
+    monkeypatch.setattr(backend, "ASK_AGAIN_SECONDS", 0.0)
+    await pool(w).adopt()
+    deliver(w, pod)  # it answers again (its port, as before)
+    await w.reconcile("j")
+    assert w.status("j")["state"] == "Executing" and len(worker.requests) == 1
+    assert not pool(w).unasked
 
 
 async def test_a_worker_starting_for_a_waiting_job_is_the_only_one_started(closing: World, worker: FakeWorker
