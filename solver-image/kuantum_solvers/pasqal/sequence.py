@@ -22,6 +22,7 @@ from kuantum_solvers.formats.errors import invalid_input
 from kuantum_solvers.formats.pasqal import sequence_json
 from kuantum_solvers.formats.targets import get_target
 
+
 def _message(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text[:800] if text else type(exc).__name__
