@@ -38,7 +38,7 @@ from .scheduling.admission import Dispatcher
 from .scheduling.queues import positions, shown_position
 from .sessions.policy import is_final as session_final
 from .sessions.reconciler import SessionReconciler
-from .storage.blobs import StorageError
+from .storage.errors import StorageError
 from .storage.registry import StorageRegistry
 from .workspaces.provider_reconciler import ProviderReconciler
 from .workspaces.workspace_reconciler import WorkspaceReconciler

@@ -18,7 +18,7 @@ from kubernetes import config
 from kubernetes.client.rest import ApiException
 
 from ..models.job import FINAL_STATES, JobState
-from ..storage.blobs import StorageError
+from ..storage.errors import StorageError
 from . import logs
 from .format import dump, error_text, job_summary, jobs_table, session_summary, sessions_table
 from .input import CliError, inline_value, is_gzip, job_body, name_base, parse_params, prepare_program

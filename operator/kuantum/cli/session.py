@@ -8,16 +8,16 @@ import re
 import uuid
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from azure.core.exceptions import AzureError, ResourceExistsError
-from azure.storage.blob import ContentSettings
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from ..runtime.client import ConfigError, KubeClient, load_api_client, run_sync
-from ..storage.blobs import WorkspaceStorage, blob_format, brief
 from .input import UPLOAD_BLOB, UPLOAD_CONTAINER, CliError, is_gzip
+
+if TYPE_CHECKING:
+    from ..storage.blobs import WorkspaceStorage
 
 JOBS = "quantumjobs"
 WORKSPACES = "quantumworkspaces"
@@ -111,6 +111,8 @@ class Session:
     # ----- storage -----
     def storage(self, workspace_name: str) -> WorkspaceStorage:
         """The workspace's storage, with the connection string from its Secret (read as the operator does)."""
+        from ..storage.blobs import WorkspaceStorage  # the Azure SDK: only for the commands that use storage
+
         workspace = self.get(WORKSPACES, workspace_name)
         ref = ((workspace.get("spec") or {}).get("storage") or {}).get("connectionStringSecretRef") or {}
         name, key = ref.get("name"), ref.get("key")
@@ -131,6 +133,11 @@ def connect(kubeconfig: str | None, context: str | None, namespace: str | None) 
 
 def upload(storage: WorkspaceStorage, data: bytes, input_format: str | None) -> str:
     """Uploads an input to kuantum-uploads/<uuid>/inputData and returns its plain URL (no SAS)."""
+    from azure.core.exceptions import AzureError, ResourceExistsError
+    from azure.storage.blob import ContentSettings
+
+    from ..storage.blobs import blob_format, brief
+
     blob = f"{uuid.uuid4()}/{UPLOAD_BLOB}"
     content_type = blob_format(input_format).content_type if input_format else "application/octet-stream"
     settings = ContentSettings(content_type=content_type, content_encoding="gzip" if is_gzip(data) else None)

@@ -15,7 +15,8 @@ from typing import Any
 from azure.core.exceptions import AzureError, ResourceExistsError
 from azure.storage.blob import ContainerSasPermissions, generate_container_sas
 
-from ..storage.blobs import StorageError, WorkspaceStorage, brief, parse_connection_string
+from ..storage.blobs import WorkspaceStorage, brief, parse_connection_string
+from ..storage.errors import StorageError
 from .auth import Secrets
 from .errors import ApiError, bad_request
 

@@ -17,7 +17,8 @@ from ..objects import JobObject, ProviderObject
 from ..runtime.lookup import provider_for_job, workspace_of
 from ..runtime.store import Store
 from ..runtime.writer import Kube
-from ..storage.blobs import ContainerTaken, StorageError, WorkspaceStorage, in_thread
+from ..storage.blobs import ContainerTaken, WorkspaceStorage, in_thread
+from ..storage.errors import StorageError
 from ..storage.registry import StorageNotConfigured, StorageRegistry
 from .inputs import InputPending, InvalidInput, check_json, read_input
 from .validation import JobInvalid, Resolved, resolve

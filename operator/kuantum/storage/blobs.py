@@ -24,6 +24,7 @@ from azure.storage.blob import (
 from kuantum_solvers.formats.targets import CONTENT_TYPES, QIO_INPUT
 
 from ..runtime import metrics
+from .errors import StorageError
 
 INPUT_BLOB = "inputData"
 OUTPUT_BLOB = "outputData"
@@ -41,10 +42,6 @@ async def in_thread(call: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
     name = getattr(call, "__name__", None) or getattr(getattr(call, "func", None), "__name__", "call")
     with metrics.STORAGE_REQUEST_SECONDS.labels(call=name).time():
         return await asyncio.get_running_loop().run_in_executor(_POOL, functools.partial(call, *args, **kwargs))
-
-
-class StorageError(Exception):
-    """The storage is unreachable or refused our credentials."""
 
 
 class ContainerTaken(Exception):

@@ -18,7 +18,7 @@ from ..objects import WorkspaceObject
 from ..runtime.lookup import jobs_of_workspace, providers_of_workspace, providers_with_id
 from ..runtime.result import Result
 from ..runtime.timeutil import now_iso
-from ..storage.blobs import StorageError
+from ..storage.errors import StorageError
 from ..storage.registry import StorageNotConfigured
 from .throttle import ThrottledStatusWriter
 

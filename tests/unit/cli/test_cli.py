@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -231,3 +233,12 @@ def test_wait_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cli.time, "sleep", lambda _s: None)
     with pytest.raises(CliError, match=r"timed out after 5s waiting for job j \(state: Executing\)"):
         cli.wait_final(FakeSession(), "j", 5, clock=lambda: float(next(ticks)))
+
+
+def test_the_cli_loads_the_azure_storage_sdk_only_for_commands_that_use_storage() -> None:
+    """`kuantum get` and friends start without the Azure SDK (about half a second of imports): `submit` with a
+    file and `output` import it when they reach storage."""
+    code = ("import sys, kuantum.cli.main; "
+            "print(sorted(m for m in ('azure.storage.blob', 'aiohttp') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert loaded.stdout.strip() == "[]", loaded.stdout + loaded.stderr
