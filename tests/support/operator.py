@@ -14,6 +14,7 @@ from pathlib import Path
 
 from kopf.testing import KopfRunner
 
+from tests.support import prewarmed
 from tests.support.processes import stop
 
 
@@ -34,16 +35,19 @@ class OperatorProcess:
         self.env = env or {}
         self.args = args or []
         self.metrics_port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: subprocess.Popen[bytes] | prewarmed.ForkedProcess | None = None
 
     def start(self) -> OperatorProcess:
         env = {**os.environ, "KUBECONFIG": self.kubeconfig, "KUANTUM_QUEUE_POSITION_SECONDS": "1", **self.env}
+        argv = ["-c", "from kuantum.main import run; run()", "-n", self.namespace,
+                "--metrics-port", str(self.metrics_port), "--metrics-addr", "127.0.0.1",
+                "--liveness", f"http://127.0.0.1:{free_port()}/healthz", *self.args]
+        forker = prewarmed.zygote()
+        if forker is not None:  # forked from a process with the libraries imported: seconds of CPU saved
+            self.proc = forker.spawn(argv, env, str(self.log_path))
+            return self
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-c", "from kuantum.main import run; run()", "-n", self.namespace,
-                 "--metrics-port", str(self.metrics_port), "--metrics-addr", "127.0.0.1",
-                 "--liveness", f"http://127.0.0.1:{free_port()}/healthz", *self.args],
-                env=env, stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen([sys.executable, *argv], env=env, stdout=log, stderr=subprocess.STDOUT)
         return self
 
     def kill(self) -> None:
