@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -27,7 +28,7 @@ from azure.quantum import Workspace
 from azure.quantum.target import Target
 from kubernetes import client
 
-from tests.support import devcluster
+from tests.support import devcluster, prewarmed
 from tests.support import quantum as q
 from tests.support.kube import wait_for
 from tests.support.operator import OperatorProcess, free_port
@@ -64,7 +65,7 @@ class Gateway:
     def __init__(self, kubeconfig: str, namespace: str, log_dir: Path) -> None:
         self.kubeconfig, self.namespace, self.log_path = kubeconfig, namespace, log_dir / "gateway.log"
         self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: subprocess.Popen[bytes] | prewarmed.ForkedProcess | None = None
 
     @property
     def url(self) -> str:
@@ -75,11 +76,9 @@ class Gateway:
 
     def launch(self) -> Gateway:
         """Starts the process without waiting: a fixture waits for the operator's work meanwhile."""
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-c", "from kuantum.gateway.app import main; main()", "--listen",
-                 f"127.0.0.1:{self.port}", "--kubeconfig", self.kubeconfig, "-n", self.namespace],
-                stdout=log, stderr=subprocess.STDOUT)
+        self.proc = prewarmed.start_python(
+            ["-c", "from kuantum.gateway.app import main; main()", "--listen", f"127.0.0.1:{self.port}",
+             "--kubeconfig", self.kubeconfig, "-n", self.namespace], dict(os.environ), str(self.log_path))
         return self
 
     def wait_ready(self) -> Gateway:

@@ -6,7 +6,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,12 +41,7 @@ class OperatorProcess:
         argv = ["-c", "from kuantum.main import run; run()", "-n", self.namespace,
                 "--metrics-port", str(self.metrics_port), "--metrics-addr", "127.0.0.1",
                 "--liveness", f"http://127.0.0.1:{free_port()}/healthz", *self.args]
-        forker = prewarmed.zygote()
-        if forker is not None:  # forked from a process with the libraries imported: seconds of CPU saved
-            self.proc = forker.spawn(argv, env, str(self.log_path))
-            return self
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen([sys.executable, *argv], env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.proc = prewarmed.start_python(argv, env, str(self.log_path))  # forked with its libraries imported
         return self
 
     def kill(self) -> None:

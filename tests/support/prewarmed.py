@@ -128,6 +128,16 @@ def zygote() -> Zygote | None:
         return _zygote
 
 
+def start_python(argv: list[str], env: dict[str, str], log_path: str) -> ForkedProcess | subprocess.Popen[bytes]:
+    """`python -c CODE ARGS...` (argv from "-c") with its output appended to log_path: forked from this test
+    process's zygote, or started cold when that is off."""
+    forker = zygote()
+    if forker is not None:
+        return forker.spawn(argv, env, log_path)
+    with open(log_path, "ab") as log:
+        return subprocess.Popen([sys.executable, *argv], env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
 # ---------------------------------------------------------------------------------------------------- the zygote
 def _serve(preload: list[str]) -> None:
     import importlib
