@@ -23,14 +23,15 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 # Imported once in the zygote. Nothing here may read the environment at import in a way a test varies: the one
 # such value (the Kubernetes client's default kubeconfig path) is set again in each child.
 PRELOAD = ("kopf", "kubernetes", "kubernetes.client", "pydantic", "azure.storage.blob", "numpy", "httpx",
            "prometheus_client", "cryptography.x509", "yaml")
-START_SECONDS = 60.0
 POLL_SECONDS = 0.05
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class ForkedProcess:
@@ -70,7 +71,9 @@ class Zygote:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._proc = subprocess.Popen([sys.executable, __file__, *PRELOAD], stdin=subprocess.PIPE,
+        # As a module from the repository's root (its path first, as for `python -c`): run as a script, this
+        # folder would come first on its path and its operator.py would shadow the standard library's.
+        self._proc = subprocess.Popen([sys.executable, "-m", __name__, *PRELOAD], cwd=ROOT, stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, text=True, bufsize=1)
         self._ask({})  # answered once its imports are done
 
