@@ -28,8 +28,7 @@ class LeaderElection:
         self.namespace, self.name, self.identity = namespace, name, identity
         self.lease_seconds, self.renew_seconds = lease_seconds, renew_seconds
         self.leading = False
-        # The Lease's transitions when this replica last took or renewed it: its leader epoch, which workers use to
-        # refuse a previous leader's late calls (each new holder adds one).
+        # This replica's leader epoch while it leads (lease_epoch): workers refuse a previous leader's late calls.
         self.epoch = 0
 
     async def run(self, started: Callable[[], Awaitable[None]], stopped: Callable[[], Awaitable[None]]) -> None:
@@ -60,8 +59,8 @@ class LeaderElection:
             body = client.V1Lease(metadata=client.V1ObjectMeta(name=self.name, namespace=self.namespace),
                                   spec=self._spec(now, now, transitions=0))
             try:
-                self.api.create_namespaced_lease(self.namespace, body, _request_timeout=10)
-                self.epoch = 0
+                created = self.api.create_namespaced_lease(self.namespace, body, _request_timeout=10)
+                self.epoch = lease_epoch(_created(created), 0)
                 return True
             except ApiException as e2:
                 if e2.status == 409:
@@ -83,7 +82,7 @@ class LeaderElection:
             if e.status == 409:
                 return False
             raise
-        self.epoch = transitions
+        self.epoch = lease_epoch(_created(lease), transitions)
         return True
 
     def _spec(self, acquired: datetime, renewed: datetime, transitions: int) -> client.V1LeaseSpec:
@@ -103,6 +102,18 @@ class LeaderElection:
                 await asyncio.to_thread(self.api.replace_namespaced_lease, self.name, self.namespace, lease)
         except ApiException as e:
             log.debug("leader election: release failed: %s", e)
+
+
+def lease_epoch(created: datetime | str | None, transitions: int) -> int:
+    """A leader's epoch: grows with every new holder of the Lease (its leaseTransitions), and also when the Lease is
+    deleted and made again (its creation second comes first), so a recreated Lease's first leader is not taken for
+    a stale one by workers that remember the old Lease's epochs."""
+    seconds = int(_utc(created).timestamp()) if created is not None else 0
+    return seconds * 1_000_000 + transitions
+
+
+def _created(lease: client.V1Lease) -> datetime | None:
+    return lease.metadata.creation_timestamp if lease.metadata is not None else None
 
 
 def _utc(value: datetime | str) -> datetime:

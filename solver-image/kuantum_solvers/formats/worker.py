@@ -16,10 +16,11 @@ HTTP/1.1 with JSON bodies on the worker pod's port `PORT`; every request but the
   read its end, or to cancel it); answers its last `RunStatus`.
 - `GET HEALTH_PATH`: 200 once the worker's engines are warm (the readiness probe), no token needed.
 
-Fencing: an operator that leads by election sends its leader epoch (the Lease's transitions) in `EPOCH_HEADER` on
-every call but a run's status. The worker remembers the highest epoch it was sent and refuses a start, delete or
-listing with a lower one (412): a replica that lost the lead cannot start a run after its successor asked the worker
-what it runs (its request may still be on its way when it stops). A call without the header is never refused.
+Fencing: an operator that leads by election sends its leader epoch (an integer that grows with every new leader) in
+`EPOCH_HEADER` on every call but a run's status. The worker remembers the highest epoch it was sent and refuses a
+start, delete or listing with a lower one (412): a replica that lost the lead cannot start a run after its successor
+asked the worker what it runs (its request may still be on its way when it stops). A call without the header is
+never refused.
 """
 
 from __future__ import annotations
